@@ -1,0 +1,64 @@
+# BrokerSync BRM: `make run` serves the app, `make test` runs the whole suite. Both set up
+# everything first on a fresh clone: the virtualenv, pinned packages, bun and Swagger UI from
+# the npm registry into .tools/ (ignored), and Chromium for the browser tests.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+TOOLS := .tools
+BUN_VERSION := 1.4.5
+SWAGGER_UI_VERSION := 5.35.0
+
+.PHONY: run dev setup chromium test test-fast lint format bench clean help
+
+help:
+	@echo "make run    - set up, migrate, first-start data, serve on BRM_PORT (default 3000)"
+	@echo "make test   - set up and run the whole test suite"
+	@echo "make bench  - performance benchmarks (prints BENCH lines)"
+	@echo "make lint   - ruff check + format check"
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/activate
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+$(TOOLS)/.installed: Makefile
+	npm install --no-save --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) swagger-ui-dist@$(SWAGGER_UI_VERSION)
+	touch $@
+
+setup: $(VENV)/.installed $(TOOLS)/.installed
+
+run: setup
+	$(BIN)/brm serve
+
+dev: setup
+	$(BIN)/brm serve --dev
+
+chromium:
+	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: setup chromium
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/pytest -q
+
+test-fast: setup
+	$(BIN)/pytest -q -m "not e2e"
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: setup
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf .web .states $(TOOLS) $(VENV)

@@ -1,0 +1,3 @@
+"""BrokerSync BRM: broker relationship management."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,1 @@
+"""The REST API (FastAPI) mounted on the Reflex app: /api/v1, /api/health, /api/docs."""

@@ -1,0 +1,28 @@
+"""The FastAPI app that Reflex mounts in front of its own routes (same port, same process)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from brm_app import __version__
+from brm_app.api import errors
+from brm_app.api.routes import auth, browser_session, docs, health, users
+
+
+def create_api() -> FastAPI:
+    api = FastAPI(
+        title="BrokerSync BRM API",
+        version=__version__,
+        description=(
+            "Broker relationship management. Get a token from `POST /api/v1/auth/token` "
+            "(form fields `username` = your email, `password`), then send "
+            "`Authorization: Bearer <token>`. Records you may not see answer 404."
+        ),
+        docs_url=None,
+        redoc_url=None,
+        openapi_url="/api/openapi.json",
+    )
+    errors.install(api)
+    for module in (health, auth, users, browser_session, docs):
+        api.include_router(module.router)
+    return api

@@ -1,0 +1,77 @@
+"""Every error the API returns is JSON with a clear message; bad input names the field."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from brm_app.services.errors import Conflict, DomainError, TooManyAttempts, ValidationFailed
+from brm_app.services.validation import pydantic_errors
+
+log = logging.getLogger("brm.api")
+
+
+def error_body(message: str, errors: dict[str, str] | None = None) -> dict:
+    body: dict = {"detail": message}
+    if errors:
+        body["errors"] = [{"field": f, "message": m} for f, m in errors.items()]
+    return body
+
+
+def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
+    errors = None
+    if isinstance(exc, ValidationFailed):
+        errors = {k: v for k, v in exc.errors.items() if k != "__all__"} or None
+    elif isinstance(exc, Conflict) and exc.field:
+        errors = {exc.field: exc.message}
+    headers = {}
+    if exc.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if isinstance(exc, TooManyAttempts):
+        headers["Retry-After"] = str(exc.retry_after_seconds)
+    return JSONResponse(error_body(exc.message, errors), status_code=exc.status, headers=headers)
+
+
+def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = {}
+    for err in exc.errors():
+        loc = [str(p) for p in err.get("loc", ())]
+        # ("body", "email") -> "email"; ("query", "limit") -> "limit"; ("path", "firm_id") -> "firm_id"
+        field = ".".join(loc[1:]) if len(loc) > 1 else (loc[0] if loc else "__all__")
+        msg = err.get("msg", "is invalid").removeprefix("Value error, ")
+        if err.get("type") == "extra_forbidden":
+            msg = "is not a known field"
+        if err.get("type") == "json_invalid":
+            field, msg = "body", "is not valid JSON"
+        errors.setdefault(field or "body", msg)
+    first_field, first_msg = next(iter(errors.items()))
+    return JSONResponse(
+        error_body(f"Invalid input: {first_field}: {first_msg}", errors), status_code=422
+    )
+
+
+def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    message = exc.detail if isinstance(exc.detail, str) else "Request failed."
+    if exc.status_code == 404 and message == "Not Found":
+        message = "No such endpoint."
+    if exc.status_code == 405:
+        message = "Method not allowed on this endpoint."
+    return JSONResponse(error_body(message), status_code=exc.status_code, headers=exc.headers)
+
+
+def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    log.exception("unhandled API error", exc_info=exc)
+    return JSONResponse(error_body("Internal error; it has been logged."), status_code=500)
+
+
+def install(api: FastAPI) -> None:
+    api.add_exception_handler(DomainError, _domain_error)
+    api.add_exception_handler(RequestValidationError, _request_validation)
+    api.add_exception_handler(StarletteHTTPException, _http_error)
+    api.add_exception_handler(Exception, _unexpected)
+    # pydantic_errors is shared with the UI path so both word field errors alike.
+    _ = pydantic_errors

@@ -1,0 +1,97 @@
+"""Users: /api/v1/users/me for everyone; listing, creating and changing users for admins."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Query
+from pydantic import BaseModel, ConfigDict, Field
+
+from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.schemas import ERRORS, PageOut
+from brm_app.models.user import Role, UserCreate, UserPublic, UserUpdate
+from brm_app.services import authentication, users
+from brm_app.services.pagination import PageRequest
+from brm_app.settings import get_settings
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=ERRORS)
+
+
+class UserCreatedOut(UserPublic):
+    initial_password: str | None = Field(
+        default=None, description="Only when the password was generated: shown this once."
+    )
+
+
+class ProfileIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=120)
+
+
+class PasswordChangeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    current_password: str = Field(max_length=1024)
+    new_password: str = Field(max_length=1024)
+
+
+@router.get("/me", response_model=UserPublic)
+def me(db: DB, actor: CurrentActor) -> UserPublic:
+    return users.get_me(db, actor=actor)
+
+
+@router.patch("/me", response_model=UserPublic)
+def update_me(body: ProfileIn, db: DB, actor: CurrentActor) -> UserPublic:
+    return users.update_profile(db, actor=actor, name=body.name)
+
+
+@router.post("/me/password", status_code=204)
+def change_password(body: PasswordChangeIn, db: DB, actor: CurrentActor) -> None:
+    authentication.change_own_password(
+        db,
+        actor=actor,
+        current_password=body.current_password,
+        new_password=body.new_password,
+        settings=get_settings(),
+    )
+
+
+@router.get("", response_model=PageOut[UserPublic])
+def list_users(
+    db: DB,
+    actor: CurrentActor,
+    q: Annotated[str | None, Query(max_length=100)] = None,
+    role: Role | None = None,
+    status: Literal["active", "inactive", "locked"] | None = None,
+    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> PageOut[UserPublic]:
+    page = users.list_users(
+        db,
+        actor=actor,
+        page=PageRequest(offset=offset, limit=limit),
+        q=q,
+        role=role.value if role else None,
+        status=status,
+    )
+    return PageOut.of(page)
+
+
+@router.post("", response_model=UserCreatedOut, status_code=201)
+def create_user(body: UserCreate, db: DB, actor: CurrentActor) -> UserCreatedOut:
+    created = users.create_user(db, actor=actor, data=body)
+    return UserCreatedOut(**created.user.model_dump(), initial_password=created.initial_password)
+
+
+@router.get("/{user_id}", response_model=UserPublic)
+def get_user(user_id: int, db: DB, actor: CurrentActor) -> UserPublic:
+    return users.get_user(db, actor=actor, user_id=user_id)
+
+
+@router.patch("/{user_id}", response_model=UserPublic)
+def update_user(user_id: int, body: UserUpdate, db: DB, actor: CurrentActor) -> UserPublic:
+    return users.update_user(db, actor=actor, user_id=user_id, data=body)
+
+
+@router.post("/{user_id}/unlock", response_model=UserPublic)
+def unlock_user(user_id: int, db: DB, actor: CurrentActor) -> UserPublic:
+    return users.unlock(db, actor=actor, user_id=user_id)

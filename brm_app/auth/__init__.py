@@ -1,0 +1,1 @@
+"""Authentication (passwords, sessions, tokens, throttling) and authorization (rbac)."""

@@ -1,0 +1,33 @@
+"""Who is acting: passed explicitly to every service call."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brm_app.models.user import Role
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    user_id: int
+    role: Role
+    email: str
+    name: str
+    # The client address, recorded in the audit trail.
+    ip: str | None = None
+    # The browser session the request came through (None for API tokens and the CLI).
+    session_id: int | None = None
+
+    @property
+    def label(self) -> str:
+        return self.email
+
+
+@dataclass(frozen=True, slots=True)
+class SystemActor:
+    """The app itself (CLI, scheduler, first start): allowed everything, recorded as 'system'."""
+
+    label: str = "system"
+    ip: str | None = None
+    user_id: None = None
+    role: None = None

@@ -1,0 +1,143 @@
+"""Browser sessions: random server-made tokens, stored only as SHA-256 hashes.
+
+Sign-in creates the session with a one-time ticket (valid a minute); the browser trades the ticket
+for the session cookie over HTTP, so the cookie can be HttpOnly and the token never passes through
+page scripts or Reflex state.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import timedelta
+
+from sqlmodel import Session, select, update
+
+from brm_app.db import utcnow
+from brm_app.models.auth_records import UserSession
+from brm_app.models.user import User
+from brm_app.settings import Settings
+
+COOKIE_NAME = "brm_session"
+TICKET_SECONDS = 60
+# last_seen_at is written at most this often, so reads stay reads.
+TOUCH_EVERY = timedelta(seconds=30)
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def start(
+    db: Session, *, user: User, ip: str | None, user_agent: str | None, settings: Settings
+) -> str:
+    """Create a session awaiting its cookie; return the one-time ticket."""
+    now = utcnow()
+    ticket = new_secret()
+    db.add(
+        UserSession(
+            user_id=user.id,
+            ticket_hash=digest(ticket),
+            ticket_expires_at=now + timedelta(seconds=TICKET_SECONDS),
+            created_at=now,
+            last_seen_at=now,
+            expires_at=now + timedelta(hours=settings.session_absolute_hours),
+            ip=(ip or "")[:64] or None,
+            user_agent=(user_agent or "")[:300] or None,
+        )
+    )
+    return ticket
+
+
+def establish(db: Session, *, ticket: str) -> tuple[str, UserSession] | None:
+    """Trade a ticket for the session token (once). None if the ticket is unknown, used or stale."""
+    if not isinstance(ticket, str) or not 20 <= len(ticket) <= 100:
+        return None
+    row = db.exec(select(UserSession).where(UserSession.ticket_hash == digest(ticket))).first()
+    now = utcnow()
+    if (
+        row is None
+        or row.revoked_at is not None
+        or row.token_hash is not None
+        or row.ticket_expires_at is None
+        or row.ticket_expires_at < now
+    ):
+        return None
+    token = new_secret()
+    row.ticket_hash = None
+    row.ticket_expires_at = None
+    row.token_hash = digest(token)
+    row.last_seen_at = now
+    db.add(row)
+    return token, row
+
+
+def resolve(
+    db: Session, *, token: str | None, settings: Settings, touch: bool = True
+) -> tuple[UserSession, User] | None:
+    """The live session and its active user for a cookie token, or None.
+
+    Idle and absolute lifetimes are enforced here; an expired session is marked revoked.
+    """
+    if not token or not isinstance(token, str) or len(token) > 200:
+        return None
+    row = db.exec(select(UserSession).where(UserSession.token_hash == digest(token))).first()
+    if row is None or row.revoked_at is not None:
+        return None
+    now = utcnow()
+    idle_limit = timedelta(minutes=settings.session_idle_minutes)
+    if row.expires_at <= now or now - row.last_seen_at > idle_limit:
+        row.revoked_at = now
+        row.revoke_reason = "expired" if row.expires_at <= now else "idle"
+        db.add(row)
+        return None
+    user = db.get(User, row.user_id)
+    if user is None or not user.is_active:
+        return None
+    if touch and now - row.last_seen_at > TOUCH_EVERY:
+        row.last_seen_at = now
+        db.add(row)
+    return row, user
+
+
+def revoke(db: Session, row: UserSession, *, reason: str) -> None:
+    if row.revoked_at is None:
+        row.revoked_at = utcnow()
+        row.revoke_reason = reason
+        db.add(row)
+
+
+def revoke_all(db: Session, *, user_id: int, reason: str, keep_id: int | None = None) -> int:
+    """Revoke every live session of a user (except `keep_id`); returns how many."""
+    stmt = (
+        update(UserSession)
+        .where(UserSession.user_id == user_id, UserSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow(), revoke_reason=reason)
+    )
+    if keep_id is not None:
+        stmt = stmt.where(UserSession.id != keep_id)
+    return db.exec(stmt).rowcount or 0
+
+
+def session_from_cookie_header(cookie_header: str | None) -> str | None:
+    """The session token out of a raw Cookie header (as Reflex hands it to us)."""
+    if not cookie_header:
+        return None
+    from http.cookies import CookieError, SimpleCookie
+
+    jar = SimpleCookie()
+    try:
+        jar.load(cookie_header)
+    except CookieError:
+        # One malformed cookie from another app on the host must not hide ours.
+        for part in cookie_header.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name == COOKIE_NAME:
+                return value or None
+        return None
+    morsel = jar.get(COOKIE_NAME)
+    return morsel.value if morsel else None

@@ -1,0 +1,16 @@
+"""The Reflex app: pages, the session guard, and the REST API on the same port."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+import brm_app.pages  # noqa: F401  (registers every page)
+from brm_app.api.app import create_api
+from brm_app.state.session_guard import SessionGuard
+
+app = rx.App(
+    api_transformer=create_api(),
+    head_components=[rx.el.meta(name="referrer", content="same-origin")],
+)
+# First, so no handler (and no hydration of another user's data) runs without a valid session.
+app.add_middleware(SessionGuard(), index=0)

@@ -1,0 +1,208 @@
+"""The `brm` command: serve the app, migrate, manage users, verify the audit trail, load demo data."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(help="BrokerSync BRM", no_args_is_help=True, add_completion=False)
+db_app = typer.Typer(help="Database migrations", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts", no_args_is_help=True)
+audit_app = typer.Typer(help="The audit trail", no_args_is_help=True)
+demo_app = typer.Typer(help="Demo data", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(users_app, name="users")
+app.add_typer(audit_app, name="audit")
+app.add_typer(demo_app, name="demo")
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    return typer.Exit(code)
+
+
+def _settings():
+    from brm_app.settings import SettingsError, get_settings
+
+    try:
+        return get_settings()
+    except SettingsError as exc:
+        raise _fail(str(exc), 2) from None
+
+
+def _schema_ready() -> None:
+    from brm_app.db import get_engine
+    from brm_app.migrations import current_revision, head_revision
+
+    if current_revision(get_engine()) != head_revision():
+        raise _fail("the database is not migrated: run `brm db upgrade` first", 2)
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every pending migration (safe to run at each deploy)."""
+    from brm_app.migrations import upgrade_head
+
+    settings = _settings()
+    upgrade_head(settings.database_url)
+    typer.echo(f"database at head ({settings.describe()['database_url']})")
+
+
+@db_app.command("current")
+def db_current() -> None:
+    """Print the database's migration revision and the code's head revision."""
+    from brm_app.db import get_engine
+    from brm_app.migrations import current_revision, head_revision
+
+    _settings()
+    typer.echo(f"current: {current_revision(get_engine())}  head: {head_revision()}")
+
+
+@users_app.command("create")
+def users_create(
+    email: Annotated[str, typer.Option(help="Sign-in email")],
+    role: Annotated[str, typer.Option(help="admin, compliance, manager, broker or trader")],
+    name: Annotated[str, typer.Option(help="Full name")],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input")
+    ] = False,
+) -> None:
+    """Create a user; without --password-stdin a random password is generated and printed once."""
+    from pydantic import ValidationError
+
+    from brm_app.auth.actor import SystemActor
+    from brm_app.db import unit_of_work
+    from brm_app.models.user import UserCreate
+    from brm_app.services import users
+    from brm_app.services.errors import DomainError
+    from brm_app.services.validation import pydantic_errors
+
+    _settings()
+    _schema_ready()
+    password = sys.stdin.readline().rstrip("\n") if password_stdin else None
+    try:
+        data = UserCreate(email=email, role=role.strip().lower(), name=name, password=password)
+    except ValidationError as exc:
+        errs = pydantic_errors(exc)
+        raise _fail("; ".join(f"{k}: {v}" for k, v in errs.items()), 2) from None
+    try:
+        with unit_of_work(write=True) as db:
+            created = users.create_user(db, actor=SystemActor(label="system:cli"), data=data)
+    except DomainError as exc:
+        raise _fail(exc.message, 2) from None
+    typer.echo(
+        f"created {created.user.role.value} {created.user.email} (id {created.user.user_id})"
+    )
+    if created.initial_password:
+        typer.echo(f"initial password (shown once): {created.initial_password}")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; name the first event that was altered, removed or reordered."""
+    from brm_app.db import unit_of_work
+    from brm_app.services.audit import verify_chain
+
+    _settings()
+    _schema_ready()
+    with unit_of_work() as db:
+        report = verify_chain(db)
+    if report.ok:
+        typer.echo(f"audit trail intact: {report.events} events, head hash {report.head_hash}")
+        return
+    typer.secho(f"audit trail BROKEN: {report.problem}", fg=typer.colors.RED, err=True)
+    typer.echo(f"{report.events} events verified before the break", err=True)
+    raise typer.Exit(1)
+
+
+@demo_app.command("load")
+def demo_load() -> None:
+    """Load the demo users (and, as they exist, demo firms and activity). Safe to run twice."""
+    from brm_app.db import unit_of_work
+    from brm_app.services import demo
+
+    settings = _settings()
+    _schema_ready()
+    with unit_of_work(write=True) as db:
+        result = demo.load(db, credentials_file=settings.data_dir / "demo-credentials.txt")
+    _print_demo(result)
+
+
+def _print_demo(result) -> None:
+    if result.created:
+        typer.echo(f"demo accounts created: {', '.join(result.created)}")
+        typer.echo(f"demo password (all demo accounts, shown once): {result.password}")
+    if result.skipped:
+        typer.echo(f"demo accounts already present: {', '.join(result.skipped)}")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """Print the effective settings (secrets masked)."""
+    for key, value in _settings().describe().items():
+        typer.echo(f"{key:24} {value}")
+
+
+def prepare(settings) -> None:
+    """Migrate, then on an empty database create the first admin and load demo data."""
+    from brm_app.db import unit_of_work
+    from brm_app.migrations import upgrade_head
+    from brm_app.services import demo, first_start
+
+    upgrade_head(settings.database_url)
+    with unit_of_work(write=True) as db:
+        if not first_start.database_is_empty(db):
+            return
+        admin = first_start.create_first_admin(db, settings=settings)
+        result = (
+            demo.load(db, credentials_file=settings.data_dir / "demo-credentials.txt")
+            if settings.demo
+            else None
+        )
+    typer.echo("=" * 72)
+    typer.echo(f"First start: admin account {admin.email}")
+    if admin.generated_password:
+        typer.echo(
+            f"Admin password (shown once, change it after signing in): {admin.generated_password}"
+        )
+    else:
+        typer.echo("Admin password: the one in BRM_ADMIN_PASSWORD")
+    if result is not None:
+        _print_demo(result)
+    typer.echo("=" * 72)
+
+
+@app.command("serve")
+def serve(
+    dev: Annotated[
+        bool, typer.Option(help="Reflex dev mode (hot reload) instead of production")
+    ] = False,
+) -> None:
+    """Prepare the database and serve the production build on BRM_PORT (default 3000)."""
+    from brm_app.runtime import port_is_free, reflex_command, reflex_env
+    from brm_app.settings import PROJECT_ROOT
+
+    settings = _settings()
+    if not dev and not port_is_free(settings.port):
+        raise _fail(f"port {settings.port} is in use: stop what uses it or set BRM_PORT", 2)
+    prepare(settings)
+    typer.echo(
+        f"BrokerSync BRM starting on http://localhost:{settings.port}/ (first build takes ~10 s)"
+    )
+    os.chdir(PROJECT_ROOT)
+    cmd = reflex_command(settings.port, dev=dev)
+    os.execvpe(cmd[0], cmd, reflex_env(settings))  # noqa: S606  (replaces this process)
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        raise SystemExit(130) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Stateless, reusable UI pieces."""

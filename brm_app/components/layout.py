@@ -1,0 +1,219 @@
+"""The app shell: sidebar of the sections the user may use, top bar, and a phone-sized drawer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import reflex as rx
+
+from brm_app.navigation import SECTIONS
+from brm_app.state.auth import SessionState
+
+SIDEBAR_WIDTH = "248px"
+
+
+def _brand() -> rx.Component:
+    return rx.hstack(
+        rx.center(
+            rx.icon("handshake", size=18, color="white"),
+            background=rx.color("indigo", 9),
+            border_radius="8px",
+            width="32px",
+            height="32px",
+        ),
+        rx.vstack(
+            rx.text("BrokerSync", weight="bold", size="3", line_height="1"),
+            rx.text("Relationship manager", size="1", color_scheme="gray", line_height="1"),
+            spacing="1",
+        ),
+        spacing="2",
+        align="center",
+    )
+
+
+def _nav_item(label: str, href: str, icon: str) -> rx.Component:
+    path = rx.State.router.url.path
+    active = (path == href) | ((href != "/") & path.startswith(href + "/"))
+    link = rx.link(
+        rx.hstack(
+            rx.icon(icon, size=18),
+            rx.text(label, size="2", weight="medium"),
+            spacing="3",
+            align="center",
+            padding_x="12px",
+            padding_y="8px",
+            border_radius="8px",
+            width="100%",
+            background=rx.cond(active, rx.color("indigo", 4), "transparent"),
+            color=rx.cond(active, rx.color("indigo", 11), rx.color("gray", 11)),
+            _hover={"background": rx.color("gray", 4), "color": rx.color("gray", 12)},
+        ),
+        href=href,
+        underline="none",
+        width="100%",
+        aria_current=rx.cond(active, "page", "false"),
+    )
+    return rx.cond(SessionState.nav_hrefs.contains(href), link)
+
+
+def _nav() -> rx.Component:
+    return rx.vstack(
+        *[_nav_item(s.label, s.href, s.icon) for s in SECTIONS],
+        spacing="1",
+        width="100%",
+        as_="nav",
+        aria_label="Sections",
+    )
+
+
+def _user_card() -> rx.Component:
+    return rx.hstack(
+        rx.avatar(fallback=SessionState.initials, size="2", radius="full", color_scheme="indigo"),
+        rx.vstack(
+            rx.text(
+                SessionState.name, size="2", weight="medium", trim="both", id="shell-user-name"
+            ),
+            rx.text(SessionState.role_label, size="1", color_scheme="gray"),
+            spacing="0",
+            min_width="0",
+        ),
+        rx.spacer(),
+        rx.tooltip(
+            rx.icon_button(
+                rx.icon("log-out", size=16),
+                variant="ghost",
+                color_scheme="gray",
+                on_click=SessionState.sign_out,
+                aria_label="Sign out",
+                id="sign-out",
+            ),
+            content="Sign out",
+        ),
+        width="100%",
+        align="center",
+        spacing="2",
+    )
+
+
+def _sidebar_body() -> rx.Component:
+    return rx.vstack(
+        _brand(),
+        rx.divider(),
+        _nav(),
+        rx.spacer(),
+        rx.divider(),
+        _user_card(),
+        spacing="4",
+        height="100%",
+        width="100%",
+        padding="16px",
+    )
+
+
+def _sidebar() -> rx.Component:
+    return rx.box(
+        _sidebar_body(),
+        display=rx.breakpoints(initial="none", md="block"),
+        width=SIDEBAR_WIDTH,
+        min_width=SIDEBAR_WIDTH,
+        height="100vh",
+        position="sticky",
+        top="0",
+        background=rx.color("gray", 2),
+        border_right=f"1px solid {rx.color('gray', 5)}",
+    )
+
+
+def _mobile_menu() -> rx.Component:
+    return rx.drawer.root(
+        rx.drawer.trigger(
+            rx.icon_button(
+                rx.icon("menu", size=20), variant="ghost", aria_label="Open menu", id="open-menu"
+            ),
+        ),
+        rx.drawer.overlay(z_index="40"),
+        rx.drawer.portal(
+            rx.drawer.content(
+                rx.box(
+                    rx.drawer.close(
+                        rx.icon_button(
+                            rx.icon("x", size=18), variant="ghost", aria_label="Close menu"
+                        ),
+                        position="absolute",
+                        top="12px",
+                        right="12px",
+                    ),
+                    _sidebar_body(),
+                    height="100%",
+                    position="relative",
+                ),
+                width="80vw",
+                max_width="300px",
+                height="100%",
+                top="0",
+                left="0",
+                background=rx.color("gray", 2),
+                z_index="50",
+            ),
+        ),
+        direction="left",
+    )
+
+
+def _topbar(title: str) -> rx.Component:
+    return rx.hstack(
+        rx.box(_mobile_menu(), display=rx.breakpoints(initial="block", md="none")),
+        rx.text(title, size="3", weight="medium", color_scheme="gray"),
+        rx.spacer(),
+        rx.color_mode.button(variant="ghost", aria_label="Switch light or dark"),
+        align="center",
+        spacing="3",
+        padding_x=rx.breakpoints(initial="12px", md="24px"),
+        height="56px",
+        border_bottom=f"1px solid {rx.color('gray', 4)}",
+        background=rx.color("gray", 1),
+        position="sticky",
+        top="0",
+        z_index="10",
+        width="100%",
+    )
+
+
+def shell(title: str, content: rx.Component) -> rx.Component:
+    return rx.flex(
+        _sidebar(),
+        rx.box(
+            _topbar(title),
+            rx.box(
+                content,
+                padding=rx.breakpoints(initial="12px", sm="16px", md="24px"),
+                max_width="1280px",
+                margin_x="auto",
+                width="100%",
+            ),
+            flex="1",
+            min_width="0",
+        ),
+        min_height="100vh",
+        width="100%",
+    )
+
+
+def app_page(
+    route: str, title: str, on_load: list[Any] | None = None
+) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
+    """Register a signed-in page: the shell around it, the session loaded before its own loads."""
+
+    def decorate(render: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
+        def page() -> rx.Component:
+            return shell(title, render())
+
+        page.__name__ = render.__name__
+        return rx.page(
+            route=route,
+            title=f"{title} · BrokerSync",
+            on_load=[SessionState.load, *(on_load or [])],
+        )(page)
+
+    return decorate

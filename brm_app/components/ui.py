@@ -1,0 +1,178 @@
+"""Small building blocks shared by pages: headers, badges, fields with errors, pagination, tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+ROLE_COLORS = {
+    "admin": "crimson",
+    "compliance": "amber",
+    "manager": "violet",
+    "broker": "indigo",
+    "trader": "teal",
+}
+
+
+def page_header(title: str, subtitle: Any = None, *actions: rx.Component) -> rx.Component:
+    return rx.flex(
+        rx.vstack(
+            rx.heading(title, size="7", weight="bold"),
+            rx.cond(subtitle is not None, rx.text(subtitle, color_scheme="gray", size="2"))
+            if subtitle is not None
+            else rx.fragment(),
+            spacing="1",
+        ),
+        rx.spacer(),
+        rx.hstack(*actions, spacing="2", wrap="wrap"),
+        direction=rx.breakpoints(initial="column", sm="row"),
+        align=rx.breakpoints(initial="start", sm="center"),
+        gap="12px",
+        width="100%",
+        margin_bottom="20px",
+    )
+
+
+def role_badge(role: rx.Var | str) -> rx.Component:
+    return rx.match(
+        role,
+        *[
+            (r, rx.badge(r.capitalize(), color_scheme=c, variant="soft"))
+            for r, c in ROLE_COLORS.items()
+        ],
+        rx.badge(role, variant="soft"),
+    )
+
+
+def status_badge(active: rx.Var | bool, locked: rx.Var | bool = False) -> rx.Component:
+    return rx.cond(
+        locked,
+        rx.badge(rx.icon("lock", size=12), "Locked", color_scheme="red", variant="soft"),
+        rx.cond(
+            active,
+            rx.badge("Active", color_scheme="green", variant="soft"),
+            rx.badge("Inactive", color_scheme="gray", variant="soft"),
+        ),
+    )
+
+
+def field(
+    label: str,
+    control: rx.Component,
+    error: rx.Var | str = "",
+    hint: str | None = None,
+) -> rx.Component:
+    """A labelled form control with its validation message right under it."""
+    return rx.vstack(
+        rx.text(label, as_="label", size="2", weight="medium"),
+        control,
+        rx.cond(
+            error != "",
+            rx.text(error, size="1", color_scheme="red", role="alert"),
+            rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+        ),
+        spacing="1",
+        width="100%",
+        align="stretch",
+    )
+
+
+def pager(
+    offset: rx.Var,
+    limit: rx.Var,
+    shown: rx.Var,
+    total_label: rx.Var,
+    has_prev: rx.Var,
+    has_next: rx.Var,
+    on_prev: Any,
+    on_next: Any,
+) -> rx.Component:
+    return rx.flex(
+        rx.text(
+            rx.cond(shown > 0, f"{offset + 1}–{offset + shown} of ", "0 of "),
+            total_label,
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.spacer(),
+        rx.hstack(
+            rx.button(
+                rx.icon("chevron-left", size=16),
+                "Previous",
+                variant="soft",
+                disabled=~has_prev,
+                on_click=on_prev,
+                aria_label="Previous page",
+            ),
+            rx.button(
+                "Next",
+                rx.icon("chevron-right", size=16),
+                variant="soft",
+                disabled=~has_next,
+                on_click=on_next,
+                aria_label="Next page",
+            ),
+            spacing="2",
+        ),
+        align="center",
+        width="100%",
+        padding_top="12px",
+        wrap="wrap",
+        gap="8px",
+    )
+
+
+def empty_state(icon: str, title: str, text: str) -> rx.Component:
+    return rx.center(
+        rx.vstack(
+            rx.icon(icon, size=32, color=rx.color("gray", 9)),
+            rx.text(title, weight="medium"),
+            rx.text(text, size="2", color_scheme="gray", align="center"),
+            align="center",
+            spacing="2",
+        ),
+        padding="32px",
+        width="100%",
+    )
+
+
+def card(*children: rx.Component, **props: Any) -> rx.Component:
+    return rx.card(*children, size="2", width="100%", **props)
+
+
+def stat(label: str, value: Any, icon: str, color: str = "indigo") -> rx.Component:
+    return card(
+        rx.hstack(
+            rx.center(
+                rx.icon(icon, size=20),
+                background=rx.color(color, 3),
+                color=rx.color(color, 11),
+                border_radius="10px",
+                width="40px",
+                height="40px",
+                flex_shrink="0",
+            ),
+            rx.vstack(
+                rx.text(label, size="2", color_scheme="gray"),
+                rx.text(value, size="6", weight="bold"),
+                spacing="0",
+            ),
+            spacing="3",
+            align="center",
+        )
+    )
+
+
+def table_scroll(table: rx.Component) -> rx.Component:
+    """Wide tables scroll sideways on a phone instead of squeezing."""
+    return rx.box(table, width="100%", overflow_x="auto")
+
+
+def datetime_text(value: rx.Var, empty: str = "—") -> rx.Component:
+    """An ISO UTC timestamp shown in the browser's own time zone."""
+    return rx.cond(
+        value,
+        rx.moment(value, format="YYYY-MM-DD HH:mm", local=True),
+        rx.text(empty, color_scheme="gray"),
+    )

@@ -1,0 +1,7 @@
+"""All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
+
+from brm_app.models.audit import AuditEvent
+from brm_app.models.auth_records import LoginThrottle, UserSession
+from brm_app.models.user import Role, User
+
+__all__ = ["AuditEvent", "LoginThrottle", "Role", "User", "UserSession"]

@@ -1,0 +1,113 @@
+"""Users of the app (staff and traders with portal access) and their public/input schemas."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel
+
+from brm_app.db import UTCDateTime, utcnow
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    COMPLIANCE = "compliance"
+    MANAGER = "manager"
+    BROKER = "broker"
+    TRADER = "trader"
+
+
+ROLE_LABELS = {
+    Role.ADMIN: "Admin",
+    Role.COMPLIANCE: "Compliance",
+    Role.MANAGER: "Manager",
+    Role.BROKER: "Broker",
+    Role.TRADER: "Trader",
+}
+
+EMAIL_MAX = 254
+NAME_MAX = 120
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    __table_args__ = {"extend_existing": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    # Stored normalised (lower case) so uniqueness ignores case.
+    email: str = Field(max_length=EMAIL_MAX, sa_column_kwargs={"unique": True}, index=False)
+    name: str = Field(max_length=NAME_MAX)
+    role: str = Field(max_length=20, index=True)
+    password_hash: str = Field(max_length=255)
+    is_active: bool = Field(default=True)
+    # The manager a broker reports to (team views, overdue escalation).
+    manager_id: int | None = Field(default=None, foreign_key="users.id", index=True)
+    # Tokens and sessions issued before this instant are void (password change, deactivation).
+    credentials_changed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class UserPublic(BaseModel):
+    """What any caller may see of a user: never the hash."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    user_id: int
+    email: str
+    name: str
+    role: Role
+    is_active: bool
+    manager_id: int | None
+    created_at: datetime
+    last_login_at: datetime | None
+    locked_until: datetime | None = None
+
+    @classmethod
+    def of(cls, user: User, locked_until: datetime | None = None) -> UserPublic:
+        return cls(
+            user_id=user.id,
+            email=user.email,
+            name=user.name,
+            role=Role(user.role),
+            is_active=user.is_active,
+            manager_id=user.manager_id,
+            created_at=user.created_at,
+            last_login_at=user.last_login_at,
+            locked_until=locked_until,
+        )
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str = PField(max_length=EMAIL_MAX)
+    name: str = PField(min_length=1, max_length=NAME_MAX)
+    role: Role
+    password: str | None = PField(default=None, max_length=1024)
+    manager_id: int | None = None
+
+
+class UserUpdate(BaseModel):
+    """Partial update by an admin; omitted fields stay as they are."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    email: str | None = PField(default=None, max_length=EMAIL_MAX)
+    name: str | None = PField(default=None, min_length=1, max_length=NAME_MAX)
+    role: Role | None = None
+    is_active: bool | None = None
+    manager_id: int | None = None
+    password: str | None = PField(default=None, max_length=1024)
+
+
+class ProfileUpdate(BaseModel):
+    """What every user may change about themselves."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: str = PField(min_length=1, max_length=NAME_MAX)

@@ -1,0 +1,32 @@
+"""The app's sections, in sidebar order: each shows only to roles that have its permission."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from brm_app.auth.actor import Actor
+from brm_app.auth.rbac import Permission, has
+
+
+@dataclass(frozen=True)
+class Section:
+    label: str
+    href: str
+    icon: str  # a lucide icon name
+    permission: Permission | None = None
+
+
+SECTIONS: list[Section] = [
+    Section("Dashboard", "/", "layout-dashboard"),
+    Section("Users", "/admin/users", "users", Permission.USERS_VIEW),
+    Section("Audit trail", "/audit", "scroll-text", Permission.AUDIT_VIEW),
+    Section("My account", "/account", "circle-user"),
+]
+
+
+def sections_for(actor: Actor) -> list[dict[str, str]]:
+    return [
+        {"label": s.label, "href": s.href, "icon": s.icon}
+        for s in SECTIONS
+        if s.permission is None or has(actor, s.permission)
+    ]

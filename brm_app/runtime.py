@@ -1,0 +1,55 @@
+"""How the app is started: the environment Reflex needs here, and the first-start preparation."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import sys
+from pathlib import Path
+
+from brm_app.settings import PROJECT_ROOT, Settings
+
+TOOLS_BIN = PROJECT_ROOT / ".tools" / "node_modules" / ".bin"
+
+
+def reflex_env(settings: Settings, base: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment for `reflex run`: the project's own bun, no telemetry, no update checks."""
+    env = dict(os.environ if base is None else base)
+    env["PATH"] = (
+        f"{TOOLS_BIN}{os.pathsep}{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    )
+    env.setdefault("REFLEX_USE_SYSTEM_BUN", "1")
+    env.setdefault("REFLEX_TELEMETRY_ENABLED", "false")
+    env.setdefault("REFLEX_CHECK_LATEST_VERSION", "false")
+    env.setdefault("REFLEX_DIR", str(PROJECT_ROOT / ".tools" / "reflex"))
+    env.setdefault("BUN_INSTALL_CACHE_DIR", str(PROJECT_ROOT / ".tools" / "bun-cache"))
+    if settings.redis_url:
+        env["REFLEX_REDIS_URL"] = settings.redis_url
+    return env
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("0.0.0.0", port))  # noqa: S104  (the app listens on all interfaces)
+        except OSError:
+            return False
+    return True
+
+
+def reflex_command(port: int, *, dev: bool = False) -> list[str]:
+    reflex = shutil.which("reflex", path=str(Path(sys.executable).parent)) or "reflex"
+    if dev:
+        return [reflex, "run", "--env", "dev"]
+    return [
+        reflex,
+        "run",
+        "--env",
+        "prod",
+        "--frontend-port",
+        str(port),
+        "--backend-port",
+        str(port),
+    ]

@@ -1,0 +1,221 @@
+"""The audit trail: append-only, hash-chained events for every change and every sign-in.
+
+Each event stores the previous event's hash and its own hash over its content, so
+`verify_chain` finds an edited event (its hash no longer matches), a removed one (a gap in `seq`)
+and a reordered one (its `prev_hash` no longer names its predecessor).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session, func, select
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import Permission, require
+from brm_app.db import is_postgres, utcnow
+from brm_app.models.audit import AuditEvent, AuditEventPublic
+from brm_app.services.pagination import Page, PageRequest, escape_like
+
+GENESIS = "0" * 64
+# Any fixed number: the advisory lock that serialises chain appends on PostgreSQL.
+_PG_LOCK_KEY = 7_270_001
+
+
+def _json_default(value: Any) -> str:
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    return str(value)
+
+
+def canonical(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
+
+
+def _content_hash(event: AuditEvent) -> str:
+    body = canonical(
+        {
+            "occurred_at": event.occurred_at.isoformat(),
+            "actor_id": event.actor_id,
+            "actor_label": event.actor_label,
+            "action": event.action,
+            "entity": event.entity,
+            "entity_id": event.entity_id,
+            "changes": event.changes,
+            "ip": event.ip,
+            "prev_hash": event.prev_hash,
+        }
+    )
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
+    """Only what changed, as {field: {"before": x, "after": y}}."""
+    out = {}
+    for key in sorted(set(before) | set(after)):
+        if before.get(key) != after.get(key):
+            out[key] = {"before": before.get(key), "after": after.get(key)}
+    return out
+
+
+def record(
+    db: Session,
+    *,
+    actor: Actor | SystemActor | None,
+    action: str,
+    entity: str,
+    entity_id: Any = None,
+    changes: dict[str, Any] | None = None,
+    ip: str | None = None,
+    actor_label: str | None = None,
+) -> AuditEvent:
+    """Append one event to the chain, inside the caller's transaction."""
+    if is_postgres(db):
+        db.exec(sa.text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_LOCK_KEY))
+    head = db.exec(
+        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
+    ).first()
+    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
+    if actor is None:
+        actor_id, label = None, actor_label or "anonymous"
+    else:
+        actor_id, label = actor.user_id, actor_label or actor.label
+    event = AuditEvent(
+        seq=seq,
+        occurred_at=utcnow(),
+        actor_id=actor_id,
+        actor_label=label[:300],
+        action=action,
+        entity=entity,
+        entity_id=None if entity_id is None else str(entity_id),
+        changes=canonical(json.loads(canonical(changes or {}))),
+        ip=(ip if ip is not None else getattr(actor, "ip", None)),
+        prev_hash=prev,
+        hash="",
+    )
+    event.hash = _content_hash(event)
+    db.add(event)
+    db.flush()
+    return event
+
+
+@dataclass(frozen=True)
+class ChainReport:
+    ok: bool
+    events: int
+    head_hash: str
+    problem: str | None = None
+    first_bad_seq: int | None = None
+    first_bad_id: int | None = None
+
+
+def verify_chain(db: Session, *, batch: int = 5000) -> ChainReport:
+    """Walk the whole chain in order and name the first event that was altered, removed or moved."""
+    expected_seq, prev_hash, count = 1, GENESIS, 0
+    last_seq = 0
+    while True:
+        rows = db.exec(
+            select(AuditEvent)
+            .where(AuditEvent.seq > last_seq)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
+        ).all()
+        if not rows:
+            break
+        for ev in rows:
+            if ev.seq != expected_seq:
+                return ChainReport(
+                    False,
+                    count,
+                    prev_hash,
+                    f"event #{expected_seq} is missing (removed): the chain jumps from "
+                    f"#{expected_seq - 1} to #{ev.seq} (id {ev.id})",
+                    expected_seq,
+                    ev.id,
+                )
+            if _content_hash(ev) != ev.hash:
+                return ChainReport(
+                    False,
+                    count,
+                    prev_hash,
+                    f"event #{ev.seq} (id {ev.id}, {ev.action}) was altered: "
+                    "its content no longer matches its hash",
+                    ev.seq,
+                    ev.id,
+                )
+            if ev.prev_hash != prev_hash:
+                return ChainReport(
+                    False,
+                    count,
+                    prev_hash,
+                    f"event #{ev.seq} (id {ev.id}, {ev.action}) is out of place: it does not "
+                    f"follow event #{ev.seq - 1} (events were reordered or removed)",
+                    ev.seq,
+                    ev.id,
+                )
+            prev_hash, expected_seq, count = ev.hash, expected_seq + 1, count + 1
+            last_seq = ev.seq
+        db.expunge_all()
+    return ChainReport(True, count, prev_hash)
+
+
+def _public(ev: AuditEvent) -> AuditEventPublic:
+    return AuditEventPublic(
+        event_id=ev.id,
+        seq=ev.seq,
+        occurred_at=ev.occurred_at,
+        actor_id=ev.actor_id,
+        actor_label=ev.actor_label,
+        action=ev.action,
+        entity=ev.entity,
+        entity_id=ev.entity_id,
+        changes=json.loads(ev.changes),
+        ip=ev.ip,
+    )
+
+
+def list_events(
+    db: Session,
+    *,
+    actor: Actor,
+    page: PageRequest,
+    actor_q: str | None = None,
+    entity: str | None = None,
+    entity_id: str | None = None,
+    action: str | None = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> Page[AuditEventPublic]:
+    """Admins and compliance browse the trail, newest first, filtered in SQL."""
+    require(actor, Permission.AUDIT_VIEW)
+    conds = []
+    if actor_q:
+        conds.append(
+            AuditEvent.actor_label.ilike(f"{escape_like(actor_q.strip().lower())}%", escape="\\")
+        )
+    if entity:
+        conds.append(AuditEvent.entity == entity)
+    if entity_id:
+        conds.append(AuditEvent.entity_id == entity_id)
+    if action:
+        conds.append(AuditEvent.action == action)
+    if date_from:
+        conds.append(
+            AuditEvent.occurred_at >= datetime.combine(date_from, time(), tzinfo=utcnow().tzinfo)
+        )
+    if date_to:
+        end = datetime.combine(date_to + timedelta(days=1), time(), tzinfo=utcnow().tzinfo)
+        conds.append(AuditEvent.occurred_at < end)
+    stmt = select(AuditEvent).where(*conds).order_by(AuditEvent.seq.desc())
+    total = db.exec(select(func.count()).select_from(AuditEvent).where(*conds)).one()
+    rows = db.exec(stmt.offset(page.offset).limit(page.limit + 1)).all()
+    return Page.build([_public(r) for r in rows], page=page, total=total)
+
+
+def entity_names(db: Session) -> list[str]:
+    return list(db.exec(select(AuditEvent.entity).distinct().order_by(AuditEvent.entity)).all())

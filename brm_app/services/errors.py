@@ -1,0 +1,59 @@
+"""Domain errors: raised by services, shown by the UI as messages and by the API as 4xx JSON."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class NotAuthenticated(DomainError):
+    status = 401
+
+
+class PermissionDenied(DomainError):
+    status = 403
+
+    def __init__(self, message: str = "You do not have permission to do that."):
+        super().__init__(message)
+
+
+class NotFound(DomainError):
+    status = 404
+
+    def __init__(self, what: str = "Record"):
+        super().__init__(f"{what} not found.")
+
+
+class Conflict(DomainError):
+    status = 409
+
+    def __init__(self, message: str, field: str | None = None):
+        super().__init__(message)
+        self.field = field
+
+
+class ValidationFailed(DomainError):
+    """Bad input: maps field name -> message so forms can show each next to its field."""
+
+    status = 422
+
+    def __init__(self, errors: dict[str, str] | str, field: str | None = None):
+        if isinstance(errors, str):
+            errors = {field or "__all__": errors}
+        self.errors = errors
+        first = next(iter(errors.items()))
+        message = first[1] if first[0] == "__all__" else f"{first[0]}: {first[1]}"
+        super().__init__(message)
+
+
+class TooManyAttempts(DomainError):
+    status = 429
+
+    def __init__(self, message: str, retry_after_seconds: int):
+        super().__init__(message)
+        self.retry_after_seconds = retry_after_seconds

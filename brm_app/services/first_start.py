@@ -1,0 +1,37 @@
+"""What happens on the first start of an empty database: the first admin, then demo data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlmodel import Session, func, select
+
+from brm_app.auth.actor import SystemActor
+from brm_app.models.user import Role, User, UserCreate
+from brm_app.services import users
+from brm_app.settings import Settings
+
+
+@dataclass(frozen=True)
+class FirstAdmin:
+    email: str
+    # Only when generated: printed once, never stored in clear.
+    generated_password: str | None
+
+
+def database_is_empty(db: Session) -> bool:
+    return db.exec(select(func.count()).select_from(User)).one() == 0
+
+
+def create_first_admin(db: Session, *, settings: Settings) -> FirstAdmin:
+    created = users.create_user(
+        db,
+        actor=SystemActor(),
+        data=UserCreate(
+            email=settings.admin_email,
+            name="Administrator",
+            role=Role.ADMIN,
+            password=settings.admin_password,
+        ),
+    )
+    return FirstAdmin(created.user.email, created.initial_password)

@@ -1,0 +1,66 @@
+"""Page requests and pages: lists are always paginated in SQL; only one page reaches a caller."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from brm_app.services.errors import ValidationFailed
+
+T = TypeVar("T")
+
+MAX_LIMIT = 200
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    offset: int = 0
+    limit: int = 50
+
+    @classmethod
+    def of(cls, offset: object = 0, limit: object = 50) -> PageRequest:
+        """Validated from untrusted input (a browser event or a query string)."""
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ValidationFailed("must be a whole number of at least 0", field="offset")
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+            raise ValidationFailed(f"must be between 1 and {MAX_LIMIT}", field="limit")
+        return cls(offset=offset, limit=limit)
+
+
+@dataclass(frozen=True)
+class Page(Generic[T]):
+    items: list[T]
+    offset: int
+    limit: int
+    has_next: bool
+    # None when counting would be too slow; then `total_at_least` says how many are known.
+    total: int | None
+    total_at_least: int | None = None
+
+    @classmethod
+    def build(
+        cls,
+        rows: list[T],
+        *,
+        page: PageRequest,
+        total: int | None,
+        total_at_least: int | None = None,
+    ) -> Page[T]:
+        """`rows` holds up to limit+1 items: the extra one only says there is a next page."""
+        return cls(
+            items=rows[: page.limit],
+            offset=page.offset,
+            limit=page.limit,
+            has_next=len(rows) > page.limit,
+            total=total,
+            total_at_least=total_at_least,
+        )
+
+    @property
+    def next_offset(self) -> int | None:
+        return self.offset + self.limit if self.has_next else None
+
+
+def escape_like(text: str) -> str:
+    """Escape LIKE wildcards in user input (use with escape='\\\\')."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -1,0 +1,312 @@
+"""User administration (admins) and each user's own profile.
+
+Rules: only admins list, create and change users; emails are unique ignoring case; an admin cannot
+deactivate or demote themselves, and the last active admin stays; deactivation and password resets
+revoke the user's sessions and API tokens at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from sqlmodel import Session, func, or_, select
+
+from brm_app.auth import sessions, throttle
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.passwords import (
+    PasswordPolicyError,
+    check_policy,
+    generate_password,
+    hash_password,
+)
+from brm_app.auth.rbac import Permission, require
+from brm_app.db import utcnow
+from brm_app.models.user import Role, User, UserCreate, UserPublic, UserUpdate
+from brm_app.services import audit
+from brm_app.services.errors import Conflict, NotFound, ValidationFailed
+from brm_app.services.pagination import Page, PageRequest, escape_like
+from brm_app.services.validation import normalize_email, require_id
+
+
+def _snapshot(user: User) -> dict:
+    return {
+        "email": user.email,
+        "name": user.name,
+        "role": user.role,
+        "is_active": user.is_active,
+        "manager_id": user.manager_id,
+    }
+
+
+def _public(db: Session, user: User) -> UserPublic:
+    locks = throttle.locked_accounts(db, [user.email])
+    return UserPublic.of(user, locks.get(user.email))
+
+
+def _get(db: Session, user_id: object) -> User:
+    user = db.get(User, require_id(user_id, "user_id"))
+    if user is None:
+        raise NotFound("User")
+    return user
+
+
+def _check_password(password: object, *, email: str, field: str = "password") -> str:
+    try:
+        return check_policy(password, email=email)
+    except PasswordPolicyError as exc:
+        raise ValidationFailed(str(exc), field=field) from None
+
+
+def _check_manager(db: Session, manager_id: int | None) -> None:
+    if manager_id is None:
+        return
+    manager = db.get(User, require_id(manager_id, "manager_id"))
+    if manager is None or manager.role not in (Role.MANAGER, Role.ADMIN) or not manager.is_active:
+        raise ValidationFailed("must be an active manager", field="manager_id")
+
+
+def _email_taken(db: Session, email: str, *, except_id: int | None = None) -> bool:
+    stmt = select(User.id).where(User.email == email)
+    if except_id is not None:
+        stmt = stmt.where(User.id != except_id)
+    return db.exec(stmt).first() is not None
+
+
+def _active_admins(db: Session) -> int:
+    return db.exec(
+        select(func.count()).select_from(User).where(User.role == Role.ADMIN, User.is_active)
+    ).one()
+
+
+def list_users(
+    db: Session,
+    *,
+    actor: Actor,
+    page: PageRequest,
+    q: str | None = None,
+    role: str | None = None,
+    status: str | None = None,
+) -> Page[UserPublic]:
+    require(actor, Permission.USERS_VIEW)
+    conds = []
+    if q and q.strip():
+        pattern = f"%{escape_like(q.strip().lower())}%"
+        conds.append(
+            or_(
+                User.email.like(pattern, escape="\\"),
+                func.lower(User.name).like(pattern, escape="\\"),
+            )
+        )
+    if role:
+        if role not in {r.value for r in Role}:
+            raise ValidationFailed("is not a role", field="role")
+        conds.append(User.role == role)
+    if status == "active":
+        conds.append(User.is_active)
+    elif status == "inactive":
+        conds.append(sa.not_(User.is_active))
+    elif status == "locked":
+        now = utcnow()
+        locked_keys = select(throttle.LoginThrottle.key).where(
+            throttle.LoginThrottle.locked_until > now
+        )
+        conds.append(sa.literal("acct:").concat(User.email).in_(locked_keys))
+    elif status:
+        raise ValidationFailed("must be active, inactive or locked", field="status")
+    total = db.exec(select(func.count()).select_from(User).where(*conds)).one()
+    rows = db.exec(
+        select(User)
+        .where(*conds)
+        .order_by(User.name, User.id)
+        .offset(page.offset)
+        .limit(page.limit + 1)
+    ).all()
+    locks = throttle.locked_accounts(db, [u.email for u in rows])
+    return Page.build([UserPublic.of(u, locks.get(u.email)) for u in rows], page=page, total=total)
+
+
+def get_user(db: Session, *, actor: Actor, user_id: object) -> UserPublic:
+    require(actor, Permission.USERS_VIEW)
+    return _public(db, _get(db, user_id))
+
+
+def get_me(db: Session, *, actor: Actor) -> UserPublic:
+    return _public(db, _get(db, actor.user_id))
+
+
+def managers(db: Session, *, actor: Actor) -> list[UserPublic]:
+    """Active managers, for assigning a broker's manager."""
+    require(actor, Permission.USERS_VIEW)
+    rows = db.exec(
+        select(User).where(User.role == Role.MANAGER, User.is_active).order_by(User.name)
+    ).all()
+    return [UserPublic.of(u) for u in rows]
+
+
+@dataclass(frozen=True)
+class CreatedUser:
+    user: UserPublic
+    # Shown once when the password was generated; None when the admin chose it.
+    initial_password: str | None
+
+
+def create_user(db: Session, *, actor: Actor | SystemActor, data: UserCreate) -> CreatedUser:
+    require(actor, Permission.USERS_MANAGE)
+    email = normalize_email(data.email)
+    if _email_taken(db, email):
+        raise Conflict("A user with this email already exists.", field="email")
+    generated = None
+    if data.password is None or data.password == "":
+        generated = password = generate_password()
+    else:
+        password = _check_password(data.password, email=email)
+    _check_manager(db, data.manager_id)
+    now = utcnow()
+    user = User(
+        email=email,
+        name=data.name,
+        role=data.role.value,
+        password_hash=hash_password(password),
+        is_active=True,
+        manager_id=data.manager_id,
+        credentials_changed_at=now,
+        created_at=now,
+        updated_at=now,
+    )
+    db.add(user)
+    try:
+        db.flush()
+    except sa.exc.IntegrityError:
+        raise Conflict("A user with this email already exists.", field="email") from None
+    audit.record(
+        db,
+        actor=actor,
+        action="user.created",
+        entity="user",
+        entity_id=user.id,
+        changes={"after": _snapshot(user)},
+    )
+    return CreatedUser(_public(db, user), generated)
+
+
+def update_user(db: Session, *, actor: Actor, user_id: object, data: UserUpdate) -> UserPublic:
+    """Partial update. Deactivating revokes sessions; a new password revokes them too."""
+    require(actor, Permission.USERS_MANAGE)
+    user = _get(db, user_id)
+    before = _snapshot(user)
+    fields = data.model_fields_set
+    if "email" in fields and data.email is not None:
+        email = normalize_email(data.email)
+        if email != user.email:
+            if _email_taken(db, email, except_id=user.id):
+                raise Conflict("A user with this email already exists.", field="email")
+            # The lock follows the email it was counted for; move it with the account.
+            throttle.clear(db, throttle.account_key(user.email))
+            user.email = email
+    if "name" in fields:
+        if not data.name:
+            raise ValidationFailed("is required", field="name")
+        user.name = data.name
+    demoting = "role" in fields and data.role is not None and data.role != Role(user.role)
+    deactivating = "is_active" in fields and data.is_active is False and user.is_active
+    if (demoting or deactivating) and user.id == actor.user_id:
+        raise ValidationFailed(
+            "You cannot deactivate yourself or change your own role.",
+            field="is_active" if deactivating else "role",
+        )
+    if (demoting or deactivating) and user.role == Role.ADMIN and _active_admins(db) <= 1:
+        raise ValidationFailed("The last active admin must stay an active admin.", field="role")
+    if "role" in fields and data.role is not None:
+        user.role = data.role.value
+    if "manager_id" in fields:
+        if data.manager_id == user.id:
+            raise ValidationFailed("A user cannot be their own manager.", field="manager_id")
+        _check_manager(db, data.manager_id)
+        user.manager_id = data.manager_id
+    revoked = 0
+    if "is_active" in fields and data.is_active is not None and data.is_active != user.is_active:
+        user.is_active = data.is_active
+        if not data.is_active:
+            user.credentials_changed_at = utcnow()
+            revoked = sessions.revoke_all(db, user_id=user.id, reason="deactivated")
+    if "password" in fields and data.password:
+        user.password_hash = hash_password(_check_password(data.password, email=user.email))
+        user.credentials_changed_at = utcnow()
+        revoked += sessions.revoke_all(db, user_id=user.id, reason="password_reset")
+    changes = audit.diff(before, _snapshot(user))
+    if "password" in fields and data.password:
+        changes["password"] = "reset"
+    if not changes:
+        return _public(db, user)
+    user.updated_at = utcnow()
+    db.add(user)
+    action = "user.updated"
+    if set(changes) == {"is_active"}:
+        action = "user.deactivated" if not user.is_active else "user.reactivated"
+    if revoked:
+        changes["sessions_revoked"] = revoked
+    audit.record(db, actor=actor, action=action, entity="user", entity_id=user.id, changes=changes)
+    return _public(db, user)
+
+
+def set_active(db: Session, *, actor: Actor, user_id: object, active: bool) -> UserPublic:
+    return update_user(db, actor=actor, user_id=user_id, data=UserUpdate(is_active=active))
+
+
+def reset_password(
+    db: Session, *, actor: Actor, user_id: object, new_password: str | None = None
+) -> str | None:
+    """Set a new password (given, or generated and returned once). Revokes every session."""
+    require(actor, Permission.USERS_MANAGE)
+    user = _get(db, user_id)
+    generated = None
+    if not new_password:
+        generated = new_password = generate_password()
+    else:
+        _check_password(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.credentials_changed_at = user.updated_at = utcnow()
+    db.add(user)
+    revoked = sessions.revoke_all(db, user_id=user.id, reason="password_reset")
+    throttle.clear(db, throttle.account_key(user.email))
+    audit.record(
+        db,
+        actor=actor,
+        action="user.password_reset",
+        entity="user",
+        entity_id=user.id,
+        changes={"sessions_revoked": revoked, "generated": generated is not None},
+    )
+    return generated
+
+
+def unlock(db: Session, *, actor: Actor, user_id: object) -> UserPublic:
+    require(actor, Permission.ACCOUNTS_UNLOCK)
+    user = _get(db, user_id)
+    if throttle.clear(db, throttle.account_key(user.email)):
+        audit.record(db, actor=actor, action="user.unlocked", entity="user", entity_id=user.id)
+    return _public(db, user)
+
+
+def update_profile(db: Session, *, actor: Actor, name: object) -> UserPublic:
+    require(actor, Permission.PROFILE_EDIT)
+    if not isinstance(name, str) or not name.strip():
+        raise ValidationFailed("is required", field="name")
+    name = name.strip()
+    if len(name) > 120:
+        raise ValidationFailed("must be at most 120 characters", field="name")
+    user = _get(db, actor.user_id)
+    if name != user.name:
+        audit.record(
+            db,
+            actor=actor,
+            action="user.profile_updated",
+            entity="user",
+            entity_id=user.id,
+            changes=audit.diff({"name": user.name}, {"name": name}),
+        )
+        user.name = name
+        user.updated_at = utcnow()
+        db.add(user)
+    return _public(db, user)

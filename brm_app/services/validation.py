@@ -1,0 +1,73 @@
+"""Turning untrusted input (browser events, JSON bodies, CSV cells) into checked values."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import BaseModel, ValidationError
+
+from brm_app.services.errors import ValidationFailed
+
+M = TypeVar("M", bound=BaseModel)
+
+_MAX_ID = 2**63 - 1
+
+
+def parse(model: type[M], data: Any) -> M:
+    """Validate a dict into `model`, or raise ValidationFailed naming each bad field."""
+    if not isinstance(data, dict):
+        raise ValidationFailed("expected an object of fields", field="__all__")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ValidationFailed(pydantic_errors(exc)) from None
+
+
+def pydantic_errors(exc: ValidationError) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "__all__"
+        msg = err.get("msg", "is invalid")
+        if err.get("type") == "extra_forbidden":
+            msg = "is not a known field"
+        msg = msg.removeprefix("Value error, ")
+        errors.setdefault(loc, msg)
+    return errors
+
+
+def require_id(value: Any, field: str = "id") -> int:
+    """A record id from untrusted input: a positive int, nothing else (no strings, dicts, lists)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= _MAX_ID:
+        raise ValidationFailed("must be a record id (a positive whole number)", field=field)
+    return value
+
+
+def optional_id(value: Any, field: str) -> int | None:
+    if value is None or value == "":
+        return None
+    return require_id(value, field)
+
+
+def require_text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
+    if value is None:
+        value = ""
+    if not isinstance(value, str):
+        raise ValidationFailed("must be text", field=field)
+    value = value.strip()
+    if required and not value:
+        raise ValidationFailed("is required", field=field)
+    if len(value) > max_length:
+        raise ValidationFailed(f"must be at most {max_length} characters", field=field)
+    return value
+
+
+def normalize_email(value: Any, field: str = "email") -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ValidationFailed("is required", field=field)
+    if len(value) > 254:
+        raise ValidationFailed("must be at most 254 characters", field=field)
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValidationFailed(f"is not a valid email address ({exc})", field=field) from None

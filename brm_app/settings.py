@@ -1,0 +1,157 @@
+"""Typed settings read once from the environment.
+
+Every knob an operator may turn lives here, so the README's table and the code cannot drift:
+`brm settings` prints the effective values (secrets masked).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import secrets
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    if value is None or value.strip() == "":
+        return default
+    return value.strip()
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = _env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{name} must be a whole number, got {raw!r}") from exc
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    raw = _env(name)
+    if raw is None:
+        return default
+    if raw.lower() in {"1", "true", "yes", "on"}:
+        return True
+    if raw.lower() in {"0", "false", "no", "off"}:
+        return False
+    raise SettingsError(f"{name} must be 0 or 1, got {raw!r}")
+
+
+class SettingsError(ValueError):
+    """A setting has a value the app cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path
+    database_url: str
+    redis_url: str | None
+    port: int
+    secret_key: str = field(repr=False)
+    admin_email: str
+    admin_password: str | None = field(repr=False)
+    demo: bool
+    allowed_origins: tuple[str, ...]
+    session_idle_minutes: int
+    session_absolute_hours: int
+    token_minutes: int
+    login_slow_after: int
+    login_lock_after: int
+    login_lock_minutes: int
+    ip_lock_after: int
+    cookie_secure: bool
+    trusted_proxy_hops: int
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def describe(self) -> dict[str, str]:
+        """The effective settings with secrets masked, for `brm settings` and the logs."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.name in {"secret_key", "admin_password"}:
+                value = "(set)" if value else "(unset)"
+            elif f.name == "database_url":
+                value = _mask_url_password(str(value))
+            out[f.name] = str(value)
+        return out
+
+
+def _mask_url_password(url: str) -> str:
+    if "://" not in url or "@" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    if ":" in creds:
+        creds = creds.split(":", 1)[0] + ":***"
+    return f"{scheme}://{creds}@{host}"
+
+
+def _secret_key(data_dir: Path) -> str:
+    """BRM_SECRET_KEY, or a key generated once into the data folder (never committed)."""
+    configured = _env("BRM_SECRET_KEY")
+    if configured:
+        if len(configured) < 32:
+            raise SettingsError("BRM_SECRET_KEY must be at least 32 characters")
+        return configured
+    key_file = data_dir / "secret_key"
+    if key_file.exists():
+        return key_file.read_text().strip()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    # Create with owner-only permissions before writing the secret into it.
+    fd = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def load_settings() -> Settings:
+    data_dir = Path(_env("BRM_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
+    database_url = _env("BRM_DATABASE_URL") or f"sqlite:///{data_dir / 'brm.db'}"
+    if database_url.startswith("postgresql://"):
+        # psycopg 3 is the driver we ship; plain postgresql:// would pick psycopg2.
+        database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
+    if database_url.startswith("sqlite"):
+        data_dir.mkdir(parents=True, exist_ok=True)
+    port = _env_int("BRM_PORT", 3000)
+    if not 1 <= port <= 65535:
+        raise SettingsError(f"BRM_PORT must be between 1 and 65535, got {port}")
+    origins_raw = _env("BRM_ALLOWED_ORIGINS")
+    if origins_raw:
+        origins = tuple(o.strip().rstrip("/") for o in origins_raw.split(",") if o.strip())
+    else:
+        origins = (f"http://localhost:{port}", f"http://127.0.0.1:{port}")
+    return Settings(
+        data_dir=data_dir,
+        database_url=database_url,
+        redis_url=_env("BRM_REDIS_URL"),
+        port=port,
+        secret_key=_secret_key(data_dir),
+        admin_email=(_env("BRM_ADMIN_EMAIL") or "admin@brokersync.example").lower(),
+        admin_password=_env("BRM_ADMIN_PASSWORD"),
+        demo=_env_bool("BRM_DEMO", True),
+        allowed_origins=origins,
+        session_idle_minutes=_env_int("BRM_SESSION_IDLE_MINUTES", 30),
+        session_absolute_hours=_env_int("BRM_SESSION_ABSOLUTE_HOURS", 12),
+        token_minutes=_env_int("BRM_TOKEN_MINUTES", 15),
+        login_slow_after=_env_int("BRM_LOGIN_SLOW_AFTER", 3),
+        login_lock_after=_env_int("BRM_LOGIN_LOCK_AFTER", 8),
+        login_lock_minutes=_env_int("BRM_LOGIN_LOCK_MINUTES", 15),
+        ip_lock_after=_env_int("BRM_IP_LOCK_AFTER", 40),
+        cookie_secure=_env_bool("BRM_COOKIE_SECURE", False),
+        trusted_proxy_hops=_env_int("BRM_TRUSTED_PROXY_HOPS", 0),
+    )
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,143 @@
+"""Signing in (the one public state) and the signed-in user shown by the app shell."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+
+import reflex as rx
+
+from brm_app.db import unit_of_work
+from brm_app.models.user import ROLE_LABELS, Role
+from brm_app.navigation import sections_for
+from brm_app.services import authentication, users
+from brm_app.services.errors import DomainError
+from brm_app.settings import get_settings
+from brm_app.state.base import ServiceMixin
+from brm_app.state.session_guard import client_ip_of, public_state, session_token_of
+
+
+def _api_path(path: str) -> str:
+    """Same origin in production; in `reflex run --env dev` the API is on the backend port."""
+    if os.environ.get("REFLEX_ENV_MODE", "prod") == "dev":
+        return rx.config.get_config().api_url.rstrip("/") + path
+    return path
+
+
+def safe_next(value: object) -> str:
+    """Only a path inside this app, never another site (no open redirect)."""
+    if (
+        isinstance(value, str)
+        and value.startswith("/")
+        and not value.startswith("//")
+        and "\\" not in value
+        and not value.startswith("/login")
+        and len(value) < 500
+    ):
+        return "/" if value.startswith("/index") else value
+    return "/"
+
+
+@public_state
+class LoginState(rx.State):
+    error: str = ""
+    busy: bool = False
+
+    @rx.event
+    def load(self):
+        self.busy = False
+        params = self.router.url.query_parameters
+        self.error = "Your sign-in expired; please sign in again." if params.get("expired") else ""
+
+    @rx.event
+    async def submit(self, form: dict):
+        if not isinstance(form, dict):
+            self.error = "Enter your email and password."
+            return
+        email, password = form.get("email"), form.get("password")
+        root = self._get_root_state()
+        ip = client_ip_of(root)
+        user_agent = (root.router_data.get("headers") or {}).get("user-agent")
+        self.busy = True
+        self.error = ""
+        yield
+
+        def run() -> str:
+            with unit_of_work(write=True) as db:
+                return authentication.sign_in(
+                    db,
+                    email=email,
+                    password=password,
+                    ip=ip,
+                    user_agent=user_agent,
+                    settings=get_settings(),
+                )
+
+        try:
+            ticket = await asyncio.to_thread(run)
+        except DomainError as exc:
+            self.busy = False
+            self.error = exc.message
+            return
+        target = safe_next(self.router.url.query_parameters.get("next"))
+        # Trade the ticket for the HttpOnly cookie, then load the app with it.
+        yield rx.call_script(
+            f"fetch({json.dumps(_api_path('/api/session'))}, {{method: 'POST', "
+            "credentials: 'include', headers: {'Content-Type': 'application/json'}, "
+            f"body: JSON.stringify({{ticket: {json.dumps(ticket)}}})}})"
+            f".then(r => window.location.replace(r.ok ? {json.dumps(target)} : '/login?expired=1'))"
+        )
+
+
+class SessionState(ServiceMixin, rx.State):
+    """The signed-in user as the shell shows them; loaded first on every protected page."""
+
+    user_id: int = 0
+    name: str = ""
+    email: str = ""
+    role: str = ""
+    role_label: str = ""
+    nav: list[dict[str, str]] = []
+
+    @rx.var
+    def nav_hrefs(self) -> list[str]:
+        return [item["href"] for item in self.nav]
+
+    @rx.var
+    def initials(self) -> str:
+        parts = [p for p in self.name.split() if p]
+        return "".join(p[0] for p in parts[:2]).upper() or "?"
+
+    @rx.event
+    async def load(self):
+        def me(db, *, actor):
+            return users.get_me(db, actor=actor), sections_for(actor)
+
+        try:
+            profile, nav = await self._call(me)
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.user_id = profile.user_id
+        self.name = profile.name
+        self.email = profile.email
+        self.role = profile.role.value
+        self.role_label = ROLE_LABELS[Role(profile.role)]
+        self.nav = nav
+
+    @rx.event
+    async def sign_out(self):
+        root = self._get_root_state()
+        token, ip = session_token_of(root), client_ip_of(root)
+
+        def run() -> None:
+            with unit_of_work(write=True) as db:
+                authentication.sign_out(db, token=token, ip=ip, settings=get_settings())
+
+        await asyncio.to_thread(run)
+        root.reset()
+        # The session is already dead on the server; this clears the cookie and leaves.
+        return rx.call_script(
+            f"fetch({json.dumps(_api_path('/api/session'))}, {{method: 'DELETE', credentials: 'include'}})"
+            ".finally(() => window.location.replace('/login'))"
+        )

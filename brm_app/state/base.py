@@ -1,0 +1,48 @@
+"""What every page state shares: calling a service as the signed-in user, and showing errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import reflex as rx
+
+from brm_app.db import unit_of_work
+from brm_app.services import authentication
+from brm_app.services.errors import DomainError, NotAuthenticated, ValidationFailed
+from brm_app.settings import get_settings
+from brm_app.state.session_guard import client_ip_of, login_redirect, session_token_of
+
+T = TypeVar("T")
+
+
+class ServiceMixin(rx.State, mixin=True):
+    """Handlers call `await self._call(service_fn, **kwargs)`: the session is re-checked, the
+    service runs in a worker thread (never blocking other users) inside one transaction."""
+
+    async def _call(self, fn: Callable[..., T], *, write: bool = False, **kwargs: Any) -> T:
+        root = self._get_root_state()
+        token = session_token_of(root)
+        ip = client_ip_of(root)
+
+        def run() -> T:
+            with unit_of_work(write=write) as db:
+                actor = authentication.actor_for_session(
+                    db, token=token, ip=ip, settings=get_settings()
+                )
+                if actor is None:
+                    raise NotAuthenticated("Your session has ended; please sign in again.")
+                return fn(db, actor=actor, **kwargs)
+
+        return await asyncio.to_thread(run)
+
+    def _error_event(self, exc: DomainError) -> Any:
+        """The event that shows a domain error: sign-in page for a lost session, else a toast."""
+        if isinstance(exc, NotAuthenticated):
+            return login_redirect(self.router.url.path if self.router else None)
+        return rx.toast.error(exc.message, close_button=True)
+
+    @staticmethod
+    def _field_errors(exc: ValidationFailed) -> dict[str, str]:
+        return {k: v for k, v in exc.errors.items() if k != "__all__"}

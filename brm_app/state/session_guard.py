@@ -1,0 +1,95 @@
+"""The central check every Reflex event passes: no valid session, no event.
+
+Any connected browser can call any public handler by name with any arguments, so the check
+cannot live in the handlers alone. Only Reflex's own plumbing (hydration, page-load dispatch)
+and the handlers of states marked with @public_state (the sign-in page) run without a session;
+everything else is refused and the browser is sent to the sign-in page.
+
+It also stops one person's data reaching the next: the server keeps a tab's state across reloads,
+so when the signed-in user of a tab changes (sign-out, another account) the state is wiped
+before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from urllib.parse import quote
+
+import reflex as rx
+from reflex.middleware import Middleware
+from reflex.state import BaseState, StateUpdate
+from reflex_base.event import Event
+
+from brm_app.auth import sessions
+from brm_app.db import unit_of_work
+from brm_app.services import authentication
+from brm_app.settings import get_settings
+
+log = logging.getLogger("brm.session")
+
+_PUBLIC_STATES: set[str] = set()
+
+
+def public_state(cls: type[BaseState]) -> type[BaseState]:
+    """Mark a state whose handlers may run without a session (the sign-in page only)."""
+    _PUBLIC_STATES.add(cls.get_full_name())
+    return cls
+
+
+class SessionOwnerState(rx.State):
+    """Which user the tab's server-side state was loaded for (never sent to the browser)."""
+
+    _owner_user_id: int | None = None
+
+
+def session_token_of(state: BaseState) -> str | None:
+    headers = state.router_data.get("headers", {}) if state.router_data else {}
+    return sessions.session_from_cookie_header(headers.get("cookie"))
+
+
+def client_ip_of(state: BaseState) -> str | None:
+    return state.router_data.get("ip") if state.router_data else None
+
+
+def _is_reflex_internal(state_path: str) -> bool:
+    try:
+        cls = rx.State.get_class_substate(state_path) if "." in state_path else rx.State
+    except (ValueError, KeyError, AttributeError):
+        return False
+    return cls.__module__.startswith("reflex.") or cls.__module__ == "reflex"
+
+
+def _current_user_id(token: str | None, ip: str | None) -> int | None:
+    if not token:
+        return None
+    with unit_of_work() as db:
+        actor = authentication.actor_for_session(db, token=token, ip=ip, settings=get_settings())
+    return actor.user_id if actor else None
+
+
+def login_redirect(path: str | None) -> rx.event.EventSpec:
+    target = "/login"
+    if path and path.startswith("/") and not path.startswith(("//", "/login")) and path != "/":
+        target += "?next=" + quote(path, safe="/")
+    return rx.redirect(target, replace=True)
+
+
+class SessionGuard(Middleware):
+    async def preprocess(self, app, state: BaseState, event: Event) -> StateUpdate | None:
+        state_path, _, _handler = event.name.rpartition(".")
+        root = state._get_root_state()
+        token = session_token_of(root)
+        user_id = await asyncio.to_thread(_current_user_id, token, client_ip_of(root))
+
+        owner_state = await root.get_state(SessionOwnerState)
+        if owner_state._owner_user_id != user_id:
+            if owner_state._owner_user_id is not None:
+                root.reset()  # another user (or nobody) now: drop everything loaded before
+            owner_state._owner_user_id = user_id
+
+        if user_id is not None or state_path in _PUBLIC_STATES or _is_reflex_internal(state_path):
+            return None
+        log.info("refused %s: no valid session", event.name)
+        path = (root.router_data or {}).get("asPath")
+        return StateUpdate(events=Event.from_event_type(login_redirect(path)))
