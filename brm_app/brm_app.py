@@ -10,6 +10,7 @@ from brm_app.state.session_guard import SessionGuard
 
 app = rx.App(
     api_transformer=create_api(),
+    stylesheets=["/brm.css"],
     head_components=[rx.el.meta(name="referrer", content="same-origin")],
 )
 # First, so no handler (and no hydration of another user's data) runs without a valid session.

@@ -58,12 +58,12 @@ def _nav_item(label: str, href: str, icon: str) -> rx.Component:
 
 
 def _nav() -> rx.Component:
-    return rx.vstack(
-        *[_nav_item(s.label, s.href, s.icon) for s in SECTIONS],
-        spacing="1",
-        width="100%",
-        as_="nav",
+    return rx.el.nav(
+        rx.vstack(
+            *[_nav_item(s.label, s.href, s.icon) for s in SECTIONS], spacing="1", width="100%"
+        ),
         aria_label="Sections",
+        width="100%",
     )
 
 
@@ -96,6 +96,39 @@ def _user_card() -> rx.Component:
     )
 
 
+def _user_menu() -> rx.Component:
+    return rx.menu.root(
+        rx.menu.trigger(
+            rx.button(
+                rx.avatar(fallback=SessionState.initials, size="1", radius="full"),
+                variant="ghost",
+                aria_label=rx.cond(
+                    SessionState.name != "", "Account menu for " + SessionState.name, "Account menu"
+                ),
+                id="user-menu",
+            )
+        ),
+        rx.menu.content(
+            rx.box(
+                rx.text(SessionState.name, weight="medium", size="2"),
+                rx.text(SessionState.email, size="1", color_scheme="gray"),
+                padding="8px 12px",
+            ),
+            rx.menu.separator(),
+            rx.menu.item(
+                rx.icon("circle-user", size=14), "My account", on_click=rx.redirect("/account")
+            ),
+            rx.menu.item(
+                rx.icon("log-out", size=14),
+                "Sign out",
+                on_click=SessionState.sign_out,
+                id="menu-sign-out",
+            ),
+            align="end",
+        ),
+    )
+
+
 def _sidebar_body() -> rx.Component:
     return rx.vstack(
         _brand(),
@@ -114,7 +147,7 @@ def _sidebar_body() -> rx.Component:
 def _sidebar() -> rx.Component:
     return rx.box(
         _sidebar_body(),
-        display=rx.breakpoints(initial="none", md="block"),
+        class_name="brm-desktop-only",
         width=SIDEBAR_WIDTH,
         min_width=SIDEBAR_WIDTH,
         height="100vh",
@@ -163,10 +196,11 @@ def _mobile_menu() -> rx.Component:
 
 def _topbar(title: str) -> rx.Component:
     return rx.hstack(
-        rx.box(_mobile_menu(), display=rx.breakpoints(initial="block", md="none")),
+        rx.box(_mobile_menu(), class_name="brm-mobile-only"),
         rx.text(title, size="3", weight="medium", color_scheme="gray"),
         rx.spacer(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark"),
+        _user_menu(),
         align="center",
         spacing="3",
         padding_x=rx.breakpoints(initial="12px", md="24px"),

@@ -102,6 +102,7 @@ def dashboard() -> rx.Component:
                     rx.badge(DashboardState.my_live_sessions, " live session(s)", variant="soft"),
                     align="center",
                     spacing="2",
+                    wrap="wrap",
                 ),
                 rx.text(
                     "Sign-ins, sign-outs and password changes on your account. Not you? Change your password in My account.",

@@ -8,7 +8,7 @@ import reflex as rx
 
 from brm_app.models.user import Role, UserCreate, UserPublic, UserUpdate
 from brm_app.services import users
-from brm_app.services.errors import DomainError, ValidationFailed
+from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
 from brm_app.services.validation import parse, require_id
 from brm_app.state.base import ServiceMixin
@@ -78,7 +78,7 @@ class AdminUsersState(ServiceMixin, rx.State):
     @rx.event
     async def load(self):
         status = self.router.url.query_parameters.get("status", "")
-        if status in STATUS_FILTERS:
+        if isinstance(status, str) and status in STATUS_FILTERS:
             self.status_filter = status
         self.offset = 0
         return await self._refresh()
@@ -116,7 +116,7 @@ class AdminUsersState(ServiceMixin, rx.State):
 
     @rx.event
     async def filter_role(self, value: str):
-        if value not in ROLE_FILTERS:
+        if not isinstance(value, str) or value not in ROLE_FILTERS:
             return None
         self.role_filter = value
         self.offset = 0
@@ -124,7 +124,7 @@ class AdminUsersState(ServiceMixin, rx.State):
 
     @rx.event
     async def filter_status(self, value: str):
-        if value not in STATUS_FILTERS:
+        if not isinstance(value, str) or value not in STATUS_FILTERS:
             return None
         self.status_filter = value
         self.offset = 0
@@ -195,11 +195,13 @@ class AdminUsersState(ServiceMixin, rx.State):
             self.saving = False
             self.errors = self._field_errors(exc) or {"form": exc.message}
             return None
+        except Conflict as exc:
+            self.saving = False
+            self.errors = {exc.field or "form": exc.message}
+            return None
         except DomainError as exc:
             self.saving = False
-            field = getattr(exc, "field", None)
-            self.errors = {field or "form": exc.message}
-            return None
+            return self._error_event(exc)
         self.saving = False
         self.dialog_open = False
         if created is not None and created.initial_password:
@@ -211,7 +213,7 @@ class AdminUsersState(ServiceMixin, rx.State):
 
     @rx.event
     def ask(self, action: str, user_id: int):
-        if action not in {"deactivate", "reactivate", "reset"}:
+        if not isinstance(action, str) or action not in {"deactivate", "reactivate", "reset"}:
             return
         try:
             user_id = require_id(user_id, "user_id")

@@ -1,0 +1,133 @@
+"""End to end: the production build started with the README's command (`brm serve`), on its own
+port and its own database, driven in Debian's Chromium by Playwright."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ADMIN_EMAIL = "admin@e2e.example"
+ADMIN_PASSWORD = "e2e admin password 1"
+CHROMIUM = os.environ.get("BRM_CHROMIUM", "/usr/bin/chromium")
+
+pytestmark = pytest.mark.e2e
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    data_dir: Path
+    log: Path
+    env: dict[str, str]
+
+    def api(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Server:
+    data_dir = tmp_path_factory.mktemp("e2e-data")
+    port = _free_port()
+    log = data_dir / "server.log"
+    env = {
+        **os.environ,
+        "BRM_DATA_DIR": str(data_dir),
+        "BRM_DATABASE_URL": f"sqlite:///{data_dir / 'brm.db'}",
+        "BRM_PORT": str(port),
+        "BRM_ADMIN_EMAIL": ADMIN_EMAIL,
+        "BRM_ADMIN_PASSWORD": ADMIN_PASSWORD,
+        "BRM_DEMO": os.environ.get("BRM_E2E_DEMO", "1"),
+        # Build into a folder of its own, so a developer's running app is left alone.
+        "REFLEX_WEB_WORKDIR": str(data_dir / "web"),
+    }
+    env.pop("BRM_REDIS_URL", None)
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            [str(Path(sys.executable).parent / "brm"), "serve"],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 300
+    while True:
+        try:
+            if (
+                httpx.get(url + "/api/health", timeout=2).status_code == 200
+                and httpx.get(url + "/login", timeout=5, follow_redirects=True).status_code == 200
+            ):
+                break
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            os.killpg(proc.pid, signal.SIGKILL)
+            pytest.fail(f"server did not start:\n{log.read_text()[-4000:]}")
+        time.sleep(0.5)
+    yield Server(url=url, data_dir=data_dir, log=log, env=env)
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args():
+    return {
+        "executable_path": CHROMIUM,
+        "args": [
+            "--no-sandbox",
+            "--headless",
+            "--disable-gpu",
+            "--disable-quic",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+        ],
+    }
+
+
+@pytest.fixture
+def base(server) -> str:
+    return server.url
+
+
+def sign_in(page, base: str, email: str, password: str) -> None:
+    page.goto(base + "/login")
+    page.fill("#email", email)
+    page.fill("#password", password)
+    page.click("#sign-in")
+    page.wait_for_url(lambda url: "/login" not in url, timeout=20_000)
+    page.wait_for_selector("#user-menu", timeout=20_000)
+
+
+def create_user_via_api(server: Server, email: str, role: str, name: str, password: str) -> None:
+    with server.api() as api:
+        token = api.post(
+            "/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
+        ).json()["access_token"]
+        r = api.post(
+            "/api/v1/users",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"email": email, "role": role, "name": name, "password": password},
+        )
+        assert r.status_code in (201, 409), r.text

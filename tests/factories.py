@@ -1,0 +1,41 @@
+"""Test data made through the real services, so every rule (and the audit trail) applies."""
+
+from __future__ import annotations
+
+import itertools
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.db import unit_of_work
+from brm_app.models.user import Role, UserCreate
+from brm_app.services import users
+from brm_app.services.authentication import actor_of
+
+PASSWORD = "correct horse battery staple"
+_seq = itertools.count(1)
+
+
+def make_user(
+    role: Role | str = Role.BROKER,
+    *,
+    email: str | None = None,
+    name: str | None = None,
+    password: str = PASSWORD,
+    manager_id: int | None = None,
+) -> Actor:
+    n = next(_seq)
+    role = Role(role)
+    with unit_of_work(write=True) as db:
+        created = users.create_user(
+            db,
+            actor=SystemActor(label="system:test"),
+            data=UserCreate(
+                email=email or f"{role.value}{n}@test.example",
+                name=name or f"{role.value.capitalize()} {n}",
+                role=role,
+                password=password,
+                manager_id=manager_id,
+            ),
+        )
+        from brm_app.models.user import User
+
+        return actor_of(db.get(User, created.user.user_id), ip="127.0.0.1")

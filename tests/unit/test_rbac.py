@@ -1,0 +1,66 @@
+"""The permission table and the single `require` every service calls."""
+
+from dataclasses import dataclass
+
+import pytest
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import PERMISSIONS, Permission, record_rule, require
+from brm_app.models.user import Role
+from brm_app.services.errors import NotFound, PermissionDenied
+
+P = Permission
+# The expected table, written out: a change to PERMISSIONS must change this test on purpose.
+EXPECTED = {
+    Role.ADMIN: {P.PROFILE_EDIT, P.USERS_VIEW, P.USERS_MANAGE, P.ACCOUNTS_UNLOCK, P.AUDIT_VIEW},
+    Role.COMPLIANCE: {P.PROFILE_EDIT, P.AUDIT_VIEW},
+    Role.MANAGER: {P.PROFILE_EDIT},
+    Role.BROKER: {P.PROFILE_EDIT},
+    Role.TRADER: {P.PROFILE_EDIT},
+}
+
+
+def actor(role: Role, user_id: int = 1) -> Actor:
+    return Actor(user_id=user_id, role=role, email=f"{role}@x.example", name=str(role))
+
+
+def test_every_role_is_in_the_table():
+    assert set(PERMISSIONS) == set(Role)
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_permission_table_matches_the_expected_matrix(role):
+    assert set(PERMISSIONS[role]) == EXPECTED[role]
+    for permission in Permission:
+        if permission in EXPECTED[role]:
+            require(actor(role), permission)
+        else:
+            with pytest.raises(PermissionDenied):
+                require(actor(role), permission)
+
+
+def test_system_actor_may_do_everything():
+    for permission in Permission:
+        require(SystemActor(), permission)
+
+
+@dataclass
+class _Note:
+    owner_id: int
+
+
+@record_rule(_Note)
+def _own_notes_only(actor: Actor, permission: Permission, note: _Note) -> bool:
+    return note.owner_id == actor.user_id
+
+
+def test_record_rule_hides_records_as_not_found():
+    broker = actor(Role.BROKER, user_id=7)
+    require(broker, P.PROFILE_EDIT, _Note(owner_id=7))
+    with pytest.raises(NotFound):
+        require(broker, P.PROFILE_EDIT, _Note(owner_id=8))
+
+
+def test_role_check_comes_before_record_rule():
+    with pytest.raises(PermissionDenied):
+        require(actor(Role.BROKER, 7), P.USERS_MANAGE, _Note(owner_id=7))
