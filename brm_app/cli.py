@@ -44,10 +44,17 @@ def _schema_ready() -> None:
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply every pending migration (safe to run at each deploy)."""
+    import sqlalchemy as sa
+
     from brm_app.migrations import upgrade_head
 
     settings = _settings()
-    upgrade_head(settings.database_url)
+    try:
+        upgrade_head(settings.database_url)
+    except sa.exc.OperationalError as exc:
+        raise _fail(
+            f"cannot reach the database ({settings.describe()['database_url']}): {exc.orig}", 2
+        ) from None
     typer.echo(f"database at head ({settings.describe()['database_url']})")
 
 
@@ -148,31 +155,46 @@ def show_settings() -> None:
 
 def prepare(settings) -> None:
     """Migrate, then on an empty database create the first admin and load demo data."""
+    import sqlalchemy as sa
+
     from brm_app.db import unit_of_work
     from brm_app.migrations import upgrade_head
-    from brm_app.services import demo, first_start
+    from brm_app.services import first_start
+    from brm_app.services.errors import DomainError
 
-    upgrade_head(settings.database_url)
-    with unit_of_work(write=True) as db:
-        if not first_start.database_is_empty(db):
-            return
-        admin = first_start.create_first_admin(db, settings=settings)
-        result = (
-            demo.load(db, credentials_file=settings.data_dir / "demo-credentials.txt")
-            if settings.demo
-            else None
-        )
+    try:
+        upgrade_head(settings.database_url)
+    except sa.exc.OperationalError as exc:
+        raise _fail(
+            f"cannot reach the database ({settings.describe()['database_url']}): {exc.orig}", 2
+        ) from None
+    try:
+        with unit_of_work(write=True) as db:
+            report = first_start.initialize(db, settings=settings)
+    except DomainError as exc:
+        raise _fail(
+            f"first start failed: {exc.message} (check BRM_ADMIN_EMAIL / BRM_ADMIN_PASSWORD)", 2
+        ) from None
+    if report is None:
+        return
     typer.echo("=" * 72)
-    typer.echo(f"First start: admin account {admin.email}")
-    if admin.generated_password:
+    typer.echo(f"First start: admin account {report.admin.email}")
+    if report.admin.generated_password:
         typer.echo(
-            f"Admin password (shown once, change it after signing in): {admin.generated_password}"
+            f"Admin password (shown once, change it after signing in): {report.admin.generated_password}"
         )
     else:
         typer.echo("Admin password: the one in BRM_ADMIN_PASSWORD")
-    if result is not None:
-        _print_demo(result)
+    if report.demo is not None:
+        _print_demo(report.demo)
     typer.echo("=" * 72)
+
+
+@app.command("setup")
+def setup() -> None:
+    """Migrate; on an empty database create the first admin and the demo data. (`serve` does this too.)"""
+    prepare(_settings())
+    typer.echo("ready")
 
 
 @app.command("serve")

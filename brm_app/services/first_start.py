@@ -8,7 +8,8 @@ from sqlmodel import Session, func, select
 
 from brm_app.auth.actor import SystemActor
 from brm_app.models.user import Role, User, UserCreate
-from brm_app.services import users
+from brm_app.services import demo, users
+from brm_app.services.demo import DemoResult
 from brm_app.settings import Settings
 
 
@@ -35,3 +36,20 @@ def create_first_admin(db: Session, *, settings: Settings) -> FirstAdmin:
         ),
     )
     return FirstAdmin(created.user.email, created.initial_password)
+
+
+@dataclass(frozen=True)
+class FirstStartReport:
+    admin: FirstAdmin
+    demo: DemoResult | None
+
+
+def initialize(db: Session, *, settings: Settings) -> FirstStartReport | None:
+    """On an empty database: the first admin, then the demo data unless BRM_DEMO=0. Else nothing."""
+    if not database_is_empty(db):
+        return None
+    admin = create_first_admin(db, settings=settings)
+    result = None
+    if settings.demo:
+        result = demo.load(db, credentials_file=settings.data_dir / "demo-credentials.txt")
+    return FirstStartReport(admin, result)
