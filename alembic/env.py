@@ -11,6 +11,7 @@ from sqlmodel.sql.sqltypes import AutoString
 import brm_app.models  # noqa: F401  (registers every table on SQLModel.metadata)
 from alembic import context
 from brm_app.db import UTCDateTime, make_engine
+from brm_app.search_ddl import include_object
 from brm_app.settings import get_settings
 
 config = context.config
@@ -47,6 +48,7 @@ def _run(connection: sa.Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
+        include_object=include_object,
         compare_type=True,
     )
     with context.begin_transaction():

@@ -39,3 +39,31 @@ def make_user(
         from brm_app.models.user import User
 
         return actor_of(db.get(User, created.user.user_id), ip="127.0.0.1")
+
+
+def make_firm(actor, name: str | None = None, **fields):
+    """A firm created by `actor` (a broker becomes its primary broker)."""
+    from brm_app.models.firm import FirmWrite
+    from brm_app.services import firms
+
+    n = next(_seq)
+    with unit_of_work(write=True) as db:
+        return firms.create_firm(
+            db, actor=actor, data=FirmWrite(name=name or f"Firm {n} Capital", **fields)
+        )
+
+
+def make_trader(actor, firm_id: int, name: str | None = None, email: str | None = None, **fields):
+    from brm_app.models.trader import TraderWrite
+    from brm_app.services import traders
+
+    n = next(_seq)
+    with unit_of_work(write=True) as db:
+        return traders.create_trader(
+            db,
+            actor=actor,
+            firm_id=firm_id,
+            data=TraderWrite(
+                name=name or f"Trader {n}", email=email or f"trader{n}@client.example", **fields
+            ),
+        ).trader

@@ -13,6 +13,7 @@ from sqlmodel import SQLModel
 import brm_app.models  # noqa: F401
 from brm_app.db import make_engine
 from brm_app.migrations import current_revision, head_revision, upgrade_head
+from brm_app.search_ddl import include_object
 from tests.conftest import PG_URL, _pg_admin_url, _pg_url_for
 
 
@@ -41,7 +42,9 @@ def test_upgrade_head_on_empty_database_and_no_pending_diff(empty_database):
     upgrade_head(empty_database)
     assert current_revision(engine) == head_revision()
     with engine.connect() as conn:
-        ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+        ctx = MigrationContext.configure(
+            conn, opts={"compare_type": True, "include_object": include_object}
+        )
         diff = compare_metadata(ctx, SQLModel.metadata)
     engine.dispose()
     assert diff == [], f"models and migrations differ: {diff}"

@@ -19,6 +19,7 @@ class PageOut(BaseModel, Generic[T]):
     next_offset: int | None
     total: int | None
     total_at_least: int | None = None
+    next_cursor: str | None = None
 
     @classmethod
     def of(cls, page: Page) -> PageOut:
@@ -30,6 +31,7 @@ class PageOut(BaseModel, Generic[T]):
             next_offset=page.next_offset,
             total=page.total,
             total_at_least=page.total_at_least,
+            next_cursor=page.next_cursor,
         )
 
 

@@ -26,27 +26,59 @@ class Permission(StrEnum):
     ACCOUNTS_UNLOCK = "accounts.unlock"
     # Compliance
     AUDIT_VIEW = "audit.view"
+    # Firms and their coverage
+    FIRMS_VIEW = "firms.view"
+    FIRMS_CREATE = "firms.create"
+    FIRMS_EDIT = "firms.edit"
+    FIRMS_ARCHIVE = "firms.archive"
+    FIRMS_RESTORE = "firms.restore"
+    FIRMS_MERGE = "firms.merge"
+    COVERAGE_ASSIGN = "coverage.assign"
+    # Traders
+    TRADERS_VIEW = "traders.view"
+    TRADERS_EDIT = "traders.edit"
+    TRADER_PORTAL_MANAGE = "traders.portal"
+    TRADER_ROLES_MANAGE = "traders.roles"
+    # Bulk data
+    DATA_IMPORT = "data.import"
+    DATA_EXPORT = "data.export"
 
 
-_EVERYONE = {Permission.PROFILE_EDIT}
+P = Permission
+_EVERYONE = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW}
+# What a broker does to the firms they cover (the record rule limits it to those).
+_BOOK = {
+    P.FIRMS_CREATE,
+    P.FIRMS_EDIT,
+    P.FIRMS_ARCHIVE,
+    P.TRADERS_EDIT,
+    P.DATA_IMPORT,
+    P.DATA_EXPORT,
+}
+_MANAGE_BOOKS = {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         _EVERYONE
+        | _BOOK
+        | _MANAGE_BOOKS
         | {
-            Permission.USERS_VIEW,
-            Permission.USERS_MANAGE,
-            Permission.ACCOUNTS_UNLOCK,
-            Permission.AUDIT_VIEW,
+            P.USERS_VIEW,
+            P.USERS_MANAGE,
+            P.ACCOUNTS_UNLOCK,
+            P.AUDIT_VIEW,
+            P.FIRMS_RESTORE,
+            P.TRADER_ROLES_MANAGE,
         }
     ),
-    Role.COMPLIANCE: frozenset(_EVERYONE | {Permission.AUDIT_VIEW}),
-    Role.MANAGER: frozenset(_EVERYONE),
-    Role.BROKER: frozenset(_EVERYONE),
+    Role.COMPLIANCE: frozenset(_EVERYONE | {P.AUDIT_VIEW, P.DATA_EXPORT}),
+    Role.MANAGER: frozenset(_EVERYONE | _BOOK | _MANAGE_BOOKS),
+    Role.BROKER: frozenset(_EVERYONE | _BOOK),
     Role.TRADER: frozenset(_EVERYONE),
 }
 
-RecordRule = Callable[[Actor, Permission, Any], bool]
+# rule(actor, permission, record, db) -> may the actor see (and so act on) this record?
+RecordRule = Callable[[Actor, Permission, Any, Any], bool]
 _RECORD_RULES: dict[type, RecordRule] = {}
 
 
@@ -67,7 +99,12 @@ def has(actor: Actor | SystemActor, permission: Permission) -> bool:
 
 
 def require(
-    actor: Actor | SystemActor, permission: Permission, record: Any = None, *, what: str = "Record"
+    actor: Actor | SystemActor,
+    permission: Permission,
+    record: Any = None,
+    *,
+    db: Any = None,
+    what: str = "Record",
 ) -> None:
     """Raise PermissionDenied if the role lacks the permission, NotFound if the record is hidden."""
     if isinstance(actor, SystemActor):
@@ -79,6 +116,6 @@ def require(
     for klass in type(record).__mro__:
         rule = _RECORD_RULES.get(klass)
         if rule is not None:
-            if not rule(actor, permission, record):
+            if not rule(actor, permission, record, db):
                 raise NotFound(what)
             return

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from dataclasses import dataclass
 from typing import Generic, TypeVar
+
+from sqlmodel import func, select
 
 from brm_app.services.errors import ValidationFailed
 
@@ -36,6 +41,8 @@ class Page(Generic[T]):
     # None when counting would be too slow; then `total_at_least` says how many are known.
     total: int | None
     total_at_least: int | None = None
+    # For keyset pagination: pass it back to get the page after this one.
+    next_cursor: str | None = None
 
     @classmethod
     def build(
@@ -45,15 +52,18 @@ class Page(Generic[T]):
         page: PageRequest,
         total: int | None,
         total_at_least: int | None = None,
+        next_cursor: str | None = None,
     ) -> Page[T]:
         """`rows` holds up to limit+1 items: the extra one only says there is a next page."""
+        has_next = len(rows) > page.limit
         return cls(
             items=rows[: page.limit],
             offset=page.offset,
             limit=page.limit,
-            has_next=len(rows) > page.limit,
+            has_next=has_next,
             total=total,
             total_at_least=total_at_least,
+            next_cursor=next_cursor if has_next else None,
         )
 
     @property
@@ -64,3 +74,32 @@ class Page(Generic[T]):
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards in user input (use with escape='\\\\')."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+COUNT_CAP = 10_000
+
+
+def capped_count(db, ids_query) -> tuple[int | None, int | None]:
+    """(total, None) when at most COUNT_CAP rows match, else (None, COUNT_CAP): counting a huge
+    book exactly would cost more than the page itself, and "10,000+" is what a user needs."""
+    n = db.exec(select(func.count()).select_from(ids_query.limit(COUNT_CAP + 1).subquery())).one()
+    return (n, None) if n <= COUNT_CAP else (None, COUNT_CAP)
+
+
+def encode_cursor(data: dict) -> str:
+    return (
+        base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":"), default=str).encode())
+        .decode()
+        .rstrip("=")
+    )
+
+
+def decode_cursor(cursor: str) -> dict:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValidationFailed("is not a cursor this API returned", field="cursor") from None
+    if not isinstance(data, dict):
+        raise ValidationFailed("is not a cursor this API returned", field="cursor")
+    return data

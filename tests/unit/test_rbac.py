@@ -11,12 +11,24 @@ from brm_app.services.errors import NotFound, PermissionDenied
 
 P = Permission
 # The expected table, written out: a change to PERMISSIONS must change this test on purpose.
+READ = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW}
+BOOK = {P.FIRMS_CREATE, P.FIRMS_EDIT, P.FIRMS_ARCHIVE, P.TRADERS_EDIT, P.DATA_IMPORT, P.DATA_EXPORT}
 EXPECTED = {
-    Role.ADMIN: {P.PROFILE_EDIT, P.USERS_VIEW, P.USERS_MANAGE, P.ACCOUNTS_UNLOCK, P.AUDIT_VIEW},
-    Role.COMPLIANCE: {P.PROFILE_EDIT, P.AUDIT_VIEW},
-    Role.MANAGER: {P.PROFILE_EDIT},
-    Role.BROKER: {P.PROFILE_EDIT},
-    Role.TRADER: {P.PROFILE_EDIT},
+    Role.ADMIN: READ
+    | BOOK
+    | {
+        P.USERS_VIEW,
+        P.USERS_MANAGE,
+        P.ACCOUNTS_UNLOCK,
+        P.AUDIT_VIEW,
+        P.FIRMS_RESTORE,
+        P.FIRMS_MERGE,
+    }
+    | {P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TRADER_ROLES_MANAGE},
+    Role.COMPLIANCE: READ | {P.AUDIT_VIEW, P.DATA_EXPORT},
+    Role.MANAGER: READ | BOOK | {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE},
+    Role.BROKER: READ | BOOK,
+    Role.TRADER: READ,
 }
 
 
@@ -50,7 +62,7 @@ class _Note:
 
 
 @record_rule(_Note)
-def _own_notes_only(actor: Actor, permission: Permission, note: _Note) -> bool:
+def _own_notes_only(actor: Actor, permission: Permission, note: _Note, db) -> bool:
     return note.owner_id == actor.user_id
 
 

@@ -1,0 +1,118 @@
+"""Validated field types shared by every input schema (API bodies, browser forms, CSV rows).
+
+Each turns untrusted text into the stored form or fails with a message meant for the user:
+LEI (ISO 17442 with its check digits), phone (E.164), country (ISO 3166-1 alpha-2),
+email, website.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+import phonenumbers
+import pycountry
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BeforeValidator, StringConstraints
+
+_LEI_RE = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
+
+
+def _blank_to_none(value: object) -> object:
+    if isinstance(value, str) and value.strip() == "":
+        return None
+    return value
+
+
+def lei_checksum_ok(lei: str) -> bool:
+    """ISO 17442 check digits: ISO 7064 MOD 97-10 over the whole code must leave 1."""
+    digits = "".join(str(int(ch, 36)) for ch in lei)
+    return int(digits) % 97 == 1
+
+
+def check_lei(value: str) -> str:
+    lei = value.strip().upper()
+    if not _LEI_RE.match(lei):
+        raise ValueError("must be 20 characters: 18 letters or digits and 2 check digits")
+    if not lei_checksum_ok(lei):
+        raise ValueError("is not a valid LEI (the check digits do not match)")
+    return lei
+
+
+def check_phone(value: str) -> str:
+    text = value.strip()
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise ValueError(
+            "must be an international number starting with + and the country code"
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError("is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_country(value: str) -> str:
+    code = value.strip().upper()
+    if len(code) != 2 or pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError("must be an ISO 3166 two-letter country code, like GB or US")
+    return code
+
+
+def check_email(value: str) -> str:
+    try:
+        return validate_email(value.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError as exc:
+        raise ValueError(f"is not a valid email address ({exc})") from None
+
+
+_WEBSITE_RE = re.compile(r"^https?://[A-Za-z0-9.-]+\.[A-Za-z]{2,}(:\d{1,5})?(/[^\s]*)?$")
+
+
+def check_website(value: str) -> str:
+    url = value.strip()
+    if "://" not in url:
+        url = "https://" + url
+    if not _WEBSITE_RE.match(url):
+        raise ValueError("is not a valid web address")
+    return url
+
+
+def country_name(code: str | None) -> str:
+    if not code:
+        return ""
+    country = pycountry.countries.get(alpha_2=code)
+    return country.name if country else code
+
+
+def country_choices() -> list[tuple[str, str]]:
+    return sorted(((c.alpha_2, c.name) for c in pycountry.countries), key=lambda c: c[1])
+
+
+def _optional(max_length: int, check=None) -> object:
+    """Optional text: blank becomes None; otherwise trimmed, at most max_length, then checked."""
+    inner = Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length)]
+    if check is not None:
+        inner = Annotated[inner, AfterValidator(check)]
+    return Annotated[inner | None, BeforeValidator(_blank_to_none)]
+
+
+def optional_text(max_length: int) -> object:
+    return _optional(max_length)
+
+
+LEI = _optional(40, check_lei)
+Phone = _optional(40, check_phone)
+Country = _optional(10, check_country)
+OptionalEmail = _optional(254, check_email)
+Website = _optional(300, check_website)
+Email = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=254),
+    AfterValidator(check_email),
+]
+
+
+def name_key(name: str) -> str:
+    """How names compare for uniqueness: case-folded, inner runs of spaces collapsed, trimmed."""
+    return " ".join(name.split()).casefold()

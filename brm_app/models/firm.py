@@ -1,0 +1,194 @@
+"""Client firms, who covers them, and their input/output schemas (design-document field names)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import Field as PField
+from sqlmodel import Field, SQLModel, Text
+
+from brm_app.db import UTCDateTime, utcnow
+from brm_app.models.fields import LEI, Country, OptionalEmail, Phone, Website, optional_text
+
+NAME_MAX = 200
+NOTES_MAX = 10_000
+
+
+class AccountStatus(StrEnum):
+    PROSPECT = "Prospect"
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    SUSPENDED = "Suspended"
+
+
+class Tier(StrEnum):
+    A = "A"
+    B = "B"
+    C = "C"
+
+
+class CoverageRole(StrEnum):
+    PRIMARY = "primary"
+    SECONDARY = "secondary"
+
+
+class Firm(SQLModel, table=True):
+    __tablename__ = "firms"
+    __table_args__ = (
+        sa.Index("ix_firms_live_name", "archived_at", "name_key", "id"),
+        sa.Index("ix_firms_live_updated", "archived_at", "updated_at", "id"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=NAME_MAX)
+    # Case-folded, space-collapsed name: unique, so "Acme  Ltd" and "acme ltd" are one firm.
+    name_key: str = Field(max_length=NAME_MAX, unique=True)
+    lei: str | None = Field(default=None, max_length=20, unique=True)
+    street: str | None = Field(default=None, max_length=200)
+    city: str | None = Field(default=None, max_length=100)
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: str | None = Field(default=None, max_length=2)
+    phone: str | None = Field(default=None, max_length=20)
+    email: str | None = Field(default=None, max_length=254)
+    website: str | None = Field(default=None, max_length=300)
+    account_status: str = Field(default=AccountStatus.PROSPECT.value, max_length=20, index=True)
+    tier: str = Field(default=Tier.C.value, max_length=1, index=True)
+    notes: str | None = Field(default=None, sa_type=Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    created_by_id: int | None = Field(default=None, foreign_key="users.id")
+    # Archived firms are kept (regulated records) but leave every list; admins can restore them.
+    archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    merged_into_id: int | None = Field(default=None, foreign_key="firms.id")
+
+
+class FirmCoverage(SQLModel, table=True):
+    """Which brokers cover a firm: exactly one primary (when assigned) and any secondaries."""
+
+    __tablename__ = "firm_coverage"
+    __table_args__ = (
+        sa.Index("ix_firm_coverage_broker", "broker_id", "firm_id"),
+        sa.Index(
+            "ux_firm_coverage_one_primary",
+            "firm_id",
+            unique=True,
+            sqlite_where=sa.text("role = 'primary'"),
+            postgresql_where=sa.text("role = 'primary'"),
+        ),
+        {"extend_existing": True},
+    )
+
+    firm_id: int = Field(foreign_key="firms.id", primary_key=True)
+    broker_id: int = Field(foreign_key="users.id", primary_key=True)
+    role: str = Field(max_length=10)
+    assigned_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    assigned_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+# ---- schemas ---------------------------------------------------------------------------------
+
+FirmName = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+]
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    street: optional_text(200) = None
+    city: optional_text(100) = None
+    postal_code: optional_text(20) = None
+    country: Country = None
+
+
+class ContactDetails(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    phone: Phone = None
+    email: OptionalEmail = None
+    website: Website = None
+
+
+class FirmWrite(BaseModel):
+    """A whole firm (POST and PUT). Omitted optional fields are empty."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: FirmName
+    lei: LEI = None
+    address: Address = PField(default_factory=Address)
+    contact_details: ContactDetails = PField(default_factory=ContactDetails)
+    account_status: AccountStatus = AccountStatus.PROSPECT
+    tier: Tier = Tier.C
+    notes: optional_text(NOTES_MAX) = None
+    primary_broker_id: int | None = PField(default=None, gt=0)
+    secondary_broker_ids: list[Annotated[int, PField(gt=0)]] | None = PField(
+        default=None, max_length=50
+    )
+
+
+class FirmPatch(BaseModel):
+    """Only the fields sent change (PATCH)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    name: FirmName | None = None
+    lei: LEI = None
+    address: Address | None = None
+    contact_details: ContactDetails | None = None
+    account_status: AccountStatus | None = None
+    tier: Tier | None = None
+    notes: optional_text(NOTES_MAX) = None
+    primary_broker_id: int | None = PField(default=None, gt=0)
+    secondary_broker_ids: list[Annotated[int, PField(gt=0)]] | None = PField(
+        default=None, max_length=50
+    )
+
+
+class BrokerRef(BaseModel):
+    user_id: int
+    name: str
+
+
+class Coverage(BaseModel):
+    primary: BrokerRef | None
+    secondary: list[BrokerRef]
+
+
+class FirmPublic(BaseModel):
+    firm_id: int
+    name: str
+    lei: str | None
+    address: Address
+    contact_details: ContactDetails
+    account_status: AccountStatus
+    tier: Tier
+    # Internal notes: None for traders, who never see them.
+    notes: str | None
+    coverage: Coverage
+    trader_count: int
+    created_at: datetime
+    updated_at: datetime
+    archived_at: datetime | None = None
+    merged_into_id: int | None = None
+
+
+class FirmListItem(BaseModel):
+    """One row of a firm list: what the table shows, computed in the same query."""
+
+    firm_id: int
+    name: str
+    lei: str | None
+    city: str | None
+    country: str | None
+    account_status: AccountStatus
+    tier: Tier
+    primary_broker: BrokerRef | None
+    trader_count: int
+    updated_at: datetime
+    archived_at: datetime | None = None

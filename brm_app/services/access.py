@@ -1,0 +1,95 @@
+"""Record-level access for firms and traders (registered with rbac.record_rule).
+
+- Managers, compliance and admins see every live firm; only admins see archived ones.
+- Brokers see, and change, only the firms they cover (primary or secondary), and their traders.
+- A trader (portal user) sees only their own firm, read-only, and their own trader record.
+The same rules exist twice, as a check on one loaded record (`require`) and as a SQL condition
+for lists (`firm_condition`, `trader_condition`), and the access-matrix tests hold them together.
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlmodel import Session, select
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import Permission, has, record_rule
+from brm_app.models.firm import Firm, FirmCoverage
+from brm_app.models.trader import Trader
+from brm_app.models.user import Role
+
+_SEE_ALL = {Role.ADMIN, Role.MANAGER, Role.COMPLIANCE}
+
+
+def covered_firm_ids(broker_id: int) -> sa.Select:
+    return select(FirmCoverage.firm_id).where(FirmCoverage.broker_id == broker_id)
+
+
+def own_firm_ids(user_id: int) -> sa.Select:
+    """The firm of the trader record linked to a portal user."""
+    return select(Trader.firm_id).where(Trader.user_id == user_id, Trader.archived_at.is_(None))
+
+
+def firm_condition(
+    actor: Actor | SystemActor, *, include_archived: bool = False
+) -> sa.ColumnElement[bool]:
+    """SQL condition on `firms` selecting what the actor may see in lists."""
+    live = Firm.archived_at.is_(None)
+    if include_archived and has(actor, Permission.FIRMS_RESTORE):
+        live = sa.true()
+    if isinstance(actor, SystemActor) or actor.role in _SEE_ALL:
+        return live
+    if actor.role == Role.BROKER:
+        return sa.and_(live, Firm.id.in_(covered_firm_ids(actor.user_id)))
+    if actor.role == Role.TRADER:
+        return sa.and_(live, Firm.id.in_(own_firm_ids(actor.user_id)))
+    return sa.false()
+
+
+def trader_condition(actor: Actor | SystemActor) -> sa.ColumnElement[bool]:
+    """SQL condition on `traders` (joined with nothing) selecting what the actor may see."""
+    live = Trader.archived_at.is_(None)
+    if isinstance(actor, SystemActor) or actor.role in _SEE_ALL:
+        return sa.and_(live, Trader.firm_id.in_(select(Firm.id).where(Firm.archived_at.is_(None))))
+    if actor.role == Role.BROKER:
+        return sa.and_(live, Trader.firm_id.in_(covered_firm_ids(actor.user_id)))
+    if actor.role == Role.TRADER:
+        return sa.and_(live, Trader.user_id == actor.user_id)
+    return sa.false()
+
+
+def covers(db: Session, broker_id: int, firm_id: int) -> bool:
+    return (
+        db.exec(
+            select(FirmCoverage.firm_id).where(
+                FirmCoverage.firm_id == firm_id, FirmCoverage.broker_id == broker_id
+            )
+        ).first()
+        is not None
+    )
+
+
+@record_rule(Firm)
+def firm_visible(actor: Actor, permission: Permission, firm: Firm, db: Session) -> bool:
+    if firm.archived_at is not None:
+        return has(actor, Permission.FIRMS_RESTORE)
+    if actor.role in _SEE_ALL:
+        return True
+    if actor.role == Role.BROKER:
+        return covers(db, actor.user_id, firm.id)
+    if actor.role == Role.TRADER:
+        return (
+            db.exec(own_firm_ids(actor.user_id).where(Trader.firm_id == firm.id)).first()
+            is not None
+        )
+    return False
+
+
+@record_rule(Trader)
+def trader_visible(actor: Actor, permission: Permission, trader: Trader, db: Session) -> bool:
+    if trader.archived_at is not None and not has(actor, Permission.FIRMS_RESTORE):
+        return False
+    if actor.role == Role.TRADER:
+        return trader.user_id == actor.user_id
+    firm = db.get(Firm, trader.firm_id)
+    return firm is not None and firm_visible(actor, permission, firm, db)
