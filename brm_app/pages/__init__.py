@@ -1,5 +1,7 @@
-"""One module per route; importing this package registers every page."""
+"""One module per route. Importing this package imports (and so registers) every page module in it."""
 
-from brm_app.pages import account, admin_users, audit, dashboard, login
+import importlib
+import pkgutil
 
-__all__ = ["account", "admin_users", "audit", "dashboard", "login"]
+for _module in pkgutil.iter_modules(__path__):
+    importlib.import_module(f"{__name__}.{_module.name}")

@@ -140,9 +140,10 @@ def test_search_by_prefix_and_filters(database_url):
     make_firm(broker, name="Acme Capital Partners", tier="A")
     make_firm(broker, name="Acmeville Holdings", tier="B")
     make_firm(broker, name="Zenith Asset Management", account_status="Active")
-    names = lambda **q: [
-        f.name for f in call(firms.list_firms, actor=manager, query=FirmQuery(**q)).items
-    ]
+
+    def names(**q):
+        return [f.name for f in call(firms.list_firms, actor=manager, query=FirmQuery(**q)).items]
+
     assert names(q="acm") == ["Acme Capital Partners", "Acmeville Holdings"]
     assert names(q="acme cap") == ["Acme Capital Partners"]
     assert names(q="cap acm") == ["Acme Capital Partners"]
@@ -301,9 +302,12 @@ def test_list_traders_searches_names_and_emails(database_url):
     firm = make_firm(broker, name="Search Co")
     make_trader(broker, firm.firm_id, name="Jonathan Smythe", email="j.smythe@searchco.example")
     make_trader(broker, firm.firm_id, name="Mary Jones", email="mj@searchco.example")
-    q = lambda s: [
-        t.name for t in call(traders.list_traders, actor=broker, query=TraderQuery(q=s)).items
-    ]
+
+    def q(s):
+        return [
+            t.name for t in call(traders.list_traders, actor=broker, query=TraderQuery(q=s)).items
+        ]
+
     assert q("jon") == ["Jonathan Smythe", "Mary Jones"]  # Jones starts with "jon" too
     assert q("jona") == ["Jonathan Smythe"]
     assert q("smy") == ["Jonathan Smythe"]
