@@ -1,4 +1,4 @@
-"""Demo data: a small brokerage (a manager, brokers, compliance) to try the app with.
+"""Demo data: a small brokerage (a manager, brokers, compliance) and its book of client firms.
 
 Loaded on the first start of an empty database unless BRM_DEMO=0, or by `brm demo load`. Every
 demo account shares one random password, printed once and saved to data/demo-credentials.txt.
@@ -34,6 +34,162 @@ class DemoResult:
     password: str | None
     created: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    firms: int = 0
+    traders: int = 0
+
+
+# (name, city, country) of the demo book; phones are valid example numbers for the country.
+DEMO_FIRMS: list[tuple[str, str, str]] = [
+    ("Aldgate Capital Partners", "London", "GB"),
+    ("Northwind Asset Management", "New York", "US"),
+    ("Kestrel Global Macro", "London", "GB"),
+    ("Rheinland Invest AG", "Frankfurt", "DE"),
+    ("Lakeshore Pension Fund", "Chicago", "US"),
+    ("Helvetia Private Wealth", "Zurich", "CH"),
+    ("Marina Bay Capital", "Singapore", "SG"),
+    ("Victoria Harbour Advisors", "Hong Kong", "HK"),
+    ("Seine Gestion", "Paris", "FR"),
+    ("Sakura Asset Partners", "Tokyo", "JP"),
+    ("Amstel Quant Strategies", "Amsterdam", "NL"),
+    ("Nordic Balance Fonder", "Stockholm", "SE"),
+    ("Liffey Insurance Investments", "Dublin", "IE"),
+    ("Maple Leaf Endowment", "Toronto", "CA"),
+    ("Southern Cross Super", "Sydney", "AU"),
+    ("Blackfriars Credit Opportunities", "London", "GB"),
+    ("Granite Peak Family Office", "Boston", "US"),
+    ("Cormorant Event-Driven Fund", "New York", "US"),
+    ("Thames Valley Multi-Asset", "Reading", "GB"),
+    ("Bavaria Rentenfonds", "Munich", "DE"),
+    ("Lucerne Alpine Capital", "Lucerne", "CH"),
+    ("Harbourfront Hedge Partners", "Toronto", "CA"),
+    ("Orchard Road Investments", "Singapore", "SG"),
+    ("Montmartre Capital", "Paris", "FR"),
+]
+FIRST = [
+    "Olivia",
+    "James",
+    "Amelia",
+    "Noah",
+    "Sophie",
+    "Lucas",
+    "Isla",
+    "Ethan",
+    "Mia",
+    "Leo",
+    "Hannah",
+    "Yuki",
+    "Priya",
+    "Mateo",
+    "Chloe",
+    "Felix",
+    "Aisha",
+    "Henrik",
+    "Grace",
+    "Daniel",
+    "Lena",
+    "Ravi",
+]
+LAST = [
+    "Whitfield",
+    "Chen",
+    "Okonkwo",
+    "Schneider",
+    "Rossi",
+    "Tanaka",
+    "Fischer",
+    "Dubois",
+    "Lindgren",
+    "Murphy",
+    "Patel",
+    "Nakamura",
+    "Silva",
+    "Kowalski",
+    "Haddad",
+    "Bennett",
+    "Moreau",
+    "Jansen",
+]
+TRADER_ROLES = ["Portfolio Manager", "Analyst", "Trader", "Head of Desk", "Operations"]
+STATUSES = ["Active", "Active", "Active", "Prospect", "Inactive", "Active", "Suspended", "Active"]
+TIERS = ["A", "B", "B", "C", "A", "C", "B", "C"]
+
+
+def demo_lei(n: int) -> str:
+    """A well-formed LEI (correct ISO 17442 check digits) under a made-up LOU prefix."""
+    body = f"9845{n:014d}".replace("0", "D", 2)[:18]
+    digits = "".join(str(int(ch, 36)) for ch in body + "00")
+    return f"{body}{98 - int(digits) % 97:02d}"
+
+
+def load_book(db: Session, *, broker_ids: list[int]) -> tuple[int, int]:
+    """The demo brokers' book: firms with coverage and traders, created through the services."""
+    import phonenumbers
+
+    from brm_app.models.firm import FirmWrite
+    from brm_app.models.trader import TraderPermission, TraderWrite
+    from brm_app.services import firms, traders
+
+    system = SystemActor(label="system:demo")
+    n_traders = 0
+    for i, (name, city, country) in enumerate(DEMO_FIRMS):
+        example = phonenumbers.example_number_for_type(
+            country, phonenumbers.PhoneNumberType.FIXED_LINE
+        )
+        domain = "".join(ch for ch in name.lower().split()[0] if ch.isalpha()) + ".example"
+        primary = broker_ids[i % len(broker_ids)]
+        secondary = (
+            [broker_ids[(i + 1) % len(broker_ids)]] if i % 3 == 0 and len(broker_ids) > 1 else []
+        )
+        firm = firms.create_firm(
+            db,
+            actor=system,
+            data=FirmWrite(
+                name=name,
+                lei=demo_lei(i + 1) if i % 4 != 3 else None,
+                address={
+                    "street": f"{10 + i} Market Street",
+                    "city": city,
+                    "postal_code": f"{1000 + 37 * i}",
+                    "country": country,
+                },
+                contact_details={
+                    "phone": phonenumbers.format_number(
+                        example, phonenumbers.PhoneNumberFormat.E164
+                    ),
+                    "email": f"desk@{domain}",
+                    "website": f"https://www.{domain}",
+                },
+                account_status=STATUSES[i % len(STATUSES)],
+                tier=TIERS[i % len(TIERS)],
+                notes="Prefers calls before the open. Quarterly review due."
+                if i % 5 == 0
+                else None,
+                primary_broker_id=primary,
+                secondary_broker_ids=secondary,
+            ),
+        )
+        for j in range(3 + i % 4):
+            first, last = FIRST[(i * 3 + j) % len(FIRST)], LAST[(i * 5 + j * 7) % len(LAST)]
+            perms = [TraderPermission.RECEIVE_EMAIL] + (
+                [TraderPermission.RECEIVE_SMS] if j % 2 else []
+            )
+            traders.create_trader(
+                db,
+                actor=system,
+                firm_id=firm.firm_id,
+                data=TraderWrite(
+                    name=f"{first} {last}",
+                    email=f"{first}.{last}@{domain}".lower(),
+                    phone=phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)[
+                        :-2
+                    ]
+                    + f"{10 + j:02d}",
+                    role=TRADER_ROLES[(i + j) % len(TRADER_ROLES)],
+                    permissions=perms,
+                ),
+            )
+            n_traders += 1
+    return len(DEMO_FIRMS), n_traders
 
 
 def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:
@@ -65,8 +221,14 @@ def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:
     if not result.created:
         result.password = None
         return result
+    broker_ids = [by_local[local] for local, _, role, _ in DEMO_STAFF if role == Role.BROKER]
+    result.firms, result.traders = load_book(db, broker_ids=broker_ids)
     audit.record(
-        db, actor=system, action="demo.loaded", entity="demo", changes={"users": result.created}
+        db,
+        actor=system,
+        action="demo.loaded",
+        entity="demo",
+        changes={"users": result.created, "firms": result.firms, "traders": result.traders},
     )
     if credentials_file is not None:
         credentials_file.parent.mkdir(parents=True, exist_ok=True)

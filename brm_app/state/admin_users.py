@@ -81,6 +81,9 @@ class AdminUsersState(ServiceMixin, rx.State):
         if isinstance(status, str) and status in STATUS_FILTERS:
             self.status_filter = status
         self.offset = 0
+        # A reload closes whatever was open (and a shown password is not shown again).
+        self.dialog_open = self.confirm_open = self.reveal_open = False
+        self.reveal_password = ""
         return await self._refresh()
 
     async def _refresh(self):

@@ -8,6 +8,7 @@ import os
 
 import reflex as rx
 
+from brm_app.auth.rbac import PERMISSIONS
 from brm_app.db import unit_of_work
 from brm_app.models.user import ROLE_LABELS, Role
 from brm_app.navigation import sections_for
@@ -99,6 +100,9 @@ class SessionState(ServiceMixin, rx.State):
     role: str = ""
     role_label: str = ""
     nav: list[dict[str, str]] = []
+    # The signed-in user's permissions (rbac.Permission values), to show only usable actions.
+    # Every action is still authorized again by the service it calls.
+    perms: list[str] = []
 
     @rx.var
     def nav_hrefs(self) -> list[str]:
@@ -112,10 +116,14 @@ class SessionState(ServiceMixin, rx.State):
     @rx.event
     async def load(self):
         def me(db, *, actor):
-            return users.get_me(db, actor=actor), sections_for(actor)
+            return (
+                users.get_me(db, actor=actor),
+                sections_for(actor),
+                sorted(PERMISSIONS[actor.role]),
+            )
 
         try:
-            profile, nav = await self._call(me)
+            profile, nav, perms = await self._call(me)
         except DomainError as exc:
             return self._error_event(exc)
         self.user_id = profile.user_id
@@ -124,6 +132,7 @@ class SessionState(ServiceMixin, rx.State):
         self.role = profile.role.value
         self.role_label = ROLE_LABELS[Role(profile.role)]
         self.nav = nav
+        self.perms = [p.value for p in perms]
 
     @rx.event
     async def sign_out(self):

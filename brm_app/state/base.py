@@ -46,3 +46,17 @@ class ServiceMixin(rx.State, mixin=True):
     @staticmethod
     def _field_errors(exc: ValidationFailed) -> dict[str, str]:
         return {k: v for k, v in exc.errors.items() if k != "__all__"}
+
+
+def as_id(value: Any) -> int | None:
+    """A record id from a browser event, or None for anything else (bools, strings, dicts, lists)."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:
+        return None
+    return value
+
+
+def scroll_to_first_error() -> Any:
+    """Bring the first field message into view (long dialogs scroll)."""
+    return rx.call_script(
+        "setTimeout(() => document.querySelector('[role=alert]')?.scrollIntoView({block: 'center', behavior: 'smooth'}), 50)"
+    )

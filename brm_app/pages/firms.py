@@ -1,0 +1,252 @@
+"""/firms: the list of firms."""
+
+from __future__ import annotations
+
+import reflex as rx
+
+from brm_app.components.firm_form import coverage_fields, firm_fields, form_dialog
+from brm_app.components.layout import app_page
+from brm_app.components.ui import card, datetime_text, empty_state, page_header, pager, table_scroll
+from brm_app.models.firm import AccountStatus, Tier
+from brm_app.state.auth import SessionState
+from brm_app.state.firms import PAGE_SIZE
+from brm_app.state.firms import FirmsState as S
+
+STATUS_COLORS = {"Prospect": "blue", "Active": "green", "Inactive": "gray", "Suspended": "red"}
+TIER_COLORS = {"A": "amber", "B": "indigo", "C": "gray"}
+
+
+def status_badge(status) -> rx.Component:
+    return rx.match(
+        status,
+        *[(s, rx.badge(s, color_scheme=c, variant="soft")) for s, c in STATUS_COLORS.items()],
+        rx.badge(status, variant="soft"),
+    )
+
+
+def tier_badge(tier) -> rx.Component:
+    return rx.match(
+        tier,
+        *[
+            (t, rx.badge("Tier ", t, color_scheme=c, variant="surface"))
+            for t, c in TIER_COLORS.items()
+        ],
+        rx.badge(tier, variant="surface"),
+    )
+
+
+def _sort_header(label: str, column: str) -> rx.Component:
+    return rx.table.column_header_cell(
+        rx.button(
+            label,
+            rx.cond(
+                S.sort == column,
+                rx.icon(rx.cond(S.direction == "asc", "arrow-up", "arrow-down"), size=14),
+                rx.icon("arrow-up-down", size=14, opacity="0.35"),
+            ),
+            variant="ghost",
+            color_scheme="gray",
+            size="1",
+            on_click=S.sort_by(column),
+            aria_label=f"Sort by {label}",
+        ),
+        aria_sort=rx.cond(
+            S.sort == column, rx.cond(S.direction == "asc", "ascending", "descending"), "none"
+        ),
+    )
+
+
+def _filters() -> rx.Component:
+    return rx.flex(
+        rx.input(
+            rx.input.slot(rx.icon("search", size=16)),
+            rx.input.slot(rx.cond(S.loading, rx.spinner(size="1"))),
+            placeholder="Search firms by name or LEI",
+            default_value=S.q,
+            on_change=S.search.debounce(250),
+            max_length=100,
+            width=rx.breakpoints(initial="100%", md="320px"),
+            id="firm-search",
+            aria_label="Search firms",
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Filter by status"),
+            rx.select.content(
+                rx.select.item("Any status", value="all"),
+                *[rx.select.item(s.value, value=s.value) for s in AccountStatus],
+            ),
+            value=S.status,
+            on_change=lambda v: S.set_filter("status", v),
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Filter by tier"),
+            rx.select.content(
+                rx.select.item("Any tier", value="all"),
+                *[rx.select.item(f"Tier {t.value}", value=t.value) for t in Tier],
+            ),
+            value=S.tier,
+            on_change=lambda v: S.set_filter("tier", v),
+        ),
+        rx.select.root(
+            rx.select.trigger(aria_label="Filter by coverage", id="firm-coverage-filter"),
+            rx.select.content(
+                rx.select.item("All firms I can see", value="all"),
+                rx.select.item("My firms", value="mine"),
+                rx.cond(
+                    ~S.is_broker,
+                    rx.select.group(
+                        rx.select.label("Covered by"),
+                        rx.foreach(S.brokers, lambda b: rx.select.item(b["name"], value=b["id"])),
+                    ),
+                ),
+            ),
+            value=S.coverage,
+            on_change=lambda v: S.set_filter("coverage", v),
+        ),
+        rx.cond(
+            SessionState.perms.contains("firms.restore"),
+            rx.hstack(
+                rx.switch(checked=S.archived, on_change=S.set_archived, id="show-archived"),
+                rx.text("Archived", size="2"),
+                align="center",
+                spacing="2",
+            ),
+        ),
+        gap="8px",
+        wrap="wrap",
+        align="center",
+        width="100%",
+    )
+
+
+def _row(r) -> rx.Component:
+    return rx.table.row(
+        rx.table.cell(
+            rx.vstack(
+                rx.link(r["name"], href=r["href"], weight="medium", class_name="firm-link"),
+                rx.cond(
+                    r["lei"] != "",
+                    rx.text(r["lei"], size="1", color_scheme="gray", font_family="monospace"),
+                ),
+                spacing="0",
+            )
+        ),
+        rx.table.cell(status_badge(r["status"])),
+        rx.table.cell(tier_badge(r["tier"])),
+        rx.table.cell(rx.text(r["primary"], size="2")),
+        rx.table.cell(rx.text(r["place"], size="2")),
+        rx.table.cell(rx.text(r["traders"], size="2"), text_align="right"),
+        rx.table.cell(datetime_text(r["updated"]), white_space="nowrap"),
+        align="center",
+    )
+
+
+def _table() -> rx.Component:
+    return table_scroll(
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    _sort_header("Name", "name"),
+                    _sort_header("Status", "status"),
+                    _sort_header("Tier", "tier"),
+                    rx.table.column_header_cell("Primary broker"),
+                    _sort_header("Location", "city"),
+                    rx.table.column_header_cell("Traders", text_align="right"),
+                    _sort_header("Updated", "updated"),
+                )
+            ),
+            rx.table.body(rx.foreach(S.rows, _row)),
+            variant="surface",
+            width="100%",
+            id="firms-table",
+        )
+    )
+
+
+def _new_firm_dialog() -> rx.Component:
+    return form_dialog(
+        title="New firm",
+        description="Fields are checked as you save: LEI check digits, international phone numbers, ISO country codes.",
+        open_=S.dialog_open,
+        on_open_change=S.set_dialog_open,
+        on_submit=S.create,
+        form_key=S.form_key,
+        errors=S.errors,
+        saving=S.saving,
+        submit_label="Create firm",
+        submit_id="firm-save",
+        body=rx.vstack(
+            firm_fields(S.form, S.errors),
+            rx.cond(
+                ~S.is_broker,
+                coverage_fields(S.brokers, "", rx.Var.create([]), S.errors),
+                rx.text(
+                    "You will be the primary broker of this firm.", size="2", color_scheme="gray"
+                ),
+            ),
+            spacing="4",
+            width="100%",
+        ),
+    )
+
+
+@app_page("/firms", "Firms", on_load=[S.load])
+def firms_page() -> rx.Component:
+    return rx.vstack(
+        page_header(
+            "Firms",
+            rx.text(S.total, " firms", rx.cond(S.archived, " in the archive", "")),
+            rx.cond(
+                SessionState.perms.contains("data.export"),
+                rx.link(
+                    rx.button(rx.icon("download", size=16), "Export CSV", variant="soft"),
+                    href=S.export_url,
+                    is_external=False,
+                    download=True,
+                ),
+            ),
+            rx.cond(
+                SessionState.perms.contains("data.import"),
+                rx.link(
+                    rx.button(rx.icon("file-up", size=16), "Import", variant="soft"),
+                    href="/import?kind=firms",
+                ),
+            ),
+            rx.cond(
+                SessionState.perms.contains("firms.create"),
+                rx.button(rx.icon("plus", size=16), "New firm", on_click=S.open_new, id="new-firm"),
+            ),
+        ),
+        card(
+            rx.vstack(
+                _filters(),
+                rx.cond(
+                    S.shown > 0,
+                    _table(),
+                    rx.cond(
+                        S.loading,
+                        rx.center(rx.spinner(), padding="32px", width="100%"),
+                        empty_state(
+                            "building-2",
+                            "No firms match",
+                            "Change the search or filters, or add a firm.",
+                        ),
+                    ),
+                ),
+                pager(
+                    S.offset,
+                    PAGE_SIZE,
+                    S.shown,
+                    S.total,
+                    S.has_prev,
+                    S.has_next,
+                    S.prev_page,
+                    S.next_page,
+                ),
+                spacing="3",
+                width="100%",
+            )
+        ),
+        _new_firm_dialog(),
+        width="100%",
+    )

@@ -1,0 +1,149 @@
+"""/traders/[trader_id]: one trader — profile, permissions, portal access, firm history."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from brm_app.models.trader import TraderWrite
+from brm_app.models.user import Role
+from brm_app.services import traders
+from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
+from brm_app.services.validation import parse
+from brm_app.state.auth import SessionState
+from brm_app.state.base import ServiceMixin, scroll_to_first_error
+from brm_app.state.firm_detail import route_id, trader_row
+from brm_app.state.firm_forms import (
+    flat_errors,
+    keep_portal_choice,
+    trader_form_values,
+    trader_payload,
+)
+
+
+class TraderState(ServiceMixin, rx.State):
+    trader_id: int = 0
+    found: bool = False
+    not_found: bool = False
+    trader: dict[str, Any] = {}
+    moves: list[dict[str, str]] = []
+    roles: list[str] = []
+    can_edit: bool = False
+
+    edit_open: bool = False
+    form_key: int = 0
+    form: dict[str, Any] = {}
+    errors: dict[str, str] = {}
+    saving: bool = False
+    reveal_open: bool = False
+    reveal_text: str = ""
+
+    @rx.event
+    async def load(self):
+        self.found = self.not_found = False
+        self.edit_open = self.reveal_open = False
+        self.reveal_text = ""
+        trader_id = route_id(self.router.url.path, "/traders")
+        if trader_id is None:
+            self.not_found = True
+            return None
+        self.trader_id = trader_id
+
+        def fetch(db, *, actor):
+            trader = traders.get_trader(db, actor=actor, trader_id=trader_id)
+            return (
+                trader,
+                traders.history(db, actor=actor, trader_id=trader_id),
+                traders.roles(db, actor=actor),
+                actor.role,
+            )
+
+        try:
+            trader, moves, roles, role = await self._call(fetch)
+        except NotFound:
+            self.not_found = True
+            return None
+        except DomainError as exc:
+            return self._error_event(exc)
+        self._show(trader)
+        self.moves = [
+            {
+                "when": m.moved_at.isoformat(),
+                "from": m.from_firm_name,
+                "from_href": f"/firms/{m.from_firm_id}",
+                "to": m.to_firm_name,
+                "to_href": f"/firms/{m.to_firm_id}",
+                "by": m.moved_by or "system",
+                "reason": m.reason or "",
+            }
+            for m in moves
+        ]
+        self.roles = roles
+        self.can_edit = role in (Role.ADMIN, Role.MANAGER, Role.BROKER)
+        self.found = True
+        return None
+
+    def _show(self, trader) -> None:
+        self.trader = {
+            **trader_row(trader),
+            "firm_href": f"/firms/{trader.firm_id}",
+            "created": trader.created_at.isoformat(),
+            "updated": trader.updated_at.isoformat(),
+            "perm_list": [p.value for p in trader.permissions],
+        }
+
+    @rx.event
+    async def open_edit(self):
+        try:
+            trader = await self._call(traders.get_trader, trader_id=self.trader_id)
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.form = trader_form_values(trader)
+        self.errors = {}
+        self.form_key += 1
+        self.edit_open = True
+        return None
+
+    @rx.event
+    def set_edit_open(self, value: bool):
+        self.edit_open = bool(value)
+
+    @rx.event
+    async def save(self, form: dict):
+        if not isinstance(form, dict):
+            return None
+        session = await self.get_state(SessionState)
+        payload = keep_portal_choice(
+            trader_payload(form),
+            can_grant="traders.portal" in session.perms,
+            current=self.trader.get("perm_list", []),
+        )
+        self.form = {**payload, "perms": payload["permissions"], "phone": payload["phone"] or ""}
+        try:
+            data = parse(TraderWrite, payload)
+            saved = await self._call(
+                traders.replace_trader,
+                write=True,
+                trader_id=self.trader_id,
+                firm_id=self.trader.get("firm_id"),
+                data=data,
+            )
+        except ValidationFailed as exc:
+            self.errors = flat_errors(exc.errors)
+            return scroll_to_first_error()
+        except Conflict as exc:
+            self.errors = {exc.field or "form": exc.message}
+            return scroll_to_first_error()
+        except DomainError as exc:
+            self.errors = {"form": exc.message}
+            return self._error_event(exc)
+        self.edit_open = False
+        self._show(saved.trader)
+        if saved.portal_initial_password:
+            self.reveal_text, self.reveal_open = saved.portal_initial_password, True
+        return rx.toast.success("Trader saved.")
+
+    @rx.event
+    def close_reveal(self):
+        self.reveal_open, self.reveal_text = False, ""
