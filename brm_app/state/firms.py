@@ -113,7 +113,7 @@ class FirmsState(ServiceMixin, rx.State):
         self.q = (params.get("q") or "")[:100]
 
         def first(db, *, actor):
-            return actor.role, firms.brokers(db, actor=actor)
+            return actor.role, firms.brokers(db, actor=actor) if actor.role != Role.TRADER else []
 
         try:
             role, brokers = await self._call(first)
