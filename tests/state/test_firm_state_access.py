@@ -159,6 +159,16 @@ def _fire(browser, cls, handler, *args):
     return browser.state(cls)
 
 
+def _sees_t1_in_trader_list(handler: str, args: tuple) -> Callable[[World, str], bool]:
+    def run(w: World, r: str) -> bool:
+        browser = _loaded(w, r, TradersState, "/traders")
+        return any(
+            x["trader_id"] == w.t1 for x in _fire(browser, TradersState, handler, *args).rows
+        )
+
+    return run
+
+
 # handler -> (roles that get the effect, run(world, role) -> bool "the effect happened")
 MATRIX: dict[tuple[type, str], tuple[set[str], Callable[[World, str], bool]]] = {
     # ---- /firms/[firm_id] ----
@@ -349,19 +359,7 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Callable[[World, str], bool]]] = 
     ),
     # ---- /traders ----
     **{
-        (TradersState, h): (
-            STAFF_READERS,
-            (
-                lambda h, args: (
-                    lambda w, r: any(
-                        x["trader_id"] == w.t1
-                        for x in _fire(
-                            _loaded(w, r, TradersState, "/traders"), TradersState, h, *args
-                        ).rows
-                    )
-                )
-            )(h, args),
-        )
+        (TradersState, h): (STAFF_READERS, _sees_t1_in_trader_list(h, args))
         for h, args in [
             ("load", ()),
             ("search", ("tom",)),
