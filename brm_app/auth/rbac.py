@@ -42,11 +42,21 @@ class Permission(StrEnum):
     # Bulk data
     DATA_IMPORT = "data.import"
     DATA_EXPORT = "data.export"
+    # Interactions, follow-ups, calendar
+    INTERACTIONS_VIEW = "interactions.view"
+    INTERACTIONS_LOG = "interactions.log"
+    INTERACTIONS_VOID = "interactions.void"
+    INTERACTIONS_VIEW_VOIDED = "interactions.view_voided"
+    FOLLOW_UPS_VIEW = "follow_ups.view"
+    FOLLOW_UPS_EDIT = "follow_ups.edit"
+    TEAM_VIEW = "team.view"
+    # The app's own lists and rules (interaction types, contact intervals ...)
+    APP_SETTINGS = "app.settings"
 
 
 P = Permission
 _EVERYONE = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW}
-# What a broker does to the firms they cover (the record rule limits it to those).
+# What a broker does to the firms they cover (the record rules limit it to those).
 _BOOK = {
     P.FIRMS_CREATE,
     P.FIRMS_EDIT,
@@ -54,24 +64,39 @@ _BOOK = {
     P.TRADERS_EDIT,
     P.DATA_IMPORT,
     P.DATA_EXPORT,
+    P.INTERACTIONS_VIEW,
+    P.INTERACTIONS_LOG,
+    P.FOLLOW_UPS_VIEW,
+    P.FOLLOW_UPS_EDIT,
 }
-_MANAGE_BOOKS = {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE}
+_MANAGE_BOOKS = {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TEAM_VIEW}
+# Compliance reads everything, changes nothing.
+_REVIEW = {
+    P.AUDIT_VIEW,
+    P.DATA_EXPORT,
+    P.INTERACTIONS_VIEW,
+    P.INTERACTIONS_VIEW_VOIDED,
+    P.FOLLOW_UPS_VIEW,
+    P.TEAM_VIEW,
+}
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
     Role.ADMIN: frozenset(
         _EVERYONE
         | _BOOK
         | _MANAGE_BOOKS
+        | _REVIEW
         | {
             P.USERS_VIEW,
             P.USERS_MANAGE,
             P.ACCOUNTS_UNLOCK,
-            P.AUDIT_VIEW,
             P.FIRMS_RESTORE,
             P.TRADER_ROLES_MANAGE,
+            P.INTERACTIONS_VOID,
+            P.APP_SETTINGS,
         }
     ),
-    Role.COMPLIANCE: frozenset(_EVERYONE | {P.AUDIT_VIEW, P.DATA_EXPORT}),
+    Role.COMPLIANCE: frozenset(_EVERYONE | _REVIEW),
     Role.MANAGER: frozenset(_EVERYONE | _BOOK | _MANAGE_BOOKS),
     Role.BROKER: frozenset(_EVERYONE | _BOOK),
     Role.TRADER: frozenset(_EVERYONE),

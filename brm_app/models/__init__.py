@@ -3,14 +3,46 @@
 from brm_app.models.audit import AuditEvent
 from brm_app.models.auth_records import LoginThrottle, UserSession
 from brm_app.models.firm import Firm, FirmCoverage
+from brm_app.models.follow_up import (
+    AppSetting,
+    CalendarFeed,
+    ClientPresence,
+    FollowUp,
+    FollowUpTrader,
+    Notification,
+    NotificationDelivery,
+    Reminder,
+)
+from brm_app.models.interaction import (
+    Interaction,
+    InteractionOutcome,
+    InteractionTrader,
+    InteractionType,
+    InteractionTypeOutcome,
+    InteractionVersion,
+)
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
 __all__ = [
+    "AppSetting",
     "AuditEvent",
+    "CalendarFeed",
+    "ClientPresence",
     "Firm",
     "FirmCoverage",
+    "FollowUp",
+    "FollowUpTrader",
+    "Interaction",
+    "InteractionOutcome",
+    "InteractionTrader",
+    "InteractionType",
+    "InteractionTypeOutcome",
+    "InteractionVersion",
     "LoginThrottle",
+    "Notification",
+    "NotificationDelivery",
+    "Reminder",
     "Role",
     "Trader",
     "TraderMove",

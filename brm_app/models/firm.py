@@ -41,6 +41,7 @@ class Firm(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_firms_live_name", "archived_at", "name_key", "id"),
         sa.Index("ix_firms_live_updated", "archived_at", "updated_at", "id"),
+        sa.Index("ix_firms_live_contact", "archived_at", "tier", "last_interaction_at"),
         {"extend_existing": True},
     )
 
@@ -65,6 +66,8 @@ class Firm(SQLModel, table=True):
     # Archived firms are kept (regulated records) but leave every list; admins can restore them.
     archived_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     merged_into_id: int | None = Field(default=None, foreign_key="firms.id")
+    # The latest live interaction's date, kept by the interaction service (due-for-contact lists).
+    last_interaction_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class FirmCoverage(SQLModel, table=True):

@@ -50,6 +50,8 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # IANA name; dates and times are entered and shown in it.
+    time_zone: str = Field(default="UTC", max_length=64)
 
 
 class UserPublic(BaseModel):
@@ -65,6 +67,7 @@ class UserPublic(BaseModel):
     manager_id: int | None
     created_at: datetime
     last_login_at: datetime | None
+    time_zone: str = "UTC"
     locked_until: datetime | None = None
 
     @classmethod
@@ -78,6 +81,7 @@ class UserPublic(BaseModel):
             manager_id=user.manager_id,
             created_at=user.created_at,
             last_login_at=user.last_login_at,
+            time_zone=user.time_zone,
             locked_until=locked_until,
         )
 

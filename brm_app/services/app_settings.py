@@ -1,0 +1,103 @@
+"""Rules admins tune inside the app: how often each tier should be contacted, when overdue
+follow-ups escalate to the manager, and the default reminder offsets. Stored as JSON by key."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from sqlmodel import Session
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import Permission, require
+from brm_app.db import utcnow
+from brm_app.models.follow_up import AppSetting
+from brm_app.services import audit
+from brm_app.services.errors import ValidationFailed
+
+KEY = "relationship_rules"
+
+
+@dataclass
+class RelationshipRules:
+    # Days without an interaction after which a firm is due for contact, per tier.
+    contact_days: dict[str, int] = field(default_factory=lambda: {"A": 14, "B": 30, "C": 90})
+    # An open follow-up this many days past due also notifies the assignee's manager.
+    overdue_escalation_days: int = 2
+    # Reminders set on a new follow-up unless others are given: minutes before it is due.
+    default_reminder_minutes: list[int] = field(default_factory=lambda: [24 * 60, 60])
+
+
+def get_rules(db: Session) -> RelationshipRules:
+    row = db.get(AppSetting, KEY)
+    if row is None:
+        return RelationshipRules()
+    data = json.loads(row.value)
+    defaults = RelationshipRules()
+    return RelationshipRules(
+        contact_days={**defaults.contact_days, **data.get("contact_days", {})},
+        overdue_escalation_days=data.get(
+            "overdue_escalation_days", defaults.overdue_escalation_days
+        ),
+        default_reminder_minutes=data.get(
+            "default_reminder_minutes", defaults.default_reminder_minutes
+        ),
+    )
+
+
+def _int_in(value: Any, field_name: str, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise ValidationFailed(f"must be a whole number from {low} to {high}", field=field_name)
+    return value
+
+
+def update_rules(
+    db: Session,
+    *,
+    actor: Actor | SystemActor,
+    contact_days: dict[str, int] | None = None,
+    overdue_escalation_days: int | None = None,
+    default_reminder_minutes: list[int] | None = None,
+) -> RelationshipRules:
+    require(actor, Permission.APP_SETTINGS)
+    rules = get_rules(db)
+    before = asdict(rules)
+    if contact_days is not None:
+        if not isinstance(contact_days, dict) or set(contact_days) - {"A", "B", "C"}:
+            raise ValidationFailed("must give days for tiers A, B and C", field="contact_days")
+        for tier, days in contact_days.items():
+            rules.contact_days[tier] = _int_in(days, f"contact_days.{tier}", 1, 3650)
+    if overdue_escalation_days is not None:
+        rules.overdue_escalation_days = _int_in(
+            overdue_escalation_days, "overdue_escalation_days", 0, 365
+        )
+    if default_reminder_minutes is not None:
+        if not isinstance(default_reminder_minutes, list) or len(default_reminder_minutes) > 5:
+            raise ValidationFailed(
+                "must be a list of at most 5 numbers", field="default_reminder_minutes"
+            )
+        rules.default_reminder_minutes = sorted(
+            {
+                _int_in(m, "default_reminder_minutes", 0, 30 * 24 * 60)
+                for m in default_reminder_minutes
+            },
+            reverse=True,
+        )
+    after = asdict(rules)
+    changes = audit.diff(before, after)
+    if changes:
+        row = db.get(AppSetting, KEY) or AppSetting(key=KEY, value="{}")
+        row.value = json.dumps(after, sort_keys=True)
+        row.updated_at = utcnow()
+        row.updated_by_id = getattr(actor, "user_id", None)
+        db.add(row)
+        audit.record(
+            db,
+            actor=actor,
+            action="settings.updated",
+            entity="settings",
+            entity_id=KEY,
+            changes=changes,
+        )
+    return rules

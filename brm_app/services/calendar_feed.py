@@ -1,0 +1,165 @@
+"""Personal iCalendar (RFC 5545) feeds: a secret URL per user for Outlook or Google to subscribe to.
+
+Only a hash of the URL's token is stored; a revoked (or unknown) token is "not found". A feed holds
+the owner's follow-ups and the meetings they logged, and never more than the owner may see today.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from icalendar import Calendar, Event
+from sqlmodel import Session, select
+
+from brm_app.auth.actor import Actor
+from brm_app.db import utcnow
+from brm_app.models.firm import Firm
+from brm_app.models.follow_up import CalendarFeed, FollowUp, FollowUpStatus
+from brm_app.models.interaction import MEETING_TYPES, Interaction
+from brm_app.models.user import User
+from brm_app.services import audit, follow_ups, interactions
+from brm_app.services.authentication import actor_of
+from brm_app.services.errors import NotFound
+from brm_app.services.validation import require_id
+
+PAST_DAYS = 60
+FUTURE_DAYS = 400
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class FeedInfo:
+    feed_id: int
+    created_at: datetime
+    last_fetched_at: datetime | None
+    active: bool
+
+
+def create_feed(db: Session, *, actor: Actor) -> tuple[FeedInfo, str]:
+    """A new feed; returns its token (shown once: only its hash is kept)."""
+    token = secrets.token_urlsafe(32)
+    feed = CalendarFeed(user_id=actor.user_id, token_hash=_digest(token))
+    db.add(feed)
+    db.flush()
+    audit.record(
+        db, actor=actor, action="calendar_feed.created", entity="calendar_feed", entity_id=feed.id
+    )
+    return FeedInfo(feed.id, feed.created_at, None, True), token
+
+
+def list_feeds(db: Session, *, actor: Actor) -> list[FeedInfo]:
+    rows = db.exec(
+        select(CalendarFeed)
+        .where(CalendarFeed.user_id == actor.user_id)
+        .order_by(CalendarFeed.created_at.desc())
+    ).all()
+    return [FeedInfo(f.id, f.created_at, f.last_fetched_at, f.revoked_at is None) for f in rows]
+
+
+def revoke_feed(db: Session, *, actor: Actor, feed_id: object) -> None:
+    feed = db.get(CalendarFeed, require_id(feed_id, "feed_id"))
+    if feed is None or feed.user_id != actor.user_id:
+        raise NotFound("Calendar feed")
+    if feed.revoked_at is None:
+        feed.revoked_at = utcnow()
+        db.add(feed)
+        audit.record(
+            db,
+            actor=actor,
+            action="calendar_feed.revoked",
+            entity="calendar_feed",
+            entity_id=feed.id,
+        )
+
+
+def feed_owner(db: Session, token: str) -> tuple[CalendarFeed, User] | None:
+    if not isinstance(token, str) or not 20 <= len(token) <= 100:
+        return None
+    feed = db.exec(select(CalendarFeed).where(CalendarFeed.token_hash == _digest(token))).first()
+    if feed is None or feed.revoked_at is not None:
+        return None
+    user = db.get(User, feed.user_id)
+    if user is None or not user.is_active:
+        return None
+    return feed, user
+
+
+def render(db: Session, *, token: str, base_url: str = "") -> bytes | None:
+    """The feed's iCalendar text, or None for an unknown, revoked or ownerless token."""
+    found = feed_owner(db, token)
+    if found is None:
+        return None
+    feed, user = found
+    owner = actor_of(user, ip=None)
+    now = utcnow()
+    lo, hi = now - timedelta(days=PAST_DAYS), now + timedelta(days=FUTURE_DAYS)
+    cal = Calendar()
+    cal.add("prodid", "-//BrokerSync//BRM//EN")
+    cal.add("version", "2.0")
+    cal.add("calscale", "GREGORIAN")
+    cal.add("x-wr-calname", f"BrokerSync — {user.name}")
+    cal.add("x-wr-timezone", user.time_zone)
+    if owner.role.value in ("broker", "manager", "admin"):
+        for fu, firm_name in db.exec(
+            select(FollowUp, Firm.name)
+            .join(Firm, Firm.id == FollowUp.firm_id)
+            .where(
+                FollowUp.assignee_id == owner.user_id,
+                FollowUp.status != FollowUpStatus.CANCELLED.value,
+                FollowUp.due_at >= lo,
+                FollowUp.due_at < hi,
+                follow_ups.visible_condition(owner),
+            )
+        ).all():
+            event = Event()
+            event.add("uid", f"follow-up-{fu.id}@brokersync")
+            event.add("dtstamp", now)
+            event.add("dtstart", fu.due_at)
+            event.add("dtend", fu.due_at + timedelta(minutes=30))
+            event.add("summary", f"Follow-up: {fu.title}")
+            event.add("description", f"{firm_name}\nStatus: {fu.status}")
+            event.add(
+                "status",
+                "CONFIRMED"
+                if fu.status == FollowUpStatus.OPEN
+                else "CANCELLED"
+                if fu.status == "cancelled"
+                else "CONFIRMED",
+            )
+            event.add("categories", ["Follow-up"])
+            if base_url:
+                event.add("url", f"{base_url}/follow-ups/{fu.id}")
+            cal.add_component(event)
+        for row, firm_name in db.exec(
+            select(Interaction, Firm.name)
+            .join(Firm, Firm.id == Interaction.firm_id)
+            .where(
+                Interaction.broker_id == owner.user_id,
+                Interaction.interaction_type.in_(MEETING_TYPES),
+                Interaction.occurred_at >= lo,
+                Interaction.occurred_at < hi,
+                interactions.visible_condition(owner),
+            )
+        ).all():
+            event = Event()
+            event.add("uid", f"interaction-{row.id}@brokersync")
+            event.add("dtstamp", now)
+            event.add("dtstart", row.occurred_at)
+            event.add("dtend", row.occurred_at + timedelta(minutes=row.duration_minutes or 60))
+            event.add("summary", f"{row.interaction_type}: {row.subject}")
+            event.add(
+                "description", firm_name + (f"\nOutcome: {row.outcome}" if row.outcome else "")
+            )
+            event.add("categories", [row.interaction_type])
+            if base_url:
+                event.add("url", f"{base_url}/interactions/{row.id}")
+            cal.add_component(event)
+    feed.last_fetched_at = now
+    db.add(feed)
+    return cal.to_ical()

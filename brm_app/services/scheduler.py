@@ -1,0 +1,149 @@
+"""The in-app scheduler: fires due reminders and escalates overdue follow-ups, exactly once.
+
+Every worker runs it (a lifespan task). Each pass claims due rows inside one transaction:
+on PostgreSQL with SELECT ... FOR UPDATE SKIP LOCKED, so two workers never take the same
+reminder; on SQLite the write transaction (BEGIN IMMEDIATE) already lets one writer in at a time.
+A reminder is marked fired in the same transaction that creates its notification, so a crash
+loses nothing and repeats nothing; one that fell due while the app was down fires on the first
+pass after start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from brm_app.db import is_postgres, utcnow
+from brm_app.models.firm import Firm
+from brm_app.models.follow_up import FollowUp, FollowUpStatus, Reminder
+from brm_app.models.user import User
+from brm_app.services import app_settings, notifications
+
+BATCH = 200
+
+
+@dataclass
+class PassReport:
+    reminders_sent: int = 0
+    reminders_skipped: int = 0
+    escalations: int = 0
+    users: set[int] = field(default_factory=set)
+
+
+def _claim(db: Session, stmt):
+    if is_postgres(db):
+        stmt = stmt.with_for_update(skip_locked=True)
+    return db.exec(stmt).all()
+
+
+def _when(moment: datetime, tz_name: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    try:
+        local = moment.astimezone(ZoneInfo(tz_name))
+    except (KeyError, ValueError):
+        local = moment
+    return local.strftime("%a %d %b %H:%M") + f" ({tz_name})"
+
+
+def fire_due_reminders(
+    db: Session, *, now: datetime | None = None, batch: int = BATCH
+) -> PassReport:
+    """Claim and fire up to `batch` due reminders in the caller's transaction."""
+    now = now or utcnow()
+    report = PassReport()
+    due = _claim(
+        db,
+        select(Reminder)
+        .where(Reminder.fired_at.is_(None), Reminder.remind_at <= now)
+        .order_by(Reminder.remind_at)
+        .limit(batch),
+    )
+    if not due:
+        return report
+    follow_ups = {
+        fu.id: fu
+        for fu in db.exec(
+            select(FollowUp).where(FollowUp.id.in_({r.follow_up_id for r in due}))
+        ).all()
+    }
+    for reminder in due:
+        fu = follow_ups.get(reminder.follow_up_id)
+        reminder.fired_at = now
+        if fu is None or fu.status != FollowUpStatus.OPEN:
+            reminder.outcome = "skipped"
+            report.reminders_skipped += 1
+        else:
+            assignee = db.get(User, fu.assignee_id)
+            firm_name = db.exec(select(Firm.name).where(Firm.id == fu.firm_id)).one()
+            tz = assignee.time_zone if assignee else "UTC"
+            overdue = fu.due_at <= now
+            notifications.notify(
+                db,
+                user_id=fu.assignee_id,
+                kind="reminder",
+                title=("Overdue: " if overdue else "Reminder: ") + fu.title,
+                body=f"{firm_name} — due {_when(fu.due_at, tz)}",
+                link=f"/follow-ups/{fu.id}",
+            )
+            reminder.outcome = "sent"
+            report.reminders_sent += 1
+            report.users.add(fu.assignee_id)
+        db.add(reminder)
+    db.flush()
+    return report
+
+
+def escalate_overdue(db: Session, *, now: datetime | None = None, batch: int = BATCH) -> PassReport:
+    """Open follow-ups overdue by the admin's number of days notify the assignee's manager, once."""
+    now = now or utcnow()
+    report = PassReport()
+    days = app_settings.get_rules(db).overdue_escalation_days
+    cutoff = now - timedelta(days=days)
+    rows = _claim(
+        db,
+        select(FollowUp)
+        .where(
+            FollowUp.status == FollowUpStatus.OPEN.value,
+            FollowUp.escalated_at.is_(None),
+            FollowUp.due_at < cutoff,
+        )
+        .order_by(FollowUp.due_at)
+        .limit(batch),
+    )
+    for fu in rows:
+        fu.escalated_at = now
+        db.add(fu)
+        assignee = db.get(User, fu.assignee_id)
+        if assignee is None or assignee.manager_id is None:
+            continue
+        manager = db.get(User, assignee.manager_id)
+        if manager is None or not manager.is_active:
+            continue
+        firm_name = db.exec(select(Firm.name).where(Firm.id == fu.firm_id)).one()
+        notifications.notify(
+            db,
+            user_id=manager.id,
+            kind="overdue",
+            title=f"Overdue for {assignee.name}: {fu.title}",
+            body=f"{firm_name} — was due {_when(fu.due_at, manager.time_zone)}, {days} day(s) ago or more",
+            link=f"/follow-ups/{fu.id}",
+        )
+        report.escalations += 1
+        report.users.add(manager.id)
+    db.flush()
+    return report
+
+
+def run_pass(db: Session, *, now: datetime | None = None) -> PassReport:
+    now = now or utcnow()
+    first = fire_due_reminders(db, now=now)
+    second = escalate_overdue(db, now=now)
+    return PassReport(
+        reminders_sent=first.reminders_sent,
+        reminders_skipped=first.reminders_skipped,
+        escalations=second.escalations,
+        users=first.users | second.users,
+    )
