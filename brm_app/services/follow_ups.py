@@ -219,11 +219,13 @@ def _check_assignee(db: Session, actor: AnyActor, assignee_id: int, firm: Firm) 
     user = db.get(User, assignee_id)
     if user is None or user.role != Role.BROKER or not user.is_active:
         raise ValidationFailed("must be an active broker", field="assignee_id")
-    if isinstance(actor, Actor) and actor.role == Role.BROKER and assignee_id != actor.user_id:
-        if not access.covers(db, assignee_id, firm.id):
-            raise ValidationFailed(
-                "must be you or a broker who also covers this firm", field="assignee_id"
-            )
+    is_other_broker = (
+        isinstance(actor, Actor) and actor.role == Role.BROKER and assignee_id != actor.user_id
+    )
+    if is_other_broker and not access.covers(db, assignee_id, firm.id):
+        raise ValidationFailed(
+            "must be you or a broker who also covers this firm", field="assignee_id"
+        )
     return assignee_id
 
 
