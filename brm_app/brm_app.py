@@ -6,6 +6,7 @@ import reflex as rx
 
 import brm_app.pages  # noqa: F401  (registers every page)
 from brm_app.api.app import create_api
+from brm_app.live import scheduler_loop
 from brm_app.state.session_guard import SessionGuard
 
 app = rx.App(
@@ -15,3 +16,5 @@ app = rx.App(
 )
 # First, so no handler (and no hydration of another user's data) runs without a valid session.
 app.add_middleware(SessionGuard(), index=0)
+# Reminders and overdue escalations, pushed live to open pages.
+app.register_lifespan_task(scheduler_loop)

@@ -20,9 +20,11 @@ SECTIONS: list[Section] = [
     Section("Dashboard", "/", "layout-dashboard"),
     Section("Firms", "/firms", "building-2", Permission.FIRMS_VIEW),
     Section("Traders", "/traders", "contact", Permission.TRADERS_VIEW),
+    Section("Calendar", "/calendar", "calendar-days", Permission.FOLLOW_UPS_VIEW),
     Section("Import", "/import", "file-up", Permission.DATA_IMPORT),
     Section("Users", "/admin/users", "users", Permission.USERS_VIEW),
     Section("Audit trail", "/audit", "scroll-text", Permission.AUDIT_VIEW),
+    Section("Settings", "/admin/settings", "settings", Permission.APP_SETTINGS),
     Section("My account", "/account", "circle-user"),
 ]
 

@@ -67,6 +67,7 @@ class Settings:
     ip_lock_after: int
     cookie_secure: bool
     trusted_proxy_hops: int
+    scheduler_seconds: int
 
     @property
     def is_sqlite(self) -> bool:
@@ -149,6 +150,7 @@ def load_settings() -> Settings:
         ip_lock_after=_env_int("BRM_IP_LOCK_AFTER", 40),
         cookie_secure=_env_bool("BRM_COOKIE_SECURE", False),
         trusted_proxy_hops=_env_int("BRM_TRUSTED_PROXY_HOPS", 0),
+        scheduler_seconds=_env_int("BRM_SCHEDULER_SECONDS", 5),
     )
 
 

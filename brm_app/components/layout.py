@@ -9,6 +9,7 @@ import reflex as rx
 
 from brm_app.navigation import SECTIONS
 from brm_app.state.auth import SessionState
+from brm_app.state.notifications import BellState
 
 SIDEBAR_WIDTH = "248px"
 
@@ -93,6 +94,107 @@ def _user_card() -> rx.Component:
         width="100%",
         align="center",
         spacing="2",
+    )
+
+
+def _bell() -> rx.Component:
+    """Unread notifications: pushed live by the scheduler, and re-read every minute as a fallback."""
+    return rx.popover.root(
+        rx.popover.trigger(
+            rx.box(
+                rx.icon_button(
+                    rx.icon("bell", size=18), variant="ghost", aria_label="Notifications", id="bell"
+                ),
+                rx.cond(
+                    BellState.unread > 0,
+                    rx.badge(
+                        BellState.unread,
+                        color_scheme="red",
+                        variant="solid",
+                        radius="full",
+                        size="1",
+                        position="absolute",
+                        top="-4px",
+                        right="-6px",
+                        id="bell-count",
+                    ),
+                ),
+                position="relative",
+            )
+        ),
+        rx.popover.content(
+            rx.vstack(
+                rx.hstack(
+                    rx.text("Notifications", weight="bold"),
+                    rx.spacer(),
+                    rx.cond(
+                        BellState.unread > 0,
+                        rx.button(
+                            "Mark all read",
+                            size="1",
+                            variant="ghost",
+                            on_click=BellState.mark_all_read,
+                        ),
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+                rx.cond(
+                    BellState.recent.length() > 0,
+                    rx.vstack(
+                        rx.foreach(
+                            BellState.recent,
+                            lambda n: rx.box(
+                                rx.hstack(
+                                    rx.box(
+                                        width="8px",
+                                        height="8px",
+                                        border_radius="4px",
+                                        background=rx.cond(
+                                            n["read"], "transparent", rx.color("red", 9)
+                                        ),
+                                        flex_shrink="0",
+                                        margin_top="6px",
+                                    ),
+                                    rx.vstack(
+                                        rx.text(
+                                            n["title"],
+                                            size="2",
+                                            weight=rx.cond(n["read"], "regular", "medium"),
+                                        ),
+                                        rx.text(n["body"], size="1", color_scheme="gray"),
+                                        rx.moment(
+                                            n["when"],
+                                            from_now=True,
+                                            font_size="11px",
+                                            color=rx.color("gray", 9),
+                                        ),
+                                        spacing="0",
+                                    ),
+                                    spacing="2",
+                                    align="start",
+                                ),
+                                on_click=BellState.open(n["id"]),
+                                cursor="pointer",
+                                padding="6px",
+                                border_radius="6px",
+                                width="100%",
+                                _hover={"background": rx.color("gray", 3)},
+                                class_name="bell-item",
+                            ),
+                        ),
+                        spacing="1",
+                        width="100%",
+                    ),
+                    rx.text("Nothing new.", size="2", color_scheme="gray"),
+                ),
+                rx.divider(),
+                rx.link("All notifications", href="/notifications", size="2"),
+                spacing="2",
+                width="320px",
+            ),
+            align="end",
+        ),
     )
 
 
@@ -199,6 +301,7 @@ def _topbar(title: str) -> rx.Component:
         rx.box(_mobile_menu(), class_name="brm-mobile-only"),
         rx.text(title, size="3", weight="medium", color_scheme="gray"),
         rx.spacer(),
+        _bell(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark"),
         _user_menu(),
         align="center",
@@ -215,7 +318,12 @@ def _topbar(title: str) -> rx.Component:
 
 
 def shell(title: str, content: rx.Component) -> rx.Component:
+    from brm_app.components.activity import activity_dialogs
+
     return rx.flex(
+        activity_dialogs(),
+        # Re-reads the bell every minute, in case a push from another worker was missed.
+        rx.moment(interval=60_000, on_change=BellState.refresh.temporal, display="none"),
         _sidebar(),
         rx.box(
             _topbar(title),
@@ -247,7 +355,7 @@ def app_page(
         return rx.page(
             route=route,
             title=f"{title} · BrokerSync",
-            on_load=[SessionState.load, *(on_load or [])],
+            on_load=[SessionState.load, BellState.load, *(on_load or [])],
         )(page)
 
     return decorate

@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+from zoneinfo import available_timezones
+
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, field, page_header, role_badge
+from brm_app.components.ui import card, datetime_text, field, page_header, role_badge
 from brm_app.state.account import AccountState as S
 from brm_app.state.auth import SessionState
+
+TIME_ZONES = [
+    *sorted(
+        z
+        for z in available_timezones()
+        if "/" in z and not z.startswith(("Etc/", "SystemV/", "US/", "posix/", "right/"))
+    ),
+    "UTC",
+]
 
 
 def _profile() -> rx.Component:
@@ -32,13 +43,23 @@ def _profile() -> rx.Component:
                     ),
                     S.profile_errors.get("name", ""),
                 ),
-                rx.button("Save name", type="submit", id="save-profile"),
+                field(
+                    "Time zone (dates and times are entered and shown in it)",
+                    rx.select.root(
+                        rx.select.trigger(width="100%", id="profile-tz"),
+                        rx.select.content(*[rx.select.item(z, value=z) for z in TIME_ZONES]),
+                        name="time_zone",
+                        default_value=S.time_zone,
+                    ),
+                    S.profile_errors.get("time_zone", ""),
+                ),
+                rx.button("Save profile", type="submit", id="save-profile"),
                 spacing="3",
                 align="start",
             ),
             on_submit=S.save_profile,
             reset_on_submit=False,
-            key=SessionState.name,
+            key=SessionState.name + S.time_zone,
         ),
     )
 
@@ -107,13 +128,113 @@ def _password() -> rx.Component:
     )
 
 
-@app_page("/account", "My account")
+def _feeds() -> rx.Component:
+    return card(
+        rx.heading("Calendar feed", size="4", margin_bottom="4px"),
+        rx.text(
+            "A private address with your follow-ups and meetings, for Outlook or Google Calendar to subscribe to. "
+            "Anyone with the address can read it: revoke it if it leaks.",
+            size="2",
+            color_scheme="gray",
+            margin_bottom="12px",
+        ),
+        rx.cond(
+            S.new_feed_url != "",
+            rx.callout(
+                rx.vstack(
+                    rx.text(
+                        "Copy this address now; it is not shown again.", size="2", weight="medium"
+                    ),
+                    rx.hstack(
+                        rx.code(S.new_feed_url, size="1", id="feed-url", word_break="break-all"),
+                        rx.icon_button(
+                            rx.icon("copy", size=14),
+                            size="1",
+                            variant="soft",
+                            on_click=rx.set_clipboard(S.new_feed_url),
+                            aria_label="Copy",
+                        ),
+                        align="center",
+                    ),
+                    rx.button("Done", size="1", variant="soft", on_click=S.hide_feed_url),
+                    spacing="2",
+                ),
+                icon="calendar-days",
+                color_scheme="green",
+                width="100%",
+                margin_bottom="12px",
+            ),
+        ),
+        rx.vstack(
+            rx.foreach(
+                S.feeds,
+                lambda f: rx.hstack(
+                    rx.icon(
+                        "rss",
+                        size=16,
+                        color=rx.cond(
+                            f["active"].to(bool), rx.color("green", 10), rx.color("gray", 8)
+                        ),
+                    ),
+                    rx.vstack(
+                        rx.hstack(
+                            rx.text("Created ", size="2"),
+                            datetime_text(f["created"].to(str)),
+                            spacing="1",
+                        ),
+                        rx.text(
+                            rx.cond(
+                                f["active"].to(bool),
+                                rx.cond(
+                                    f["fetched"] != "",
+                                    "Last read by a calendar recently",
+                                    "Not read yet",
+                                ),
+                                "Revoked",
+                            ),
+                            size="1",
+                            color_scheme="gray",
+                        ),
+                        spacing="0",
+                    ),
+                    rx.spacer(),
+                    rx.cond(
+                        f["active"].to(bool),
+                        rx.button(
+                            "Revoke",
+                            size="1",
+                            color_scheme="red",
+                            variant="soft",
+                            on_click=S.revoke_feed(f["id"]),
+                            class_name="revoke-feed",
+                        ),
+                    ),
+                    width="100%",
+                    align="center",
+                ),
+            ),
+            spacing="2",
+            width="100%",
+        ),
+        rx.button(
+            rx.icon("plus", size=14),
+            "Create a feed address",
+            variant="soft",
+            on_click=S.create_feed,
+            margin_top="12px",
+            id="create-feed",
+        ),
+    )
+
+
+@app_page("/account", "My account", on_load=[S.load])
 def account() -> rx.Component:
     return rx.vstack(
-        page_header("My account", "Your name and password."),
+        page_header("My account", "Your name, time zone, password and calendar feed."),
         rx.grid(
             _profile(),
             _password(),
+            rx.cond(S.can_have_feed, _feeds()),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",
             width="100%",

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import reflex as rx
 
+from brm_app.components.activity import type_icon
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, datetime_text, page_header, role_badge, stat
+from brm_app.components.ui import card, datetime_text, page_header, role_badge, stat, table_scroll
+from brm_app.state.activity import ActivityState
 from brm_app.state.auth import SessionState
 from brm_app.state.dashboard import DashboardState
 
@@ -79,6 +81,222 @@ def _admin_panel() -> rx.Component:
     )
 
 
+def _due_card() -> rx.Component:
+    D = DashboardState
+    return card(
+        rx.flex(
+            rx.icon("phone-outgoing", size=18, color=rx.color("amber", 10)),
+            rx.heading("Due for contact", size="4"),
+            rx.badge(D.due_total, variant="soft", color_scheme="amber"),
+            rx.spacer(),
+            rx.cond(
+                SessionState.role != "broker",
+                rx.segmented_control.root(
+                    rx.segmented_control.item("My firms", value="mine"),
+                    rx.segmented_control.item("All", value="all"),
+                    value=D.due_scope,
+                    on_change=D.set_due_scope,
+                    size="1",
+                ),
+            ),
+            align="center",
+            gap="8px",
+            wrap="wrap",
+        ),
+        rx.text(
+            "Firms whose last interaction is older than their tier allows, longest first.",
+            size="2",
+            color_scheme="gray",
+            padding_y="6px",
+        ),
+        rx.cond(
+            D.due.length() > 0,
+            table_scroll(
+                rx.table.root(
+                    rx.table.header(
+                        rx.table.row(
+                            rx.table.column_header_cell("Firm"),
+                            rx.table.column_header_cell("Last contact"),
+                            rx.table.column_header_cell("30 / 90 days"),
+                            rx.table.column_header_cell("Follow-ups"),
+                            rx.table.column_header_cell(""),
+                        )
+                    ),
+                    rx.table.body(
+                        rx.foreach(
+                            D.due,
+                            lambda d: rx.table.row(
+                                rx.table.cell(
+                                    rx.vstack(
+                                        rx.link(
+                                            d["name"], href=d["href"], weight="medium", size="2"
+                                        ),
+                                        rx.text(
+                                            "Tier ",
+                                            d["tier"],
+                                            " · every ",
+                                            d["interval"],
+                                            " days",
+                                            rx.cond(
+                                                d["broker"] != "", " · " + d["broker"].to(str), ""
+                                            ),
+                                            size="1",
+                                            color_scheme="gray",
+                                        ),
+                                        spacing="0",
+                                    )
+                                ),
+                                rx.table.cell(
+                                    rx.vstack(
+                                        rx.text(d["last"], size="2"),
+                                        rx.text(d["days"], size="1", color_scheme="gray"),
+                                        spacing="0",
+                                    )
+                                ),
+                                rx.table.cell(rx.text(d["n30"], " / ", d["n90"], size="2")),
+                                rx.table.cell(
+                                    rx.hstack(
+                                        rx.text(d["open"], " open", size="2"),
+                                        rx.cond(
+                                            d["overdue"].to(int) > 0,
+                                            rx.badge(
+                                                d["overdue"],
+                                                " overdue",
+                                                color_scheme="red",
+                                                size="1",
+                                            ),
+                                        ),
+                                        spacing="2",
+                                    )
+                                ),
+                                rx.table.cell(
+                                    rx.cond(
+                                        SessionState.perms.contains("interactions.log"),
+                                        rx.button(
+                                            rx.icon("phone-call", size=12),
+                                            "Log",
+                                            size="1",
+                                            variant="soft",
+                                            on_click=ActivityState.open_log(
+                                                d["firm_id"].to(int), 0, "dashboard"
+                                            ),
+                                        ),
+                                    )
+                                ),
+                                align="center",
+                            ),
+                        )
+                    ),
+                    variant="ghost",
+                    size="1",
+                    width="100%",
+                    id="due-for-contact",
+                )
+            ),
+            rx.text("Every firm is within its contact interval.", size="2", color_scheme="gray"),
+        ),
+    )
+
+
+def _follow_ups_card() -> rx.Component:
+    D = DashboardState
+    return card(
+        rx.hstack(
+            rx.icon("calendar-check", size=18, color=rx.color("indigo", 10)),
+            rx.heading("My open follow-ups", size="4"),
+            rx.cond(D.overdue_count > 0, rx.badge(D.overdue_count, " overdue", color_scheme="red")),
+            rx.spacer(),
+            rx.link("Calendar", href="/calendar", size="2"),
+            align="center",
+            spacing="2",
+        ),
+        rx.cond(
+            D.my_follow_ups.length() > 0,
+            rx.vstack(
+                rx.foreach(
+                    D.my_follow_ups,
+                    lambda f: rx.hstack(
+                        rx.icon(
+                            rx.cond(f["overdue"].to(bool), "circle-alert", "circle"),
+                            size=14,
+                            color=rx.cond(
+                                f["overdue"].to(bool), rx.color("red", 10), rx.color("gray", 9)
+                            ),
+                            flex_shrink="0",
+                        ),
+                        rx.vstack(
+                            rx.link(f["title"], href=f["href"], size="2", weight="medium"),
+                            rx.text(
+                                f["firm"],
+                                " · due ",
+                                f["due"],
+                                size="1",
+                                color=rx.cond(
+                                    f["overdue"].to(bool), rx.color("red", 11), rx.color("gray", 11)
+                                ),
+                            ),
+                            spacing="0",
+                        ),
+                        align="start",
+                        spacing="2",
+                        width="100%",
+                    ),
+                ),
+                spacing="2",
+                padding_top="8px",
+            ),
+            rx.text(
+                "Nothing open. Plan follow-ups from a firm or the calendar.",
+                size="2",
+                color_scheme="gray",
+                padding_top="8px",
+            ),
+        ),
+    )
+
+
+def _recent_card() -> rx.Component:
+    D = DashboardState
+    return card(
+        rx.hstack(
+            rx.icon("history", size=18, color=rx.color("indigo", 10)),
+            rx.heading("Recent interactions", size="4"),
+            align="center",
+            spacing="2",
+        ),
+        rx.cond(
+            D.recent.length() > 0,
+            rx.vstack(
+                rx.foreach(
+                    D.recent,
+                    lambda i: rx.hstack(
+                        type_icon(i["type"].to(str), 14),
+                        rx.vstack(
+                            rx.link(i["subject"], href=i["href"], size="2", weight="medium"),
+                            rx.text(
+                                i["firm"],
+                                " · ",
+                                i["when"],
+                                rx.cond(i["outcome"] != "", " · " + i["outcome"].to(str), ""),
+                                size="1",
+                                color_scheme="gray",
+                            ),
+                            spacing="0",
+                        ),
+                        align="start",
+                        spacing="2",
+                    ),
+                ),
+                spacing="2",
+                padding_top="8px",
+            ),
+            rx.text(
+                "No interactions logged yet.", size="2", color_scheme="gray", padding_top="8px"
+            ),
+        ),
+    )
+
+
 @app_page("/", "Dashboard", on_load=[DashboardState.load])
 def dashboard() -> rx.Component:
     return rx.vstack(
@@ -93,6 +311,16 @@ def dashboard() -> rx.Component:
             ),
         ),
         _admin_panel(),
+        rx.cond(
+            DashboardState.works_book,
+            rx.grid(
+                rx.box(_due_card(), grid_column=rx.breakpoints(initial="auto", xl="span 2")),
+                rx.vstack(_follow_ups_card(), _recent_card(), spacing="4", width="100%"),
+                columns=rx.breakpoints(initial="1", xl="3"),
+                spacing="4",
+                width="100%",
+            ),
+        ),
         rx.grid(
             card(
                 rx.hstack(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from brm_app.components.activity import timeline_card
 from brm_app.components.firm_form import coverage_fields, firm_fields, form_dialog, trader_fields
 from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, empty_state, pager, table_scroll
@@ -578,7 +579,21 @@ def firm_detail() -> rx.Component:
             _header(),
             rx.grid(
                 rx.vstack(_profile(), _coverage(), spacing="4", width="100%"),
-                rx.box(_traders(), grid_column=rx.breakpoints(initial="auto", lg="span 2")),
+                rx.vstack(
+                    _traders(),
+                    rx.cond(
+                        S.tl_allowed,
+                        timeline_card(
+                            S,
+                            firm_id=S.firm_id,
+                            context="firm",
+                            can_log=can("interactions.log") & ~S.firm["archived"].to(bool),
+                        ),
+                    ),
+                    spacing="4",
+                    width="100%",
+                    grid_column=rx.breakpoints(initial="auto", lg="span 2"),
+                ),
                 columns=rx.breakpoints(initial="1", lg="3"),
                 spacing="4",
                 width="100%",

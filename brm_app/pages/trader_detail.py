@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from brm_app.components.activity import timeline_card
 from brm_app.components.firm_form import form_dialog, trader_fields
 from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, empty_state
@@ -151,6 +152,16 @@ def trader_detail() -> rx.Component:
                 columns=rx.breakpoints(initial="1", md="3"),
                 spacing="4",
                 width="100%",
+            ),
+            rx.cond(
+                S.tl_allowed,
+                timeline_card(
+                    S,
+                    firm_id=t["firm_id"].to(int),
+                    trader_id=S.trader_id,
+                    context="trader",
+                    can_log=SessionState.perms.contains("interactions.log"),
+                ),
             ),
             form_dialog(
                 title="Edit trader",

@@ -189,7 +189,86 @@ def load_book(db: Session, *, broker_ids: list[int]) -> tuple[int, int]:
                 ),
             )
             n_traders += 1
+    load_activity(db, broker_ids=broker_ids)
     return len(DEMO_FIRMS), n_traders
+
+
+SUBJECTS = [
+    ("Call", "Morning colour on rates", "Positive"),
+    ("Meeting", "Quarterly review", "Follow-up required"),
+    ("Email", "Sent the new issue calendar", "Closed"),
+    ("Video call", "Credit desk intro", "Positive"),
+    ("Call", "Checked in on the EUR block", "No answer"),
+    ("Research request", "Asked for the semis deep dive", "Follow-up required"),
+    ("Chat", "Quick axe on Bunds", "Order placed"),
+    ("Roadshow", "CFO roadshow, London leg", "Positive"),
+]
+
+
+def load_activity(db: Session, *, broker_ids: list[int]) -> None:
+    """Recent interactions and upcoming follow-ups for the demo book (some firms left uncontacted,
+    so the due-for-contact list has something to say)."""
+    from datetime import timedelta
+
+    from sqlmodel import select
+
+    from brm_app.db import utcnow
+    from brm_app.models.firm import FirmCoverage
+    from brm_app.models.follow_up import FollowUpWrite
+    from brm_app.models.interaction import InteractionWrite
+    from brm_app.models.trader import Trader
+    from brm_app.services import follow_ups, interactions
+    from brm_app.services.authentication import actor_of
+
+    now = utcnow()
+    rows = db.exec(
+        select(FirmCoverage.firm_id, FirmCoverage.broker_id)
+        .where(FirmCoverage.role == "primary", FirmCoverage.broker_id.in_(broker_ids))
+        .order_by(FirmCoverage.firm_id)
+    ).all()
+    for n, (firm_id, broker_id) in enumerate(rows):
+        broker = actor_of(db.get(User, broker_id), ip=None)
+        people = db.exec(
+            select(Trader.id).where(Trader.firm_id == firm_id).order_by(Trader.id)
+        ).all()
+        if n % 5 == 4:
+            continue  # never contacted
+        count = 1 + n % 4
+        for k in range(count):
+            kind, subject, outcome = SUBJECTS[(n + k) % len(SUBJECTS)]
+            days_ago = (n * 7 + k * 11) % 100 + 1
+            interactions.log_interaction(
+                db,
+                actor=broker,
+                data=InteractionWrite(
+                    trader_ids=[people[k % len(people)]],
+                    interaction_type=kind,
+                    interaction_date=(now - timedelta(days=days_ago)).replace(
+                        hour=8 + (n + k) % 9, minute=0, second=0, microsecond=0
+                    ),
+                    duration_minutes=15 + 15 * (k % 3),
+                    subject=subject,
+                    notes="Demo: discussed positioning and upcoming supply.",
+                    outcome=outcome,
+                ),
+            )
+        if n % 2 == 0:
+            follow_ups.create_follow_up(
+                db,
+                actor=broker,
+                data=FollowUpWrite(
+                    title=[
+                        "Send the term sheet",
+                        "Book the quarterly review",
+                        "Share the research note",
+                    ][n % 3],
+                    due_at=(now + timedelta(days=n % 12 + 1)).replace(
+                        hour=9 + n % 8, minute=0, second=0, microsecond=0
+                    ),
+                    firm_id=firm_id,
+                    trader_ids=[people[0]],
+                ),
+            )
 
 
 def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:

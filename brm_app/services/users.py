@@ -289,14 +289,33 @@ def unlock(db: Session, *, actor: Actor, user_id: object) -> UserPublic:
     return _public(db, user)
 
 
-def update_profile(db: Session, *, actor: Actor, name: object) -> UserPublic:
+def update_profile(
+    db: Session, *, actor: Actor, name: object, time_zone: object = None
+) -> UserPublic:
+    """Each user's own name and time zone (IANA name; dates and times are shown in it)."""
     require(actor, Permission.PROFILE_EDIT)
+    if time_zone is not None:
+        from brm_app.services.interactions import zone
+
+        zone(time_zone)
     if not isinstance(name, str) or not name.strip():
         raise ValidationFailed("is required", field="name")
     name = name.strip()
     if len(name) > 120:
         raise ValidationFailed("must be at most 120 characters", field="name")
     user = _get(db, actor.user_id)
+    if time_zone is not None and time_zone != user.time_zone:
+        audit.record(
+            db,
+            actor=actor,
+            action="user.profile_updated",
+            entity="user",
+            entity_id=user.id,
+            changes=audit.diff({"time_zone": user.time_zone}, {"time_zone": time_zone}),
+        )
+        user.time_zone = time_zone
+        user.updated_at = utcnow()
+        db.add(user)
     if name != user.name:
         audit.record(
             db,

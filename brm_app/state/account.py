@@ -1,14 +1,17 @@
-"""/account: each user changes their own name and password."""
+"""/account: each user's own name, time zone, password and calendar feeds."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
-from brm_app.services import authentication, users
+from brm_app.auth.rbac import Permission, has
+from brm_app.services import authentication, calendar_feed, users
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.settings import get_settings
 from brm_app.state.auth import SessionState
-from brm_app.state.base import ServiceMixin
+from brm_app.state.base import ServiceMixin, as_id
 
 
 class AccountState(ServiceMixin, rx.State):
@@ -16,13 +19,90 @@ class AccountState(ServiceMixin, rx.State):
     password_errors: dict[str, str] = {}
     password_form_key: int = 0
     saving: bool = False
+    time_zone: str = "UTC"
+    feeds: list[dict[str, Any]] = []
+    can_have_feed: bool = False
+    # A new feed's URL, shown once (only its hash is stored)
+    new_feed_url: str = ""
+
+    @rx.event
+    async def load(self):
+        self.new_feed_url = ""
+
+        def fetch(db, *, actor):
+            me = users.get_me(db, actor=actor)
+            return (
+                me.time_zone,
+                calendar_feed.list_feeds(db, actor=actor),
+                has(actor, Permission.FOLLOW_UPS_VIEW),
+            )
+
+        try:
+            tz, feeds, can_feed = await self._call(fetch)
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.time_zone, self.can_have_feed = tz, can_feed
+        self._show_feeds(feeds)
+        return None
+
+    def _show_feeds(self, feeds) -> None:
+        self.feeds = [
+            {
+                "id": f.feed_id,
+                "created": f.created_at.isoformat(),
+                "fetched": f.last_fetched_at.isoformat() if f.last_fetched_at else "",
+                "active": f.active,
+            }
+            for f in feeds
+        ]
+
+    @rx.event
+    async def create_feed(self):
+        def run(db, *, actor):
+            _, token = calendar_feed.create_feed(db, actor=actor)
+            return token, calendar_feed.list_feeds(db, actor=actor)
+
+        try:
+            token, feeds = await self._call(run, write=True)
+        except DomainError as exc:
+            return self._error_event(exc)
+        origin = self.router.url.origin if self.router.url.origin.startswith("http") else ""
+        self.new_feed_url = f"{origin}/api/calendar/{token}.ics"
+        self._show_feeds(feeds)
+        return None
+
+    @rx.event
+    async def revoke_feed(self, feed_id: int):
+        feed_id = as_id(feed_id)
+        if feed_id is None:
+            return None
+
+        def run(db, *, actor):
+            calendar_feed.revoke_feed(db, actor=actor, feed_id=feed_id)
+            return calendar_feed.list_feeds(db, actor=actor)
+
+        try:
+            self._show_feeds(await self._call(run, write=True))
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.new_feed_url = ""
+        return rx.toast.success("Feed revoked: its URL no longer works.")
+
+    @rx.event
+    def hide_feed_url(self):
+        self.new_feed_url = ""
 
     @rx.event
     async def save_profile(self, form: dict):
         if not isinstance(form, dict):
             return None
         try:
-            updated = await self._call(users.update_profile, write=True, name=form.get("name"))
+            updated = await self._call(
+                users.update_profile,
+                write=True,
+                name=form.get("name"),
+                time_zone=form.get("time_zone") or None,
+            )
         except ValidationFailed as exc:
             self.profile_errors = self._field_errors(exc) or {"name": exc.message}
             return None
@@ -31,7 +111,8 @@ class AccountState(ServiceMixin, rx.State):
         self.profile_errors = {}
         session = await self.get_state(SessionState)
         session.name = updated.name
-        return rx.toast.success("Name saved.")
+        self.time_zone = updated.time_zone
+        return rx.toast.success("Profile saved.")
 
     @rx.event
     async def change_password(self, form: dict):

@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+from zoneinfo import ZoneInfo
+
 import reflex as rx
 
-from brm_app.services import dashboard
+from brm_app.auth.rbac import Permission, has
+from brm_app.models.follow_up import FollowUpStatus
+from brm_app.models.user import Role
+from brm_app.services import dashboard, follow_ups, interactions, relationship
 from brm_app.services.errors import DomainError
+from brm_app.services.follow_ups import FollowUpQuery
+from brm_app.services.interactions import InteractionQuery
+from brm_app.services.pagination import PageRequest
 from brm_app.state.base import ServiceMixin
 
 
@@ -30,6 +39,14 @@ class DashboardState(ServiceMixin, rx.State):
     users_by_role: list[dict[str, str]] = []
     show_audit: bool = False
     latest_events: list[dict[str, str]] = []
+    # The relationship side (brokers, managers, admins, compliance)
+    works_book: bool = False
+    due: list[dict[str, Any]] = []
+    due_total: str = "0"
+    due_scope: str = "mine"
+    my_follow_ups: list[dict[str, Any]] = []
+    overdue_count: int = 0
+    recent: list[dict[str, Any]] = []
 
     @rx.event
     async def load(self):
@@ -48,4 +65,93 @@ class DashboardState(ServiceMixin, rx.State):
         ]
         self.show_audit = bool(data.latest_events)
         self.latest_events = [_event_row(e) for e in data.latest_events]
+        await self._load_book()
         self.loaded = True
+
+    async def _load_book(self) -> None:
+        mine = self.due_scope == "mine"
+
+        def fetch(db, *, actor):
+            if not has(actor, Permission.INTERACTIONS_VIEW):
+                return None
+            is_broker = actor.role == Role.BROKER
+            due = relationship.due_for_contact(
+                db, actor=actor, page=PageRequest(limit=10), mine=mine or is_broker
+            )
+            fus = (
+                follow_ups.list_follow_ups(
+                    db,
+                    actor=actor,
+                    query=FollowUpQuery(scope="mine", status=FollowUpStatus.OPEN),
+                    page=PageRequest(limit=8),
+                )
+                if has(actor, Permission.FOLLOW_UPS_EDIT)
+                else None
+            )
+            recent = interactions.list_interactions(
+                db,
+                actor=actor,
+                query=InteractionQuery(broker_id=actor.user_id if is_broker else None),
+                page=PageRequest(limit=6),
+            )
+            return due, fus, recent, interactions.user_zone_name(db, actor)
+
+        try:
+            result = await self._call(fetch)
+        except DomainError:
+            result = None
+        self.works_book = result is not None
+        if result is None:
+            return
+        due, fus, recent, tz = result
+        zone = ZoneInfo(tz)
+        self.due = [
+            {
+                "firm_id": d.firm_id,
+                "href": f"/firms/{d.firm_id}",
+                "name": d.name,
+                "tier": d.tier,
+                "broker": d.primary_broker,
+                "last": d.last_contact_at.astimezone(zone).strftime("%d %b %Y")
+                if d.last_contact_at
+                else "never",
+                "days": f"{d.days_since} days ago"
+                if d.days_since is not None
+                else "no contact yet",
+                "interval": d.interval_days,
+                "n30": d.interactions_30d,
+                "n90": d.interactions_90d,
+                "open": d.open_follow_ups,
+                "overdue": d.overdue_follow_ups,
+            }
+            for d in due.items
+        ]
+        self.due_total = f"{due.total:,}" if due.total is not None else f"{due.total_at_least:,}+"
+        self.my_follow_ups = [
+            {
+                "href": f"/follow-ups/{f.follow_up_id}",
+                "title": f.title,
+                "firm": f.firm_name,
+                "due": f.due_at.astimezone(zone).strftime("%a %d %b %H:%M"),
+                "overdue": f.overdue,
+            }
+            for f in (fus.items if fus else [])
+        ]
+        self.overdue_count = sum(1 for f in self.my_follow_ups if f["overdue"])
+        self.recent = [
+            {
+                "href": f"/interactions/{i.interaction_id}",
+                "type": i.interaction_type,
+                "subject": i.subject,
+                "firm": i.firm_name,
+                "when": i.interaction_date.astimezone(zone).strftime("%d %b %H:%M"),
+                "outcome": i.outcome or "",
+            }
+            for i in recent.items
+        ]
+
+    @rx.event
+    async def set_due_scope(self, value: str | list[str]):
+        if isinstance(value, str) and value in ("mine", "all"):
+            self.due_scope = value
+            await self._load_book()

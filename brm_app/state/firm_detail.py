@@ -17,7 +17,7 @@ from brm_app.services.pagination import PageRequest
 from brm_app.services.traders import TraderQuery
 from brm_app.services.validation import parse, require_id
 from brm_app.state.auth import SessionState
-from brm_app.state.base import ServiceMixin, as_id, scroll_to_first_error
+from brm_app.state.base import as_id, scroll_to_first_error
 from brm_app.state.firm_forms import (
     firm_form_values,
     firm_payload,
@@ -26,6 +26,7 @@ from brm_app.state.firm_forms import (
     trader_form_values,
     trader_payload,
 )
+from brm_app.state.timeline import TimelineMixin
 
 TRADER_PAGE = 25
 
@@ -84,7 +85,7 @@ def firm_view(f: FirmPublic) -> dict[str, Any]:
     }
 
 
-class FirmState(ServiceMixin, rx.State):
+class FirmState(TimelineMixin, rx.State):
     firm_id: int = 0
     found: bool = False
     not_found: bool = False
@@ -192,7 +193,12 @@ class FirmState(ServiceMixin, rx.State):
         self.is_broker = role == Role.BROKER
         self.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
         self.roles = roles
+        self.timeline, self.tl_type, self.tl_outcome = [], "all", "all"
+        await self._load_timeline()
         return await self._refresh_traders()
+
+    def _timeline_target(self) -> dict[str, int]:
+        return {"firm_id": self.firm_id}
 
     async def _refresh_firm(self) -> None:
         firm = await self._call(firms.get_firm, firm_id=self.firm_id)

@@ -12,7 +12,7 @@ from brm_app.services import traders
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.validation import parse
 from brm_app.state.auth import SessionState
-from brm_app.state.base import ServiceMixin, scroll_to_first_error
+from brm_app.state.base import scroll_to_first_error
 from brm_app.state.firm_detail import route_id, trader_row
 from brm_app.state.firm_forms import (
     flat_errors,
@@ -20,9 +20,10 @@ from brm_app.state.firm_forms import (
     trader_form_values,
     trader_payload,
 )
+from brm_app.state.timeline import TimelineMixin
 
 
-class TraderState(ServiceMixin, rx.State):
+class TraderState(TimelineMixin, rx.State):
     trader_id: int = 0
     found: bool = False
     not_found: bool = False
@@ -82,7 +83,11 @@ class TraderState(ServiceMixin, rx.State):
         self.roles = roles
         self.can_edit = role in (Role.ADMIN, Role.MANAGER, Role.BROKER)
         self.found = True
-        return None
+        self.timeline, self.tl_type, self.tl_outcome = [], "all", "all"
+        return await self._load_timeline()
+
+    def _timeline_target(self) -> dict[str, int]:
+        return {"trader_id": self.trader_id}
 
     def _show(self, trader) -> None:
         self.trader = {
