@@ -71,7 +71,7 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
                     if owner._owner_user_id != user_id:
                         continue  # the tab now belongs to someone else (or nobody)
                     bell = await root.get_state(BellState)
-                    bell.apply(summary)
+                    bell._apply(summary)
                     updated += 1
             except Exception:  # a vanished tab must not stop the others
                 log.debug("could not push to a tab", exc_info=True)

@@ -15,6 +15,7 @@ from icalendar import Calendar, Event
 from sqlmodel import Session, select
 
 from brm_app.auth.actor import Actor
+from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import CalendarFeed, FollowUp, FollowUpStatus
@@ -42,7 +43,8 @@ class FeedInfo:
 
 
 def create_feed(db: Session, *, actor: Actor) -> tuple[FeedInfo, str]:
-    """A new feed; returns its token (shown once: only its hash is kept)."""
+    """A new feed; returns its token (shown once: only its hash is kept). For people with follow-ups."""
+    require(actor, Permission.FOLLOW_UPS_VIEW)
     token = secrets.token_urlsafe(32)
     feed = CalendarFeed(user_id=actor.user_id, token_hash=_digest(token))
     db.add(feed)
@@ -124,14 +126,7 @@ def render(db: Session, *, token: str, base_url: str = "") -> bytes | None:
             event.add("dtend", fu.due_at + timedelta(minutes=30))
             event.add("summary", f"Follow-up: {fu.title}")
             event.add("description", f"{firm_name}\nStatus: {fu.status}")
-            event.add(
-                "status",
-                "CONFIRMED"
-                if fu.status == FollowUpStatus.OPEN
-                else "CANCELLED"
-                if fu.status == "cancelled"
-                else "CONFIRMED",
-            )
+            event.add("status", "CONFIRMED")  # cancelled follow-ups are left out above
             event.add("categories", ["Follow-up"])
             if base_url:
                 event.add("url", f"{base_url}/follow-ups/{fu.id}")

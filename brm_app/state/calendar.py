@@ -100,10 +100,13 @@ class CalendarState(ServiceMixin, rx.State):
             kwargs["broker_id"] = int(scope)
         self.loading = True
         try:
-            result = await self._call(calendar.items, start=start, end=end, **kwargs)
-        except (PermissionDenied, ValidationFailed):
-            self.scope = "mine"
-            result = await self._call(calendar.items, start=start, end=end)
+            try:
+                result = await self._call(calendar.items, start=start, end=end, **kwargs)
+            except (PermissionDenied, ValidationFailed):
+                if not kwargs:
+                    raise
+                self.scope = "mine"  # that calendar is not (or no longer) one of yours
+                result = await self._call(calendar.items, start=start, end=end)
         except DomainError as exc:
             self.loading = False
             return self._error_event(exc)

@@ -51,7 +51,7 @@ class BellState(ServiceMixin, rx.State):
         with unit_of_work() as db:
             return _summary(db, user_id)
 
-    def apply(self, summary: tuple[int, list[dict[str, Any]]]) -> None:
+    def _apply(self, summary: tuple[int, list[dict[str, Any]]]) -> None:
         self.unread, self.recent = summary
 
     @rx.event
@@ -65,7 +65,7 @@ class BellState(ServiceMixin, rx.State):
             )
         except DomainError:
             return None
-        self.apply(summary)
+        self._apply(summary)
         token = self.router.session.client_token
         await asyncio.to_thread(remember_tab, token, user_id)
         return None
@@ -73,7 +73,7 @@ class BellState(ServiceMixin, rx.State):
     @rx.event
     async def refresh(self):
         try:
-            self.apply(await self._call(lambda db, *, actor: _summary(db, actor.user_id)))
+            self._apply(await self._call(lambda db, *, actor: _summary(db, actor.user_id)))
         except DomainError:
             return None
         return None
@@ -92,7 +92,7 @@ class BellState(ServiceMixin, rx.State):
             link, summary = await self._call(run, write=True)
         except DomainError as exc:
             return self._error_event(exc)
-        self.apply(summary)
+        self._apply(summary)
         return rx.redirect(link) if link and link.startswith("/") else None
 
     @rx.event
@@ -102,7 +102,7 @@ class BellState(ServiceMixin, rx.State):
             return _summary(db, actor.user_id)
 
         try:
-            self.apply(await self._call(run, write=True))
+            self._apply(await self._call(run, write=True))
         except DomainError as exc:
             return self._error_event(exc)
         return None

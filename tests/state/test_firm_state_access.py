@@ -159,6 +159,20 @@ def _fire(browser, cls, handler, *args):
     return browser.state(cls)
 
 
+def _timeline_check(cls: type, handler: str, args: tuple) -> Callable[[World, str], bool]:
+    """The page's activity timeline was (re)loaded for this role."""
+
+    def run(w: World, r: str) -> bool:
+        path = f"/firms/{w.f}" if cls is FirmState else f"/traders/{w.t1}"
+        browser = _loaded(w, r, cls, path)
+        state = browser.state(cls)
+        state.tl_allowed, state.timeline = False, []
+        browser.fire(cls, handler, *args)
+        return state.tl_allowed
+
+    return run
+
+
 def _sees_t1_in_trader_list(handler: str, args: tuple) -> Callable[[World, str], bool]:
     def run(w: World, r: str) -> bool:
         browser = _loaded(w, r, TradersState, "/traders")
@@ -280,6 +294,16 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Callable[[World, str], bool]]] = 
         EDITORS,
         lambda w, r: (_move(w, r), _db(lambda db: db.get(Trader, w.t1).firm_id == w.g))[1],
     ),
+    **{
+        (cls, h): (STAFF_READERS, _timeline_check(cls, h, args))
+        for cls in (FirmState, TraderState)
+        for h, args in [
+            ("refresh_activity", ()),
+            ("tl_load_more", ()),
+            ("set_tl_type", ("Follow-up",)),
+            ("set_tl_outcome", ("Positive",)),
+        ]
+    },
     # ---- /firms ----
     (FirmsState, "load"): (
         READERS,
