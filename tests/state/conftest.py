@@ -72,3 +72,6 @@ def browser_for(database_url):
         return Browser(session_token_for(email) if email else None, path)
 
     return make
+
+
+from tests.state.world import world  # noqa: E402, F401  (the shared fixture)

@@ -25,7 +25,7 @@ from brm_app.state.dashboard import DashboardState
 from brm_app.state.items import FollowUpPageState, InteractionPageState
 from brm_app.state.notifications import BellState, NotificationsState
 from tests.state.conftest import Browser, session_token_for
-from tests.state.test_firm_state_access import ROLES, World, world  # noqa: F401  (the fixture)
+from tests.state.world import ROLES, World
 
 EVERYONE = set(ROLES)
 STAFF = {"admin", "compliance", "manager", "broker", "broker2"}
@@ -35,6 +35,9 @@ EDITORS = {"admin", "manager", "broker"}
 TEAM = {"admin", "compliance", "manager"}
 ADMIN = {"admin"}
 OWNER = {"broker"}
+
+
+Run = Callable[["Activity", str], bool]
 
 
 @dataclass
@@ -200,11 +203,17 @@ def _settings(a, r, handler, *args, check):
     return check()
 
 
+def _calendar_loaded(handler: str, args: tuple) -> Run:
+    def run(a: Activity, r: str) -> bool:
+        return _fire(a, r, CalendarState, handler, *args, path="/calendar").title != ""
+
+    return run
+
+
 def _read(a) -> bool:
     return _db(lambda db: db.get(Notification, a.notification).read_at is not None)
 
 
-Run = Callable[[Activity, str], bool]
 MATRIX: dict[tuple[type, str], tuple[set[str], Run]] = {
     # ---- the two dialogs ----
     (ActivityState, "open_log"): (
@@ -237,14 +246,7 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Run]] = {
     (ActivityState, "pick_fu_firm"): (EDITORS, _pick_firm),
     # ---- calendar ----
     **{
-        (CalendarState, h): (
-            STAFF,
-            (
-                lambda h, args: (
-                    lambda a, r: _fire(a, r, CalendarState, h, *args, path="/calendar").title != ""
-                )
-            )(h, args),
-        )
+        (CalendarState, h): (STAFF, _calendar_loaded(h, args))
         for h, args in [
             ("load", ()),
             ("refresh", ()),
