@@ -103,7 +103,7 @@ def test_two_schedulers_on_postgresql_fire_each_reminder_exactly_once(
     url, drop = fresh_database_url("postgresql", db_templates, tmp_path)
     _configure(monkeypatch, tmp_path, url)
     try:
-        _, ids = _due_while_down(400)
+        _due_while_down(400)
         env = {**os.environ}
         procs = [
             subprocess.Popen(
