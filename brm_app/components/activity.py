@@ -293,6 +293,25 @@ def follow_up_dialog() -> rx.Component:
                     ),
                     e.get("reminders", ""),
                 ),
+                rx.hstack(
+                    rx.text("and also at", size="2", color_scheme="gray"),
+                    rx.input(
+                        type="date",
+                        name="remind_day",
+                        aria_label="Extra reminder date",
+                        id="follow-up-remind-day",
+                    ),
+                    rx.input(
+                        type="time",
+                        name="remind_time",
+                        step="1",
+                        aria_label="Extra reminder time",
+                        id="follow-up-remind-time",
+                    ),
+                    align="center",
+                    spacing="2",
+                    wrap="wrap",
+                ),
                 field(
                     "Notes",
                     rx.text_area(

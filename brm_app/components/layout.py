@@ -117,6 +117,7 @@ def _bell() -> rx.Component:
                         top="-4px",
                         right="-6px",
                         id="bell-count",
+                        pointer_events="none",  # a click on the count opens the bell too
                     ),
                 ),
                 position="relative",

@@ -438,6 +438,9 @@ class ActivityState(ServiceMixin, rx.State):
                 for m in presets
                 if due_utc - timedelta(minutes=m) > utcnow()
             ]
+            if form.get("remind_day") or form.get("remind_time"):
+                extra = _parse_local(form.get("remind_day"), form.get("remind_time"), "reminders")
+                reminders.append(extra.isoformat())
             payload = {
                 "title": form.get("title", ""),
                 "notes": form.get("notes") or None,

@@ -53,6 +53,8 @@ def server(tmp_path_factory) -> Server:
         "BRM_ADMIN_EMAIL": ADMIN_EMAIL,
         "BRM_ADMIN_PASSWORD": ADMIN_PASSWORD,
         "BRM_DEMO": os.environ.get("BRM_E2E_DEMO", "1"),
+        # Reminders are checked every second, so the live-reminder test does not wait long.
+        "BRM_SCHEDULER_SECONDS": "1",
         # Build into a folder of its own, so a developer's running app is left alone.
         "REFLEX_WEB_WORKDIR": str(data_dir / "web"),
     }
