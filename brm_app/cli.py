@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +18,8 @@ app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
+import_app = typer.Typer(help="Import firms or traders from CSV files", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -126,24 +129,164 @@ def audit_verify() -> None:
 
 
 @demo_app.command("load")
-def demo_load() -> None:
-    """Load the demo users (and, as they exist, demo firms and activity). Safe to run twice."""
+def demo_load(
+    firms: Annotated[
+        int, typer.Option(min=0, help="Also bulk-load this many synthetic firms (fast path)")
+    ] = 0,
+    traders_per_firm: Annotated[
+        int, typer.Option(min=0, max=500, help="Traders per synthetic firm, on average")
+    ] = 5,
+    brokers: Annotated[
+        int | None,
+        typer.Option(min=1, help="Broker pool for coverage (default: one per 200 firms, min 3)"),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed: the same seed gives the same data")] = 1,
+) -> None:
+    """Load the demo users (and, as they exist, demo firms and activity). Safe to run twice.
+
+    With --firms N, also add N synthetic firms with their traders and coverage in bulk."""
+    import time
+
     from brm_app.db import unit_of_work
     from brm_app.services import demo
+    from brm_app.services import seed as bulk
 
     settings = _settings()
     _schema_ready()
     with unit_of_work(write=True) as db:
         result = demo.load(db, credentials_file=settings.data_dir / "demo-credentials.txt")
     _print_demo(result)
+    if not firms:
+        return
+    plan = bulk.SeedPlan(firms=firms, traders_per_firm=traders_per_firm, brokers=brokers, seed=seed)
+    typer.echo(f"bulk-loading {firms} firms, ~{firms * traders_per_firm} traders ...")
+    started = time.perf_counter()
+    with unit_of_work(write=True) as db:
+        loaded = bulk.bulk_load(
+            db,
+            plan,
+            progress=lambda done, total: typer.echo(f"  {done}/{total} firms", err=True),
+        )
+    seconds = time.perf_counter() - started
+    typer.echo(
+        f"loaded {loaded.firms} firms (ids {loaded.first_firm_id}-{loaded.last_firm_id}), "
+        f"{loaded.traders} traders, {loaded.coverage} coverage rows over {loaded.brokers} brokers "
+        f"in {seconds:.1f} s (search index: {loaded.search_index})"
+    )
+    if loaded.brokers_created:
+        typer.echo(
+            f"{loaded.brokers_created} brokers created (@{bulk.SEED_BROKER_DOMAIN}); "
+            f"their password (shown once): {loaded.broker_password}"
+        )
 
 
 def _print_demo(result) -> None:
     if result.created:
         typer.echo(f"demo accounts created: {', '.join(result.created)}")
+        if result.firms:
+            typer.echo(f"demo book: {result.firms} firms with {result.traders} traders")
         typer.echo(f"demo password (all demo accounts, shown once): {result.password}")
     if result.skipped:
         typer.echo(f"demo accounts already present: {', '.join(result.skipped)}")
+
+
+AsOption = Annotated[
+    str | None,
+    typer.Option("--as", help="Import as this user (email); default: the system itself"),
+]
+PrimaryBrokerOption = Annotated[
+    str | None,
+    typer.Option("--primary-broker", help="Primary broker (email) of firms whose row names none"),
+]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Check every row, import nothing")]
+FileArgument = Annotated[Path, typer.Argument(help="The CSV file (header row first)")]
+
+
+def _run_import(
+    kind: str, file: Path, as_email: str | None, primary_broker: str | None, dry_run: bool
+) -> None:
+    """Exit 0: every row imported; 1: some rows rejected; 2: the input is unusable."""
+    from sqlmodel import select
+
+    from brm_app.auth.actor import SystemActor
+    from brm_app.db import unit_of_work
+    from brm_app.models.user import User
+    from brm_app.services import bulk
+    from brm_app.services.authentication import actor_of
+    from brm_app.services.errors import DomainError, NotAuthenticated
+
+    _settings()
+    _schema_ready()
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        raise _fail(f"cannot read {file}: {exc.strerror or exc}", 2) from None
+    email = as_email.strip().lower() if as_email else None
+
+    def actor_for(db):
+        if email is None:
+            return SystemActor(label="system:cli")
+        user = db.exec(select(User).where(User.email == email)).first()
+        if user is None or not user.is_active:
+            raise NotAuthenticated(f"no active user with the email {as_email}")
+        return actor_of(user, ip=None)
+
+    try:
+        csv_file = bulk.parse(data)
+        mapping = bulk.suggest_mapping(csv_file.header, kind)
+        broker_id = None
+        if primary_broker:
+            with unit_of_work() as db:
+                broker_id = bulk.active_broker_id(db, primary_broker)
+            if broker_id is None:
+                raise _fail(
+                    f"--primary-broker: no active broker with the email {primary_broker}", 2
+                )
+        ignored = [
+            h or f"column {i + 1}"
+            for i, (h, f) in enumerate(zip(csv_file.header, mapping, strict=True))
+            if not f
+        ]
+        if ignored:
+            typer.echo(f"ignored columns: {', '.join(ignored)}", err=True)
+        report = bulk.import_csv(
+            csv_file,
+            kind=kind,
+            mapping=mapping,
+            actor_for=actor_for,
+            default_primary_broker_id=broker_id,
+            dry_run=dry_run,
+        )
+    except DomainError as exc:
+        raise _fail(f"{file}: {exc.message}", 2) from None
+    typer.echo(report.summary())
+    for issue in report.issues:
+        typer.echo(str(issue))
+    if report.rejected or report.stopped:
+        raise typer.Exit(1)
+
+
+@import_app.command("firms")
+def import_firms(
+    file: FileArgument,
+    as_email: AsOption = None,
+    primary_broker: PrimaryBrokerOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Import firms (columns: name, lei, street, city, postal_code, country, phone, email, website,
+    account_status, tier, notes, primary_broker_email, secondary_broker_emails)."""
+    _run_import("firms", file, as_email, primary_broker, dry_run)
+
+
+@import_app.command("traders")
+def import_traders(
+    file: FileArgument,
+    as_email: AsOption = None,
+    dry_run: DryRunOption = False,
+) -> None:
+    """Import traders (columns: firm_name or firm_lei, name, email, phone, role, permissions,
+    status)."""
+    _run_import("traders", file, as_email, None, dry_run)
 
 
 @app.command("settings")

@@ -6,7 +6,18 @@ from fastapi import FastAPI
 
 from brm_app import __version__
 from brm_app.api import errors
-from brm_app.api.routes import auth, browser_session, docs, health, users
+from brm_app.api.routes import (
+    auth,
+    browser_session,
+    calendar_feed,
+    docs,
+    exports,
+    firms,
+    health,
+    trader_roles,
+    traders,
+    users,
+)
 
 
 def create_api() -> FastAPI:
@@ -23,6 +34,17 @@ def create_api() -> FastAPI:
         openapi_url="/api/openapi.json",
     )
     errors.install(api)
-    for module in (health, auth, users, browser_session, docs):
+    for module in (
+        health,
+        auth,
+        users,
+        firms,
+        traders,
+        trader_roles,
+        exports,
+        calendar_feed,
+        browser_session,
+        docs,
+    ):
         api.include_router(module.router)
     return api

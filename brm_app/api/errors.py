@@ -60,6 +60,12 @@ def _http_error(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         message = "No such endpoint."
     if exc.status_code == 405:
         message = "Method not allowed on this endpoint."
+    if exc.status_code == 400 and "parsing the body" in message:
+        # A body that is not valid UTF-8 (or not decodable at all) is bad input like any other.
+        return JSONResponse(
+            error_body("Invalid input: body: could not be read", {"body": "could not be read"}),
+            status_code=422,
+        )
     return JSONResponse(error_body(message), status_code=exc.status_code, headers=exc.headers)
 
 

@@ -61,6 +61,8 @@ def check_policy(password: object, *, email: str | None = None) -> str:
         raise PasswordPolicyError(f"Password must be at least {MIN_LENGTH} characters.")
     if length > MAX_LENGTH:
         raise PasswordPolicyError(f"Password must be at most {MAX_LENGTH} characters.")
+    if "\x00" in password:
+        raise PasswordPolicyError("Password must not contain NUL characters.")
     if password.strip() == "":
         raise PasswordPolicyError("Password cannot be only spaces.")
     if password.lower() in _COMMON:

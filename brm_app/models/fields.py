@@ -13,9 +13,20 @@ from typing import Annotated
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
 
 _LEI_RE = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
+
+
+MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
+
+
+def check_text(value: str) -> str:
+    """No control characters (PostgreSQL text cannot hold NUL; the rest are never wanted) but for
+    tab and line breaks."""
+    if any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 for ch in value):
+        raise ValueError("must not contain control characters")
+    return value
 
 
 def _blank_to_none(value: object) -> object:
@@ -103,7 +114,11 @@ def country_choices() -> list[tuple[str, str]]:
 
 def _optional(max_length: int, check=None) -> object:
     """Optional text: blank becomes None; otherwise trimmed, at most max_length, then checked."""
-    inner = Annotated[str, StringConstraints(strip_whitespace=True, max_length=max_length)]
+    inner = Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=max_length),
+        AfterValidator(check_text),
+    ]
     if check is not None:
         inner = Annotated[inner, AfterValidator(check)]
     return Annotated[inner | None, BeforeValidator(_blank_to_none)]
@@ -121,8 +136,21 @@ Website = _optional(300, check_website)
 Email = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=254),
+    AfterValidator(check_text),
     AfterValidator(check_email),
 ]
+
+
+def text(min_length: int = 0, max_length: int = 200) -> object:
+    """Required text: trimmed, bounded, no control characters."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(check_text),
+    ]
+
+
+RecordId = Annotated[int, Field(gt=0, le=MAX_ID)]
 
 
 def name_key(name: str) -> str:

@@ -7,12 +7,21 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import LEI, Country, OptionalEmail, Phone, Website, optional_text
+from brm_app.models.fields import (
+    LEI,
+    Country,
+    OptionalEmail,
+    Phone,
+    RecordId,
+    Website,
+    check_text,
+    optional_text,
+)
 
 NAME_MAX = 200
 NOTES_MAX = 10_000
@@ -96,7 +105,9 @@ class FirmCoverage(SQLModel, table=True):
 # ---- schemas ---------------------------------------------------------------------------------
 
 FirmName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
+    AfterValidator(check_text),
 ]
 
 
@@ -129,10 +140,8 @@ class FirmWrite(BaseModel):
     account_status: AccountStatus = AccountStatus.PROSPECT
     tier: Tier = Tier.C
     notes: optional_text(NOTES_MAX) = None
-    primary_broker_id: int | None = PField(default=None, gt=0)
-    secondary_broker_ids: list[Annotated[int, PField(gt=0)]] | None = PField(
-        default=None, max_length=50
-    )
+    primary_broker_id: RecordId | None = None
+    secondary_broker_ids: list[RecordId] | None = PField(default=None, max_length=50)
 
 
 class FirmPatch(BaseModel):
@@ -147,10 +156,8 @@ class FirmPatch(BaseModel):
     account_status: AccountStatus | None = None
     tier: Tier | None = None
     notes: optional_text(NOTES_MAX) = None
-    primary_broker_id: int | None = PField(default=None, gt=0)
-    secondary_broker_ids: list[Annotated[int, PField(gt=0)]] | None = PField(
-        default=None, max_length=50
-    )
+    primary_broker_id: RecordId | None = None
+    secondary_broker_ids: list[RecordId] | None = PField(default=None, max_length=50)
 
 
 class BrokerRef(BaseModel):

@@ -7,11 +7,12 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.models.fields import RecordId, check_text
 
 TITLE_MAX = 200
 
@@ -165,20 +166,28 @@ class AppSetting(SQLModel, table=True):
 
 # ---- schemas ---------------------------------------------------------------------------------
 
-Title = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX)]
+Title = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=TITLE_MAX),
+    AfterValidator(check_text),
+]
 
 
 class FollowUpWrite(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: Title
-    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000), AfterValidator(check_text)] | None = (
+        None
+    )
     due_at: datetime
-    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
-    assignee_id: int | None = PField(default=None, gt=0, description="Default: the caller")
-    firm_id: int | None = PField(default=None, gt=0)
-    trader_ids: list[Annotated[int, PField(gt=0)]] = PField(default_factory=list, max_length=50)
-    interaction_id: int | None = PField(default=None, gt=0)
+    time_zone: (
+        Annotated[str, StringConstraints(max_length=64), AfterValidator(check_text)] | None
+    ) = None
+    assignee_id: RecordId | None = PField(default=None, description="Default: the caller")
+    firm_id: RecordId | None = None
+    trader_ids: list[RecordId] = PField(default_factory=list, max_length=50)
+    interaction_id: RecordId | None = None
     reminders: list[datetime] | None = PField(
         default=None,
         max_length=10,
@@ -190,11 +199,15 @@ class FollowUpPatch(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     title: Title | None = None
-    notes: Annotated[str, StringConstraints(max_length=5000)] | None = None
+    notes: Annotated[str, StringConstraints(max_length=5000), AfterValidator(check_text)] | None = (
+        None
+    )
     due_at: datetime | None = None
-    time_zone: Annotated[str, StringConstraints(max_length=64)] | None = None
-    assignee_id: int | None = PField(default=None, gt=0)
-    trader_ids: list[Annotated[int, PField(gt=0)]] | None = PField(default=None, max_length=50)
+    time_zone: (
+        Annotated[str, StringConstraints(max_length=64), AfterValidator(check_text)] | None
+    ) = None
+    assignee_id: RecordId | None = None
+    trader_ids: list[RecordId] | None = PField(default=None, max_length=50)
     reminders: list[datetime] | None = PField(default=None, max_length=10)
     status: FollowUpStatus | None = None
 

@@ -11,11 +11,12 @@ from datetime import datetime
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AwareDatetime, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.models.fields import RecordId, check_text
 
 SUBJECT_MAX = 200
 NOTES_MAX = 20_000
@@ -138,10 +139,20 @@ class InteractionTrader(SQLModel, table=True):
 # ---- schemas ---------------------------------------------------------------------------------
 
 Subject = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=SUBJECT_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=SUBJECT_MAX),
+    AfterValidator(check_text),
 ]
-TypeName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
-TimeZoneName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+TypeName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+    AfterValidator(check_text),
+]
+TimeZoneName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(check_text),
+]
 
 
 class InteractionWrite(BaseModel):
@@ -150,11 +161,11 @@ class InteractionWrite(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    firm_id: int | None = PField(
-        default=None, gt=0, description="Optional when traders are given: their firm"
+    firm_id: RecordId | None = PField(
+        default=None, description="Optional when traders are given: their firm"
     )
-    trader_id: int | None = PField(default=None, gt=0)
-    trader_ids: list[Annotated[int, PField(gt=0)]] | None = PField(default=None, max_length=50)
+    trader_id: RecordId | None = None
+    trader_ids: list[RecordId] | None = PField(default=None, max_length=50)
     interaction_type: TypeName
     interaction_date: datetime
     # Optional end: gives the duration (and must not be before the start).
@@ -162,14 +173,20 @@ class InteractionWrite(BaseModel):
     time_zone: TimeZoneName | None = None
     duration_minutes: int | None = PField(default=None, ge=0, le=24 * 60)
     subject: Subject
-    notes: Annotated[str, StringConstraints(max_length=NOTES_MAX)] | None = None
+    notes: (
+        Annotated[str, StringConstraints(max_length=NOTES_MAX), AfterValidator(check_text)] | None
+    ) = None
     outcome: TypeName | None = None
 
 
 class InteractionVoid(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=500)]
+    reason: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=3, max_length=500),
+        AfterValidator(check_text),
+    ]
 
 
 class InteractionPublic(BaseModel):

@@ -7,12 +7,12 @@ from enum import StrEnum
 from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import Email, Phone
+from brm_app.models.fields import Email, Phone, RecordId, check_text
 
 NAME_MAX = 200
 BUILT_IN_ROLES = ("Portfolio Manager", "Analyst", "Trader", "Head of Desk", "Operations")
@@ -111,9 +111,15 @@ class TraderMove(SQLModel, table=True):
 # ---- schemas ---------------------------------------------------------------------------------
 
 TraderName = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX)
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
+    AfterValidator(check_text),
 ]
-RoleName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
+RoleName = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
+    AfterValidator(check_text),
+]
 
 
 class TraderWrite(BaseModel):
@@ -130,7 +136,7 @@ class TraderWrite(BaseModel):
     )
     status: TraderStatus = TraderStatus.ACTIVE
     # Sending another firm's id moves the trader there (the move is recorded).
-    firm_id: int | None = PField(default=None, gt=0)
+    firm_id: RecordId | None = None
 
 
 class TraderPatch(BaseModel):
@@ -142,7 +148,7 @@ class TraderPatch(BaseModel):
     role: RoleName | None = None
     permissions: list[TraderPermission] | None = PField(default=None, max_length=10)
     status: TraderStatus | None = None
-    firm_id: int | None = PField(default=None, gt=0)
+    firm_id: RecordId | None = None
 
 
 class TraderPublic(BaseModel):

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.models.fields import RecordId, check_text
 
 
 class Role(StrEnum):
@@ -89,11 +91,11 @@ class UserPublic(BaseModel):
 class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: str = PField(max_length=EMAIL_MAX)
-    name: str = PField(min_length=1, max_length=NAME_MAX)
+    email: Annotated[str, PField(max_length=EMAIL_MAX), AfterValidator(check_text)]
+    name: Annotated[str, PField(min_length=1, max_length=NAME_MAX), AfterValidator(check_text)]
     role: Role
     password: str | None = PField(default=None, max_length=1024)
-    manager_id: int | None = None
+    manager_id: RecordId | None = None
 
 
 class UserUpdate(BaseModel):
@@ -101,11 +103,13 @@ class UserUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    email: str | None = PField(default=None, max_length=EMAIL_MAX)
-    name: str | None = PField(default=None, min_length=1, max_length=NAME_MAX)
+    email: Annotated[str, PField(max_length=EMAIL_MAX), AfterValidator(check_text)] | None = None
+    name: (
+        Annotated[str, PField(min_length=1, max_length=NAME_MAX), AfterValidator(check_text)] | None
+    ) = None
     role: Role | None = None
     is_active: bool | None = None
-    manager_id: int | None = None
+    manager_id: RecordId | None = None
     password: str | None = PField(default=None, max_length=1024)
 
 
@@ -114,4 +118,4 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: str = PField(min_length=1, max_length=NAME_MAX)
+    name: Annotated[str, PField(min_length=1, max_length=NAME_MAX), AfterValidator(check_text)]

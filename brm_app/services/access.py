@@ -10,6 +10,7 @@ for lists (`firm_condition`, `trader_condition`), and the access-matrix tests ho
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from brm_app.auth.actor import Actor, SystemActor
@@ -19,6 +20,7 @@ from brm_app.models.trader import Trader
 from brm_app.models.user import Role
 
 _SEE_ALL = {Role.ADMIN, Role.MANAGER, Role.COMPLIANCE}
+_FIRM = aliased(Firm)  # the trader's own firm, apart from any firm the outer query joins
 
 
 def covered_firm_ids(broker_id: int) -> sa.Select:
@@ -50,7 +52,14 @@ def trader_condition(actor: Actor | SystemActor) -> sa.ColumnElement[bool]:
     """SQL condition on `traders` (joined with nothing) selecting what the actor may see."""
     live = Trader.archived_at.is_(None)
     if isinstance(actor, SystemActor) or actor.role in _SEE_ALL:
-        return sa.and_(live, Trader.firm_id.in_(select(Firm.id).where(Firm.archived_at.is_(None))))
+        # EXISTS on the firm's primary key: `IN (SELECT id FROM firms ...)` made SQLite build a
+        # list of every live firm (100,000 ids) for each query.
+        return sa.and_(
+            live,
+            select(_FIRM.id)
+            .where(_FIRM.id == Trader.firm_id, _FIRM.archived_at.is_(None))
+            .exists(),
+        )
     if actor.role == Role.BROKER:
         return sa.and_(live, Trader.firm_id.in_(covered_firm_ids(actor.user_id)))
     if actor.role == Role.TRADER:

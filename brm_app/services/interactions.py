@@ -264,9 +264,11 @@ def list_interactions(
     if cursor:
         data = decode_cursor(cursor)
         try:
-            when, last_id = datetime.fromisoformat(str(data["t"])), int(data["id"])
+            when, last_id = datetime.fromisoformat(str(data["t"])), data["id"]
         except (KeyError, ValueError, TypeError):
             raise ValidationFailed("is not a cursor this API returned", field="cursor") from None
+        if when.tzinfo is None:
+            raise ValidationFailed("is not a cursor this API returned", field="cursor")
         id_col = InteractionTrader.interaction_id if query.trader_id is not None else Interaction.id
         if desc:
             page_conds.append(sa.or_(date_col < when, sa.and_(date_col == when, id_col < last_id)))

@@ -100,6 +100,9 @@ def decode_cursor(cursor: str) -> dict:
         data = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise ValidationFailed("is not a cursor this API returned", field="cursor") from None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or any(isinstance(v, str) and "\x00" in v for v in data.values()):
+        raise ValidationFailed("is not a cursor this API returned", field="cursor")
+    last_id = data.get("id")
+    if isinstance(last_id, bool) or not isinstance(last_id, int) or not 0 < last_id <= 2**31 - 1:
         raise ValidationFailed("is not a cursor this API returned", field="cursor")
     return data

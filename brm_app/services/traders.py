@@ -127,20 +127,7 @@ def list_traders(
         raise ValidationFailed(f"must be one of {', '.join(SORTS)}", field="sort")
     if query.direction not in ("asc", "desc"):
         raise ValidationFailed("must be asc or desc", field="direction")
-    conds: list[Any] = [access.trader_condition(actor)]
-    if query.firm_id is not None:
-        firm = firms.load(db, actor, query.firm_id)  # 404 for a firm the actor may not see
-        conds.append(Trader.firm_id == firm.id)
-    if query.q:
-        ids = search.trader_ids(db, query.q)
-        if ids is not None:
-            conds.append(Trader.id.in_(ids))
-    if query.status:
-        conds.append(Trader.status == query.status.value)
-    if query.role:
-        conds.append(Trader.role == query.role)
-    if query.covered_by_me and isinstance(actor, Actor):
-        conds.append(Trader.firm_id.in_(access.covered_firm_ids(actor.user_id)))
+    conds = list_conditions(db, actor, query)
     col = SORTS[query.sort]
     order = (
         (col.desc(), Trader.id.desc())
@@ -159,6 +146,25 @@ def list_traders(
     return Page.build(
         [to_public(db, t, n) for t, n in rows], page=page, total=total, total_at_least=at_least
     )
+
+
+def list_conditions(db: Session, actor: AnyActor, query: TraderQuery) -> list[Any]:
+    """The WHERE of a trader list (visibility, firm, search, filters); exports use it too."""
+    conds: list[Any] = [access.trader_condition(actor)]
+    if query.firm_id is not None:
+        firm = firms.load(db, actor, query.firm_id)  # 404 for a firm the actor may not see
+        conds.append(Trader.firm_id == firm.id)
+    if query.q:
+        ids = search.trader_ids(db, query.q)
+        if ids is not None:
+            conds.append(Trader.id.in_(ids))
+    if query.status:
+        conds.append(Trader.status == query.status.value)
+    if query.role:
+        conds.append(Trader.role == query.role)
+    if query.covered_by_me and isinstance(actor, Actor):
+        conds.append(Trader.firm_id.in_(access.covered_firm_ids(actor.user_id)))
+    return conds
 
 
 def history(db: Session, *, actor: AnyActor, trader_id: object) -> list[TraderMovePublic]:

@@ -7,11 +7,12 @@ from typing import Any, TypeVar
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ValidationError
 
+from brm_app.models.fields import MAX_ID, check_text
 from brm_app.services.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
 
-_MAX_ID = 2**63 - 1
+_MAX_ID = MAX_ID
 
 
 def parse(model: type[M], data: Any) -> M:
@@ -55,6 +56,10 @@ def require_text(value: Any, field: str, *, max_length: int, required: bool = Fa
     if not isinstance(value, str):
         raise ValidationFailed("must be text", field=field)
     value = value.strip()
+    try:
+        check_text(value)
+    except ValueError as exc:
+        raise ValidationFailed(str(exc), field=field) from None
     if required and not value:
         raise ValidationFailed("is required", field=field)
     if len(value) > max_length:

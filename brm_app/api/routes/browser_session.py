@@ -23,7 +23,7 @@ class TicketIn(BaseModel):
     ticket: str = Field(min_length=20, max_length=100)
 
 
-def _check_origin(request: Request) -> None:
+def check_origin(request: Request) -> None:
     """Refuse cross-site posts (the cookie is SameSite=Strict as well)."""
     origin = request.headers.get("origin")
     if origin is None:
@@ -43,7 +43,7 @@ def _secure(request: Request) -> bool:
 
 @router.post("", status_code=204)
 def establish(body: TicketIn, request: Request, db: DB) -> Response:
-    _check_origin(request)
+    check_origin(request)
     previous = request.cookies.get(sessions.COOKIE_NAME)
     token = authentication.establish_session(db, ticket=body.ticket, previous_token=previous)
     if token is None:
@@ -63,7 +63,7 @@ def establish(body: TicketIn, request: Request, db: DB) -> Response:
 
 @router.delete("", status_code=204)
 def sign_out(request: Request, db: DB) -> Response:
-    _check_origin(request)
+    check_origin(request)
     authentication.sign_out(
         db,
         token=request.cookies.get(sessions.COOKIE_NAME),

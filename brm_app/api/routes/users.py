@@ -4,15 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.routes.params import MAX_ID, Offset, SearchText
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.user import Role, UserCreate, UserPublic, UserUpdate
 from brm_app.services import authentication, users
 from brm_app.services.pagination import PageRequest
 from brm_app.settings import get_settings
+
+UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="A user id")]
 
 router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=ERRORS)
 
@@ -59,10 +62,10 @@ def change_password(body: PasswordChangeIn, db: DB, actor: CurrentActor) -> None
 def list_users(
     db: DB,
     actor: CurrentActor,
-    q: Annotated[str | None, Query(max_length=100)] = None,
+    q: SearchText = None,
     role: Role | None = None,
     status: Literal["active", "inactive", "locked"] | None = None,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> PageOut[UserPublic]:
     page = users.list_users(
@@ -83,15 +86,15 @@ def create_user(body: UserCreate, db: DB, actor: CurrentActor) -> UserCreatedOut
 
 
 @router.get("/{user_id}", response_model=UserPublic)
-def get_user(user_id: int, db: DB, actor: CurrentActor) -> UserPublic:
+def get_user(user_id: UserId, db: DB, actor: CurrentActor) -> UserPublic:
     return users.get_user(db, actor=actor, user_id=user_id)
 
 
 @router.patch("/{user_id}", response_model=UserPublic)
-def update_user(user_id: int, body: UserUpdate, db: DB, actor: CurrentActor) -> UserPublic:
+def update_user(user_id: UserId, body: UserUpdate, db: DB, actor: CurrentActor) -> UserPublic:
     return users.update_user(db, actor=actor, user_id=user_id, data=body)
 
 
 @router.post("/{user_id}/unlock", response_model=UserPublic)
-def unlock_user(user_id: int, db: DB, actor: CurrentActor) -> UserPublic:
+def unlock_user(user_id: UserId, db: DB, actor: CurrentActor) -> UserPublic:
     return users.unlock(db, actor=actor, user_id=user_id)

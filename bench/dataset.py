@@ -1,0 +1,163 @@
+"""The benchmark database: seeded once by a list of steps, cached under bench/out/.
+
+A cached file is keyed by the seed parameters and by a fingerprint of what produced it (the
+migrations' head, the bulk seeder's and this module's source), so changing any of them reseeds.
+Later data (interactions, ...) is one more function appended to STEPS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+ADMIN_EMAIL = "admin@bench.example"
+ADMIN_PASSWORD = "bench admin password 1"  # a throwaway database, rebuilt at will
+
+
+@dataclass(frozen=True)
+class DatasetParams:
+    firms: int = 100_000
+    traders_per_firm: int = 5
+    brokers: int | None = None
+    seed: int = 1
+
+
+@dataclass
+class SeedContext:
+    params: DatasetParams
+    url: str
+    figures: dict = field(default_factory=dict)
+
+
+Step = Callable[[SeedContext], None]
+
+
+def migrate(ctx: SeedContext) -> None:
+    from brm_app.migrations import upgrade_head
+
+    upgrade_head(ctx.url)
+
+
+def first_admin(ctx: SeedContext) -> None:
+    from brm_app.db import unit_of_work
+    from brm_app.services import first_start
+    from brm_app.settings import get_settings
+
+    with unit_of_work(write=True) as db:
+        first_start.create_first_admin(db, settings=get_settings())
+
+
+def book(ctx: SeedContext) -> None:
+    """Firms, traders and coverage (with a pool of broker users) through the bulk seeder."""
+    from brm_app.db import unit_of_work
+    from brm_app.services import seed
+
+    p = ctx.params
+    plan = seed.SeedPlan(
+        firms=p.firms, traders_per_firm=p.traders_per_firm, brokers=p.brokers, seed=p.seed
+    )
+    with unit_of_work(write=True) as db:
+        result = seed.bulk_load(db, plan)
+    ctx.figures.update(
+        firms=result.firms,
+        traders=result.traders,
+        coverage=result.coverage,
+        brokers=result.brokers,
+        first_firm_id=result.first_firm_id,
+        last_firm_id=result.last_firm_id,
+        search_index=result.search_index,
+        book_steps={k: round(v, 2) for k, v in result.steps.items()},
+    )
+
+
+def compact(ctx: SeedContext) -> None:
+    """Fold the write-ahead log into the file, so the cache is one file."""
+    from brm_app.db import get_engine
+
+    with get_engine().connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+STEPS: list[Step] = [migrate, first_admin, book, compact]
+
+
+def _fingerprint(params: DatasetParams) -> str:
+    from brm_app.migrations import head_revision
+
+    h = hashlib.sha256(json.dumps(asdict(params), sort_keys=True).encode())
+    h.update(str(head_revision()).encode())
+    for source in (ROOT / "brm_app" / "services" / "seed.py", Path(__file__)):
+        h.update(source.read_bytes())
+    h.update(",".join(s.__name__ for s in STEPS).encode())
+    return h.hexdigest()[:12]
+
+
+@dataclass
+class Dataset:
+    path: Path
+    params: DatasetParams
+    figures: dict
+    reused: bool
+
+    @property
+    def size_mb(self) -> float:
+        return self.path.stat().st_size / 1e6
+
+
+def _point_app_at(url: str, data_dir: Path) -> None:
+    from brm_app import db as db_module
+    from brm_app import settings as settings_module
+
+    os.environ.update(
+        BRM_DATABASE_URL=url,
+        BRM_DATA_DIR=str(data_dir),
+        BRM_SECRET_KEY="bench-seeding-secret-" + "x" * 32,
+        BRM_ADMIN_EMAIL=ADMIN_EMAIL,
+        BRM_ADMIN_PASSWORD=ADMIN_PASSWORD,
+        BRM_DEMO="0",
+    )
+    settings_module.get_settings.cache_clear()
+    db_module.get_engine.cache_clear()
+
+
+def prepare(params: DatasetParams, *, reuse: bool = True, log=print) -> Dataset:
+    """The seeded database file for `params`: from the cache, or built now (and cached)."""
+    OUT.mkdir(parents=True, exist_ok=True)
+    stem = f"book-f{params.firms}-t{params.traders_per_firm}-b{params.brokers or 'auto'}-s{params.seed}"
+    key = _fingerprint(params)
+    path, meta = OUT / f"{stem}-{key}.db", OUT / f"{stem}-{key}.json"
+    if reuse and path.exists() and meta.exists():
+        return Dataset(path, params, json.loads(meta.read_text()), reused=True)
+    for stale in OUT.glob(f"{stem}-*"):
+        stale.unlink()
+    for abandoned in OUT.glob("seeding-*"):
+        shutil.rmtree(abandoned, ignore_errors=True)
+    work = OUT / f"seeding-{key}"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir()
+    url = f"sqlite:///{work / 'brm.db'}"
+    _point_app_at(url, work)
+    ctx = SeedContext(params, url)
+    started = time.perf_counter()
+    steps: dict[str, float] = {}
+    for step in STEPS:
+        t = time.perf_counter()
+        log(f"# seeding: {step.__name__} ...")
+        step(ctx)
+        steps[step.__name__] = round(time.perf_counter() - t, 2)
+    from brm_app.db import get_engine
+
+    get_engine().dispose()
+    ctx.figures.update(seed_seconds=round(time.perf_counter() - started, 2), steps=steps)
+    (work / "brm.db").rename(path)
+    meta.write_text(json.dumps(ctx.figures, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    return Dataset(path, params, ctx.figures, reused=False)

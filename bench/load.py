@@ -1,0 +1,103 @@
+"""The load generator: wrk in its own process, a fixed number of connections for a fixed time."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+SCRIPT = Path(__file__).with_name("report.lua")
+_LINE = re.compile(r"^WRK (.*)$", re.MULTILINE)
+
+
+class LoadError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LoadSettings:
+    connections: int = 8
+    duration: float = 10.0
+    warmup: float = 2.0
+    threads: int = 1
+    # A request slower than this counts as a timeout (and is missing from the percentiles).
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
+class Figures:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    max_ms: float
+    errors: dict[str, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def failed(self) -> int:
+        """Requests that did not get a 2xx/3xx answer (timeouts are reported apart)."""
+        return sum(v for k, v in self.errors.items() if k != "timeouts")
+
+
+def wrk_path() -> str:
+    path = shutil.which("wrk")
+    if path is None:
+        raise LoadError(
+            "wrk is not installed: `apt-get install wrk` (make bench installs it when missing)"
+        )
+    return path
+
+
+def run(
+    base_url: str,
+    paths: list[str],
+    settings: LoadSettings,
+    *,
+    headers: dict[str, str] | None = None,
+    seconds: float | None = None,
+) -> Figures:
+    """Drive `paths` (rotated) at `base_url` for `seconds` (default: settings.duration)."""
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as fh:
+        fh.write("\n".join(paths) + "\n")
+        paths_file = fh.name
+    cmd = [
+        wrk_path(),
+        f"-t{settings.threads}",
+        f"-c{settings.connections}",
+        f"-d{max(1, round(seconds or settings.duration))}s",
+        f"--timeout={max(1, round(settings.timeout))}s",
+        "-s",
+        str(SCRIPT),
+    ]
+    for key, value in (headers or {}).items():
+        cmd += ["-H", f"{key}: {value}"]
+    cmd += [base_url + paths[0], "--", paths_file]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
+    finally:
+        Path(paths_file).unlink(missing_ok=True)
+    match = _LINE.search(out.stdout)
+    if out.returncode != 0 or match is None:
+        raise LoadError(f"wrk failed ({out.returncode}): {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    values = {k: int(v) for k, v in (kv.split("=") for kv in match.group(1).split())}
+    return Figures(
+        requests=values["requests"],
+        seconds=values["duration_us"] / 1e6,
+        p50_ms=values["p50_us"] / 1000,
+        p95_ms=values["p95_us"] / 1000,
+        p99_ms=values["p99_us"] / 1000,
+        max_ms=values["max_us"] / 1000,
+        errors={
+            k.removesuffix("_errors"): v
+            for k, v in values.items()
+            if k.endswith("_errors") or k == "timeouts"
+        },
+    )

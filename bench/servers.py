@@ -1,0 +1,134 @@
+"""The servers under test: the real production app (`brm serve`) and the bare baseline."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    url: str
+    proc: subprocess.Popen
+    log: Path
+
+    def stop(self) -> None:
+        if self.proc.poll() is not None:
+            return
+        os.killpg(self.proc.pid, signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=5)
+
+    def processes(self) -> list[psutil.Process]:
+        try:
+            root = psutil.Process(self.proc.pid)
+            return [root, *root.children(recursive=True)]
+        except psutil.NoSuchProcess:
+            return []
+
+    def rss_mb(self) -> tuple[float, float]:
+        """(whole process tree, largest single process) resident memory in MB."""
+        sizes = []
+        for p in self.processes():
+            with contextlib.suppress(psutil.NoSuchProcess):
+                sizes.append(p.memory_info().rss / 1e6)
+        return sum(sizes), max(sizes, default=0.0)
+
+    def check_alive(self, during: str) -> None:
+        """Fail loudly (with the log's tail) when the server exited under us."""
+        if self.proc.poll() is not None:
+            tail = self.log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(
+                f"the {self.name} server exited (status {self.proc.returncode}) during {during}; "
+                f"something stopped it (log {self.log}):\n{tail}"
+            )
+
+    def wait_ready(self, path: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                if httpx.get(self.url + path, timeout=2).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                tail = self.log.read_text(errors="replace")[-4000:]
+                raise RuntimeError(f"{self.name} did not start (log {self.log}):\n{tail}")
+            time.sleep(0.5)
+
+
+def _spawn(name: str, cmd: list[str], env: dict[str, str], log: Path, port: int) -> Server:
+    with open(log, "w") as out:
+        proc = subprocess.Popen(
+            cmd,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    return Server(name, f"http://127.0.0.1:{port}", proc, log)
+
+
+def start_app(
+    *, data_dir: Path, db_file: Path, web_dir: Path, admin_email: str, admin_password: str
+) -> Server:
+    """`brm serve` (production build, one granian worker, no Redis) on its own port and data."""
+    port = free_port()
+    env = {
+        **os.environ,
+        "BRM_DATA_DIR": str(data_dir),
+        "BRM_DATABASE_URL": f"sqlite:///{db_file}",
+        "BRM_PORT": str(port),
+        "BRM_ADMIN_EMAIL": admin_email,
+        "BRM_ADMIN_PASSWORD": admin_password,
+        "BRM_DEMO": "0",
+        "BRM_TOKEN_MINUTES": "240",
+        "REFLEX_WEB_WORKDIR": str(web_dir),
+    }
+    for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):
+        env.pop(key, None)
+    return _spawn("app", [str(BIN / "brm"), "serve"], env, data_dir / "app-server.log", port)
+
+
+def start_bare(*, log_dir: Path) -> Server:
+    """bench.bare_app under granian, ASGI, one worker: the same server software as the app."""
+    port = free_port()
+    cmd = [
+        str(BIN / "granian"),
+        "--interface",
+        "asgi",
+        "--workers",
+        "1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "bench.bare_app:app",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRANIAN_")}
+    return _spawn("bare", cmd, env, log_dir / "bare-server.log", port)

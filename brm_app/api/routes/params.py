@@ -1,0 +1,42 @@
+"""Path and query parameter types shared by the firm and trader routes.
+
+Bounds here are what the storage can hold, so a value out of range is a 422 naming the parameter
+rather than a database error: ids are 32-bit INTEGER columns on PostgreSQL, and PostgreSQL text
+cannot hold NUL characters.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import Path, Query
+from pydantic import AfterValidator, Field, StringConstraints
+
+from brm_app.services.pagination import MAX_LIMIT
+
+MAX_ID = 2**31 - 1
+# Deeper than this, use a cursor: an OFFSET this large is never a real page.
+MAX_OFFSET = 2**31 - 1
+
+
+def _no_nul(value: str | None) -> str | None:
+    if value is not None and "\x00" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+NoNul = AfterValidator(_no_nul)
+
+FirmId = Annotated[int, Path(ge=1, le=MAX_ID, description="A firm id")]
+TraderId = Annotated[int, Path(ge=1, le=MAX_ID, description="A trader id")]
+# An id inside a request body (the services re-check that it names a record the caller may use).
+BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
+Direction = Annotated[Literal["asc", "desc"], Query(description="Sort direction")]
+SearchText = Annotated[
+    str | None,
+    Query(max_length=200, description="Words matching the start of words (prefix search)"),
+    NoNul,
+]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoNul]

@@ -1,0 +1,564 @@
+"""Importing firms and traders from CSV: every row through the API's schemas and services.
+
+Rules:
+- each row becomes a FirmWrite / TraderWrite and goes through firms.create_firm /
+  traders.create_trader, so every rule of a single create applies (uniqueness, coverage, access,
+  the audit trail);
+- each row is atomic: it runs in a SAVEPOINT, so a row that fails half-way leaves nothing;
+- rows are committed in chunks (one short transaction per chunk), so a big file never holds one
+  giant transaction and finished chunks survive a later failure; the acting user is re-checked
+  at the start of every chunk (a session that ends stops the import);
+- a row repeating an earlier row of the same file (firm name ignoring case and spacing, LEI; a
+  trader's firm + email) is rejected as a duplicate of that row;
+- the report names every rejected row (as numbered in the file, header = row 1), the field and
+  the reason, in a stable order a test can compare.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import logging
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, select
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import Permission, require
+from brm_app.db import unit_of_work
+from brm_app.models.fields import name_key
+from brm_app.models.firm import AccountStatus, Firm, FirmWrite
+from brm_app.models.trader import TraderPermission, TraderStatus, TraderWrite
+from brm_app.models.user import Role, User
+from brm_app.services import access, audit, firms, traders
+from brm_app.services.bulk.csv_format import (
+    COLUMNS,
+    LIST_SEPARATOR,
+    CsvFile,
+    Kind,
+    check_kind,
+    check_mapping,
+    row_values,
+)
+from brm_app.services.errors import (
+    Conflict,
+    DomainError,
+    NotAuthenticated,
+    PermissionDenied,
+    ValidationFailed,
+)
+from brm_app.services.validation import pydantic_errors, require_id
+
+log = logging.getLogger("brm.import")
+
+AnyActor = Actor | SystemActor
+# Resolves (and so re-checks) the acting user inside a transaction; raises NotAuthenticated
+# when they may no longer act (session ended, account deactivated).
+ActorFor = Callable[[Session], AnyActor]
+
+CHUNK_SIZE = 50
+ROW = "row"  # the "field" of an issue about the whole row
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class RowIssue:
+    row: int
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        if self.field == ROW:
+            return f"row {self.row}: {self.message}"
+        return f"row {self.row}: {self.field}: {self.message}"
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    kind: Kind
+    total: int
+    imported: int
+    rejected: int
+    issues: tuple[RowIssue, ...]
+    dry_run: bool = False
+    # When the import stopped early: why, and the first row that was not processed (it and every
+    # later row were not imported; the rows before it were).
+    stopped: str | None = None
+    stopped_at_row: int | None = None
+    not_processed: int = 0
+
+    def reasons_by_row(self) -> dict[int, str]:
+        out: dict[int, list[str]] = {}
+        for issue in self.issues:
+            text = issue.message if issue.field == ROW else f"{issue.field}: {issue.message}"
+            out.setdefault(issue.row, []).append(text)
+        return {row: "; ".join(texts) for row, texts in out.items()}
+
+    def summary(self) -> str:
+        verb = "valid" if self.dry_run else "imported"
+        text = f"{self.kind}: {self.total} rows, {self.imported} {verb}, {self.rejected} rejected"
+        if self.dry_run:
+            text += " (dry run: nothing was imported)"
+        if self.stopped:
+            text += (
+                f"; stopped at row {self.stopped_at_row} ({self.stopped}): "
+                f"{self.not_processed} rows not processed"
+            )
+        return text
+
+
+# ---- acting user and brokers ---------------------------------------------------------------
+
+
+def active_broker_id(db: Session, email: object) -> int | None:
+    """The id of the active broker with this email, or None."""
+    if not isinstance(email, str) or not email.strip():
+        return None
+    return db.exec(
+        select(User.id).where(
+            User.email == email.strip().lower(), User.role == Role.BROKER, User.is_active
+        )
+    ).first()
+
+
+def _check_default_broker(db: Session, actor: AnyActor, broker_id: object) -> int | None:
+    if broker_id is None:
+        return None
+    broker_id = require_id(broker_id, "default_primary_broker")
+    user = db.get(User, broker_id)
+    if user is None or user.role != Role.BROKER or not user.is_active:
+        raise ValidationFailed("must be an active broker", field="default_primary_broker")
+    if isinstance(actor, Actor) and actor.role == Role.BROKER and broker_id != actor.user_id:
+        raise PermissionDenied(
+            "Brokers become the primary broker of the firms they import; "
+            "only managers and admins choose another."
+        )
+    return broker_id
+
+
+# ---- the run -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    kind: Kind
+    columns: dict[int, str]
+    header_width: int
+    default_primary: int | None
+    # First row of the file holding each key, for duplicates within the file.
+    seen: dict[tuple, int] = field(default_factory=dict)
+    # Per chunk (one transaction): active brokers by email, firms by LEI / name key.
+    brokers: dict[str, int] = field(default_factory=dict)
+    firm_cache: dict[tuple[str, str], tuple[int, str] | None] = field(default_factory=dict)
+
+
+class _Rollback(Exception):
+    """Ends a dry-run chunk: everything it did is rolled back."""
+
+
+def _chunks(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
+    chunk: list[_T] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def import_csv(
+    csv_file: CsvFile,
+    *,
+    kind: Kind,
+    mapping: Sequence[str],
+    actor_for: ActorFor,
+    default_primary_broker_id: int | None = None,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+    chunk_size: int = CHUNK_SIZE,
+) -> ImportReport:
+    """Import every row of `csv_file` (`mapping`: the field of each file column, "" = ignore).
+
+    Runs its own short transactions (see the module docstring), so call it from a worker thread,
+    never on an event loop. Raises before importing anything when the actor may not import, the
+    mapping lacks a required field, or the default primary broker is not usable; afterwards every
+    problem is reported per row. `progress(rows_done)` is called after each row.
+    """
+    kind = check_kind(kind)
+    columns = check_mapping(csv_file.header, list(mapping), kind)
+    with unit_of_work() as db:
+        actor = _actor(db, actor_for, kind)
+        default_primary = (
+            _check_default_broker(db, actor, default_primary_broker_id) if kind == "firms" else None
+        )
+    ctx = _Context(kind, columns, len(csv_file.header), default_primary)
+    issues: list[RowIssue] = []
+    imported = done = 0
+    stopped = stopped_at = None
+    for chunk in _chunks(csv_file.records(), max(1, chunk_size)):
+        try:
+            chunk_issues, chunk_imported = _run_chunk(
+                ctx, chunk, actor_for, dry_run, progress, done
+            )
+        except DomainError as exc:  # the session ended, the role changed ...
+            stopped, stopped_at = exc.message, chunk[0][0]
+            break
+        except Exception:
+            log.exception("import of %s stopped by an unexpected error", kind)
+            stopped, stopped_at = "an unexpected error; it has been logged", chunk[0][0]
+            break
+        issues.extend(chunk_issues)
+        imported += chunk_imported
+        done += len(chunk)
+    position = {c: i for i, c in enumerate(COLUMNS[kind])}
+    issues.sort(key=lambda i: (i.row, position.get(i.field, len(position)), i.field, i.message))
+    rejected = len({i.row for i in issues})
+    report = ImportReport(
+        kind=kind,
+        total=csv_file.row_count,
+        imported=imported,
+        rejected=rejected,
+        issues=tuple(issues),
+        dry_run=dry_run,
+        stopped=stopped,
+        stopped_at_row=stopped_at,
+        not_processed=csv_file.row_count - done if stopped else 0,
+    )
+    if not dry_run:
+        _record_summary(report, actor_for)
+    return report
+
+
+def _actor(db: Session, actor_for: ActorFor, kind: Kind) -> AnyActor:
+    actor = actor_for(db)
+    if actor is None:
+        raise NotAuthenticated("Your session has ended; please sign in again.")
+    require(actor, Permission.DATA_IMPORT)
+    require(actor, Permission.FIRMS_CREATE if kind == "firms" else Permission.TRADERS_EDIT)
+    return actor
+
+
+def _run_chunk(
+    ctx: _Context,
+    chunk: list[tuple[int, list[str]]],
+    actor_for: ActorFor,
+    dry_run: bool,
+    progress: Callable[[int], None] | None,
+    done: int,
+) -> tuple[list[RowIssue], int]:
+    issues: list[RowIssue] = []
+    imported = 0
+    try:
+        with unit_of_work(write=True) as db:
+            actor = _actor(db, actor_for, ctx.kind)
+            ctx.brokers = {
+                email: user_id
+                for email, user_id in db.exec(
+                    select(User.email, User.id).where(User.role == Role.BROKER, User.is_active)
+                ).all()
+            }
+            ctx.firm_cache = {}
+            for offset, (number, cells) in enumerate(chunk, start=1):
+                row_issues = _import_row(db, actor, ctx, number, cells)
+                if row_issues:
+                    issues.extend(row_issues)
+                else:
+                    imported += 1
+                if progress is not None:
+                    progress(done + offset)
+            if dry_run:
+                raise _Rollback
+    except _Rollback:
+        pass
+    return issues, imported
+
+
+def _import_row(
+    db: Session, actor: AnyActor, ctx: _Context, number: int, cells: list[str]
+) -> list[RowIssue]:
+    extra = [c for c in cells[ctx.header_width :] if c.strip()]
+    if extra:
+        return [
+            RowIssue(
+                number,
+                ROW,
+                f"has {len(cells)} cells but the header has {ctx.header_width}: "
+                "check the separators and quotes",
+            )
+        ]
+    values = row_values(cells, ctx.columns)
+    if ctx.kind == "firms":
+        return _firm_row(db, actor, ctx, number, values)
+    return _trader_row(db, actor, ctx, number, values)
+
+
+def _duplicate(ctx: _Context, number: int, key: tuple, fld: str) -> RowIssue | None:
+    first = ctx.seen.setdefault(key, number)
+    return None if first == number else RowIssue(number, fld, f"duplicate of row {first}")
+
+
+# ---- firms ---------------------------------------------------------------------------------
+
+
+def _firm_row(
+    db: Session, actor: AnyActor, ctx: _Context, number: int, values: dict[str, str]
+) -> list[RowIssue]:
+    name, lei = values.get("name", ""), values.get("lei", "").upper()
+    if name and (dup := _duplicate(ctx, number, ("name", name_key(name)), "name")):
+        return [dup]
+    if lei and (dup := _duplicate(ctx, number, ("lei", lei), "lei")):
+        return [dup]
+
+    payload: dict[str, Any] = {}
+    for key in ("name", "lei", "notes"):
+        if values.get(key):
+            payload[key] = values[key]
+    address = {k: values[k] for k in ("street", "city", "postal_code", "country") if values.get(k)}
+    contact = {k: values[k] for k in ("phone", "email", "website") if values.get(k)}
+    if address:
+        payload["address"] = address
+    if contact:
+        payload["contact_details"] = contact
+    if values.get("account_status"):
+        payload["account_status"] = _enum_value(values["account_status"], AccountStatus)
+    if values.get("tier"):
+        payload["tier"] = values["tier"].upper()
+
+    issues: list[RowIssue] = []
+    primary_email = values.get("primary_broker_email", "")
+    if primary_email:
+        primary = ctx.brokers.get(primary_email.lower())
+        if primary is None:
+            issues.append(
+                RowIssue(number, "primary_broker_email", "is not the email of an active broker")
+            )
+        payload["primary_broker_id"] = primary
+    elif ctx.default_primary is not None:
+        payload["primary_broker_id"] = ctx.default_primary
+    secondary_cell = values.get("secondary_broker_emails", "")
+    if secondary_cell:
+        emails = _split_list(secondary_cell)
+        unknown = [e for e in emails if e.lower() not in ctx.brokers]
+        if unknown:
+            issues.append(
+                RowIssue(
+                    number,
+                    "secondary_broker_emails",
+                    f"not the email of an active broker: {', '.join(unknown)}",
+                )
+            )
+        payload["secondary_broker_ids"] = [
+            ctx.brokers[e.lower()] for e in emails if e.lower() in ctx.brokers
+        ]
+
+    data = _validate(FirmWrite, payload, number, issues)
+    if issues or data is None:
+        return _ordered(ctx.kind, issues)
+    return _create(db, ctx.kind, number, lambda: firms.create_firm(db, actor=actor, data=data))
+
+
+# ---- traders -------------------------------------------------------------------------------
+
+
+def _trader_row(
+    db: Session, actor: AnyActor, ctx: _Context, number: int, values: dict[str, str]
+) -> list[RowIssue]:
+    firm_lei, firm_name = values.get("firm_lei", "").upper(), values.get("firm_name", "")
+    firm_key = ("lei", firm_lei) if firm_lei else ("name", name_key(firm_name))
+    email = values.get("email", "").lower()
+    if (firm_lei or firm_name) and email:
+        dup = _duplicate(ctx, number, ("trader", *firm_key, email), "email")
+        if dup:
+            return [dup]
+
+    payload: dict[str, Any] = {}
+    for key in ("name", "email", "phone", "role"):
+        if values.get(key):
+            payload[key] = values[key]
+    if values.get("status"):
+        payload["status"] = _enum_value(values["status"], TraderStatus)
+    issues: list[RowIssue] = []
+    if "permissions" in ctx.columns.values():
+        # A blank cell in a permissions column means none (as exported), not the default.
+        permissions = [
+            _enum_value(p.replace(" ", "_").replace("-", "_"), TraderPermission)
+            for p in _split_list(values.get("permissions", ""))
+        ]
+        if TraderPermission.PORTAL_ACCESS.value in permissions:
+            issues.append(
+                RowIssue(
+                    number,
+                    "permissions",
+                    "portal_access is not granted by import: grant it on the trader's page, "
+                    "where the new account's password is shown once",
+                )
+            )
+        payload["permissions"] = permissions
+
+    firm_id = None
+    if not firm_lei and not firm_name:
+        issues.append(RowIssue(number, "firm_name", "is required (or firm_lei)"))
+    else:
+        found = _find_firm(db, actor, ctx, firm_key)
+        if found is None:
+            fld, what = ("firm_lei", "LEI") if firm_lei else ("firm_name", "name")
+            issues.append(RowIssue(number, fld, f"no firm you can see has this {what}"))
+        elif firm_lei and firm_name and name_key(firm_name) != found[1]:
+            issues.append(
+                RowIssue(number, "firm_name", "is not the name of the firm with this LEI")
+            )
+        else:
+            firm_id = found[0]
+
+    data = _validate(TraderWrite, payload, number, issues)
+    if issues or data is None or firm_id is None:
+        return _ordered(ctx.kind, issues)
+    return _create(
+        db,
+        ctx.kind,
+        number,
+        lambda: traders.create_trader(db, actor=actor, firm_id=firm_id, data=data),
+    )
+
+
+def _find_firm(
+    db: Session, actor: AnyActor, ctx: _Context, key: tuple[str, str]
+) -> tuple[int, str] | None:
+    """(id, name key) of the live firm the actor may see with this LEI or name, or None."""
+    if key not in ctx.firm_cache:
+        column = Firm.lei if key[0] == "lei" else Firm.name_key
+        row = db.exec(
+            select(Firm.id, Firm.name_key).where(column == key[1], access.firm_condition(actor))
+        ).first()
+        ctx.firm_cache[key] = (row[0], row[1]) if row else None
+    return ctx.firm_cache[key]
+
+
+# ---- shared --------------------------------------------------------------------------------
+
+
+def _split_list(cell: str) -> list[str]:
+    out: list[str] = []
+    for part in cell.replace(",", LIST_SEPARATOR).split(LIST_SEPARATOR):
+        part = part.strip()
+        if part and part not in out:
+            out.append(part)
+    return out
+
+
+def _enum_value(text: str, enum: type) -> str:
+    """The enum value matching `text` ignoring case, else `text` (for the schema to refuse)."""
+    folded = text.strip().casefold()
+    return next((m.value for m in enum if m.value.casefold() == folded), text)
+
+
+def _validate(
+    model: type[BaseModel], payload: dict[str, Any], number: int, issues: list[RowIssue]
+) -> Any:
+    try:
+        return model.model_validate(payload)
+    except ValidationError as exc:
+        for loc, message in pydantic_errors(exc).items():
+            issues.append(RowIssue(number, _column_of(loc), _wording(message)))
+        return None
+
+
+_SERVICE_FIELDS = {
+    "primary_broker_id": "primary_broker_email",
+    "secondary_broker_ids": "secondary_broker_emails",
+    "firm_id": "firm_name",
+    "__all__": ROW,
+}
+
+
+def _column_of(loc: str) -> str:
+    """The CSV column an error location refers to ("address.country" -> "country")."""
+    if loc in _SERVICE_FIELDS:
+        return _SERVICE_FIELDS[loc]
+    parts = [p for p in loc.split(".") if not p.isdigit()]
+    for part in reversed(parts):
+        if part in _SERVICE_FIELDS:
+            return _SERVICE_FIELDS[part]
+        if any(part in cols for cols in (COLUMNS["firms"], COLUMNS["traders"])):
+            return part
+    return ROW
+
+
+def _wording(message: str) -> str:
+    return "is required" if message == "Field required" else message
+
+
+def _create(db: Session, kind: Kind, number: int, create: Callable[[], object]) -> list[RowIssue]:
+    """Run one create in a savepoint: on any domain error nothing of the row remains."""
+    try:
+        with db.begin_nested():
+            create()
+    except ValidationFailed as exc:
+        return _ordered(
+            kind, [RowIssue(number, _column_of(k), _wording(v)) for k, v in exc.errors.items()]
+        )
+    except Conflict as exc:
+        return [RowIssue(number, _column_of(exc.field) if exc.field else ROW, exc.message)]
+    except DomainError as exc:
+        return [RowIssue(number, ROW, exc.message)]
+    return []
+
+
+def _ordered(kind: Kind, issues: list[RowIssue]) -> list[RowIssue]:
+    """Issues of one row in column order (whole-row issues last), one per field."""
+    position = {c: i for i, c in enumerate(COLUMNS[kind])}
+    out: dict[str, RowIssue] = {}
+    for issue in sorted(issues, key=lambda i: position.get(i.field, len(position))):
+        out.setdefault(issue.field, issue)
+    return list(out.values())
+
+
+def _record_summary(report: ImportReport, actor_for: ActorFor) -> None:
+    try:
+        with unit_of_work(write=True) as db:
+            audit.record(
+                db,
+                actor=actor_for(db),
+                action="data.imported",
+                entity="import",
+                changes={
+                    "kind": report.kind,
+                    "rows": report.total,
+                    "imported": report.imported,
+                    "rejected": report.rejected,
+                    "stopped": report.stopped,
+                },
+            )
+    except Exception:  # the rows are imported and audited one by one already
+        log.warning("could not record the import summary", exc_info=True)
+
+
+# ---- rows not imported, for the user to fix ------------------------------------------------
+
+
+def rejected_rows_csv(csv_file: CsvFile, report: ImportReport) -> str:
+    """The rows that were not imported, as in the file, plus a column saying why.
+
+    Fix the cells and import this file again: the extra column is ignored by the mapping.
+    Uses the file's own separator; starts with a BOM so spreadsheets read it as UTF-8.
+    """
+    reasons = report.reasons_by_row()
+    stopped_at = report.stopped_at_row
+    buf = io.StringIO()
+    buf.write("\ufeff")
+    writer = csv.writer(buf, delimiter=csv_file.delimiter, lineterminator="\r\n")
+    writer.writerow([*csv_file.header, "import_errors"])
+    for number, cells in csv_file.records():
+        if number in reasons:
+            reason = reasons[number]
+        elif stopped_at is not None and number >= stopped_at:
+            reason = f"not imported: the import stopped ({report.stopped})"
+        else:
+            continue
+        padded = list(cells) + [""] * (len(csv_file.header) - len(cells))
+        writer.writerow([*padded, f"row {number}: {reason}"])
+    return buf.getvalue()
