@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from brm_app.auth import sessions, throttle, tokens
@@ -208,18 +209,24 @@ def issue_api_token(
     return ApiToken(token, expires_in)
 
 
+_TOKEN_USER = select(
+    User.id, User.role, User.email, User.name, User.is_active, User.credentials_changed_at
+).where(User.id == sa.bindparam("uid"))
+
+
 def actor_for_api_token(db: Session, *, token: str, ip: str | None, settings: Settings) -> Actor:
     """Every API call: the token must be valid and its user still active, with unchanged credentials."""
     try:
         claims = tokens.decode(token, secret=settings.secret_key)
     except tokens.InvalidToken:
         raise NotAuthenticated("The access token is invalid or has expired.") from None
-    user = db.get(User, claims.user_id)
-    if user is None or not user.is_active:
+    # A plain row, not an ORM object: this runs on every API call.
+    row = db.exec(_TOKEN_USER.params(uid=claims.user_id)).first()
+    if row is None or not row.is_active:
         raise NotAuthenticated("The account is not active.")
-    if claims.credentials_version != tokens.credentials_version(user.credentials_changed_at):
+    if claims.credentials_version != tokens.credentials_version(row.credentials_changed_at):
         raise NotAuthenticated("The access token was issued before the credentials changed.")
-    return actor_of(user, ip=ip)
+    return Actor(user_id=row.id, role=Role(row.role), email=row.email, name=row.name, ip=ip)
 
 
 def change_own_password(
