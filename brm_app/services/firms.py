@@ -440,7 +440,10 @@ def _write_coverage(
     return True
 
 
-def create_firm(db: Session, *, actor: AnyActor, data: FirmWrite) -> FirmPublic:
+def create_firm(
+    db: Session, *, actor: AnyActor, data: FirmWrite, public: bool = True
+) -> FirmPublic | None:
+    """Create a firm; `public=False` (bulk imports) skips reading the new record back."""
     require(actor, Permission.FIRMS_CREATE)
     is_broker = isinstance(actor, Actor) and actor.role == Role.BROKER
     primary_id, secondary_ids = data.primary_broker_id, data.secondary_broker_ids
@@ -475,16 +478,44 @@ def create_firm(db: Session, *, actor: AnyActor, data: FirmWrite) -> FirmPublic:
         db.flush()
     except sa.exc.IntegrityError:
         raise Conflict("A firm with this name or LEI already exists.", field="name") from None
-    _write_coverage(db, actor, firm, primary_id, secondary_ids or [])
+    coverage = _add_coverage(db, actor, firm, primary_id, secondary_ids or [])
     audit.record(
         db,
         actor=actor,
         action="firm.created",
         entity="firm",
         entity_id=firm.id,
-        changes={"after": {**_snapshot(firm), **_coverage_snapshot(db, firm.id)}},
+        changes={"after": {**_snapshot(firm), **coverage}},
     )
-    return to_public(db, actor, firm)
+    return to_public(db, actor, firm) if public else None
+
+
+def _add_coverage(
+    db: Session, actor: AnyActor, firm: Firm, primary_id: int, secondary_ids: list[int]
+) -> dict[str, Any]:
+    """Coverage of a brand-new firm (nothing to compare with or replace); returns its snapshot."""
+    primary = _active_broker(db, primary_id, "primary_broker_id")
+    secondary = {_active_broker(db, b, "secondary_broker_ids") for b in secondary_ids} - {primary}
+    assigned_by = actor.user_id if isinstance(actor, Actor) else None
+    db.add(
+        FirmCoverage(
+            firm_id=firm.id,
+            broker_id=primary,
+            role=CoverageRole.PRIMARY.value,
+            assigned_by_id=assigned_by,
+        )
+    )
+    for broker_id in sorted(secondary):
+        db.add(
+            FirmCoverage(
+                firm_id=firm.id,
+                broker_id=broker_id,
+                role=CoverageRole.SECONDARY.value,
+                assigned_by_id=assigned_by,
+            )
+        )
+    db.flush()
+    return {"primary_broker_id": primary, "secondary_broker_ids": sorted(secondary)}
 
 
 def _update(

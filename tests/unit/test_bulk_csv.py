@@ -284,7 +284,7 @@ def test_firm_import_gives_the_exact_report(people):
 def test_a_row_that_fails_half_way_leaves_nothing(people, monkeypatch):
     """The firm row is written, then its coverage fails: the savepoint takes the firm back."""
     manager, _ben, _ = people
-    real = firms._write_coverage
+    real = firms._add_coverage
 
     def failing(db, actor, firm, primary_id, secondary_ids):
         if firm.name == "Half Done":
@@ -292,7 +292,7 @@ def test_a_row_that_fails_half_way_leaves_nothing(people, monkeypatch):
             raise ValidationFailed("must be an active broker", field="primary_broker_id")
         return real(db, actor, firm, primary_id, secondary_ids)
 
-    monkeypatch.setattr(firms, "_write_coverage", failing)
+    monkeypatch.setattr(firms, "_add_coverage", failing)
     text = "name,primary_broker_email\nBefore,ben@test.example\nHalf Done,ben@test.example\nAfter,ben@test.example\n"
     report = run_import(manager, text, chunk_size=2)
     assert report.issues == (RowIssue(3, "primary_broker_email", "must be an active broker"),)

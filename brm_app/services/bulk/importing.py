@@ -358,7 +358,7 @@ def _firm_row(
     data = _validate(FirmWrite, payload, number, issues)
     if issues or data is None:
         return _ordered(ctx.kind, issues)
-    return _create(db, ctx.kind, number, lambda: firms.create_firm(db, actor=actor, data=data))
+    return _create(db, ctx.kind, number, lambda: firms.create_firm(db, actor=actor, data=data, public=False))
 
 
 # ---- traders -------------------------------------------------------------------------------
