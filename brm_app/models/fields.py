@@ -8,6 +8,7 @@ email, website.
 from __future__ import annotations
 
 import re
+from datetime import datetime
 from typing import Annotated
 
 import phonenumbers
@@ -151,6 +152,16 @@ def text(min_length: int = 0, max_length: int = 200) -> object:
 
 
 RecordId = Annotated[int, Field(gt=0, le=MAX_ID)]
+
+
+def check_moment(value: datetime) -> datetime:
+    """Dates of this world: years 1900 to 2999 (so time-zone arithmetic can never overflow)."""
+    if not 1900 <= value.year <= 2999:
+        raise ValueError("must be between the years 1900 and 2999")
+    return value
+
+
+Moment = Annotated[datetime, AfterValidator(check_moment)]
 
 
 def name_key(name: str) -> str:

@@ -12,7 +12,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import RecordId, check_text
+from brm_app.models.fields import Moment, RecordId, check_text
 
 TITLE_MAX = 200
 
@@ -180,7 +180,7 @@ class FollowUpWrite(BaseModel):
     notes: Annotated[str, StringConstraints(max_length=5000), AfterValidator(check_text)] | None = (
         None
     )
-    due_at: datetime
+    due_at: Moment
     time_zone: (
         Annotated[str, StringConstraints(max_length=64), AfterValidator(check_text)] | None
     ) = None
@@ -188,7 +188,7 @@ class FollowUpWrite(BaseModel):
     firm_id: RecordId | None = None
     trader_ids: list[RecordId] = PField(default_factory=list, max_length=50)
     interaction_id: RecordId | None = None
-    reminders: list[datetime] | None = PField(
+    reminders: list[Moment] | None = PField(
         default=None,
         max_length=10,
         description="Times to be reminded; default: 1 day and 1 hour before",
@@ -202,13 +202,13 @@ class FollowUpPatch(BaseModel):
     notes: Annotated[str, StringConstraints(max_length=5000), AfterValidator(check_text)] | None = (
         None
     )
-    due_at: datetime | None = None
+    due_at: Moment | None = None
     time_zone: (
         Annotated[str, StringConstraints(max_length=64), AfterValidator(check_text)] | None
     ) = None
     assignee_id: RecordId | None = None
     trader_ids: list[RecordId] | None = PField(default=None, max_length=50)
-    reminders: list[datetime] | None = PField(default=None, max_length=10)
+    reminders: list[Moment] | None = PField(default=None, max_length=10)
     status: FollowUpStatus | None = None
 
 

@@ -16,7 +16,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import RecordId, check_text
+from brm_app.models.fields import Moment, RecordId, check_text
 
 SUBJECT_MAX = 200
 NOTES_MAX = 20_000
@@ -167,9 +167,9 @@ class InteractionWrite(BaseModel):
     trader_id: RecordId | None = None
     trader_ids: list[RecordId] | None = PField(default=None, max_length=50)
     interaction_type: TypeName
-    interaction_date: datetime
+    interaction_date: Moment
     # Optional end: gives the duration (and must not be before the start).
-    interaction_end: datetime | None = None
+    interaction_end: Moment | None = None
     time_zone: TimeZoneName | None = None
     duration_minutes: int | None = PField(default=None, ge=0, le=24 * 60)
     subject: Subject

@@ -46,6 +46,12 @@ def get_rules(db: Session) -> RelationshipRules:
     )
 
 
+def read_rules(db: Session, *, actor: Actor | SystemActor) -> RelationshipRules:
+    """The rules as settings (admins); the services read them for everyone's use via get_rules."""
+    require(actor, Permission.APP_SETTINGS)
+    return get_rules(db)
+
+
 def _int_in(value: Any, field_name: str, low: int, high: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
         raise ValidationFailed(f"must be a whole number from {low} to {high}", field=field_name)

@@ -32,7 +32,7 @@ from brm_app.models.follow_up import (
 )
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
-from brm_app.services import access, app_settings, audit, firms
+from brm_app.services import access, app_settings, audit, firms, traders
 from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
 from brm_app.services.interactions import local_day_bounds, to_utc, user_zone_name, zone
 from brm_app.services.pagination import Page, PageRequest, capped_count
@@ -183,11 +183,10 @@ def list_follow_ups(
     if query.firm_id is not None:
         conds.append(FollowUp.firm_id == firms.load(db, actor, query.firm_id).id)
     if query.trader_id is not None:
+        trader = traders.load(db, actor, query.trader_id)  # 404 for a trader the actor may not see
         conds.append(
             FollowUp.id.in_(
-                select(FollowUpTrader.follow_up_id).where(
-                    FollowUpTrader.trader_id == query.trader_id
-                )
+                select(FollowUpTrader.follow_up_id).where(FollowUpTrader.trader_id == trader.id)
             )
         )
     if query.status is not None:

@@ -44,6 +44,14 @@ def config(db: Session, *, include_inactive: bool = False) -> list[TypeConfig]:
     ]
 
 
+def types_for(
+    db: Session, *, actor: Actor | SystemActor, include_inactive: bool = False
+) -> list[TypeConfig]:
+    """The type list as people who log or read interactions see it (inactive ones: admins)."""
+    require(actor, Permission.APP_SETTINGS if include_inactive else Permission.INTERACTIONS_VIEW)
+    return config(db, include_inactive=include_inactive)
+
+
 def outcomes(db: Session) -> list[str]:
     return list(
         db.exec(

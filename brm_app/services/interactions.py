@@ -84,13 +84,19 @@ def to_utc(moment: datetime, tz_name: str) -> datetime:
 def local_day_bounds(
     day_from: date | None, day_to: date | None, tz_name: str
 ) -> tuple[datetime | None, datetime | None]:
+    """The UTC instants where day_from starts and the day after day_to starts, in tz_name."""
     tz = zone(tz_name)
+    for field_name, day in (("date_from", day_from), ("date_to", day_to)):
+        if day is not None and not 1900 <= day.year <= 2999:
+            raise ValidationFailed("must be between the years 1900 and 2999", field=field_name)
     start = datetime.combine(day_from, time(), tzinfo=tz).astimezone(UTC) if day_from else None
     end = (
         datetime.combine(day_to + timedelta(days=1), time(), tzinfo=tz).astimezone(UTC)
         if day_to
         else None
     )
+    if start and end and end <= start:
+        raise ValidationFailed("ends before it starts", field="date_to")
     return start, end
 
 
@@ -253,8 +259,6 @@ def list_interactions(
     if query.outcomes:
         conds.append(Interaction.outcome.in_(query.outcomes))
     start, end = local_day_bounds(query.date_from, query.date_to, user_zone_name(db, actor))
-    if start and end and end <= start:
-        raise ValidationFailed("ends before it starts", field="date_to")
     if start:
         conds.append(date_col >= start)
     if end:
@@ -343,6 +347,8 @@ def _check(
                 f"trader {tid} is not one you can log an interaction with", field="trader_ids"
             )
     firm_ids = {people[t].firm_id for t in trader_ids}
+    if fixed_firm_id is not None and data.firm_id not in (None, fixed_firm_id):
+        raise ValidationFailed("an interaction cannot move to another firm", field="firm_id")
     expected_firm = fixed_firm_id or data.firm_id
     if len(firm_ids) > 1 or (expected_firm is not None and firm_ids != {expected_firm}):
         raise ValidationFailed(

@@ -9,7 +9,7 @@ longest-neglected first and shows, per firm, the last contact, interactions in t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -86,6 +86,8 @@ def timeline(
         i_conds.append(Interaction.interaction_type.in_(types))
     if outcomes:
         i_conds.append(Interaction.outcome.in_(outcomes))
+    if before is not None and before.tzinfo is None:
+        before = before.replace(tzinfo=UTC)  # a time without a zone is read as UTC
     if before is not None:
         i_conds.append(Interaction.occurred_at < before)
         f_conds.append(FollowUp.due_at < before)

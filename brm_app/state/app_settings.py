@@ -36,12 +36,9 @@ class SettingsState(ServiceMixin, rx.State):
     @rx.event
     async def load(self):
         def fetch(db, *, actor):
-            from brm_app.auth.rbac import Permission, require
-
-            require(actor, Permission.APP_SETTINGS)
             return (
-                app_settings.get_rules(db),
-                interaction_config.config(db, include_inactive=True),
+                app_settings.read_rules(db, actor=actor),
+                interaction_config.types_for(db, actor=actor, include_inactive=True),
                 interaction_config.outcomes(db),
             )
 

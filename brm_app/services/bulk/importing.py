@@ -358,7 +358,9 @@ def _firm_row(
     data = _validate(FirmWrite, payload, number, issues)
     if issues or data is None:
         return _ordered(ctx.kind, issues)
-    return _create(db, ctx.kind, number, lambda: firms.create_firm(db, actor=actor, data=data, public=False))
+    return _create(
+        db, ctx.kind, number, lambda: firms.create_firm(db, actor=actor, data=data, public=False)
+    )
 
 
 # ---- traders -------------------------------------------------------------------------------
