@@ -23,3 +23,11 @@ def get_token(client: TestClient, email: str, password: str = PASSWORD) -> str:
 
 def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def people(client):
+    """The six callers of the access matrices (see tests/api/matrix_support.py)."""
+    from tests.api.matrix_support import People
+
+    return People()

@@ -20,24 +20,16 @@ import itertools
 import re
 from functools import cached_property
 
-import pytest
-from sqlmodel import func, select
-
-from brm_app.auth import tokens
-from brm_app.auth.actor import SystemActor
-from brm_app.db import unit_of_work
-from brm_app.models.audit import AuditEvent
 from brm_app.models.firm import FirmWrite
-from brm_app.models.trader import TraderPermission, TraderWrite
-from brm_app.models.user import Role, User
+from brm_app.models.trader import TraderWrite
 from brm_app.services import firms, traders
-from brm_app.settings import get_settings
-from tests.api.conftest import auth
-from tests.factories import make_user
-
-API = "/api/v1"
-ROLES = ("admin", "compliance", "manager", "broker", "trader", "stranger")
-SYSTEM = SystemActor(label="system:test")
+from tests.api.matrix_support import (
+    API,
+    ROLES,
+    People,
+    call,
+    play_matrix,
+)
 
 # fmt: off
 # $name placeholders are fresh records made for each row (see World below):
@@ -106,58 +98,6 @@ LISTS = [
 _seq = itertools.count(1)
 
 
-def _call(fn, **kw):
-    with unit_of_work(write=True) as db:
-        return fn(db, actor=SYSTEM, **kw)
-
-
-def _token(user_id: int) -> dict[str, str]:
-    with unit_of_work() as db:
-        user = db.get(User, user_id)
-        token, _ = tokens.issue(
-            user.id,
-            cv=tokens.credentials_version(user.credentials_changed_at),
-            secret=get_settings().secret_key,
-            minutes=15,
-        )
-    return auth(token)
-
-
-class People:
-    """The six callers, made once per test (password hashing is the slow part)."""
-
-    def __init__(self) -> None:
-        admin, compliance, manager = (
-            make_user(Role.ADMIN),
-            make_user(Role.COMPLIANCE),
-            make_user(Role.MANAGER),
-        )
-        self.broker, self.stranger = make_user(Role.BROKER), make_user(Role.BROKER)
-        home = _call(
-            firms.create_firm,
-            data=FirmWrite(name="Portal Home", primary_broker_id=self.broker.user_id),
-        )
-        saved = _call(
-            traders.create_trader,
-            firm_id=home.firm_id,
-            data=TraderWrite(
-                name="Tess Trader",
-                email="tess@client.example",
-                permissions=[TraderPermission.PORTAL_ACCESS],
-            ),
-        )
-        self.own_trader_id = saved.trader.trader_id
-        user_ids = {
-            "admin": admin.user_id,
-            "compliance": compliance.user_id,
-            "manager": manager.user_id,
-            "broker": self.broker.user_id,
-            "trader": saved.trader.portal_user_id,
-            "stranger": self.stranger.user_id,
-        }
-        self.headers = {role: _token(uid) for role, uid in user_ids.items()}
-
-
 class World:
     """Fresh records for one row, made on first use of their placeholder."""
 
@@ -166,7 +106,7 @@ class World:
         self.n = next(_seq)
 
     def _firm(self, label: str):
-        return _call(
+        return call(
             firms.create_firm,
             data=FirmWrite(
                 name=f"{label} {self.n}",
@@ -179,7 +119,7 @@ class World:
     def firm(self) -> int:
         firm_id = self._firm("Matrix Firm").firm_id
         # The portal user's own trader record works here for this row.
-        _call(traders.move_trader, trader_id=self.people.own_trader_id, to_firm_id=firm_id)
+        call(traders.move_trader, trader_id=self.people.own_trader_id, to_firm_id=firm_id)
         return firm_id
 
     @cached_property
@@ -193,7 +133,7 @@ class World:
 
     @cached_property
     def trader(self) -> int:
-        saved = _call(
+        saved = call(
             traders.create_trader,
             firm_id=self.firm,
             data=TraderWrite(name=f"Colleague {self.n}", email=self.trader_email),
@@ -203,7 +143,7 @@ class World:
     @cached_property
     def source(self) -> int:
         firm_id = self._firm("Duplicate").firm_id
-        _call(
+        call(
             traders.create_trader,
             firm_id=firm_id,
             data=TraderWrite(name="Dee Duplicate", email=f"dee{self.n}@client.example"),
@@ -217,13 +157,13 @@ class World:
     @cached_property
     def archived(self) -> int:
         firm_id = self._firm("Archived").firm_id
-        _call(firms.archive_firm, firm_id=firm_id)
+        call(firms.archive_firm, firm_id=firm_id)
         return firm_id
 
     @cached_property
     def role(self) -> str:
         name = f"Desk Role {self.n}"
-        _call(traders.add_role, name=name)
+        call(traders.add_role, name=name)
         return name
 
     @property
@@ -258,33 +198,9 @@ class World:
         return template
 
 
-def _audit_count() -> int:
-    with unit_of_work() as db:
-        return db.exec(select(func.count()).select_from(AuditEvent)).one()
-
-
-@pytest.fixture
-def people(client) -> People:
-    return People()
-
-
 def test_access_matrix(client, people):
     """Each (route, caller) answers the status in MATRIX; refused requests change nothing."""
-    mismatches = []
-    for method, path, body, expected in MATRIX:
-        for role, want in zip(ROLES, expected, strict=True):
-            world = World(people)
-            url, payload = API + world.fill(path), world.fill(body)
-            before = _audit_count()
-            r = client.request(method, url, json=payload, headers=people.headers[role])
-            where = f"{method} {path} as {role}"
-            if r.status_code != want:
-                mismatches.append(f"{where}: expected {want}, got {r.status_code} {r.text[:160]}")
-            elif want >= 400 and _audit_count() != before:
-                mismatches.append(f"{where}: refused with {want} but wrote an audit event")
-            if r.status_code == 404:
-                # Indistinguishable from a record that does not exist.
-                assert r.json()["detail"] in {"Firm not found.", "Trader not found."}, where
+    mismatches = play_matrix(client, people, MATRIX, lambda: World(people))
     assert not mismatches, "\n".join(mismatches)
 
 

@@ -26,18 +26,11 @@ import re
 from datetime import timedelta
 from functools import cached_property
 
-import pytest
-from sqlmodel import func, select
-
-from brm_app.auth import tokens
-from brm_app.auth.actor import SystemActor
 from brm_app.db import unit_of_work, utcnow
-from brm_app.models.audit import AuditEvent
 from brm_app.models.firm import FirmWrite
 from brm_app.models.follow_up import FollowUpWrite
 from brm_app.models.interaction import InteractionWrite
-from brm_app.models.trader import TraderPermission, TraderWrite
-from brm_app.models.user import Role, User
+from brm_app.models.trader import TraderWrite
 from brm_app.services import (
     calendar_feed,
     firms,
@@ -47,13 +40,14 @@ from brm_app.services import (
     notifications,
     traders,
 )
-from brm_app.settings import get_settings
-from tests.api.conftest import auth
-from tests.factories import make_user
+from tests.api.matrix_support import (
+    API,
+    ROLES,
+    People,
+    call,
+    play_matrix,
+)
 
-API = "/api/v1"
-ROLES = ("admin", "compliance", "manager", "broker", "trader", "stranger")
-SYSTEM = SystemActor(label="system:test")
 CALENDAR = "/calendar?start=$yesterday&end=$next_week"
 RULES = {
     "contact_days": {"A": 10, "B": 20, "C": 60},
@@ -177,59 +171,6 @@ def _found(found_as: str, body) -> set[int]:
 _seq = itertools.count(1)
 
 
-def _call(fn, actor=SYSTEM, **kw):
-    with unit_of_work(write=True) as db:
-        return fn(db, actor=actor, **kw)
-
-
-def _token(user_id: int) -> dict[str, str]:
-    with unit_of_work() as db:
-        user = db.get(User, user_id)
-        token, _ = tokens.issue(
-            user.id,
-            cv=tokens.credentials_version(user.credentials_changed_at),
-            secret=get_settings().secret_key,
-            minutes=15,
-        )
-    return auth(token)
-
-
-class People:
-    """The six callers, made once per test (password hashing is the slow part)."""
-
-    def __init__(self) -> None:
-        admin, compliance, manager = (
-            make_user(Role.ADMIN),
-            make_user(Role.COMPLIANCE),
-            make_user(Role.MANAGER),
-        )
-        self.broker = make_user(Role.BROKER, manager_id=manager.user_id)
-        self.stranger = make_user(Role.BROKER)
-        home = _call(
-            firms.create_firm,
-            data=FirmWrite(name="Portal Home", primary_broker_id=self.broker.user_id),
-        )
-        saved = _call(
-            traders.create_trader,
-            firm_id=home.firm_id,
-            data=TraderWrite(
-                name="Tess Trader",
-                email="tess@client.example",
-                permissions=[TraderPermission.PORTAL_ACCESS],
-            ),
-        )
-        self.own_trader_id = saved.trader.trader_id
-        user_ids = {
-            "admin": admin.user_id,
-            "compliance": compliance.user_id,
-            "manager": manager.user_id,
-            "broker": self.broker.user_id,
-            "trader": saved.trader.portal_user_id,
-            "stranger": self.stranger.user_id,
-        }
-        self.headers = {role: _token(uid) for role, uid in user_ids.items()}
-
-
 class World:
     """Fresh records for one row, made on first use of their placeholder."""
 
@@ -239,7 +180,7 @@ class World:
         self.n = next(_seq)
 
     def _firm(self, label: str, secondary: list[int] | None = None, **fields) -> int:
-        return _call(
+        return call(
             firms.create_firm,
             data=FirmWrite(
                 name=f"{label} {self.n}",
@@ -250,7 +191,7 @@ class World:
         ).firm_id
 
     def _trader_at(self, firm_id: int, label: str) -> int:
-        saved = _call(
+        saved = call(
             traders.create_trader,
             firm_id=firm_id,
             data=TraderWrite(name=f"{label} {self.n}", email=f"{label.lower()}{self.n}@c.example"),
@@ -258,7 +199,7 @@ class World:
         return saved.trader.trader_id
 
     def _log(self, trader_id: int, subject: str) -> int:
-        return _call(
+        return call(
             interactions.log_interaction,
             actor=self.broker_actor,
             data=InteractionWrite(
@@ -270,7 +211,7 @@ class World:
         ).interaction_id
 
     def _follow_up(self, firm_id: int, trader_ids: list[int]) -> int:
-        return _call(
+        return call(
             follow_ups.create_follow_up,
             actor=self.broker_actor,
             data=FollowUpWrite(
@@ -285,7 +226,7 @@ class World:
     def firm(self) -> int:
         firm_id = self._firm("Activity Firm")
         # The portal user's own trader record works here for this row.
-        _call(traders.move_trader, trader_id=self.people.own_trader_id, to_firm_id=firm_id)
+        call(traders.move_trader, trader_id=self.people.own_trader_id, to_firm_id=firm_id)
         return firm_id
 
     @cached_property
@@ -299,7 +240,7 @@ class World:
     @cached_property
     def voided(self) -> int:
         interaction_id = self._log(self.trader, f"Voided call {self.n}")
-        _call(interactions.void_interaction, interaction_id=interaction_id, reason="Duplicate")
+        call(interactions.void_interaction, interaction_id=interaction_id, reason="Duplicate")
         return interaction_id
 
     @cached_property
@@ -335,13 +276,13 @@ class World:
 
     @cached_property
     def feed(self) -> int:
-        info, _ = _call(calendar_feed.create_feed, actor=self.broker_actor)
+        info, _ = call(calendar_feed.create_feed, actor=self.broker_actor)
         return info.feed_id
 
     @cached_property
     def type(self) -> str:
         name = f"Desk Visit {self.n}"
-        _call(interaction_config.add_type, name=name)
+        call(interaction_config.add_type, name=name)
         return name
 
     @property
@@ -380,39 +321,9 @@ class World:
         return template
 
 
-def _audit_count() -> int:
-    with unit_of_work() as db:
-        return db.exec(select(func.count()).select_from(AuditEvent)).one()
-
-
-NOT_FOUND = {
-    f"{what} not found."
-    for what in ("Firm", "Trader", "Interaction", "Follow-up", "Notification", "Calendar feed")
-}
-
-
-@pytest.fixture
-def people(client) -> People:
-    return People()
-
-
 def test_activity_access_matrix(client, people):
     """Each (route, caller) answers the status in MATRIX; refused requests change nothing."""
-    mismatches = []
-    for method, path, body, expected in MATRIX:
-        for role, want in zip(ROLES, expected, strict=True):
-            world = World(people)
-            url, payload = API + world.fill(path), world.fill(body)
-            before = _audit_count()
-            r = client.request(method, url, json=payload, headers=people.headers[role])
-            where = f"{method} {path} as {role}"
-            if r.status_code != want:
-                mismatches.append(f"{where}: expected {want}, got {r.status_code} {r.text[:160]}")
-            elif want >= 400 and _audit_count() != before:
-                mismatches.append(f"{where}: refused with {want} but wrote an audit event")
-            if r.status_code == 404:
-                # Indistinguishable from a record that does not exist.
-                assert r.json()["detail"] in NOT_FOUND, (where, r.text)
+    mismatches = play_matrix(client, people, MATRIX, lambda: World(people))
     assert not mismatches, "\n".join(mismatches)
 
 

@@ -7,38 +7,15 @@ a run is repeatable. Set BRM_FUZZ_EXAMPLES (e.g. 200) and BRM_FUZZ_RANDOM=1 to s
 
 from __future__ import annotations
 
-import os
-
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
-from schemathesis import GenerationMode
 
-from brm_app.api.app import create_api
 from brm_app.api.routes.params import MAX_ID
-from brm_app.auth import tokens
-from brm_app.db import unit_of_work
-from brm_app.models.user import Role, User
-from brm_app.settings import get_settings
+from brm_app.models.user import Role
+from tests.api.fuzz_support import bearer, server_errors
 from tests.factories import make_firm, make_trader, make_user
 
 API = "/api/v1"
 PATHS = r"^/api/v1/(firms|traders|trader-roles|brokers)"
-EXAMPLES = int(os.environ.get("BRM_FUZZ_EXAMPLES", "15"))
-RANDOM = os.environ.get("BRM_FUZZ_RANDOM") == "1"
-
-
-def _bearer(user_id: int) -> dict[str, str]:
-    with unit_of_work() as db:
-        user = db.get(User, user_id)
-        token, _ = tokens.issue(
-            user.id,
-            cv=tokens.credentials_version(user.credentials_changed_at),
-            secret=get_settings().secret_key,
-            minutes=30,
-        )
-    return {"Authorization": f"Bearer {token}"}
 
 
 def _seed() -> tuple[int, dict[str, object]]:
@@ -57,53 +34,8 @@ def _seed() -> tuple[int, dict[str, object]]:
 
 def test_no_server_errors(database_url):
     admin_id, known = _seed()
-    headers = _bearer(admin_id)
-    app = create_api()
-    schema = schemathesis.openapi.from_asgi("/api/openapi.json", app).include(path_regex=PATHS)
-    operations = [result.ok() for result in schema.get_all_operations()]
-    assert len(operations) >= 23, [op.label for op in operations]
-    calls, server_errors = [0], []
-
-    for operation in operations:
-        path_params = {p.name: known[p.name] for p in operation.path_parameters if p.name in known}
-        strategies = [
-            operation.as_strategy(generation_mode=mode, path_parameters=fixed)
-            for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE)
-            # Random ids (mostly 404) and, when the path has ids, ones that exist.
-            for fixed in ([None, path_params] if path_params else [None])
-        ]
-        cases = st.one_of(strategies)
-
-        def case_repr(case) -> str:
-            return case.as_curl_command(headers={"Authorization": "Bearer <admin>"})[:600]
-
-        @settings(
-            max_examples=EXAMPLES * len(strategies),
-            deadline=None,
-            phases=[Phase.explicit, Phase.generate],  # no shrinking: report, don't minimise
-            derandomize=not RANDOM,
-            database=None,
-            suppress_health_check=list(HealthCheck),
-        )
-        @given(case=cases)
-        def run(case) -> None:
-            calls[0] += 1
-            try:
-                response = case.call(headers=headers)
-            except Exception as exc:  # the app raised: a real client would get a 500
-                server_errors.append(f"{type(exc).__name__}: {str(exc)[:300]}\n  {case_repr(case)}")
-                return
-            if response.status_code >= 500:
-                server_errors.append(
-                    f"{response.status_code} {response.text[:300]}\n  {case_repr(case)}"
-                )
-
-        run()
-
-    assert not server_errors, f"{len(server_errors)} server errors:\n" + "\n".join(
-        server_errors[:20]
-    )
-    assert calls[0] >= len(operations) * EXAMPLES
+    errors = server_errors(PATHS, bearer(admin_id), known, min_operations=23)
+    assert not errors, f"{len(errors)} server errors:\n" + "\n".join(errors[:20])
 
 
 # ---- inputs the fuzzing found that once reached the database (500 on PostgreSQL) ------------
@@ -124,7 +56,7 @@ BIG_IDS = [
 @pytest.fixture
 def seeded(client):
     admin_id, known = _seed()
-    return _bearer(admin_id), known
+    return bearer(admin_id), known
 
 
 def _refusals(client, seeded, cases) -> list[str]:
