@@ -179,6 +179,7 @@ def follow_up_dialog() -> rx.Component:
             max_length=100,
             width="100%",
             id="follow-up-firm-search",
+            name="firm_search",  # not read on submit; named so the form does not warn
         ),
         rx.foreach(
             A.fu_firm_results,
