@@ -176,3 +176,29 @@ def datetime_text(value: rx.Var, empty: str = "—") -> rx.Component:
         rx.moment(value, format="YYYY-MM-DD HH:mm", local=True),
         rx.text(empty, color_scheme="gray"),
     )
+
+
+def shown_once_dialog(
+    *, title: Any, description: str, secret: rx.Var, open_: rx.Var, on_done: Any, secret_id: str
+) -> rx.Component:
+    """A password (or address) shown this once, with a copy button; closing forgets it."""
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title(title),
+            rx.dialog.description(description, size="2", color_scheme="gray"),
+            rx.hstack(
+                rx.code(secret, size="4", id=secret_id, word_break="break-all"),
+                rx.icon_button(
+                    rx.icon("copy", size=16),
+                    variant="soft",
+                    on_click=rx.set_clipboard(secret),
+                    aria_label="Copy",
+                ),
+                align="center",
+                spacing="2",
+                margin_y="16px",
+            ),
+            rx.hstack(rx.button("Done", on_click=on_done, id=f"{secret_id}-done"), justify="end"),
+        ),
+        open=open_,
+    )

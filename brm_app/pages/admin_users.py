@@ -13,6 +13,7 @@ from brm_app.components.ui import (
     page_header,
     pager,
     role_badge,
+    shown_once_dialog,
     status_badge,
     table_scroll,
 )
@@ -299,29 +300,13 @@ def _confirm_dialog() -> rx.Component:
 
 
 def _reveal_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title(S.reveal_title),
-            rx.dialog.description(
-                "Copy it now and give it to the user securely; it will not be shown again.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.hstack(
-                rx.code(S.reveal_password, size="4", id="revealed-password"),
-                rx.icon_button(
-                    rx.icon("copy", size=16),
-                    variant="soft",
-                    on_click=rx.set_clipboard(S.reveal_password),
-                    aria_label="Copy password",
-                ),
-                align="center",
-                spacing="2",
-                margin_y="16px",
-            ),
-            rx.hstack(rx.button("Done", on_click=S.close_reveal, id="reveal-done"), justify="end"),
-        ),
-        open=S.reveal_open,
+    return shown_once_dialog(
+        title=S.reveal_title,
+        description="Copy it now and give it to the user securely; it will not be shown again.",
+        secret=S.reveal_password,
+        open_=S.reveal_open,
+        on_done=S.close_reveal,
+        secret_id="revealed-password",
     )
 
 

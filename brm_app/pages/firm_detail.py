@@ -7,7 +7,14 @@ import reflex as rx
 from brm_app.components.activity import timeline_card
 from brm_app.components.firm_form import coverage_fields, firm_fields, form_dialog, trader_fields
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, datetime_text, empty_state, pager, table_scroll
+from brm_app.components.ui import (
+    card,
+    datetime_text,
+    empty_state,
+    pager,
+    shown_once_dialog,
+    table_scroll,
+)
 from brm_app.pages.firms import status_badge, tier_badge
 from brm_app.state.auth import SessionState
 from brm_app.state.firm_detail import TRADER_PAGE
@@ -466,28 +473,13 @@ def _dialogs() -> rx.Component:
             on_confirm=S.move,
             confirm_id="confirm-move",
         ),
-        rx.dialog.root(
-            rx.dialog.content(
-                rx.dialog.title("Portal password (shown once)"),
-                rx.dialog.description(
-                    "Give it to the trader securely; they should change it after signing in.",
-                    size="2",
-                    color_scheme="gray",
-                ),
-                rx.hstack(
-                    rx.code(S.reveal_text, size="4", id="portal-password"),
-                    rx.icon_button(
-                        rx.icon("copy", size=16),
-                        variant="soft",
-                        on_click=rx.set_clipboard(S.reveal_text),
-                        aria_label="Copy",
-                    ),
-                    margin_y="16px",
-                    align="center",
-                ),
-                rx.hstack(rx.button("Done", on_click=S.close_reveal), justify="end"),
-            ),
-            open=S.reveal_open,
+        shown_once_dialog(
+            title="Portal password (shown once)",
+            description="Give it to the trader securely; they should change it after signing in.",
+            secret=S.reveal_text,
+            open_=S.reveal_open,
+            on_done=S.close_reveal,
+            secret_id="portal-password",
         ),
     )
 

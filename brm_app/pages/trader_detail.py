@@ -7,7 +7,7 @@ import reflex as rx
 from brm_app.components.activity import timeline_card
 from brm_app.components.firm_form import form_dialog, trader_fields
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, datetime_text, empty_state
+from brm_app.components.ui import card, datetime_text, empty_state, shown_once_dialog
 from brm_app.models.trader import PERMISSION_LABELS, TraderPermission
 from brm_app.state.auth import SessionState
 from brm_app.state.trader_detail import TraderState as S
@@ -179,15 +179,13 @@ def trader_detail() -> rx.Component:
                 ),
                 max_width="560px",
             ),
-            rx.dialog.root(
-                rx.dialog.content(
-                    rx.dialog.title("Portal password (shown once)"),
-                    rx.hstack(
-                        rx.code(S.reveal_text, size="4", id="portal-password"), margin_y="16px"
-                    ),
-                    rx.hstack(rx.button("Done", on_click=S.close_reveal), justify="end"),
-                ),
-                open=S.reveal_open,
+            shown_once_dialog(
+                title="Portal password (shown once)",
+                description="Give it to the trader securely; they should change it after signing in.",
+                secret=S.reveal_text,
+                open_=S.reveal_open,
+                on_done=S.close_reveal,
+                secret_id="portal-password",
             ),
             width="100%",
         ),

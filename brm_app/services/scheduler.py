@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from brm_app.db import is_postgres, utcnow
@@ -51,12 +52,17 @@ def _when(moment: datetime, tz_name: str) -> str:
 def fire_due_reminders(
     db: Session, *, now: datetime | None = None, batch: int = BATCH
 ) -> PassReport:
-    """Claim and fire up to `batch` due reminders in the caller's transaction."""
+    """Claim and fire up to `batch` due reminders in the caller's transaction.
+
+    Reads what the notifications need in three queries (follow-ups, their assignees' time zones,
+    their firms' names) and marks the claimed reminders in two statements: with 100,000 open
+    follow-ups and a hundred reminders due, row-by-row lookups and updates took 150 ms a pass.
+    """
     now = now or utcnow()
     report = PassReport()
     due = _claim(
         db,
-        select(Reminder)
+        select(Reminder.id, Reminder.follow_up_id)
         .where(Reminder.fired_at.is_(None), Reminder.remind_at <= now)
         .order_by(Reminder.remind_at)
         .limit(batch),
@@ -65,33 +71,44 @@ def fire_due_reminders(
         return report
     follow_ups = {
         fu.id: fu
-        for fu in db.exec(
-            select(FollowUp).where(FollowUp.id.in_({r.follow_up_id for r in due}))
-        ).all()
+        for fu in db.exec(select(FollowUp).where(FollowUp.id.in_({fid for _, fid in due}))).all()
     }
-    for reminder in due:
-        fu = follow_ups.get(reminder.follow_up_id)
-        reminder.fired_at = now
+    live = [fu for fu in follow_ups.values() if fu.status == FollowUpStatus.OPEN]
+    zones = dict(
+        db.exec(
+            select(User.id, User.time_zone).where(User.id.in_({fu.assignee_id for fu in live}))
+        ).all()
+    )
+    firm_names = dict(
+        db.exec(select(Firm.id, Firm.name).where(Firm.id.in_({fu.firm_id for fu in live}))).all()
+    )
+    outcomes: dict[str, list[int]] = {"sent": [], "skipped": []}
+    for reminder_id, follow_up_id in due:
+        fu = follow_ups.get(follow_up_id)
         if fu is None or fu.status != FollowUpStatus.OPEN:
-            reminder.outcome = "skipped"
+            outcomes["skipped"].append(reminder_id)
             report.reminders_skipped += 1
-        else:
-            assignee = db.get(User, fu.assignee_id)
-            firm_name = db.exec(select(Firm.name).where(Firm.id == fu.firm_id)).one()
-            tz = assignee.time_zone if assignee else "UTC"
-            overdue = fu.due_at <= now
-            notifications.notify(
-                db,
-                user_id=fu.assignee_id,
-                kind="reminder",
-                title=("Overdue: " if overdue else "Reminder: ") + fu.title,
-                body=f"{firm_name} — due {_when(fu.due_at, tz)}",
-                link=f"/follow-ups/{fu.id}",
+            continue
+        tz = zones.get(fu.assignee_id, "UTC")
+        overdue = fu.due_at <= now
+        notifications.notify(
+            db,
+            user_id=fu.assignee_id,
+            kind="reminder",
+            title=("Overdue: " if overdue else "Reminder: ") + fu.title,
+            body=f"{firm_names[fu.firm_id]} — due {_when(fu.due_at, tz)}",
+            link=f"/follow-ups/{fu.id}",
+        )
+        outcomes["sent"].append(reminder_id)
+        report.reminders_sent += 1
+        report.users.add(fu.assignee_id)
+    for outcome, ids in outcomes.items():
+        if ids:
+            db.exec(
+                sa.update(Reminder)
+                .where(Reminder.id.in_(ids))
+                .values(fired_at=now, outcome=outcome)
             )
-            reminder.outcome = "sent"
-            report.reminders_sent += 1
-            report.users.add(fu.assignee_id)
-        db.add(reminder)
     db.flush()
     return report
 

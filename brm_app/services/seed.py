@@ -1,4 +1,5 @@
-"""Bulk synthetic data: a large, realistic book of firms, traders and coverage, loaded fast.
+"""Bulk synthetic data: a large, realistic book of firms, traders and coverage, and its activity
+(interactions and follow-ups), loaded fast.
 
 For demos at scale (`brm demo load --firms N`) and the benchmarks (`python -m bench`). Rows are
 generated deterministically from a seed and written with SQLAlchemy Core executemany in large
@@ -9,12 +10,17 @@ would otherwise guarantee is kept here by construction:
 - trader names and emails are unique within their firm; roles come from the built-in list;
 - every firm has exactly one primary broker (from a pool of broker users), some have secondaries;
 - the search index stays consistent (SQLite FTS5 / PostgreSQL GIN, see `_search_index_rebuilt`);
-- one audit event summarises the load (not one per row).
+- interactions (`bulk_load_activity`) involve traders of one firm, are logged by a broker who
+  covers it with a type and outcome the configuration allows, and carry their version-1 row with
+  the JSON the service saves; follow-ups go to a covering broker with the default reminders, and
+  what would have fired by the plan's anchor date has fired;
+- one audit event summarises each load (not one per row).
 Everything happens in the caller's single write transaction: a failure leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import bisect
 import functools
 import itertools
 import math
@@ -36,6 +42,8 @@ from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.passwords import generate_password, hash_password
 from brm_app.models.fields import name_key
 from brm_app.models.firm import AccountStatus, CoverageRole, Firm, FirmCoverage, Tier
+from brm_app.models.follow_up import FollowUp, FollowUpStatus, FollowUpTrader, Reminder
+from brm_app.models.interaction import Interaction, InteractionTrader, InteractionVersion
 from brm_app.models.trader import BUILT_IN_ROLES, Trader, TraderStatus
 from brm_app.models.user import Role, User
 from brm_app.services import audit
@@ -66,6 +74,8 @@ class SeedPlan:
     # Refresh the planner's statistics afterwards (a bulk load changes the tables' shape).
     analyze: bool = True
     anchor: datetime = DEFAULT_ANCHOR
+    # The password of the brokers created here (None: a random one, answered once in the result).
+    broker_password: str | None = None
 
     def broker_pool_size(self) -> int:
         if self.brokers is not None:
@@ -518,7 +528,7 @@ def _broker_pool(
         .order_by(users.c.id)
         .limit(1)
     ).scalar_one_or_none()
-    password = generate_password()
+    password = plan.broker_password or generate_password()
     rows = gen.broker_rows(missing, password_hash=hash_password(password), manager_id=manager_id)
     conn.execute(users.insert(), _as_rows(User, rows))
     created = list(
@@ -677,6 +687,599 @@ def bulk_load(
             "seed": plan.seed,
             "traders_per_firm": plan.traders_per_firm,
             "search_index": result.search_index,
+            "seconds": round(result.seconds, 2),
+        },
+    )
+    return result
+
+
+# ---- interactions and follow-ups -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ActivityPlan:
+    """Interactions and follow-ups for the book already in the database (see `bulk_load_activity`)."""
+
+    interactions: int = 2_000_000
+    open_follow_ups: int = 100_000
+    done_follow_ups: int = 4_000
+    seed: int = 1
+    # Interactions fall on the days before the anchor, this many of them.
+    days: int = 3 * 365
+    # Of the open follow-ups, this share is overdue at the anchor; the rest fall due later.
+    overdue_share: float = 0.12
+    # Reminders that fell due before the anchor have fired, except the latest `due_reminders`:
+    # what the scheduler finds due when it runs at the anchor after a pause.
+    due_reminders: int = 100
+    two_trader_share: float = 0.25
+    voided_share: float = 0.001
+    batch: int = 25_000
+    analyze: bool = True
+    anchor: datetime = DEFAULT_ANCHOR
+
+
+@dataclass
+class ActivityResult:
+    interactions: int = 0
+    interaction_traders: int = 0
+    voided: int = 0
+    first_interaction_id: int | None = None
+    last_interaction_id: int | None = None
+    firms_with_interactions: int = 0
+    follow_ups_open: int = 0
+    follow_ups_overdue: int = 0
+    follow_ups_done: int = 0
+    reminders: int = 0
+    # Not fired yet; of those, due at the anchor.
+    reminders_pending: int = 0
+    reminders_due: int = 0
+    seconds: float = 0.0
+    steps: dict[str, float] = field(default_factory=dict)
+
+
+# The time zone an interaction with a firm in this city is logged in.
+_CITY_ZONES = {
+    "London": "Europe/London",
+    "New York": "America/New_York",
+    "Chicago": "America/Chicago",
+    "Boston": "America/New_York",
+    "Frankfurt am Main": "Europe/Berlin",
+    "Paris": "Europe/Paris",
+    "Zurich": "Europe/Zurich",
+    "Amsterdam": "Europe/Amsterdam",
+    "Tokyo": "Asia/Tokyo",
+    "Singapore": "Asia/Singapore",
+    "Dublin": "Europe/Dublin",
+    "Milan": "Europe/Rome",
+    "Madrid": "Europe/Madrid",
+    "Sydney": "Australia/Sydney",
+    "Toronto": "America/Toronto",
+    "Dubai": "Asia/Dubai",
+    "Stockholm": "Europe/Stockholm",
+    "Luxembourg": "Europe/Luxembourg",
+}
+# How often each built-in type is logged, and each outcome given (only pairs the configuration
+# allows are drawn; types and outcomes admins added get weight 1).
+_TYPE_WEIGHTS = {
+    "Call": 34,
+    "Email": 20,
+    "Chat": 12,
+    "Meeting": 12,
+    "Video call": 10,
+    "Research request": 7,
+    "Conference": 3,
+    "Roadshow": 2,
+}
+_OUTCOME_WEIGHTS = {
+    "Positive": 30,
+    "Closed": 20,
+    "Follow-up required": 16,
+    "No answer": 12,
+    "Negative": 8,
+    "Order placed": 7,
+}
+# Share of interactions of a type logged without an outcome.
+_NO_OUTCOME = {"Email": 0.3, "Chat": 0.4, "Research request": 0.2}
+# Minutes (low, high) an interaction of this type lasts; absent: no duration.
+_DURATIONS = {
+    "Call": (3, 30),
+    "Video call": (15, 60),
+    "Meeting": (30, 90),
+    "Conference": (60, 480),
+    "Roadshow": (60, 240),
+}
+_TOPICS = _words(
+    "rates outlook|European equities|US credit|the ECB decision|Fed minutes|Q3 earnings|"
+    "new issue pipeline|the block in Siemens|ASML results|emerging markets debt|the yen|"
+    "inflation-linked bonds|high yield flows|the Tesla convertible|index rebalancing|"
+    "commodities desk|energy transition research|bank capital notes|Japan equities|"
+    "covered bonds|FX hedging|the Nestlé placement|small caps|sovereign supply|"
+    "volatility trades|dividend futures|the IPO calendar|ESG screening|China reopening|"
+    "duration positioning|the Airbus order book|sector rotation|credit default swaps|"
+    "the gilt auction|private credit|healthcare names",
+    "|",
+)
+_SUBJECTS = {
+    "Call": ("Call re {t}", "Morning call: {t}", "Quick check-in on {t}", "Call about {t}"),
+    "Email": ("Sent our note on {t}", "Email: {t}", "Shared the {t} deck"),
+    "Chat": ("Bloomberg chat: {t}", "Chat re {t}"),
+    "Meeting": ("Meeting on {t}", "Lunch meeting: {t}", "Office visit: {t}"),
+    "Video call": ("Video call: {t}", "Teams call on {t}"),
+    "Research request": ("Asked for research on {t}", "Research request: {t}"),
+    "Conference": ("Met at our conference: {t}", "Conference panel on {t}"),
+    "Roadshow": ("Roadshow: {t}", "Roadshow meeting, {t}"),
+}
+_NOTE_SENTENCES = (
+    "Interested in adding exposure before month end.",
+    "Wants the full model and our price targets.",
+    "Prefers to trade through the algo desk.",
+    "Asked to be kept posted on any blocks.",
+    "Not active this quarter; check back in the new year.",
+    "Compared our pricing with two other brokers.",
+    "Happy with execution on the last order.",
+    "Raised a settlement issue; passed to operations.",
+    "Will bring the portfolio manager next time.",
+    "Looking at a switch out of duration.",
+)
+_FOLLOW_UP_TITLES = (
+    "Send the {t} note",
+    "Call back about {t}",
+    "Set up a meeting on {t}",
+    "Share our view on {t}",
+    "Check interest in {t}",
+    "Follow up on {t}",
+)
+# Interactions per firm, relative: tier A firms hear from us more, inactive ones rarely.
+_TIER_WEIGHTS = {"A": 5.0, "B": 2.0, "C": 1.0}
+_STATUS_WEIGHTS = {"active": 1.0, "prospect": 0.5, "inactive": 0.15, "suspended": 0.1}
+
+
+@dataclass
+class _Book:
+    """What the activity is drawn from: the live firms with traders and a covering broker."""
+
+    firm_ids: list[int]
+    cum_weights: list[float]
+    zones: dict[int, object]  # firm -> ZoneInfo
+    zone_names: dict[int, str]
+    traders: dict[int, list[int]]
+    brokers: dict[int, tuple[int, list[int]]]  # firm -> (primary, others)
+    type_outcomes: list[tuple[str, list[str], list[float]]]  # type, outcomes, their cum. weights
+    type_cum: list[float]
+    admin_id: int | None
+
+
+def _read_book(conn: sa.Connection, db: Session) -> _Book:
+    from zoneinfo import ZoneInfo
+
+    from brm_app.services import interaction_config
+
+    firms_t, traders_t, coverage_t = Firm.__table__, Trader.__table__, FirmCoverage.__table__
+    users = User.__table__
+    traders: dict[int, list[int]] = {}
+    for firm_id, trader_id in conn.execute(
+        sa.select(traders_t.c.firm_id, traders_t.c.id)
+        .where(traders_t.c.archived_at.is_(None))
+        .order_by(traders_t.c.firm_id, traders_t.c.id)
+    ):
+        traders.setdefault(firm_id, []).append(trader_id)
+    brokers: dict[int, tuple[int, list[int]]] = {}
+    for firm_id, broker_id in conn.execute(
+        sa.select(coverage_t.c.firm_id, coverage_t.c.broker_id)
+        .join(users, users.c.id == coverage_t.c.broker_id)
+        .where(users.c.is_active.is_(True), users.c.role == Role.BROKER.value)
+        .order_by(coverage_t.c.firm_id, coverage_t.c.role != CoverageRole.PRIMARY.value)
+    ):
+        if firm_id in brokers:
+            brokers[firm_id][1].append(broker_id)
+        else:
+            brokers[firm_id] = (broker_id, [])
+    firm_ids, weights, zones, zone_names = [], [], {}, {}
+    zone_cache: dict[str, object] = {}
+    for firm_id, tier, status, city in conn.execute(
+        sa.select(firms_t.c.id, firms_t.c.tier, firms_t.c.account_status, firms_t.c.city)
+        .where(firms_t.c.archived_at.is_(None))
+        .order_by(firms_t.c.id)
+    ):
+        if firm_id not in traders or firm_id not in brokers:
+            continue
+        firm_ids.append(firm_id)
+        weights.append(_TIER_WEIGHTS.get(tier, 1.0) * _STATUS_WEIGHTS.get(status, 0.5))
+        name = _CITY_ZONES.get(city or "", "UTC")
+        if name not in zone_cache:
+            zone_cache[name] = ZoneInfo(name)
+        zones[firm_id], zone_names[firm_id] = zone_cache[name], name
+    type_outcomes = []
+    for t in interaction_config.config(db):
+        w = [_OUTCOME_WEIGHTS.get(o, 1.0) for o in t.outcomes]
+        type_outcomes.append((t.name, t.outcomes, list(itertools.accumulate(w))))
+    admin_id = conn.execute(
+        sa.select(users.c.id)
+        .where(users.c.role == Role.ADMIN.value, users.c.is_active.is_(True))
+        .order_by(users.c.id)
+        .limit(1)
+    ).scalar_one_or_none()
+    return _Book(
+        firm_ids=firm_ids,
+        cum_weights=list(itertools.accumulate(weights)),
+        zones=zones,
+        zone_names=zone_names,
+        traders=traders,
+        brokers=brokers,
+        type_outcomes=type_outcomes,
+        type_cum=list(itertools.accumulate(_TYPE_WEIGHTS.get(t, 1.0) for t, _, _ in type_outcomes)),
+        admin_id=admin_id,
+    )
+
+
+def _pick(rng: random.Random, cum_weights: list[float]) -> int:
+    """The index drawn by weight (random.choices, without its per-call overhead)."""
+    return bisect.bisect(cum_weights, rng.random() * cum_weights[-1], 0, len(cum_weights) - 1)
+
+
+class _VersionSource:
+    """The attributes services.interactions._version_json reads from an interaction row."""
+
+    __slots__ = (
+        "duration_minutes",
+        "firm_id",
+        "interaction_type",
+        "notes",
+        "occurred_at",
+        "outcome",
+        "subject",
+        "time_zone",
+    )
+
+    def __init__(self, row: dict):
+        for name in self.__slots__:
+            setattr(self, name, row[name])
+
+
+class ActivityGenerator:
+    """Makes interaction and follow-up rows for a book (deterministic for a plan and a book)."""
+
+    def __init__(self, plan: ActivityPlan, book: _Book):
+        self.plan = plan
+        self.book = book
+        self.rng = random.Random(plan.seed * 1_000_003 + 7)
+        self.anchor_day = plan.anchor.astimezone(UTC).date()
+        # firm -> (id, occurred_at) of its latest interaction so far (follow-ups link to it).
+        self.latest: dict[int, tuple[int, datetime]] = {}
+
+    # -- time ---------------------------------------------------------------------------------
+
+    def _local(self, firm_id: int, days_back: int, minute_of_day: int) -> datetime:
+        day = self.anchor_day - timedelta(days=days_back)
+        local = datetime(day.year, day.month, day.day, tzinfo=self.book.zones[firm_id])
+        # Wall-clock time of that day (timedelta arithmetic on an aware datetime keeps the zone).
+        return (local + timedelta(minutes=minute_of_day)).astimezone(UTC)
+
+    def _business_minute(self, step: int = 1) -> int:
+        # 07:30 to 18:30, most around the middle of the day.
+        rnd = self.rng.random
+        minute = 7 * 60 + 30 + int((rnd() + rnd()) * 5.5 * 60)
+        return minute - minute % step
+
+    def _weekday_back(self, low: int, high: int) -> int:
+        """Days back from the anchor in [low, high), weekends mostly avoided."""
+        rng = self.rng
+        days = rng.randrange(low, high)
+        for _ in range(3):
+            if (self.anchor_day - timedelta(days=days)).weekday() < 5 or rng.random() < 0.1:
+                break
+            days = rng.randrange(low, high)
+        return days
+
+    def _firm(self) -> int:
+        return self.book.firm_ids[_pick(self.rng, self.book.cum_weights)]
+
+    def _broker(self, firm_id: int) -> int:
+        primary, others = self.book.brokers[firm_id]
+        if others and self.rng.random() < 0.2:
+            return self.rng.choice(others)
+        return primary
+
+    # -- interactions -------------------------------------------------------------------------
+
+    def interaction_rows(
+        self, first_id: int, count: int, days_back: tuple[int, int]
+    ) -> tuple[list[dict], list[dict], list[dict]]:
+        """`count` interactions between `days_back` = (nearest, farthest) days before the anchor,
+        numbered in date order from `first_id`; with their version-1 rows and trader links."""
+        from brm_app.services.interactions import _version_json
+
+        rng, book, plan = self.rng, self.book, self.plan
+        anchor = plan.anchor
+        drafts = []
+        for _ in range(count):
+            firm_id = self._firm()
+            itype, outcomes, outcome_cum = book.type_outcomes[_pick(rng, book.type_cum)]
+            outcome = None
+            if outcomes and rng.random() >= _NO_OUTCOME.get(itype, 0.05):
+                outcome = outcomes[_pick(rng, outcome_cum)]
+            meeting = itype in _DURATIONS and itype != "Call"
+            occurred = self._local(
+                firm_id,
+                self._weekday_back(*days_back),
+                self._business_minute(15 if meeting else 1),
+            )
+            if occurred >= anchor:
+                occurred -= timedelta(days=1)
+            span = _DURATIONS.get(itype)
+            people = book.traders[firm_id]
+            if len(people) > 1 and rng.random() < plan.two_trader_share:
+                trader_ids = rng.sample(people, 2)
+            else:
+                trader_ids = [rng.choice(people)]
+            notes = None
+            if rng.random() < 0.35:
+                notes = " ".join(rng.sample(_NOTE_SENTENCES, rng.randint(1, 2)))
+            broker_id = self._broker(firm_id)
+            created = min(occurred + timedelta(minutes=rng.randint(1, 240)), anchor)
+            row = {
+                "firm_id": firm_id,
+                "broker_id": broker_id,
+                "interaction_type": itype,
+                "occurred_at": occurred,
+                "time_zone": book.zone_names[firm_id],
+                "duration_minutes": rng.randint(*span) if span else None,
+                "subject": rng.choice(_SUBJECTS.get(itype, ("{t}",))).format(t=rng.choice(_TOPICS)),
+                "notes": notes,
+                "outcome": outcome,
+                "version": 1,
+                "created_at": created,
+                "updated_at": created,
+                "updated_by_id": broker_id,
+                "voided_at": None,
+                "voided_by_id": None,
+                "void_reason": None,
+            }
+            if book.admin_id is not None and rng.random() < plan.voided_share:
+                row["voided_at"] = min(created + timedelta(days=rng.randint(0, 20)), anchor)
+                row["voided_by_id"] = book.admin_id
+                row["void_reason"] = "Logged against the wrong firm"
+            drafts.append((occurred, row, trader_ids))
+        drafts.sort(key=lambda d: d[0])
+        rows, versions, links = [], [], []
+        for i, (occurred, row, trader_ids) in enumerate(drafts):
+            row["id"] = iid = first_id + i
+            rows.append(row)
+            versions.append(
+                {
+                    "interaction_id": iid,
+                    "version": 1,
+                    "data": _version_json(_VersionSource(row), trader_ids),
+                    "saved_at": row["created_at"],
+                    "saved_by_id": row["broker_id"],
+                }
+            )
+            for tid in trader_ids:
+                links.append({"interaction_id": iid, "trader_id": tid, "occurred_at": occurred})
+            if row["voided_at"] is None:
+                seen = self.latest.get(row["firm_id"])
+                if seen is None or seen[1] <= occurred:
+                    self.latest[row["firm_id"]] = (iid, occurred)
+        return rows, versions, links
+
+    # -- follow-ups ---------------------------------------------------------------------------
+
+    def follow_up_rows(
+        self, first_id: int, *, open_count: int, done_count: int, reminder_minutes: list[int]
+    ) -> tuple[list[dict], list[dict], list[dict]]:
+        """Open follow-ups (some overdue, most due in the coming months) and done ones (due in
+        the past year), numbered in order of creation, with their traders and reminders."""
+        rng, plan, anchor = self.rng, self.plan, self.plan.anchor
+        drafts = []
+        for n in range(open_count + done_count):
+            done = n >= open_count
+            firm_id = self._firm()
+            if done:
+                back = int(rng.triangular(1, 365, 20))
+            elif rng.random() < plan.overdue_share:
+                back = int(rng.triangular(0, 45, 1))
+            else:
+                back = -int(rng.triangular(0, 120, 5))
+            due = self._local(firm_id, back, 8 * 60 + 30 * rng.randrange(20))
+            if back >= 0 and due >= anchor:
+                due -= timedelta(days=1)
+            elif back < 0 and due <= anchor:
+                due += timedelta(days=1)
+            if due < anchor:
+                created = due - timedelta(minutes=rng.randint(60, 30 * 24 * 60))
+            else:
+                created = anchor - timedelta(minutes=rng.randint(5, 30 * 24 * 60))
+            assignee = self._broker(firm_id)
+            people = self.book.traders[firm_id]
+            r = rng.random()
+            trader_ids = (
+                [rng.choice(people)]
+                if r < 0.7
+                else rng.sample(people, 2)
+                if r < 0.8 and len(people) > 1
+                else []
+            )
+            interaction_id = None
+            latest = self.latest.get(firm_id)
+            if latest is not None and latest[1] <= created and rng.random() < 0.5:
+                interaction_id = latest[0]
+            completed = None
+            if done:
+                until = min(due + timedelta(days=2), anchor)
+                completed = created + (until - created) * rng.uniform(0.3, 1.0)
+            row = {
+                "title": rng.choice(_FOLLOW_UP_TITLES).format(t=rng.choice(_TOPICS)),
+                "notes": rng.choice(_NOTE_SENTENCES) if rng.random() < 0.3 else None,
+                "due_at": due,
+                "assignee_id": assignee,
+                "firm_id": firm_id,
+                "interaction_id": interaction_id,
+                "status": (FollowUpStatus.DONE if done else FollowUpStatus.OPEN).value,
+                "snoozed_until": None,
+                "created_by_id": assignee,
+                "created_at": created,
+                "updated_at": completed or created,
+                "completed_at": completed,
+                "escalated_at": None,
+            }
+            drafts.append((created, row, trader_ids))
+        drafts.sort(key=lambda d: d[0])
+        rows, links, reminders = [], [], []
+        for i, (created, row, trader_ids) in enumerate(drafts):
+            row["id"] = fid = first_id + i
+            rows.append(row)
+            links += [{"follow_up_id": fid, "trader_id": t} for t in trader_ids]
+            due, completed = row["due_at"], row["completed_at"]
+            for minutes in sorted(set(reminder_minutes), reverse=True):
+                at = due - timedelta(minutes=minutes)
+                if at <= created:
+                    continue
+                fired, outcome = None, None
+                if completed is not None and completed <= at:
+                    fired, outcome = completed, "skipped"  # finishing it stopped the reminder
+                elif at < anchor:
+                    fired, outcome = at + timedelta(seconds=rng.randint(0, 5)), "sent"
+                reminders.append(
+                    {"follow_up_id": fid, "remind_at": at, "fired_at": fired, "outcome": outcome}
+                )
+        # The latest reminders that fell due are still waiting for the scheduler.
+        fired_open = sorted(
+            (r for r in reminders if r["outcome"] == "sent" and r["remind_at"] < anchor),
+            key=lambda r: (r["remind_at"], r["follow_up_id"]),
+        )
+        open_ids = {r["id"] for r in rows if r["status"] == FollowUpStatus.OPEN.value}
+        waiting = [r for r in fired_open if r["follow_up_id"] in open_ids][-plan.due_reminders :]
+        for r in waiting if plan.due_reminders else []:
+            r["fired_at"], r["outcome"] = None, None
+        return rows, links, reminders
+
+
+def bulk_load_activity(
+    db: Session,
+    plan: ActivityPlan,
+    *,
+    actor: Actor | SystemActor | None = None,
+    progress=None,
+) -> ActivityResult:
+    """Add interactions and follow-ups to the book in the database (load it first: `bulk_load`).
+
+    Each interaction involves one or two traders of a live firm and was logged by a broker who
+    covers it, with a type and outcome the configuration allows, on a weekday in business hours
+    of the firm's city over `plan.days` days before the anchor; each has its version-1 row
+    (the same canonical JSON the service saves) and its trader links, and firms get their last
+    contact. Follow-ups are assigned to a covering broker with the default reminders; reminders
+    that fell due before the anchor have fired (overdue ones were escalated), except the latest
+    `plan.due_reminders`. Runs in the caller's transaction, like `bulk_load`.
+    `progress(done_interactions, total)` is called after each batch when given.
+    """
+    if min(plan.interactions, plan.open_follow_ups, plan.done_follow_ups, plan.days) < 0:
+        raise ValueError("counts must be >= 0")
+    if plan.interactions and plan.days < 1:
+        raise ValueError("interactions need at least one day")
+    actor = actor or SystemActor(label="system:seed")
+    started = time.perf_counter()
+    result = ActivityResult()
+    conn = db.connection()
+    it, vt, lt = Interaction.__table__, InteractionVersion.__table__, InteractionTrader.__table__
+    ft, flt, rt = FollowUp.__table__, FollowUpTrader.__table__, Reminder.__table__
+
+    def step(name: str, since: float) -> float:
+        now = time.perf_counter()
+        result.steps[name] = result.steps.get(name, 0.0) + (now - since)
+        return now
+
+    t = time.perf_counter()
+    book = _read_book(conn, db)
+    if not book.firm_ids and (plan.interactions or plan.open_follow_ups or plan.done_follow_ups):
+        raise ValueError("no live firm has traders and a covering broker: load a book first")
+    gen = ActivityGenerator(plan, book)
+    t = step("read book", t)
+    with _bulk_pragmas(conn):
+        first = next_id = _next_id(conn, it)
+        done = 0
+        while done < plan.interactions:
+            n = min(plan.batch, plan.interactions - done)
+            # Batches walk forward in time, so ids follow the dates as they would in real use.
+            far = plan.days - (done * plan.days) // plan.interactions
+            near = plan.days - ((done + n) * plan.days) // plan.interactions
+            rows, versions, links = gen.interaction_rows(next_id, n, (near, max(far, near + 1)))
+            t = step("generate interactions", t)
+            conn.execute(it.insert(), rows)
+            t = step("insert interactions", t)
+            conn.execute(vt.insert(), versions)
+            t = step("insert versions", t)
+            conn.execute(lt.insert(), links)
+            t = step("insert interaction traders", t)
+            result.interaction_traders += len(links)
+            result.voided += sum(1 for r in rows if r["voided_at"] is not None)
+            next_id += n
+            done += n
+            if progress is not None:
+                progress(done, plan.interactions)
+        if plan.interactions:
+            result.interactions = plan.interactions
+            result.first_interaction_id, result.last_interaction_id = first, next_id - 1
+            _advance_sequence(conn, it)
+            latest = (
+                sa.select(sa.func.max(it.c.occurred_at))
+                .where(it.c.firm_id == Firm.__table__.c.id, it.c.voided_at.is_(None))
+                .scalar_subquery()
+            )
+            result.firms_with_interactions = conn.execute(
+                sa.update(Firm.__table__)
+                .where(Firm.__table__.c.id.in_(sa.select(it.c.firm_id).distinct()))
+                .values(last_interaction_at=latest)
+            ).rowcount
+            t = step("firms' last contact", t)
+
+        from brm_app.services import app_settings
+
+        rules = app_settings.get_rules(db)
+        fu_rows, fu_links, reminders = gen.follow_up_rows(
+            _next_id(conn, ft),
+            open_count=plan.open_follow_ups,
+            done_count=plan.done_follow_ups,
+            reminder_minutes=rules.default_reminder_minutes,
+        )
+        escalate_before = plan.anchor - timedelta(days=rules.overdue_escalation_days)
+        for row in fu_rows:
+            if row["status"] == FollowUpStatus.OPEN.value and row["due_at"] < escalate_before:
+                row["escalated_at"] = row["due_at"] + timedelta(
+                    days=rules.overdue_escalation_days, seconds=gen.rng.randint(0, 5)
+                )
+        t = step("generate follow-ups", t)
+        for table, rows in ((ft, fu_rows), (flt, fu_links), (rt, reminders)):
+            for i in range(0, len(rows), plan.batch):
+                conn.execute(table.insert(), rows[i : i + plan.batch])
+        if fu_rows:
+            _advance_sequence(conn, ft)
+        t = step("insert follow-ups", t)
+    opened = [r for r in fu_rows if r["status"] == FollowUpStatus.OPEN.value]
+    result.follow_ups_open = len(opened)
+    result.follow_ups_overdue = sum(1 for r in opened if r["due_at"] < plan.anchor)
+    result.follow_ups_done = len(fu_rows) - len(opened)
+    result.reminders = len(reminders)
+    result.reminders_pending = sum(1 for r in reminders if r["fired_at"] is None)
+    result.reminders_due = sum(
+        1 for r in reminders if r["fired_at"] is None and r["remind_at"] <= plan.anchor
+    )
+    if plan.analyze:
+        _analyze(conn, [it, vt, lt, ft, flt, rt, Firm.__table__])
+        t = step("analyze", t)
+    result.seconds = time.perf_counter() - started
+    audit.record(
+        db,
+        actor=actor,
+        action="seed.activity_loaded",
+        entity="interaction",
+        changes={
+            "interactions": result.interactions,
+            "interaction_ids": [result.first_interaction_id, result.last_interaction_id],
+            "follow_ups_open": result.follow_ups_open,
+            "follow_ups_done": result.follow_ups_done,
+            "reminders": result.reminders,
+            "seed": plan.seed,
+            "anchor": plan.anchor.isoformat(),
             "seconds": round(result.seconds, 2),
         },
     )

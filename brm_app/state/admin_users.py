@@ -11,7 +11,7 @@ from brm_app.services import users
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
 from brm_app.services.validation import parse, require_id
-from brm_app.state.base import ServiceMixin
+from brm_app.state.base import PagedListMixin
 
 PAGE_SIZE = 25
 ROLE_FILTERS = {"all", *(r.value for r in Role)}
@@ -34,14 +34,14 @@ def _row(u: UserPublic, manager_names: dict[int, str]) -> dict[str, Any]:
     }
 
 
-class AdminUsersState(ServiceMixin, rx.State):
-    rows: list[dict[str, Any]] = []
+class AdminUsersState(PagedListMixin, rx.State):
+    def _page_size(self) -> int:
+        return PAGE_SIZE
+
     q: str = ""
     role_filter: str = "all"
     status_filter: str = "all"
-    offset: int = 0
     total: int = 0
-    has_next: bool = False
     managers: list[dict[str, str]] = []
 
     # Create / edit dialog
@@ -66,14 +66,6 @@ class AdminUsersState(ServiceMixin, rx.State):
     reveal_open: bool = False
     reveal_title: str = ""
     reveal_password: str = ""
-
-    @rx.var
-    def shown(self) -> int:
-        return len(self.rows)
-
-    @rx.var
-    def has_prev(self) -> bool:
-        return self.offset > 0
 
     @rx.event
     async def load(self):
@@ -131,17 +123,6 @@ class AdminUsersState(ServiceMixin, rx.State):
             return None
         self.status_filter = value
         self.offset = 0
-        return await self._refresh()
-
-    @rx.event
-    async def next_page(self):
-        if self.has_next:
-            self.offset += PAGE_SIZE
-        return await self._refresh()
-
-    @rx.event
-    async def prev_page(self):
-        self.offset = max(0, self.offset - PAGE_SIZE)
         return await self._refresh()
 
     def _open_form(self, user_id: int, email: str, name: str, role: str, manager: str) -> None:

@@ -11,7 +11,7 @@ from brm_app.auth.rbac import Permission, require
 from brm_app.services import audit, dashboard
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
-from brm_app.state.base import ServiceMixin
+from brm_app.state.base import PagedListMixin
 
 PAGE_SIZE = 50
 
@@ -27,29 +27,21 @@ def _date_or_none(value: Any, field: str) -> date | None:
         raise ValidationFailed("must be a date (YYYY-MM-DD)", field=field) from None
 
 
-class AuditState(ServiceMixin, rx.State):
-    rows: list[dict[str, Any]] = []
+class AuditState(PagedListMixin, rx.State):
+    def _page_size(self) -> int:
+        return PAGE_SIZE
+
     entities: list[str] = []
     actor_q: str = ""
     entity: str = "all"
     date_from: str = ""
     date_to: str = ""
-    offset: int = 0
     total: int = 0
-    has_next: bool = False
     expanded: int = 0
     filter_error: str = ""
     chain_status: str = ""
     chain_ok: bool = True
     verifying: bool = False
-
-    @rx.var
-    def shown(self) -> int:
-        return len(self.rows)
-
-    @rx.var
-    def has_prev(self) -> bool:
-        return self.offset > 0
 
     @rx.event
     async def load(self):
@@ -144,17 +136,6 @@ class AuditState(ServiceMixin, rx.State):
     async def clear_filters(self):
         self.actor_q, self.entity, self.date_from, self.date_to = "", "all", "", ""
         self.offset = 0
-        return await self._refresh()
-
-    @rx.event
-    async def next_page(self):
-        if self.has_next:
-            self.offset += PAGE_SIZE
-        return await self._refresh()
-
-    @rx.event
-    async def prev_page(self):
-        self.offset = max(0, self.offset - PAGE_SIZE)
         return await self._refresh()
 
     @rx.event

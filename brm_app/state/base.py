@@ -48,6 +48,42 @@ class ServiceMixin(rx.State, mixin=True):
         return {k: v for k, v in exc.errors.items() if k != "__all__"}
 
 
+class PagedListMixin(ServiceMixin, rx.State, mixin=True):
+    """A list shown one page at a time: only the visible page's rows are kept in state.
+
+    A state using it sets `_page_size` and implements `_refresh()` (load `rows` for `offset`, set
+    `has_next`)."""
+
+    rows: list[dict[str, Any]] = []
+    offset: int = 0
+    has_next: bool = False
+
+    @rx.var
+    def shown(self) -> int:
+        return len(self.rows)
+
+    @rx.var
+    def has_prev(self) -> bool:
+        return self.offset > 0
+
+    def _page_size(self) -> int:
+        return 50
+
+    async def _refresh(self) -> Any:
+        raise NotImplementedError
+
+    @rx.event
+    async def next_page(self):
+        if self.has_next:
+            self.offset += self._page_size()
+        return await self._refresh()
+
+    @rx.event
+    async def prev_page(self):
+        self.offset = max(0, self.offset - self._page_size())
+        return await self._refresh()
+
+
 def as_id(value: Any) -> int | None:
     """A record id from a browser event, or None for anything else (bools, strings, dicts, lists)."""
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 2**63:

@@ -14,7 +14,7 @@ from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.firms import FirmQuery
 from brm_app.services.pagination import PageRequest
 from brm_app.services.validation import parse
-from brm_app.state.base import ServiceMixin, scroll_to_first_error
+from brm_app.state.base import PagedListMixin, scroll_to_first_error
 from brm_app.state.firm_forms import NONE, firm_form_values, firm_payload, flat_errors
 
 PAGE_SIZE = 50
@@ -45,8 +45,10 @@ def total_label(page) -> str:
     return f"{page.total_at_least:,}+"
 
 
-class FirmsState(ServiceMixin, rx.State):
-    rows: list[dict[str, Any]] = []
+class FirmsState(PagedListMixin, rx.State):
+    def _page_size(self) -> int:
+        return PAGE_SIZE
+
     loading: bool = False
     q: str = ""
     status: str = "all"
@@ -56,9 +58,7 @@ class FirmsState(ServiceMixin, rx.State):
     archived: bool = False
     sort: str = "name"
     direction: str = "asc"
-    offset: int = 0
     total: str = "0"
-    has_next: bool = False
     brokers: list[dict[str, str]] = []
     is_broker: bool = False
 
@@ -68,14 +68,6 @@ class FirmsState(ServiceMixin, rx.State):
     form: dict[str, str] = {}
     errors: dict[str, str] = {}
     saving: bool = False
-
-    @rx.var
-    def shown(self) -> int:
-        return len(self.rows)
-
-    @rx.var
-    def has_prev(self) -> bool:
-        return self.offset > 0
 
     @rx.var
     def export_url(self) -> str:
@@ -182,17 +174,6 @@ class FirmsState(ServiceMixin, rx.State):
         else:
             self.sort, self.direction = column, ("desc" if column == "updated" else "asc")
         self.offset = 0
-        return await self._refresh()
-
-    @rx.event
-    async def next_page(self):
-        if self.has_next:
-            self.offset += PAGE_SIZE
-        return await self._refresh()
-
-    @rx.event
-    async def prev_page(self):
-        self.offset = max(0, self.offset - PAGE_SIZE)
         return await self._refresh()
 
     @rx.event

@@ -13,7 +13,7 @@ from brm_app.models.follow_up import Notification
 from brm_app.services import notifications
 from brm_app.services.errors import DomainError
 from brm_app.services.pagination import PageRequest
-from brm_app.state.base import ServiceMixin, as_id
+from brm_app.state.base import PagedListMixin, ServiceMixin, as_id
 
 RECENT = 8
 PAGE_SIZE = 30
@@ -108,20 +108,12 @@ class BellState(ServiceMixin, rx.State):
         return None
 
 
-class NotificationsState(ServiceMixin, rx.State):
-    rows: list[dict[str, Any]] = []
+class NotificationsState(PagedListMixin, rx.State):
+    def _page_size(self) -> int:
+        return PAGE_SIZE
+
     unread_only: bool = False
-    offset: int = 0
     total: int = 0
-    has_next: bool = False
-
-    @rx.var
-    def has_prev(self) -> bool:
-        return self.offset > 0
-
-    @rx.var
-    def shown(self) -> int:
-        return len(self.rows)
 
     @rx.event
     async def load(self):
@@ -148,17 +140,6 @@ class NotificationsState(ServiceMixin, rx.State):
             self.unread_only, self.offset = value, 0
             return await self._refresh()
         return None
-
-    @rx.event
-    async def next_page(self):
-        if self.has_next:
-            self.offset += PAGE_SIZE
-        return await self._refresh()
-
-    @rx.event
-    async def prev_page(self):
-        self.offset = max(0, self.offset - PAGE_SIZE)
-        return await self._refresh()
 
     @rx.event
     async def mark_read(self, notification_id: int):

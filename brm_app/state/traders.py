@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlencode
 
 import reflex as rx
@@ -12,37 +11,29 @@ from brm_app.services import traders
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
 from brm_app.services.traders import TraderQuery
-from brm_app.state.base import ServiceMixin
+from brm_app.state.base import PagedListMixin
 from brm_app.state.firm_detail import trader_row
 
 PAGE_SIZE = 50
 STATUSES = {"all", *(s.value for s in TraderStatus)}
 
 
-class TradersState(ServiceMixin, rx.State):
-    rows: list[dict[str, Any]] = []
+class TradersState(PagedListMixin, rx.State):
+    def _page_size(self) -> int:
+        return PAGE_SIZE
+
     roles: list[str] = []
     q: str = ""
     status: str = "all"
     role: str = "all"
     sort: str = "name"
     direction: str = "asc"
-    offset: int = 0
     total: str = "0"
-    has_next: bool = False
     loading: bool = False
 
     roles_open: bool = False
     new_role: str = ""
     role_error: str = ""
-
-    @rx.var
-    def shown(self) -> int:
-        return len(self.rows)
-
-    @rx.var
-    def has_prev(self) -> bool:
-        return self.offset > 0
 
     @rx.var
     def export_url(self) -> str:
@@ -119,17 +110,6 @@ class TradersState(ServiceMixin, rx.State):
         else:
             self.sort, self.direction = column, "asc"
         self.offset = 0
-        return await self._refresh()
-
-    @rx.event
-    async def next_page(self):
-        if self.has_next:
-            self.offset += PAGE_SIZE
-        return await self._refresh()
-
-    @rx.event
-    async def prev_page(self):
-        self.offset = max(0, self.offset - PAGE_SIZE)
         return await self._refresh()
 
     @rx.event
