@@ -2,7 +2,7 @@
 
 A cached file is keyed by the seed parameters and by a fingerprint of what produced it (the
 migrations' head, the bulk seeder's and this module's source), so changing any of them reseeds.
-Later data (interactions, ...) is one more function appended to STEPS.
+More data is one more function appended to STEPS.
 """
 
 from __future__ import annotations
@@ -20,6 +20,9 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
 ADMIN_EMAIL = "admin@bench.example"
 ADMIN_PASSWORD = "bench admin password 1"  # a throwaway database, rebuilt at will
+# Every broker the seeder creates has this password (the calendar and logging measurements sign
+# in as one of them).
+BROKER_PASSWORD = "bench broker password 1"
 
 
 @dataclass(frozen=True)
@@ -28,6 +31,18 @@ class DatasetParams:
     traders_per_firm: int = 5
     brokers: int | None = None
     seed: int = 1
+    # Activity on the book (0 leaves it out): interactions, open and done follow-ups.
+    interactions: int = 2_000_000
+    open_follow_ups: int = 100_000
+    done_follow_ups: int = 4_000
+
+    @property
+    def stem(self) -> str:
+        """The cache file's name: one per set of parameters (each keeps its own file)."""
+        stem = f"book-f{self.firms}-t{self.traders_per_firm}-b{self.brokers or 'auto'}"
+        if self.interactions or self.open_follow_ups or self.done_follow_ups:
+            stem += f"-i{self.interactions}-o{self.open_follow_ups}-d{self.done_follow_ups}"
+        return f"{stem}-s{self.seed}"
 
 
 @dataclass
@@ -35,6 +50,7 @@ class SeedContext:
     params: DatasetParams
     url: str
     figures: dict = field(default_factory=dict)
+    log: Callable[[str], None] = print
 
 
 Step = Callable[[SeedContext], None]
@@ -62,7 +78,11 @@ def book(ctx: SeedContext) -> None:
 
     p = ctx.params
     plan = seed.SeedPlan(
-        firms=p.firms, traders_per_firm=p.traders_per_firm, brokers=p.brokers, seed=p.seed
+        firms=p.firms,
+        traders_per_firm=p.traders_per_firm,
+        brokers=p.brokers,
+        seed=p.seed,
+        broker_password=BROKER_PASSWORD,
     )
     with unit_of_work(write=True) as db:
         result = seed.bulk_load(db, plan)
@@ -78,6 +98,50 @@ def book(ctx: SeedContext) -> None:
     )
 
 
+def activity(ctx: SeedContext) -> None:
+    """Interactions (with their versions and traders) and follow-ups (with reminders) as of the
+    seeder's fixed anchor date: see services.seed.bulk_load_activity."""
+    from brm_app.db import unit_of_work
+    from brm_app.services import seed
+
+    p = ctx.params
+    if not (p.interactions or p.open_follow_ups or p.done_follow_ups):
+        return
+    plan = seed.ActivityPlan(
+        interactions=p.interactions,
+        open_follow_ups=p.open_follow_ups,
+        done_follow_ups=p.done_follow_ups,
+        seed=p.seed,
+    )
+    started, shown = time.perf_counter(), [0]
+
+    def progress(done: int, total: int) -> None:
+        if done * 10 // total > shown[0]:
+            shown[0] = done * 10 // total
+            ctx.log(
+                f"#   {done:,} of {total:,} interactions ({time.perf_counter() - started:.0f} s)"
+            )
+
+    with unit_of_work(write=True) as db:
+        result = seed.bulk_load_activity(db, plan, progress=progress)
+    ctx.figures.update(
+        interactions=result.interactions,
+        interaction_traders=result.interaction_traders,
+        first_interaction_id=result.first_interaction_id,
+        last_interaction_id=result.last_interaction_id,
+        follow_ups_open=result.follow_ups_open,
+        follow_ups_overdue=result.follow_ups_overdue,
+        follow_ups_done=result.follow_ups_done,
+        reminders=result.reminders,
+        reminders_pending=result.reminders_pending,
+        reminders_due=result.reminders_due,
+        # "Now" for this data: reminders due before it have fired, except reminders_due.
+        anchor=plan.anchor.isoformat(),
+        activity_seconds=round(result.seconds, 2),
+        activity_steps={k: round(v, 2) for k, v in result.steps.items()},
+    )
+
+
 def compact(ctx: SeedContext) -> None:
     """Fold the write-ahead log into the file, so the cache is one file."""
     from brm_app.db import get_engine
@@ -86,7 +150,7 @@ def compact(ctx: SeedContext) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-STEPS: list[Step] = [migrate, first_admin, book, compact]
+STEPS: list[Step] = [migrate, first_admin, book, activity, compact]
 
 
 def _fingerprint(params: DatasetParams) -> str:
@@ -131,7 +195,7 @@ def _point_app_at(url: str, data_dir: Path) -> None:
 def prepare(params: DatasetParams, *, reuse: bool = True, log=print) -> Dataset:
     """The seeded database file for `params`: from the cache, or built now (and cached)."""
     OUT.mkdir(parents=True, exist_ok=True)
-    stem = f"book-f{params.firms}-t{params.traders_per_firm}-b{params.brokers or 'auto'}-s{params.seed}"
+    stem = params.stem
     key = _fingerprint(params)
     path, meta = OUT / f"{stem}-{key}.db", OUT / f"{stem}-{key}.json"
     if reuse and path.exists() and meta.exists():
@@ -145,7 +209,7 @@ def prepare(params: DatasetParams, *, reuse: bool = True, log=print) -> Dataset:
     work.mkdir()
     url = f"sqlite:///{work / 'brm.db'}"
     _point_app_at(url, work)
-    ctx = SeedContext(params, url)
+    ctx = SeedContext(params, url, log=log)
     started = time.perf_counter()
     steps: dict[str, float] = {}
     for step in STEPS:

@@ -28,6 +28,30 @@ class LoadSettings:
 
 
 @dataclass(frozen=True)
+class Requests:
+    """What wrk sends, rotated: paths (GET), or one method with a body per path."""
+
+    paths: list[str]
+    method: str = "GET"
+    # One body per path (JSON on one line), for methods that send one.
+    bodies: list[str] | None = None
+    # Sent with every request instead of the harness's (e.g. another user's token).
+    headers: dict[str, str] | None = None
+
+    def lines(self) -> list[str]:
+        if self.bodies is None:
+            if self.method == "GET":
+                return list(self.paths)
+            return [f"{self.method} {p}" for p in self.paths]
+        if len(self.bodies) != len(self.paths):
+            raise ValueError("one body per path")
+        for body in self.bodies:
+            if "\n" in body or "\r" in body:
+                raise ValueError("a body must fit on one line")
+        return [f"{self.method} {p} {b}" for p, b in zip(self.paths, self.bodies, strict=True)]
+
+
+@dataclass(frozen=True)
 class Figures:
     requests: int
     seconds: float
@@ -58,15 +82,24 @@ def wrk_path() -> str:
 
 def run(
     base_url: str,
-    paths: list[str],
+    requests: list[str] | Requests,
     settings: LoadSettings,
     *,
     headers: dict[str, str] | None = None,
     seconds: float | None = None,
 ) -> Figures:
-    """Drive `paths` (rotated) at `base_url` for `seconds` (default: settings.duration)."""
+    """Drive `requests` (paths, or a Requests; rotated) at `base_url` for `seconds` (default:
+    settings.duration). A Requests' own headers replace `headers`."""
+    if not isinstance(requests, Requests):
+        requests = Requests(list(requests))
+    if requests.headers is not None:
+        headers = requests.headers
+    headers = dict(headers or {})
+    if requests.bodies is not None:
+        headers.setdefault("Content-Type", "application/json")
+    paths = requests.paths
     with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as fh:
-        fh.write("\n".join(paths) + "\n")
+        fh.write("\n".join(requests.lines()) + "\n")
         paths_file = fh.name
     cmd = [
         wrk_path(),
@@ -77,7 +110,7 @@ def run(
         "-s",
         str(SCRIPT),
     ]
-    for key, value in (headers or {}).items():
+    for key, value in headers.items():
         cmd += ["-H", f"{key}: {value}"]
     cmd += [base_url + paths[0], "--", paths_file]
     try:

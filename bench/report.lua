@@ -1,25 +1,34 @@
--- wrk script: rotate over the request paths listed in a file (one a line), then print one
+-- wrk script: rotate over the requests listed in a file (one a line), then print one
 -- machine-readable line with the figures the harness needs.
--- Usage: wrk ... -s bench/report.lua <url> -- <paths-file>
+-- A line is a path (a GET), or "<METHOD> <path> <body>" (the body: the rest of the line).
+-- Usage: wrk ... -s bench/report.lua <url> -- <requests-file>
 
-local paths = {}
+local requests = {}
 local counter = 0
 
 function init(args)
   local file = args[1]
   if file then
     for line in io.lines(file) do
-      if #line > 0 then paths[#paths + 1] = line end
+      if #line > 0 then
+        local method, path, body = line:match("^(%u+) (%S+) ?(.*)$")
+        if method then
+          requests[#requests + 1] = {method, path, #body > 0 and body or nil}
+        else
+          requests[#requests + 1] = {"GET", line, nil}
+        end
+      end
     end
   end
-  if #paths == 0 then paths[1] = "/" end
+  if #requests == 0 then requests[1] = {"GET", "/", nil} end
   -- Each thread starts at a different place in the list.
-  counter = math.random(#paths) - 1
+  counter = math.random(#requests) - 1
 end
 
 function request()
   counter = counter + 1
-  return wrk.format(nil, paths[(counter % #paths) + 1])
+  local r = requests[(counter % #requests) + 1]
+  return wrk.format(r[1], r[2], nil, r[3])
 end
 
 function done(summary, latency, requests)

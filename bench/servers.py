@@ -97,7 +97,8 @@ def _spawn(name: str, cmd: list[str], env: dict[str, str], log: Path, port: int)
 def start_app(
     *, data_dir: Path, db_file: Path, web_dir: Path, admin_email: str, admin_password: str
 ) -> Server:
-    """`brm serve` (production build, one granian worker, no Redis) on its own port and data."""
+    """`brm serve` (production build, one granian worker, no Redis, no scheduler) on its own port
+    and data."""
     port = free_port()
     env = {
         **os.environ,
@@ -108,6 +109,10 @@ def start_app(
         "BRM_ADMIN_PASSWORD": admin_password,
         "BRM_DEMO": "0",
         "BRM_TOKEN_MINUTES": "240",
+        # The scheduler off: the seeded activity is as of a fixed date (services.seed's anchor),
+        # so in real time every pending reminder is due and it would fire them all during the
+        # measurements. Its scan is measured in-process at the anchor (reminder_scan).
+        "BRM_SCHEDULER_SECONDS": "0",
         "REFLEX_WEB_WORKDIR": str(web_dir),
     }
     for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections import Counter
+from datetime import timedelta
 
 import sqlalchemy as sa
 from sqlmodel import select
 
-from brm_app.auth.actor import SystemActor
+from brm_app.auth.actor import Actor, SystemActor
 from brm_app.db import unit_of_work
 from brm_app.models.audit import AuditEvent
 from brm_app.models.fields import (
@@ -20,11 +21,25 @@ from brm_app.models.fields import (
     name_key,
 )
 from brm_app.models.firm import CoverageRole, Firm, FirmCoverage, FirmWrite
+from brm_app.models.follow_up import FollowUp, FollowUpStatus, FollowUpTrader, Reminder
+from brm_app.models.interaction import Interaction, InteractionTrader, InteractionVersion
 from brm_app.models.trader import BUILT_IN_ROLES, Trader
 from brm_app.models.user import Role, User
-from brm_app.services import audit, firms, seed, traders
+from brm_app.services import (
+    audit,
+    calendar,
+    firms,
+    interaction_config,
+    interactions,
+    relationship,
+    scheduler,
+    seed,
+    traders,
+)
 from brm_app.services.firms import FirmQuery
+from brm_app.services.interactions import InteractionQuery
 from brm_app.services.traders import TraderQuery
+from tests.factories import make_user
 
 SYSTEM = SystemActor(label="system:test")
 
@@ -169,3 +184,127 @@ def test_second_load_rebuilding_the_index_keeps_search_and_ids_working(database_
             expected = sum(1 for n in names if any(w.startswith(prefix) for w in n.split()))
             found = firms.list_firms(db, actor=SYSTEM, query=FirmQuery(q=prefix)).total
             assert found == expected
+
+
+def test_bulk_activity_is_consistent_and_the_services_read_it(database_url):
+    """Interactions and follow-ups on a seeded book: valid by the services' rules, and the
+    lists, timelines, calendar and scheduler work on them."""
+    admin = make_user(Role.ADMIN)  # voids the few interactions logged by mistake
+    _load(firms=60, traders_per_firm=3, brokers=4, seed=5)
+    plan = seed.ActivityPlan(
+        interactions=1500,
+        open_follow_ups=300,
+        done_follow_ups=20,
+        due_reminders=7,
+        days=200,
+        batch=400,
+        voided_share=0.01,
+    )
+    with unit_of_work(write=True) as db:
+        result = seed.bulk_load_activity(db, plan)
+    anchor = plan.anchor
+    assert (result.interactions, result.follow_ups_open, result.follow_ups_done) == (1500, 300, 20)
+    assert result.reminders_due == 7 and result.voided > 0
+
+    with unit_of_work() as db:
+        rows = db.exec(select(Interaction).order_by(Interaction.id)).all()
+        versions = {v.interaction_id: v for v in db.exec(select(InteractionVersion)).all()}
+        links = db.exec(select(InteractionTrader)).all()
+        trader_firm = dict(db.exec(select(Trader.id, Trader.firm_id)).all())
+        covers = {(c.firm_id, c.broker_id) for c in db.exec(select(FirmCoverage)).all()}
+        firm_rows = {f.id: f for f in db.exec(select(Firm)).all()}
+        allowed = {(t.name, o) for t in interaction_config.config(db) for o in [*t.outcomes, None]}
+        fus = db.exec(select(FollowUp)).all()
+        fu_traders = db.exec(select(FollowUpTrader)).all()
+        reminders = db.exec(select(Reminder)).all()
+
+    # Interactions: 1-2 traders of the firm, a covering broker, an allowed type and outcome,
+    # business days before the anchor; version 1 holds exactly what the service would save.
+    assert [r.id for r in rows] == list(
+        range(result.first_interaction_id, result.last_interaction_id + 1)
+    )
+    people: dict[int, list[int]] = {}
+    for link in links:
+        people.setdefault(link.interaction_id, []).append(link.trader_id)
+    by_id = {r.id: r for r in rows}
+    for link in links:
+        assert link.occurred_at == by_id[link.interaction_id].occurred_at
+    assert len(links) == result.interaction_traders
+    for r in rows:
+        assert 1 <= len(people[r.id]) <= 2
+        assert {trader_firm[t] for t in people[r.id]} == {r.firm_id}
+        assert (r.firm_id, r.broker_id) in covers
+        assert (r.interaction_type, r.outcome) in allowed
+        assert anchor - timedelta(days=plan.days + 2) <= r.occurred_at < anchor
+        assert r.version == 1 and r.occurred_at <= r.created_at <= anchor
+        assert r.voided_at is None or (r.voided_by_id == admin.user_id and r.void_reason)
+        assert versions[r.id].data == interactions._version_json(r, people[r.id])
+        assert versions[r.id].version == 1 and versions[r.id].saved_by_id == r.broker_id
+    assert len({r.interaction_type for r in rows}) >= 6 and len({r.outcome for r in rows}) >= 5
+    assert sum(1 for r in rows if r.occurred_at.weekday() >= 5) < 0.1 * len(rows)
+    # Each firm's last contact is its latest live interaction.
+    latest: dict[int, object] = {}
+    for r in rows:
+        if r.voided_at is None:
+            latest[r.firm_id] = max(latest.get(r.firm_id, r.occurred_at), r.occurred_at)
+    assert latest and all(firm_rows[f].last_interaction_at == at for f, at in latest.items())
+
+    # Follow-ups: assigned to a covering broker, traders of the firm, reminders before the due
+    # time; those due before the anchor fired except the latest few; overdue ones escalated.
+    for fu in fus:
+        assert (fu.firm_id, fu.assignee_id) in covers
+        assert fu.created_at <= anchor and fu.created_at < fu.due_at + timedelta(minutes=5)
+        escalate = fu.status == FollowUpStatus.OPEN and fu.due_at < anchor - timedelta(days=2)
+        assert (fu.escalated_at is not None) == escalate
+        assert (fu.completed_at is not None) == (fu.status == FollowUpStatus.DONE)
+    fu_firm = {f.id: f.firm_id for f in fus}
+    assert fu_traders and all(
+        trader_firm[t.trader_id] == fu_firm[t.follow_up_id] for t in fu_traders
+    )
+    due = [r for r in reminders if r.fired_at is None and r.remind_at <= anchor]
+    assert len(due) == 7
+    fu_due = {f.id: f.due_at for f in fus}
+    assert all(r.remind_at < fu_due[r.follow_up_id] for r in reminders)
+    assert all(r.fired_at is None or r.outcome in ("sent", "skipped") for r in reminders)
+    assert any(f.due_at < anchor for f in fus if f.status == FollowUpStatus.OPEN)
+    assert sum(1 for f in fus if f.due_at > anchor) > len(fus) / 2
+
+    # The services read it: a trader's list, a firm's timeline, a broker's month, the scheduler.
+    trader_id = links[0].trader_id
+    firm_id = by_id[links[0].interaction_id].firm_id
+    fu = next(f for f in fus if f.due_at > anchor)
+    with unit_of_work() as db:
+        page = interactions.list_interactions(
+            db, actor=SYSTEM, query=InteractionQuery(trader_id=trader_id)
+        )
+        live_ids = {link.interaction_id for link in links if link.trader_id == trader_id}
+        live_ids = {i for i in live_ids if by_id[i].voided_at is None}
+        assert page.total == len(live_ids) and {i.interaction_id for i in page.items} <= live_ids
+        line = relationship.timeline(db, actor=SYSTEM, firm_id=firm_id)
+        assert line.entries and [e.at for e in line.entries] == sorted(
+            (e.at for e in line.entries), reverse=True
+        )
+        broker = db.get(User, fu.assignee_id)
+        actor = Actor(user_id=broker.id, role=Role.BROKER, email=broker.email, name=broker.name)
+        day = fu.due_at.date()
+        view = calendar.items(db, actor=actor, start=day.replace(day=1), end=day)
+        assert fu.id in {i.item_id for i in view.items if i.kind == "follow_up"}
+        month = anchor.date() - timedelta(days=20)
+        past = calendar.items(db, actor=actor, start=month, end=month + timedelta(days=19))
+        assert any(i.kind == "interaction" for i in past.items)
+    with unit_of_work(write=True) as db:
+        report = scheduler.fire_due_reminders(db, now=anchor)
+        assert (report.reminders_sent, report.reminders_skipped) == (7, 0)
+    with unit_of_work(write=True) as db:
+        assert scheduler.fire_due_reminders(db, now=anchor).reminders_sent == 0
+
+    # The same seed gives the same rows; one audit event; the chain verifies.
+    with unit_of_work() as db:
+        book = seed._read_book(db.connection(), db)
+        a, b = (seed.ActivityGenerator(plan, book) for _ in range(2))
+        assert a.interaction_rows(1, 50, (0, 30)) == b.interaction_rows(1, 50, (0, 30))
+        events = db.exec(
+            select(AuditEvent).where(AuditEvent.action == "seed.activity_loaded")
+        ).all()
+        assert len(events) == 1 and '"interactions":1500' in events[0].changes
+        assert audit.verify_chain(db).ok
