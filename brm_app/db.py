@@ -7,8 +7,9 @@ a read-then-write transaction never fails with "database is locked"); PostgreSQL
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
@@ -81,6 +82,26 @@ def get_engine() -> Engine:
     return make_engine(get_settings().database_url)
 
 
+# A plain Lock, not an RLock: FastAPI may close a request's unit of work on another thread than
+# the one that opened it, and only a plain Lock may be released by any thread.
+_SQLITE_WRITERS = threading.Lock()
+_WRITER_WAIT_SECONDS = 30.0  # as SQLite's busy_timeout
+
+
+@contextmanager
+def _sqlite_writer_turn() -> Iterator[None]:
+    """This process's turn to write. SQLite takes one writer at a time; a second one would
+    sleep and poll inside SQLite's busy handler (long, uneven waits), so writers queue here."""
+    if not _SQLITE_WRITERS.acquire(timeout=_WRITER_WAIT_SECONDS):
+        raise sa.exc.OperationalError(
+            "BEGIN IMMEDIATE", None, TimeoutError("waited 30 s for another writer")
+        )
+    try:
+        yield
+    finally:
+        _SQLITE_WRITERS.release()
+
+
 @contextmanager
 def unit_of_work(*, write: bool = False, engine: Engine | None = None) -> Iterator[Session]:
     """One transaction: committed when the block ends normally, rolled back on any error.
@@ -88,7 +109,8 @@ def unit_of_work(*, write: bool = False, engine: Engine | None = None) -> Iterat
     `write=True` takes SQLite's write lock up front; reads should leave it False so they never wait.
     """
     engine = engine or get_engine()
-    with Session(engine, expire_on_commit=False) as session:
+    gate = _sqlite_writer_turn() if write and engine.dialect.name == "sqlite" else nullcontext()
+    with gate, Session(engine, expire_on_commit=False) as session:
         if write:
             session.connection(execution_options={"brm_write": True})
         try:
