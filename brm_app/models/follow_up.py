@@ -29,6 +29,8 @@ class FollowUp(SQLModel, table=True):
         sa.Index("ix_follow_ups_assignee_due", "assignee_id", "due_at", "id"),
         sa.Index("ix_follow_ups_firm_due", "firm_id", "due_at", "id"),
         sa.Index("ix_follow_ups_status_due", "status", "due_at"),
+        # A date range over everyone's follow-ups (team and admin calendars).
+        sa.Index("ix_follow_ups_due", "due_at", "id"),
         {"extend_existing": True},
     )
 

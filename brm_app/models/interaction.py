@@ -81,6 +81,8 @@ class Interaction(SQLModel, table=True):
     __table_args__ = (
         sa.Index("ix_interactions_firm_date", "firm_id", "occurred_at", "id"),
         sa.Index("ix_interactions_broker_date", "broker_id", "occurred_at", "id"),
+        # Everyone's newest first (managers, compliance, admins): walked in order, no sort.
+        sa.Index("ix_interactions_date", "occurred_at", "id"),
         {"extend_existing": True},
     )
 
