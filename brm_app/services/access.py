@@ -9,6 +9,8 @@ for lists (`firm_condition`, `trader_condition`), and the access-matrix tests ho
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
@@ -45,6 +47,19 @@ def firm_condition(
         return sa.and_(live, Firm.id.in_(covered_firm_ids(actor.user_id)))
     if actor.role == Role.TRADER:
         return sa.and_(live, Firm.id.in_(own_firm_ids(actor.user_id)))
+    return sa.false()
+
+
+def in_visible_firm(actor: Actor | SystemActor, firm_id_col: Any) -> sa.ColumnElement[bool]:
+    """SQL condition: the firm whose id is in `firm_id_col` (of a joined or correlated table) is
+    one the actor may see. For those who see every live firm it checks that one firm by primary
+    key (EXISTS), instead of `IN (all live firm ids)`, which SQLite builds in full per query."""
+    if isinstance(actor, SystemActor) or actor.role in _SEE_ALL:
+        return select(_FIRM.id).where(_FIRM.id == firm_id_col, _FIRM.archived_at.is_(None)).exists()
+    if actor.role == Role.BROKER:
+        return firm_id_col.in_(covered_firm_ids(actor.user_id))
+    if actor.role == Role.TRADER:
+        return firm_id_col.in_(own_firm_ids(actor.user_id))
     return sa.false()
 
 

@@ -54,7 +54,7 @@ def follow_up_visible(actor: Actor, permission: Permission, fu: FollowUp, db: Se
 
 
 def visible_condition(actor: AnyActor) -> Any:
-    in_book = FollowUp.firm_id.in_(select(Firm.id).where(access.firm_condition(actor)))
+    in_book = access.in_visible_firm(actor, FollowUp.firm_id)
     if isinstance(actor, SystemActor):
         return in_book
     return sa.or_(FollowUp.assignee_id == actor.user_id, in_book)

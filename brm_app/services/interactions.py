@@ -128,24 +128,8 @@ def load(
     return row
 
 
-def _in_visible_firm_exists(actor: AnyActor, firm_id: Any) -> Any:
-    """SQL condition: `firm_id` (a column) is a firm the actor may see, for a query that another
-    index drives (one trader's interactions). For people who see every live firm, EXISTS on the
-    firm's primary key: `IN (SELECT id FROM firms ...)` made SQLite build a list of all of them
-    (100,000 ids, ~60 ms) for each query (see access.trader_condition). A broker's or a trader's
-    book is a short list: IN as everywhere else."""
-    if isinstance(actor, Actor) and actor.role in (Role.BROKER, Role.TRADER):
-        return firm_id.in_(select(Firm.id).where(access.firm_condition(actor)))
-    return (
-        select(Firm.id)
-        .where(Firm.id == firm_id, access.firm_condition(actor))
-        .correlate_except(Firm)
-        .exists()
-    )
-
-
 def visible_condition(actor: AnyActor) -> Any:
-    conds = [Interaction.firm_id.in_(select(Firm.id).where(access.firm_condition(actor)))]
+    conds = [access.in_visible_firm(actor, Interaction.firm_id)]
     if not has(actor, Permission.INTERACTIONS_VIEW_VOIDED):
         conds.append(Interaction.voided_at.is_(None))
     return sa.and_(*conds)
@@ -164,7 +148,7 @@ def to_public(db: Session, rows: list[Interaction]) -> list[InteractionPublic]:
         select(InteractionTrader.interaction_id, Trader.id, Trader.name)
         .join(Trader, Trader.id == InteractionTrader.trader_id)
         .where(InteractionTrader.interaction_id.in_(ids))
-        .order_by(Trader.name_key)
+        .order_by(Trader.name_key, Trader.id)
     ).all():
         links.setdefault(interaction_id, []).append((trader_id, name))
     firm_names = dict(
@@ -173,34 +157,40 @@ def to_public(db: Session, rows: list[Interaction]) -> list[InteractionPublic]:
     broker_names = dict(
         db.exec(select(User.id, User.name).where(User.id.in_({r.broker_id for r in rows}))).all()
     )
-    out = []
-    for r in rows:
-        people = links.get(r.id, [])
-        out.append(
-            InteractionPublic(
-                interaction_id=r.id,
-                firm_id=r.firm_id,
-                firm_name=firm_names.get(r.firm_id, ""),
-                broker_id=r.broker_id,
-                broker_name=broker_names.get(r.broker_id, ""),
-                trader_ids=[t for t, _ in people],
-                trader_names=[n for _, n in people],
-                interaction_type=r.interaction_type,
-                interaction_date=r.occurred_at,
-                time_zone=r.time_zone,
-                duration_minutes=r.duration_minutes,
-                subject=r.subject,
-                notes=r.notes,
-                outcome=r.outcome,
-                version=r.version,
-                created_at=r.created_at,
-                updated_at=r.updated_at,
-                voided=r.voided_at is not None,
-                voided_at=r.voided_at,
-                void_reason=r.void_reason,
-            )
+    return [
+        _public(
+            r, firm_names.get(r.firm_id, ""), broker_names.get(r.broker_id, ""), links.get(r.id, [])
         )
-    return out
+        for r in rows
+    ]
+
+
+def _public(
+    r: Interaction, firm_name: str, broker_name: str, people: list[tuple[int, str]]
+) -> InteractionPublic:
+    """`people`: the (id, name) of its traders, in name order."""
+    return InteractionPublic(
+        interaction_id=r.id,
+        firm_id=r.firm_id,
+        firm_name=firm_name,
+        broker_id=r.broker_id,
+        broker_name=broker_name,
+        trader_ids=[t for t, _ in people],
+        trader_names=[n for _, n in people],
+        interaction_type=r.interaction_type,
+        interaction_date=r.occurred_at,
+        time_zone=r.time_zone,
+        duration_minutes=r.duration_minutes,
+        subject=r.subject,
+        notes=r.notes,
+        outcome=r.outcome,
+        version=r.version,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+        voided=r.voided_at is not None,
+        voided_at=r.voided_at,
+        void_reason=r.void_reason,
+    )
 
 
 def get_interaction(db: Session, *, actor: AnyActor, interaction_id: object) -> InteractionPublic:
@@ -261,7 +251,7 @@ def list_interactions(
         conds.append(Interaction.firm_id.in_(select(Firm.id).where(access.firm_condition(actor))))
     else:
         # The trader's index drives: test each of their interactions' firms.
-        conds.append(_in_visible_firm_exists(actor, Interaction.firm_id))
+        conds.append(access.in_visible_firm(actor, Interaction.firm_id))
     date_col = Interaction.occurred_at
     if query.trader_id is not None:
         from brm_app.services import traders
@@ -337,6 +327,7 @@ def list_interactions(
 class _Checked:
     firm: Firm
     trader_ids: list[int]
+    traders: list[Trader]  # in name order
     interaction_type: str
     outcome: str | None
     occurred_at: datetime
@@ -354,12 +345,11 @@ def _check(
     )
     if not trader_ids:
         raise ValidationFailed("choose at least one trader", field="trader_ids")
-    people = {t.id: t for t in db.exec(select(Trader).where(Trader.id.in_(trader_ids))).all()}
-    visible = set(
-        db.exec(
-            select(Trader.id).where(Trader.id.in_(trader_ids), access.trader_condition(actor))
-        ).all()
-    )
+    # One query: each trader with whether the actor may see them.
+    may_see = sa.case((access.trader_condition(actor), True), else_=False)
+    found = db.exec(select(Trader, may_see).where(Trader.id.in_(trader_ids))).all()
+    people = {t.id: t for t, _ in found}
+    visible = {t.id for t, seen in found if seen}
     for tid in trader_ids:
         if tid not in people or tid not in visible or people[tid].archived_at is not None:
             raise ValidationFailed(
@@ -393,7 +383,8 @@ def _check(
         if duration is not None and duration != minutes:
             raise ValidationFailed("does not match interaction_end", field="duration_minutes")
         duration = minutes
-    return _Checked(firm, trader_ids, type_name, outcome, occurred_at, tz_name, duration)
+    ordered = sorted((people[t] for t in trader_ids), key=lambda t: (t.name_key, t.id))
+    return _Checked(firm, trader_ids, ordered, type_name, outcome, occurred_at, tz_name, duration)
 
 
 def _version_json(row: Interaction, trader_ids: list[int]) -> str:
@@ -480,7 +471,10 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
         },
     )
     db.flush()
-    return to_public(db, [row])[0]
+    # Everything it shows is at hand: no need to read it back.
+    broker_name = getattr(actor, "name", None) or db.get(User, actor_id).name
+    people = [(t.id, t.name) for t in checked.traders]
+    return _public(row, checked.firm.name, broker_name, people)
 
 
 def edit_interaction(
