@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from brm_app.auth.actor import Actor, SystemActor
@@ -64,29 +65,32 @@ def outcomes(db: Session) -> list[str]:
 
 def resolve(db: Session, type_name: str, outcome_name: str | None) -> tuple[str, str | None]:
     """Canonical names for a type and outcome, or ValidationFailed naming the bad one."""
-    itype = db.exec(
-        select(InteractionType).where(InteractionType.name_key == name_key(type_name))
+    # One query (it runs on every logged interaction): the type, the outcome and their pairing.
+    outcome_key = name_key(outcome_name) if outcome_name is not None else None
+    pair = sa.and_(
+        InteractionTypeOutcome.type_id == InteractionType.id,
+        InteractionTypeOutcome.outcome_id == InteractionOutcome.id,
+    )
+    found = db.exec(
+        select(InteractionType, InteractionOutcome.name, InteractionTypeOutcome.type_id)
+        .select_from(InteractionType)
+        .outerjoin(InteractionOutcome, InteractionOutcome.name_key == outcome_key)
+        .outerjoin(InteractionTypeOutcome, pair)
+        .where(InteractionType.name_key == name_key(type_name))
     ).first()
+    itype = found[0] if found else None
     if itype is None or not itype.is_active:
         raise ValidationFailed(
             "is not an interaction type (an admin can add it)", field="interaction_type"
         )
     if outcome_name is None:
         return itype.name, None
-    outcome = db.exec(
-        select(InteractionOutcome).where(InteractionOutcome.name_key == name_key(outcome_name))
-    ).first()
+    _, outcome, allowed = found
     if outcome is None:
         raise ValidationFailed("is not an outcome (an admin can add it)", field="outcome")
-    allowed = db.exec(
-        select(InteractionTypeOutcome).where(
-            InteractionTypeOutcome.type_id == itype.id,
-            InteractionTypeOutcome.outcome_id == outcome.id,
-        )
-    ).first()
     if allowed is None:
         raise ValidationFailed(f"is not allowed for a {itype.name}", field="outcome")
-    return itype.name, outcome.name
+    return itype.name, outcome
 
 
 def add_type(
