@@ -43,7 +43,9 @@ class DashboardState(ServiceMixin, rx.State):
     works_book: bool = False
     due: list[dict[str, Any]] = []
     due_total: str = "0"
-    due_scope: str = "mine"
+    # Non-brokers review the whole book by default (a manager often covers no firm); brokers
+    # always see their own.
+    due_scope: str = "all"
     my_follow_ups: list[dict[str, Any]] = []
     overdue_count: int = 0
     recent: list[dict[str, Any]] = []

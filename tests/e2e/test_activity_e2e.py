@@ -95,3 +95,29 @@ def test_log_call_plan_follow_up_see_it_and_get_the_reminder_live(page: Page, ba
     expect(page.locator("#follow-up-heading")).to_have_text("Follow up: Discussed the new issue")
     expect(page.locator("#bell-count")).to_have_count(0)
     assert trader_id
+
+
+def test_manager_sees_the_teams_due_for_contact_list_on_the_dashboard(page: Page, base, server):
+    """A firm a broker added and never called is due; the manager (who covers no firm) sees it
+    on the dashboard without choosing anything, and "My firms" narrows to their own (none)."""
+    create_user_via_api(server, "uma.broker@e2e.example", "broker", "Uma Broker", PASSWORD)
+    create_user_via_api(server, "max.manager@e2e.example", "manager", "Max Manager", PASSWORD)
+    with server.api() as api:
+        token = api.post(
+            "/api/v1/auth/token", data={"username": "uma.broker@e2e.example", "password": PASSWORD}
+        ).json()["access_token"]
+        firm = api.post(
+            "/api/v1/firms",
+            headers={"Authorization": f"Bearer {token}"},
+            json={"name": "Quiet Harbour Advisors", "tier": "A", "account_status": "Active"},
+        )
+        assert firm.status_code == 201, firm.text
+    sign_in(page, base, "max.manager@e2e.example", PASSWORD)
+    page.goto(f"{base}/")
+    due = page.locator("#due-for-contact")
+    expect(due.get_by_text("Quiet Harbour Advisors")).to_be_visible(timeout=15_000)
+    expect(due.get_by_text("Uma Broker")).to_be_visible()
+    page.get_by_role("radio", name="My firms").click()
+    expect(page.get_by_text("Every firm is within its contact interval.")).to_be_visible(
+        timeout=10_000
+    )
