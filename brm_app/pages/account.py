@@ -177,17 +177,16 @@ def _feeds() -> rx.Component:
                         ),
                     ),
                     rx.vstack(
-                        rx.hstack(
-                            rx.text("Created ", size="2"),
-                            datetime_text(f["created"].to(str)),
-                            spacing="1",
-                        ),
+                        rx.text("Created ", datetime_text(f["created"].to(str)), size="2"),
                         rx.text(
                             rx.cond(
                                 f["active"].to(bool),
                                 rx.cond(
                                     f["fetched"] != "",
-                                    "Last read by a calendar recently",
+                                    rx.fragment(
+                                        "Last read by a calendar ",
+                                        datetime_text(f["fetched"].to(str)),
+                                    ),
                                     "Not read yet",
                                 ),
                                 "Revoked",
