@@ -220,6 +220,25 @@ def versions(
     ]
 
 
+def names_in_versions(
+    db: Session, found: list[InteractionVersionPublic]
+) -> tuple[dict[int, str], dict[int, str]]:
+    """(firm id -> name, trader id -> name) for the ids the saved versions hold, so a history
+    can name them. `found` comes from versions(), which checked access to the interaction."""
+    firm_ids: set[int] = set()
+    trader_ids: set[int] = set()
+    for v in found:
+        data = json.loads(v.data)
+        if isinstance(data.get("firm_id"), int):
+            firm_ids.add(data["firm_id"])
+        trader_ids.update(t for t in data.get("trader_ids") or [] if isinstance(t, int))
+    firms_by_id = dict(db.exec(select(Firm.id, Firm.name).where(Firm.id.in_(firm_ids))).all())
+    traders_by_id = dict(
+        db.exec(select(Trader.id, Trader.name).where(Trader.id.in_(trader_ids))).all()
+    )
+    return firms_by_id, traders_by_id
+
+
 @dataclass(frozen=True)
 class InteractionQuery:
     firm_id: int | None = None

@@ -29,11 +29,37 @@ LABELS = {
 }
 
 
-def _version_rows(versions) -> list[dict[str, Any]]:
-    """Each version with what it changed from the one before (the first lists every field)."""
+def _readable(
+    data: dict[str, Any], firms: dict[int, str], traders: dict[int, str], tz: str
+) -> dict[str, Any]:
+    """A saved version as a person reads it: names for ids, the date in the viewer's zone."""
+    out = dict(data)
+    if "firm_id" in out:
+        out["firm_id"] = firms.get(out["firm_id"], f"#{out['firm_id']}")
+    if "trader_ids" in out:
+        out["trader_ids"] = ", ".join(
+            sorted(traders.get(t, f"#{t}") for t in out["trader_ids"] or [])
+        )
+    when = out.get("interaction_date")
+    if isinstance(when, str):
+        try:
+            moment = datetime.fromisoformat(when.replace("Z", "+00:00"))
+            out["interaction_date"] = (
+                moment.astimezone(ZoneInfo(tz)).strftime("%d %b %Y %H:%M") + f" ({tz})"
+            )
+        except ValueError:
+            pass
+    return out
+
+
+def _version_rows(
+    versions, firms: dict[int, str], traders: dict[int, str], tz: str
+) -> list[dict[str, Any]]:
+    """Each version with what it changed from the one before (the first lists every field);
+    the saved record itself stays available as it was stored ("raw")."""
     rows, previous = [], {}
     for v in versions:
-        data = json.loads(v.data)
+        data = _readable(json.loads(v.data), firms, traders, tz)
         changed = (
             audit.diff(previous, data)
             if previous
@@ -84,15 +110,12 @@ class InteractionPageState(ServiceMixin, rx.State):
             row = interactions.get_interaction(db, actor=actor, interaction_id=interaction_id)
             tz = interactions.user_zone_name(db, actor)
             editable = (actor.role.value in ("manager", "admin")) or row.broker_id == actor.user_id
-            return (
-                row,
-                interactions.versions(db, actor=actor, interaction_id=interaction_id),
-                tz,
-                editable,
-            )
+            found = interactions.versions(db, actor=actor, interaction_id=interaction_id)
+            names = interactions.names_in_versions(db, found)
+            return row, found, names, tz, editable
 
         try:
-            row, versions, tz, editable = await self._call(fetch)
+            row, versions, (firm_names, trader_names), tz, editable = await self._call(fetch)
         except NotFound:
             self.not_found = True
             return None
@@ -120,7 +143,7 @@ class InteractionPageState(ServiceMixin, rx.State):
             "voided": row.voided,
             "void_reason": row.void_reason or "",
         }
-        self.versions = _version_rows(versions)
+        self.versions = _version_rows(versions, firm_names, trader_names, tz)
         self.can_edit = editable and not row.voided
         self.found = True
         return None
