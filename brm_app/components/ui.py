@@ -174,7 +174,7 @@ def datetime_text(value: rx.Var, empty: str = "—") -> rx.Component:
     return rx.cond(
         value,
         rx.moment(value, format="YYYY-MM-DD HH:mm", local=True),
-        rx.text(empty, color_scheme="gray"),
+        rx.text(empty, as_="span", color_scheme="gray"),
     )
 
 

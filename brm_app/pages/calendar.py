@@ -27,7 +27,6 @@ def _chip(item, compact: bool = True) -> rx.Component:
         rx.text(
             item["title"],
             size="1",
-            trim="both",
             overflow="hidden",
             text_overflow="ellipsis",
             white_space="nowrap",
@@ -47,7 +46,9 @@ def _chip(item, compact: bool = True) -> rx.Component:
         chip,
         href=item["href"],
         underline="none",
-        width="100%",
+        # In a month cell the chip fills it; in a list it is as wide as its text.
+        width="100%" if compact else "auto",
+        max_width="100%",
         min_width="0",
         class_name=rx.cond(item["overdue"].to(bool), "cal-item overdue", "cal-item"),
     )
@@ -194,12 +195,14 @@ def _day_list(show_empty: bool) -> rx.Component:
                                     ),
                                     size="1",
                                     color_scheme="gray",
-                                    white_space="nowrap",
+                                    min_width="0",
                                 ),
                                 _move_button(item),
                                 width="100%",
                                 align="center",
                                 spacing="2",
+                                # On a phone the firm and person go under the chip.
+                                wrap="wrap",
                             ),
                         ),
                         spacing="1",

@@ -90,11 +90,11 @@ def trader_detail() -> rx.Component:
                                 align="center",
                             ),
                         ),
-                        rx.hstack(
-                            rx.text("Added ", size="1", color_scheme="gray"),
+                        rx.text(
+                            "Added ",
                             datetime_text(t["created"].to(str)),
-                            spacing="1",
-                            font_size="12px",
+                            size="1",
+                            color_scheme="gray",
                         ),
                         spacing="2",
                     ),
