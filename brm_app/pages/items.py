@@ -46,7 +46,7 @@ def _version(v) -> rx.Component:
         rx.hstack(
             rx.badge("v", v["version"], variant="soft"),
             rx.text(v["who"], size="2", weight="medium"),
-            datetime_text(v["when"]),
+            rx.text(datetime_text(v["when"]), size="1", color_scheme="gray"),
             rx.spacer(),
             rx.button(
                 rx.cond(I.show_raw == v["version"].to(int), "Hide saved record", "Saved record"),
