@@ -13,6 +13,7 @@ from brm_app.models.follow_up import FollowUpPatch
 from brm_app.services import calendar, follow_ups
 from brm_app.services.errors import DomainError, PermissionDenied, ValidationFailed
 from brm_app.state.base import ServiceMixin, as_id
+from brm_app.state.move_fields import MoveFieldsMixin
 
 VIEWS = {"month", "week", "day", "agenda"}
 AGENDA_DAYS = 30
@@ -38,7 +39,7 @@ def _item(i: calendar.CalendarItem, tz: ZoneInfo) -> dict[str, Any]:
     }
 
 
-class CalendarState(ServiceMixin, rx.State):
+class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
     view: str = "month"
     anchor: str = ""
     scope: str = "mine"
@@ -53,8 +54,6 @@ class CalendarState(ServiceMixin, rx.State):
     move_open: bool = False
     move_id: int = 0
     move_title: str = ""
-    move_day: str = ""
-    move_time: str = ""
     move_error: str = ""
 
     def _anchor(self) -> date:
@@ -221,20 +220,9 @@ class CalendarState(ServiceMixin, rx.State):
         self.move_open = bool(value)
 
     @rx.event
-    def set_move_day(self, value: str):
-        if isinstance(value, str):
-            self.move_day = value[:10]
-
-    @rx.event
-    def set_move_time(self, value: str):
-        if isinstance(value, str):
-            self.move_time = value[:5]
-
-    @rx.event
     async def move(self):
-        try:
-            local = datetime.fromisoformat(f"{self.move_day}T{self.move_time}")
-        except ValueError:
+        local = self._move_to()
+        if local is None:
             self.move_error = "Choose a date and a time."
             return None
         try:

@@ -14,6 +14,7 @@ from brm_app.services import audit, follow_ups, interactions
 from brm_app.services.errors import DomainError, NotFound, ValidationFailed
 from brm_app.state.base import ServiceMixin
 from brm_app.state.firm_detail import route_id
+from brm_app.state.move_fields import MoveFieldsMixin
 
 SNOOZES = {15, 60, 24 * 60}
 LABELS = {
@@ -182,14 +183,12 @@ class InteractionPageState(ServiceMixin, rx.State):
         return rx.toast.success("Interaction voided; it stays on record for compliance.")
 
 
-class FollowUpPageState(ServiceMixin, rx.State):
+class FollowUpPageState(MoveFieldsMixin, ServiceMixin, rx.State):
     found: bool = False
     not_found: bool = False
     item: dict[str, Any] = {}
     tz: str = "UTC"
     can_edit: bool = False
-    move_day: str = ""
-    move_time: str = ""
 
     @rx.event
     async def load(self):
@@ -276,20 +275,9 @@ class FollowUpPageState(ServiceMixin, rx.State):
         return rx.toast.success("Snoozed: you will be reminded again.")
 
     @rx.event
-    def set_move_day(self, value: str):
-        if isinstance(value, str):
-            self.move_day = value[:10]
-
-    @rx.event
-    def set_move_time(self, value: str):
-        if isinstance(value, str):
-            self.move_time = value[:5]
-
-    @rx.event
     async def reschedule(self):
-        try:
-            local = datetime.fromisoformat(f"{self.move_day}T{self.move_time}")
-        except ValueError:
+        local = self._move_to()
+        if local is None:
             return rx.toast.error("Choose a date and a time.")
         return await self._patch(
             "Rescheduled; its reminders moved with it.", due_at=local, time_zone=self.tz
