@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
@@ -91,56 +91,40 @@ class DueFirmOut(BaseModel):
     overdue_follow_ups: int
 
 
-@router.get("/firms/{firm_id}/timeline", response_model=TimelineOut)
-def firm_timeline(
-    firm_id: FirmId,
-    db: DB,
-    actor: CurrentActor,
+async def timeline_filters(
     types: Types = [],  # noqa: B006 (FastAPI copies defaults)
     outcomes: Outcomes = [],  # noqa: B006
     include_follow_ups: IncludeFollowUps = True,
     before: Before = None,
     limit: TimelineLimit = 30,
+) -> dict:
+    """The query parameters both timelines take, as relationship.timeline's keywords."""
+    return {
+        "types": list(types),
+        "outcomes": list(outcomes),
+        "include_follow_ups": include_follow_ups,
+        "before": before,
+        "limit": limit,
+    }
+
+
+TimelineFilters = Annotated[dict, Depends(timeline_filters)]
+
+
+@router.get("/firms/{firm_id}/timeline", response_model=TimelineOut)
+def firm_timeline(
+    firm_id: FirmId, db: DB, actor: CurrentActor, filters: TimelineFilters
 ) -> TimelineOut:
     """A firm's interactions and follow-ups, newest first."""
-    return TimelineOut.of(
-        relationship.timeline(
-            db,
-            actor=actor,
-            firm_id=firm_id,
-            types=list(types),
-            outcomes=list(outcomes),
-            include_follow_ups=include_follow_ups,
-            before=before,
-            limit=limit,
-        )
-    )
+    return TimelineOut.of(relationship.timeline(db, actor=actor, firm_id=firm_id, **filters))
 
 
 @router.get("/traders/{trader_id}/timeline", response_model=TimelineOut)
 def trader_timeline(
-    trader_id: TraderId,
-    db: DB,
-    actor: CurrentActor,
-    types: Types = [],  # noqa: B006
-    outcomes: Outcomes = [],  # noqa: B006
-    include_follow_ups: IncludeFollowUps = True,
-    before: Before = None,
-    limit: TimelineLimit = 30,
+    trader_id: TraderId, db: DB, actor: CurrentActor, filters: TimelineFilters
 ) -> TimelineOut:
     """The interactions one trader took part in and the follow-ups naming them, newest first."""
-    return TimelineOut.of(
-        relationship.timeline(
-            db,
-            actor=actor,
-            trader_id=trader_id,
-            types=list(types),
-            outcomes=list(outcomes),
-            include_follow_ups=include_follow_ups,
-            before=before,
-            limit=limit,
-        )
-    )
+    return TimelineOut.of(relationship.timeline(db, actor=actor, trader_id=trader_id, **filters))
 
 
 @router.get("/due-for-contact", response_model=PageOut[DueFirmOut])
