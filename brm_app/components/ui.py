@@ -123,6 +123,20 @@ def pager(
     )
 
 
+def list_pager(state: Any, page_size: int, total_label: rx.Var) -> rx.Component:
+    """The pager of a state built on PagedListMixin (offset, shown, has_prev/next, prev/next_page)."""
+    return pager(
+        state.offset,
+        page_size,
+        state.shown,
+        total_label,
+        state.has_prev,
+        state.has_next,
+        state.prev_page,
+        state.next_page,
+    )
+
+
 def empty_state(icon: str, title: str, text: str) -> rx.Component:
     return rx.center(
         rx.vstack(

@@ -5,7 +5,14 @@ from __future__ import annotations
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, datetime_text, empty_state, page_header, pager, table_scroll
+from brm_app.components.ui import (
+    card,
+    datetime_text,
+    empty_state,
+    list_pager,
+    page_header,
+    table_scroll,
+)
 from brm_app.state.audit import PAGE_SIZE
 from brm_app.state.audit import AuditState as S
 
@@ -152,16 +159,7 @@ def audit_trail() -> rx.Component:
                         "scroll-text", "No events match", "Change the filters to see more."
                     ),
                 ),
-                pager(
-                    S.offset,
-                    PAGE_SIZE,
-                    S.shown,
-                    S.total.to_string(),
-                    S.has_prev,
-                    S.has_next,
-                    S.prev_page,
-                    S.next_page,
-                ),
+                list_pager(S, PAGE_SIZE, S.total.to_string()),
                 spacing="3",
                 width="100%",
             )

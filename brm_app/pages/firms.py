@@ -6,7 +6,14 @@ import reflex as rx
 
 from brm_app.components.firm_form import coverage_fields, firm_fields, form_dialog
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, datetime_text, empty_state, page_header, pager, table_scroll
+from brm_app.components.ui import (
+    card,
+    datetime_text,
+    empty_state,
+    list_pager,
+    page_header,
+    table_scroll,
+)
 from brm_app.models.firm import AccountStatus, Tier
 from brm_app.state.auth import SessionState
 from brm_app.state.firms import PAGE_SIZE
@@ -233,16 +240,7 @@ def firms_page() -> rx.Component:
                         ),
                     ),
                 ),
-                pager(
-                    S.offset,
-                    PAGE_SIZE,
-                    S.shown,
-                    S.total,
-                    S.has_prev,
-                    S.has_next,
-                    S.prev_page,
-                    S.next_page,
-                ),
+                list_pager(S, PAGE_SIZE, S.total),
                 spacing="3",
                 width="100%",
             )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, empty_state, page_header, pager
+from brm_app.components.ui import card, empty_state, list_pager, page_header
 from brm_app.state.notifications import PAGE_SIZE
 from brm_app.state.notifications import NotificationsState as S
 
@@ -73,16 +73,7 @@ def notifications_page() -> rx.Component:
                     "bell-off", "No notifications", "Reminders for your follow-ups appear here."
                 ),
             ),
-            pager(
-                S.offset,
-                PAGE_SIZE,
-                S.shown,
-                S.total.to_string(),
-                S.has_prev,
-                S.has_next,
-                S.prev_page,
-                S.next_page,
-            ),
+            list_pager(S, PAGE_SIZE, S.total.to_string()),
         ),
         width="100%",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, empty_state, page_header, pager, table_scroll
+from brm_app.components.ui import card, empty_state, list_pager, page_header, table_scroll
 from brm_app.models.trader import TraderStatus
 from brm_app.state.auth import SessionState
 from brm_app.state.traders import PAGE_SIZE
@@ -200,16 +200,7 @@ def traders_page() -> rx.Component:
                     ),
                     empty_state("contact", "No traders match", "Change the search or filters."),
                 ),
-                pager(
-                    S.offset,
-                    PAGE_SIZE,
-                    S.shown,
-                    S.total,
-                    S.has_prev,
-                    S.has_next,
-                    S.prev_page,
-                    S.next_page,
-                ),
+                list_pager(S, PAGE_SIZE, S.total),
                 spacing="3",
                 width="100%",
             )
