@@ -203,7 +203,12 @@ def _follow_ups_card() -> rx.Component:
     return card(
         rx.hstack(
             rx.icon("calendar-check", size=18, color=rx.color("indigo", 10)),
-            rx.heading("My open follow-ups", size="4"),
+            rx.heading(
+                rx.cond(
+                    SessionState.role == "manager", "Team's open follow-ups", "My open follow-ups"
+                ),
+                size="4",
+            ),
             rx.cond(D.overdue_count > 0, rx.badge(D.overdue_count, " overdue", color_scheme="red")),
             rx.spacer(),
             rx.link("Calendar", href="/calendar", size="2"),
@@ -228,6 +233,9 @@ def _follow_ups_card() -> rx.Component:
                             rx.link(f["title"], href=f["href"], size="2", weight="medium"),
                             rx.text(
                                 f["firm"],
+                                rx.cond(
+                                    SessionState.role == "manager", " · " + f["who"].to(str), ""
+                                ),
                                 " · due ",
                                 f["due"],
                                 size="1",

@@ -80,23 +80,30 @@ class DashboardState(ServiceMixin, rx.State):
             due = relationship.due_for_contact(
                 db, actor=actor, page=PageRequest(limit=10), mine=mine or is_broker
             )
-            fus = (
-                follow_ups.list_follow_ups(
+            fus = overdue = None
+            if has(actor, Permission.FOLLOW_UPS_EDIT):
+                # A manager plans little themselves: their card is the team's follow-ups.
+                scope = "team" if actor.role == Role.MANAGER else "mine"
+                fus = follow_ups.list_follow_ups(
                     db,
                     actor=actor,
-                    query=FollowUpQuery(scope="mine", status=FollowUpStatus.OPEN),
+                    query=FollowUpQuery(scope=scope, status=FollowUpStatus.OPEN),
                     page=PageRequest(limit=8),
                 )
-                if has(actor, Permission.FOLLOW_UPS_EDIT)
-                else None
-            )
+                # Counted apart: the card lists only the first few.
+                overdue = follow_ups.list_follow_ups(
+                    db,
+                    actor=actor,
+                    query=FollowUpQuery(scope=scope, overdue=True),
+                    page=PageRequest(limit=1),
+                )
             recent = interactions.list_interactions(
                 db,
                 actor=actor,
                 query=InteractionQuery(broker_id=actor.user_id if is_broker else None),
                 page=PageRequest(limit=6),
             )
-            return due, fus, recent, interactions.user_zone_name(db, actor)
+            return due, fus, overdue, recent, interactions.user_zone_name(db, actor)
 
         try:
             result = await self._call(fetch)
@@ -105,7 +112,7 @@ class DashboardState(ServiceMixin, rx.State):
         self.works_book = result is not None
         if result is None:
             return
-        due, fus, recent, tz = result
+        due, fus, overdue, recent, tz = result
         zone = ZoneInfo(tz)
         self.due = [
             {
@@ -136,10 +143,11 @@ class DashboardState(ServiceMixin, rx.State):
                 "firm": f.firm_name,
                 "due": f.due_at.astimezone(zone).strftime("%a %d %b %H:%M"),
                 "overdue": f.overdue,
+                "who": f.assignee_name,
             }
             for f in (fus.items if fus else [])
         ]
-        self.overdue_count = sum(1 for f in self.my_follow_ups if f["overdue"])
+        self.overdue_count = (overdue.total or overdue.total_at_least or 0) if overdue else 0
         self.recent = [
             {
                 "href": f"/interactions/{i.interaction_id}",

@@ -122,14 +122,26 @@ def sign_in(page, base: str, email: str, password: str) -> None:
     page.wait_for_selector("#user-menu", timeout=20_000)
 
 
-def create_user_via_api(server: Server, email: str, role: str, name: str, password: str) -> None:
+def create_user_via_api(
+    server: Server,
+    email: str,
+    role: str,
+    name: str,
+    password: str,
+    manager_id: int | None = None,
+) -> int:
+    """The user's id (an existing user of that email is reused)."""
     with server.api() as api:
         token = api.post(
             "/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
         ).json()["access_token"]
-        r = api.post(
-            "/api/v1/users",
-            headers={"Authorization": f"Bearer {token}"},
-            json={"email": email, "role": role, "name": name, "password": password},
-        )
+        auth = {"Authorization": f"Bearer {token}"}
+        body = {"email": email, "role": role, "name": name, "password": password}
+        if manager_id is not None:
+            body["manager_id"] = manager_id
+        r = api.post("/api/v1/users", headers=auth, json=body)
         assert r.status_code in (201, 409), r.text
+        if r.status_code == 201:
+            return r.json()["user_id"]
+        found = api.get("/api/v1/users", headers=auth, params={"q": email}).json()["items"]
+        return next(u["user_id"] for u in found if u["email"] == email)

@@ -99,9 +99,14 @@ def test_log_call_plan_follow_up_see_it_and_get_the_reminder_live(page: Page, ba
 
 def test_manager_sees_the_teams_due_for_contact_list_on_the_dashboard(page: Page, base, server):
     """A firm a broker added and never called is due; the manager (who covers no firm) sees it
-    on the dashboard without choosing anything, and "My firms" narrows to their own (none)."""
-    create_user_via_api(server, "uma.broker@e2e.example", "broker", "Uma Broker", PASSWORD)
-    create_user_via_api(server, "max.manager@e2e.example", "manager", "Max Manager", PASSWORD)
+    on the dashboard without choosing anything, and "My firms" narrows to their own (none).
+    The follow-ups card shows the team's open follow-ups with whose each is."""
+    max_id = create_user_via_api(
+        server, "max.manager@e2e.example", "manager", "Max Manager", PASSWORD
+    )
+    create_user_via_api(
+        server, "uma.broker@e2e.example", "broker", "Uma Broker", PASSWORD, manager_id=max_id
+    )
     with server.api() as api:
         token = api.post(
             "/api/v1/auth/token", data={"username": "uma.broker@e2e.example", "password": PASSWORD}
@@ -112,11 +117,28 @@ def test_manager_sees_the_teams_due_for_contact_list_on_the_dashboard(page: Page
             json={"name": "Quiet Harbour Advisors", "tier": "A", "account_status": "Active"},
         )
         assert firm.status_code == 201, firm.text
+        due = (datetime.now(UTC) + timedelta(days=2)).replace(microsecond=0)
+        fu = api.post(
+            "/api/v1/follow-ups",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "title": "Send Quiet Harbour the deck",
+                "due_at": due.isoformat(),
+                "firm_id": firm.json()["firm_id"],
+            },
+        )
+        assert fu.status_code == 201, fu.text
     sign_in(page, base, "max.manager@e2e.example", PASSWORD)
     page.goto(f"{base}/")
     due = page.locator("#due-for-contact")
     expect(due.get_by_text("Quiet Harbour Advisors")).to_be_visible(timeout=15_000)
     expect(due.get_by_text("Uma Broker")).to_be_visible()
+    # The team's open follow-ups, each with whose it is.
+    expect(page.get_by_role("heading", name="Team's open follow-ups")).to_be_visible()
+    expect(page.get_by_role("link", name="Send Quiet Harbour the deck")).to_be_visible()
+    expect(
+        page.get_by_text(re.compile(r"Quiet Harbour Advisors · Uma Broker · due"))
+    ).to_be_visible()
     page.get_by_role("radio", name="My firms").click()
     expect(page.get_by_text("Every firm is within its contact interval.")).to_be_visible(
         timeout=10_000
