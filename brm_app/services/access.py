@@ -9,20 +9,48 @@ for lists (`firm_condition`, `trader_condition`), and the access-matrix tests ho
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.auth.rbac import Permission, has, record_rule
+from brm_app.auth.rbac import Permission, has, record_rule, require
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role
+from brm_app.services.errors import NotFound
+from brm_app.services.validation import require_id
 
 _SEE_ALL = {Role.ADMIN, Role.MANAGER, Role.COMPLIANCE}
 _FIRM = aliased(Firm)  # the trader's own firm, apart from any firm the outer query joins
+
+T = TypeVar("T")
+
+
+def load_authorized(
+    db: Session,
+    actor: Actor | SystemActor,
+    model: type[T],
+    record_id: object,
+    permission: Permission,
+    *,
+    field: str,
+    what: str,
+    belongs: Callable[[T], bool] | None = None,
+) -> T:
+    """The record of `model` with that id if the actor may use it for `permission`. NotFound when
+    it is missing, outside the parent the path names (`belongs`), or unseen by record rules (so
+    ids cannot be probed); PermissionDenied when the role may not do this at all."""
+    record_id = require_id(record_id, field)
+    require(actor, permission)
+    row = db.get(model, record_id)
+    if row is None or (belongs is not None and not belongs(row)):
+        raise NotFound(what)
+    require(actor, permission, row, db=db, what=what)
+    return row
 
 
 def covered_firm_ids(broker_id: int) -> sa.Select:

@@ -43,7 +43,7 @@ from brm_app.models.firm import (
 from brm_app.models.trader import Trader, TraderMove
 from brm_app.models.user import Role, User
 from brm_app.services import access, audit, search
-from brm_app.services.errors import Conflict, NotFound, PermissionDenied, ValidationFailed
+from brm_app.services.errors import Conflict, PermissionDenied, ValidationFailed
 from brm_app.services.pagination import (
     Page,
     PageRequest,
@@ -91,13 +91,9 @@ def load(
     db: Session, actor: AnyActor, firm_id: object, permission: Permission = Permission.FIRMS_VIEW
 ) -> Firm:
     """The firm if the actor may use it for `permission`; else NotFound (or PermissionDenied by role)."""
-    firm_id = require_id(firm_id, "firm_id")
-    require(actor, permission)
-    firm = db.get(Firm, firm_id)
-    if firm is None:
-        raise NotFound("Firm")
-    require(actor, permission, firm, db=db, what="Firm")
-    return firm
+    return access.load_authorized(
+        db, actor, Firm, firm_id, permission, field="firm_id", what="Firm"
+    )
 
 
 def _load_live(db: Session, actor: AnyActor, firm_id: object, permission: Permission) -> Firm:

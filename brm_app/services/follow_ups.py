@@ -33,7 +33,7 @@ from brm_app.models.follow_up import (
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
 from brm_app.services import access, app_settings, audit, firms, traders
-from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.services.interactions import local_day_bounds, to_utc, user_zone_name, zone
 from brm_app.services.pagination import Page, PageRequest, capped_count
 from brm_app.services.validation import require_id
@@ -66,13 +66,9 @@ def load(
     follow_up_id: object,
     permission: Permission = Permission.FOLLOW_UPS_VIEW,
 ) -> FollowUp:
-    follow_up_id = require_id(follow_up_id, "follow_up_id")
-    require(actor, permission)
-    fu = db.get(FollowUp, follow_up_id)
-    if fu is None:
-        raise NotFound("Follow-up")
-    require(actor, permission, fu, db=db, what="Follow-up")
-    return fu
+    return access.load_authorized(
+        db, actor, FollowUp, follow_up_id, permission, field="follow_up_id", what="Follow-up"
+    )
 
 
 def team_ids(db: Session, actor: AnyActor) -> list[int] | None:

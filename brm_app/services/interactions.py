@@ -34,7 +34,7 @@ from brm_app.models.interaction import (
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
 from brm_app.services import access, audit, firms, interaction_config
-from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
+from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.services.pagination import (
     Page,
     PageRequest,
@@ -119,13 +119,15 @@ def load(
     interaction_id: object,
     permission: Permission = Permission.INTERACTIONS_VIEW,
 ) -> Interaction:
-    interaction_id = require_id(interaction_id, "interaction_id")
-    require(actor, permission)
-    row = db.get(Interaction, interaction_id)
-    if row is None:
-        raise NotFound("Interaction")
-    require(actor, permission, row, db=db, what="Interaction")
-    return row
+    return access.load_authorized(
+        db,
+        actor,
+        Interaction,
+        interaction_id,
+        permission,
+        field="interaction_id",
+        what="Interaction",
+    )
 
 
 def visible_condition(actor: AnyActor) -> Any:

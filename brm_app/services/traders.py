@@ -79,13 +79,17 @@ def load(
     *,
     firm_id: object = None,
 ) -> Trader:
-    trader_id = require_id(trader_id, "trader_id")
-    require(actor, permission)
-    trader = db.get(Trader, trader_id)
-    if trader is None or (firm_id is not None and trader.firm_id != require_id(firm_id, "firm_id")):
-        raise NotFound("Trader")
-    require(actor, permission, trader, db=db, what="Trader")
-    return trader
+    return access.load_authorized(
+        db,
+        actor,
+        Trader,
+        trader_id,
+        permission,
+        field="trader_id",
+        what="Trader",
+        # Under /firms/{firm_id}/traders/{trader_id}: a trader of another firm is not found.
+        belongs=lambda t: firm_id is None or t.firm_id == require_id(firm_id, "firm_id"),
+    )
 
 
 def to_public(db: Session, trader: Trader, firm_name: str | None = None) -> TraderPublic:
