@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -87,6 +88,22 @@ class People:
             "stranger": self.stranger.user_id,
         }
         self.headers = {role: token_headers(uid) for role, uid in user_ids.items()}
+
+
+class Templates:
+    """`fill` replaces each `$name` in a matrix entry (string, dict or list) with the world's
+    attribute of that name: a whole `$name` keeps the attribute's type."""
+
+    def fill(self, template):
+        if isinstance(template, str):
+            if re.fullmatch(r"\$\w+", template):
+                return getattr(self, template[1:])
+            return re.sub(r"\$(\w+)", lambda m: str(getattr(self, m.group(1))), template)
+        if isinstance(template, dict):
+            return {k: self.fill(v) for k, v in template.items()}
+        if isinstance(template, list):
+            return [self.fill(v) for v in template]
+        return template
 
 
 def play_matrix(client, people: People, matrix: list, make_world: Callable[[], Any]) -> list[str]:

@@ -17,7 +17,6 @@ and a broker who does not cover the firm (the "stranger"). The rules it spells o
 from __future__ import annotations
 
 import itertools
-import re
 from functools import cached_property
 
 from brm_app.models.firm import FirmWrite
@@ -27,6 +26,7 @@ from tests.api.matrix_support import (
     API,
     ROLES,
     People,
+    Templates,
     call,
     play_matrix,
 )
@@ -98,7 +98,7 @@ LISTS = [
 _seq = itertools.count(1)
 
 
-class World:
+class World(Templates):
     """Fresh records for one row, made on first use of their placeholder."""
 
     def __init__(self, people: People) -> None:
@@ -185,17 +185,6 @@ class World:
     @property
     def stranger(self) -> int:
         return self.people.stranger.user_id
-
-    def fill(self, template):
-        if isinstance(template, str):
-            if re.fullmatch(r"\$\w+", template):
-                return getattr(self, template[1:])
-            return re.sub(r"\$(\w+)", lambda m: str(getattr(self, m.group(1))), template)
-        if isinstance(template, dict):
-            return {k: self.fill(v) for k, v in template.items()}
-        if isinstance(template, list):
-            return [self.fill(v) for v in template]
-        return template
 
 
 def test_access_matrix(client, people):

@@ -22,7 +22,6 @@ record is at the firm) and a broker who does not cover the firm (the "stranger")
 from __future__ import annotations
 
 import itertools
-import re
 from datetime import timedelta
 from functools import cached_property
 
@@ -44,6 +43,7 @@ from tests.api.matrix_support import (
     API,
     ROLES,
     People,
+    Templates,
     call,
     play_matrix,
 )
@@ -171,7 +171,7 @@ def _found(found_as: str, body) -> set[int]:
 _seq = itertools.count(1)
 
 
-class World:
+class World(Templates):
     """Fresh records for one row, made on first use of their placeholder."""
 
     def __init__(self, people: People) -> None:
@@ -308,17 +308,6 @@ class World:
     @property
     def next_week(self) -> str:
         return (utcnow() + timedelta(days=7)).date().isoformat()
-
-    def fill(self, template):
-        if isinstance(template, str):
-            if re.fullmatch(r"\$\w+", template):
-                return getattr(self, template[1:])
-            return re.sub(r"\$(\w+)", lambda m: str(getattr(self, m.group(1))), template)
-        if isinstance(template, dict):
-            return {k: self.fill(v) for k, v in template.items()}
-        if isinstance(template, list):
-            return [self.fill(v) for v in template]
-        return template
 
 
 def test_activity_access_matrix(client, people):
