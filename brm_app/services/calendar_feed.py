@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, require
-from brm_app.db import utcnow
+from brm_app.db import utcnow, write_aside
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import CalendarFeed, FollowUp, FollowUpStatus
 from brm_app.models.interaction import MEETING_TYPES, Interaction
@@ -155,6 +155,9 @@ def render(db: Session, *, token: str, base_url: str = "") -> bytes | None:
             if base_url:
                 event.add("url", f"{base_url}/interactions/{row.id}")
             cal.add_component(event)
-    feed.last_fetched_at = now
-    db.add(feed)
+    # A fetch is a read: its time is saved in a short write transaction of its own.
+    with write_aside(db) as writer:
+        writer.exec(
+            update(CalendarFeed).where(CalendarFeed.id == feed.id).values(last_fetched_at=now)
+        )
     return cal.to_ical()
