@@ -9,9 +9,10 @@ from sqlmodel import select
 
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import CalendarFeed
-from brm_app.models.user import Role, User
-from brm_app.services import calendar_feed
-from tests.factories import make_user
+from brm_app.models.user import Role, User, UserUpdate
+from brm_app.services import authentication, calendar_feed, users
+from brm_app.settings import get_settings
+from tests.factories import PASSWORD, make_user
 
 
 def call(fn, **kw):
@@ -42,3 +43,51 @@ def test_reading_a_feed_in_a_read_transaction_survives_a_concurrent_writer(datab
     assert not left_to_write  # the read transaction stayed a read
     fetched = feed_row(info.feed_id).last_fetched_at
     assert fetched is not None and utcnow() - fetched < timedelta(seconds=5)
+
+
+def _feed_of(user) -> str:
+    _, token = call(calendar_feed.create_feed, actor=user)
+    with unit_of_work() as db:
+        assert calendar_feed.render(db, token=token) is not None
+    return token
+
+
+def _answers(token: str) -> bool:
+    with unit_of_work() as db:
+        return calendar_feed.render(db, token=token) is not None
+
+
+def test_every_way_credentials_change_ends_the_feeds(database_url):
+    admin, broker = make_user(Role.ADMIN), make_user(Role.BROKER)
+    # The admin's "Reset password" in the Users page.
+    token = _feed_of(broker)
+    call(users.reset_password, actor=admin, user_id=broker.user_id)
+    assert not _answers(token)
+    # A new password set through the user form.
+    token = _feed_of(broker)
+    call(users.update_user, actor=admin, user_id=broker.user_id,
+         data=UserUpdate(password="another long password"))  # fmt: skip
+    assert not _answers(token)
+    # Deactivation, and it stays dead after reactivation.
+    token = _feed_of(broker)
+    call(users.set_active, actor=admin, user_id=broker.user_id, active=False)
+    call(users.set_active, actor=admin, user_id=broker.user_id, active=True)
+    assert not _answers(token)
+    # The feeds are shown as revoked.
+    assert not any(f.active for f in call(calendar_feed.list_feeds, actor=broker))
+    # Another user's feed is untouched.
+    assert _answers(_feed_of(admin))
+
+
+def test_changing_ones_own_password_ends_the_feeds(database_url):
+    broker = make_user(Role.BROKER)
+    token = _feed_of(broker)
+    call(
+        authentication.change_own_password,
+        actor=broker,
+        current_password=PASSWORD,
+        new_password="completely different one",
+        settings=get_settings(),
+    )
+    assert not _answers(token)
+    assert _answers(_feed_of(broker))
