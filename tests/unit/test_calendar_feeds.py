@@ -91,3 +91,17 @@ def test_changing_ones_own_password_ends_the_feeds(database_url):
     )
     assert not _answers(token)
     assert _answers(_feed_of(broker))
+
+
+def test_a_feed_older_than_the_credentials_never_answers(database_url):
+    """Any path that marks the credentials changed (as API tokens read it) ends older feeds too,
+    even one that forgot to revoke them."""
+    broker = make_user(Role.BROKER)
+    token = _feed_of(broker)
+    with unit_of_work(write=True) as db:
+        user = db.get(User, broker.user_id)
+        user.credentials_changed_at = utcnow()
+        db.add(user)
+    assert not _answers(token)
+    assert [f.active for f in call(calendar_feed.list_feeds, actor=broker)] == [False]
+    assert _answers(_feed_of(broker))
