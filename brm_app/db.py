@@ -111,6 +111,7 @@ def unit_of_work(*, write: bool = False, engine: Engine | None = None) -> Iterat
     engine = engine or get_engine()
     gate = _sqlite_writer_turn() if write and engine.dialect.name == "sqlite" else nullcontext()
     with gate, Session(engine, expire_on_commit=False) as session:
+        session.info["brm_write"] = write
         if write:
             session.connection(execution_options={"brm_write": True})
         try:
@@ -119,6 +120,22 @@ def unit_of_work(*, write: bool = False, engine: Engine | None = None) -> Iterat
         except BaseException:
             session.rollback()
             raise
+
+
+@contextmanager
+def write_aside(session: Session) -> Iterator[Session]:
+    """Somewhere to write what a read must record (a session's last-seen time, a feed's last
+    fetch): the caller's own transaction if its unit of work writes, else a short write
+    transaction of its own on the same engine, committed when the block ends.
+
+    Reads never write: on SQLite a read transaction that writes after another connection has
+    committed fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT; no busy wait helps).
+    """
+    if session.info.get("brm_write"):
+        yield session
+        return
+    with unit_of_work(write=True, engine=session.get_bind()) as writer:
+        yield writer
 
 
 def is_postgres(session: Session) -> bool:

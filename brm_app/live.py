@@ -23,12 +23,22 @@ from brm_app.settings import get_settings
 log = logging.getLogger("brm.live")
 
 PRESENCE_TTL = timedelta(hours=24)
+# A tab's record is confirmed at most this often (much less than the TTL above).
+PRESENCE_REFRESH = timedelta(minutes=10)
 
 
 def remember_tab(client_token: str, user_id: int) -> None:
-    """Record that this tab shows pages to this user (called when a page loads)."""
+    """Record that this tab shows pages to this user (called when a page loads).
+
+    Most page loads find the record as it should be and only read it; it is written (in a write
+    transaction of its own) when the tab is new, shows another user, or was last confirmed more
+    than PRESENCE_REFRESH ago, so page loads do not queue on the write lock."""
     if not client_token or len(client_token) > 100:
         return
+    with unit_of_work() as db:
+        row = db.get(ClientPresence, client_token)
+        if row is not None and row.user_id == user_id and utcnow() - row.seen_at < PRESENCE_REFRESH:
+            return
     with unit_of_work(write=True) as db:
         row = db.get(ClientPresence, client_token)
         if row is None:

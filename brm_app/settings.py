@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -53,6 +54,8 @@ class Settings:
     database_url: str
     redis_url: str | None
     port: int
+    # Where users reach the app: every absolute address it hands out (feed URLs, links) starts here.
+    public_url: str
     secret_key: str = field(repr=False)
     admin_email: str
     admin_password: str | None = field(repr=False)
@@ -96,6 +99,42 @@ def _mask_url_password(url: str) -> str:
     return f"{scheme}://{creds}@{host}"
 
 
+def _public_url(port: int) -> str:
+    """BRM_PUBLIC_URL, normalised (lower-case scheme and host, no trailing slash), or the local
+    default. Never the Host header of a request: anyone can send any Host."""
+    raw = _env("BRM_PUBLIC_URL")
+    if raw is None:
+        return f"http://localhost:{port}"
+    parts = urlsplit(raw)
+    try:
+        explicit_port = parts.port
+    except ValueError:
+        explicit_port = -1
+    if (
+        parts.scheme.lower() not in {"http", "https"}
+        or not parts.hostname
+        or explicit_port == -1
+        or parts.username is not None
+        or "?" in raw
+        or "#" in raw
+        or any(c.isspace() for c in raw)
+    ):
+        raise SettingsError(
+            f"BRM_PUBLIC_URL must be the address users open, such as https://brm.example.com, "
+            f"got {raw!r}"
+        )
+    host = parts.hostname.lower()
+    if ":" in host:  # an IPv6 address
+        host = f"[{host}]"
+    netloc = host + (f":{explicit_port}" if explicit_port is not None else "")
+    return f"{parts.scheme.lower()}://{netloc}{parts.path.rstrip('/')}"
+
+
+def _origin_of(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 def _secret_key(data_dir: Path) -> str:
     """BRM_SECRET_KEY, or a key generated once into the data folder (never committed)."""
     configured = _env("BRM_SECRET_KEY")
@@ -126,16 +165,20 @@ def load_settings() -> Settings:
     port = _env_int("BRM_PORT", 3000)
     if not 1 <= port <= 65535:
         raise SettingsError(f"BRM_PORT must be between 1 and 65535, got {port}")
+    public_url = _public_url(port)
     origins_raw = _env("BRM_ALLOWED_ORIGINS")
     if origins_raw:
         origins = tuple(o.strip().rstrip("/") for o in origins_raw.split(",") if o.strip())
-    else:
-        origins = (f"http://localhost:{port}", f"http://127.0.0.1:{port}")
+    elif _env("BRM_PUBLIC_URL"):
+        origins = (_origin_of(public_url),)
+    else:  # the local default, reached as localhost or 127.0.0.1
+        origins = (public_url, f"http://127.0.0.1:{port}")
     return Settings(
         data_dir=data_dir,
         database_url=database_url,
         redis_url=_env("BRM_REDIS_URL"),
         port=port,
+        public_url=public_url,
         secret_key=_secret_key(data_dir),
         admin_email=(_env("BRM_ADMIN_EMAIL") or "admin@brokersync.example").lower(),
         admin_password=_env("BRM_ADMIN_PASSWORD"),

@@ -13,14 +13,14 @@ from datetime import timedelta
 
 from sqlmodel import Session, select, update
 
-from brm_app.db import utcnow
+from brm_app.db import utcnow, write_aside
 from brm_app.models.auth_records import UserSession
 from brm_app.models.user import User
 from brm_app.settings import Settings
 
 COOKIE_NAME = "brm_session"
 TICKET_SECONDS = 60
-# last_seen_at is written at most this often, so reads stay reads.
+# last_seen_at is written at most this often (each time in a short write transaction).
 TOUCH_EVERY = timedelta(seconds=30)
 
 
@@ -81,7 +81,9 @@ def resolve(
 ) -> tuple[UserSession, User] | None:
     """The live session and its active user for a cookie token, or None.
 
-    Idle and absolute lifetimes are enforced here; an expired session is marked revoked.
+    Idle and absolute lifetimes are enforced here; an expired session is marked revoked. Both
+    that mark and the last-seen touch go through `write_aside`: a caller that only reads keeps a
+    read transaction, and the write is a short one of its own.
     """
     if not token or not isinstance(token, str) or len(token) > 200:
         return None
@@ -91,17 +93,25 @@ def resolve(
     now = utcnow()
     idle_limit = timedelta(minutes=settings.session_idle_minutes)
     if row.expires_at <= now or now - row.last_seen_at > idle_limit:
-        row.revoked_at = now
-        row.revoke_reason = "expired" if row.expires_at <= now else "idle"
-        db.add(row)
+        reason = "expired" if row.expires_at <= now else "idle"
+        _update_live(db, row.id, revoked_at=now, revoke_reason=reason)
         return None
     user = db.get(User, row.user_id)
     if user is None or not user.is_active:
         return None
     if touch and now - row.last_seen_at > TOUCH_EVERY:
-        row.last_seen_at = now
-        db.add(row)
+        _update_live(db, row.id, last_seen_at=now)
     return row, user
+
+
+def _update_live(db: Session, session_id: int, **values) -> None:
+    """Change a session that is not revoked (yet), outside the caller's read transaction."""
+    with write_aside(db) as writer:
+        writer.exec(
+            update(UserSession)
+            .where(UserSession.id == session_id, UserSession.revoked_at.is_(None))
+            .values(**values)
+        )
 
 
 def revoke(db: Session, row: UserSession, *, reason: str) -> None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, select
 
-from brm_app.auth import sessions, throttle, tokens
+from brm_app.auth import credentials, sessions, throttle, tokens
 from brm_app.auth.actor import Actor
 from brm_app.auth.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from brm_app.db import utcnow
@@ -232,7 +232,8 @@ def actor_for_api_token(db: Session, *, token: str, ip: str | None, settings: Se
 def change_own_password(
     db: Session, *, actor: Actor, current_password: object, new_password: object, settings: Settings
 ) -> int:
-    """Needs the current password. Other sessions and all API tokens of the user are revoked."""
+    """Needs the current password. Other sessions, all API tokens and all calendar feeds of the
+    user are revoked."""
     user = db.get(User, actor.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("The account is not active.")
@@ -247,10 +248,9 @@ def change_own_password(
     if verify_password(new_password, user.password_hash):
         raise ValidationFailed("must differ from the current password", field="new_password")
     user.password_hash = hash_password(new_password)
-    user.credentials_changed_at = user.updated_at = utcnow()
-    db.add(user)
-    revoked = sessions.revoke_all(
-        db, user_id=user.id, reason="password_changed", keep_id=actor.session_id
+    user.updated_at = utcnow()
+    revoked = credentials.changed(
+        db, user, reason="password_changed", keep_session_id=actor.session_id
     )
     audit.record(
         db,
@@ -258,6 +258,6 @@ def change_own_password(
         action="user.password_changed",
         entity="user",
         entity_id=user.id,
-        changes={"sessions_revoked": revoked},
+        changes={"sessions_revoked": revoked.sessions, "feeds_revoked": revoked.feeds},
     )
-    return revoked
+    return revoked.sessions

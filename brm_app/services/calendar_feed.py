@@ -1,6 +1,7 @@
 """Personal iCalendar (RFC 5545) feeds: a secret URL per user for Outlook or Google to subscribe to.
 
-Only a hash of the URL's token is stored; a revoked (or unknown) token is "not found". A feed holds
+Only a hash of the URL's token is stored; a revoked (or unknown) token is "not found", and a
+feed ends with its owner's credentials (auth/credentials.py), as sessions do. A feed holds
 the owner's follow-ups and the meetings they logged, and never more than the owner may see today.
 """
 
@@ -12,11 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from icalendar import Calendar, Event
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, require
-from brm_app.db import utcnow
+from brm_app.db import utcnow, write_aside
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import CalendarFeed, FollowUp, FollowUpStatus
 from brm_app.models.interaction import MEETING_TYPES, Interaction
@@ -55,13 +56,25 @@ def create_feed(db: Session, *, actor: Actor) -> tuple[FeedInfo, str]:
     return FeedInfo(feed.id, feed.created_at, None, True), token
 
 
+def address(token: str, *, public_url: str) -> str:
+    """A feed's URL, under the configured public address (never the request's Host header)."""
+    return f"{public_url}/api/calendar/{token}.ics"
+
+
+def _live(feed: CalendarFeed, user: User) -> bool:
+    """Not revoked, and made since the owner's credentials last changed (a password change,
+    reset or deactivation revokes feeds; this keeps any other path from reviving one)."""
+    return feed.revoked_at is None and feed.created_at >= user.credentials_changed_at
+
+
 def list_feeds(db: Session, *, actor: Actor) -> list[FeedInfo]:
+    user = db.get(User, actor.user_id)
     rows = db.exec(
         select(CalendarFeed)
         .where(CalendarFeed.user_id == actor.user_id)
         .order_by(CalendarFeed.created_at.desc())
     ).all()
-    return [FeedInfo(f.id, f.created_at, f.last_fetched_at, f.revoked_at is None) for f in rows]
+    return [FeedInfo(f.id, f.created_at, f.last_fetched_at, _live(f, user)) for f in rows]
 
 
 def revoke_feed(db: Session, *, actor: Actor, feed_id: object) -> None:
@@ -87,13 +100,14 @@ def feed_owner(db: Session, token: str) -> tuple[CalendarFeed, User] | None:
     if feed is None or feed.revoked_at is not None:
         return None
     user = db.get(User, feed.user_id)
-    if user is None or not user.is_active:
+    if user is None or not user.is_active or not _live(feed, user):
         return None
     return feed, user
 
 
 def render(db: Session, *, token: str, base_url: str = "") -> bytes | None:
-    """The feed's iCalendar text, or None for an unknown, revoked or ownerless token."""
+    """The feed's iCalendar text, or None for an unknown, revoked or ownerless token. Links in
+    it start with `base_url` (the configured public address)."""
     found = feed_owner(db, token)
     if found is None:
         return None
@@ -155,6 +169,9 @@ def render(db: Session, *, token: str, base_url: str = "") -> bytes | None:
             if base_url:
                 event.add("url", f"{base_url}/interactions/{row.id}")
             cal.add_component(event)
-    feed.last_fetched_at = now
-    db.add(feed)
+    # A fetch is a read: its time is saved in a short write transaction of its own.
+    with write_aside(db) as writer:
+        writer.exec(
+            update(CalendarFeed).where(CalendarFeed.id == feed.id).values(last_fetched_at=now)
+        )
     return cal.to_ical()

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
-from brm_app.auth import sessions
+from brm_app.auth import credentials
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.passwords import generate_password, hash_password
 from brm_app.auth.rbac import Permission, require
@@ -304,9 +304,8 @@ def _sync_portal(db: Session, actor: AnyActor, trader: Trader, was_granted: bool
             user = db.get(User, trader.user_id)
             if user is not None and user.is_active:
                 user.is_active = False
-                user.credentials_changed_at = user.updated_at = utcnow()
-                db.add(user)
-                sessions.revoke_all(db, user_id=user.id, reason="portal_revoked")
+                user.updated_at = utcnow()
+                credentials.changed(db, user, reason="portal_revoked")
                 audit.record(
                     db,
                     actor=actor,

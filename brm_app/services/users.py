@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlmodel import Session, func, or_, select
 
-from brm_app.auth import sessions, throttle
+from brm_app.auth import credentials, throttle
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.passwords import (
     PasswordPolicyError,
@@ -191,7 +191,7 @@ def create_user(db: Session, *, actor: Actor | SystemActor, data: UserCreate) ->
 
 
 def update_user(db: Session, *, actor: Actor, user_id: object, data: UserUpdate) -> UserPublic:
-    """Partial update. Deactivating revokes sessions; a new password revokes them too."""
+    """Partial update. Deactivating revokes sessions and calendar feeds; so does a new password."""
     require(actor, Permission.USERS_MANAGE)
     user = _get(db, user_id)
     before = _snapshot(user)
@@ -224,16 +224,17 @@ def update_user(db: Session, *, actor: Actor, user_id: object, data: UserUpdate)
             raise ValidationFailed("A user cannot be their own manager.", field="manager_id")
         _check_manager(db, data.manager_id)
         user.manager_id = data.manager_id
-    revoked = 0
+    revoked = credentials.Revoked(0, 0)
     if "is_active" in fields and data.is_active is not None and data.is_active != user.is_active:
         user.is_active = data.is_active
         if not data.is_active:
-            user.credentials_changed_at = utcnow()
-            revoked = sessions.revoke_all(db, user_id=user.id, reason="deactivated")
+            revoked = credentials.changed(db, user, reason="deactivated")
     if "password" in fields and data.password:
         user.password_hash = hash_password(_check_password(data.password, email=user.email))
-        user.credentials_changed_at = utcnow()
-        revoked += sessions.revoke_all(db, user_id=user.id, reason="password_reset")
+        again = credentials.changed(db, user, reason="password_reset")
+        revoked = credentials.Revoked(
+            revoked.sessions + again.sessions, revoked.feeds + again.feeds
+        )
     changes = audit.diff(before, _snapshot(user))
     if "password" in fields and data.password:
         changes["password"] = "reset"
@@ -244,8 +245,10 @@ def update_user(db: Session, *, actor: Actor, user_id: object, data: UserUpdate)
     action = "user.updated"
     if set(changes) == {"is_active"}:
         action = "user.deactivated" if not user.is_active else "user.reactivated"
-    if revoked:
-        changes["sessions_revoked"] = revoked
+    if revoked.sessions:
+        changes["sessions_revoked"] = revoked.sessions
+    if revoked.feeds:
+        changes["feeds_revoked"] = revoked.feeds
     audit.record(db, actor=actor, action=action, entity="user", entity_id=user.id, changes=changes)
     return _public(db, user)
 
@@ -257,7 +260,8 @@ def set_active(db: Session, *, actor: Actor, user_id: object, active: bool) -> U
 def reset_password(
     db: Session, *, actor: Actor, user_id: object, new_password: str | None = None
 ) -> str | None:
-    """Set a new password (given, or generated and returned once). Revokes every session."""
+    """Set a new password (given, or generated and returned once). Revokes every session and
+    calendar feed."""
     require(actor, Permission.USERS_MANAGE)
     user = _get(db, user_id)
     generated = None
@@ -266,9 +270,8 @@ def reset_password(
     else:
         _check_password(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
-    user.credentials_changed_at = user.updated_at = utcnow()
-    db.add(user)
-    revoked = sessions.revoke_all(db, user_id=user.id, reason="password_reset")
+    user.updated_at = utcnow()
+    revoked = credentials.changed(db, user, reason="password_reset")
     throttle.clear(db, throttle.account_key(user.email))
     audit.record(
         db,
@@ -276,7 +279,11 @@ def reset_password(
         action="user.password_reset",
         entity="user",
         entity_id=user.id,
-        changes={"sessions_revoked": revoked, "generated": generated is not None},
+        changes={
+            "sessions_revoked": revoked.sessions,
+            "feeds_revoked": revoked.feeds,
+            "generated": generated is not None,
+        },
     )
     return generated
 

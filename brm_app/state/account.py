@@ -66,8 +66,7 @@ class AccountState(ServiceMixin, rx.State):
             token, feeds = await self._call(run, write=True)
         except DomainError as exc:
             return self._error_event(exc)
-        origin = self.router.url.origin if self.router.url.origin.startswith("http") else ""
-        self.new_feed_url = f"{origin}/api/calendar/{token}.ics"
+        self.new_feed_url = calendar_feed.address(token, public_url=get_settings().public_url)
         self._show_feeds(feeds)
         return None
 

@@ -16,6 +16,7 @@ from brm_app.db import unit_of_work, utcnow
 from brm_app.models.audit import AuditEvent
 from brm_app.models.follow_up import FollowUp, Reminder
 from brm_app.services import scheduler
+from brm_app.settings import get_settings
 from tests.api.test_interactions_api import API, Book, _log
 
 
@@ -334,7 +335,8 @@ def test_ical_feed_holds_exactly_the_owners_visible_items_and_revokes(client, bo
     r = client.post(f"{API}/calendar-feeds", headers=h)
     assert r.status_code == 201, r.text
     feed = r.json()
-    assert feed["active"] and feed["url"].startswith("http://testserver/api/calendar/")
+    public = get_settings().public_url  # not the request's Host (see test_calendar_feeds_api)
+    assert feed["active"] and feed["url"].startswith(f"{public}/api/calendar/")
     assert feed["url"].endswith(".ics")
     path = urlsplit(feed["url"]).path
     r = client.get(path)  # the token is the credential: no bearer token

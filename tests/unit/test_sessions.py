@@ -9,7 +9,7 @@ from sqlmodel import select
 from brm_app.auth import sessions
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.auth_records import UserSession
-from brm_app.models.user import Role, UserUpdate
+from brm_app.models.user import Role, User, UserUpdate
 from brm_app.services import authentication, users
 from brm_app.services.errors import TooManyAttempts, ValidationFailed
 from tests.factories import PASSWORD, make_user
@@ -240,3 +240,53 @@ def test_one_address_failing_across_many_accounts_is_locked(settings):
     # Another address is not affected.
     with pytest.raises(ValidationFailed):
         sign_in(settings, "spray-next@test.example", "wrong password 123", ip="203.0.113.10")
+
+
+def _age_session(token, **delta) -> None:
+    with unit_of_work(write=True) as db:
+        row = db.exec(
+            select(UserSession).where(UserSession.token_hash == sessions.digest(token))
+        ).one()
+        row.last_seen_at = utcnow() - timedelta(**delta)
+        db.add(row)
+
+
+def _commit_elsewhere(user) -> None:
+    """Another connection commits a write (as any other request may at any moment)."""
+    with unit_of_work(write=True) as other:
+        row = other.get(User, user.user_id)
+        row.name += "."
+        other.add(row)
+
+
+@pytest.mark.parametrize("age", [{"minutes": 1}, {"hours": 1}], ids=["touch", "idle"])
+def test_resolving_in_a_read_transaction_survives_a_concurrent_writer(settings, age):
+    """A read unit of work never writes: on SQLite a read transaction that writes after another
+    connection committed fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT). The
+    last-seen touch and the idle revocation take their own write transaction instead."""
+    user = make_user()
+    token = login(settings, user.email)
+    _age_session(token, **age)
+    with unit_of_work() as db:
+        db.exec(select(User)).all()  # the read transaction has its snapshot now
+        _commit_elsewhere(user)
+        actor = authentication.actor_for_session(db, token=token, ip=None, settings=settings)
+    row = session_row(token)
+    if "minutes" in age:
+        assert actor is not None and actor.user_id == user.user_id
+        assert utcnow() - row.last_seen_at < timedelta(seconds=5)  # the touch was saved
+    else:
+        assert actor is None
+        assert row.revoke_reason == "idle"  # and the revocation too
+
+
+def test_a_read_unit_of_work_is_left_with_nothing_to_write(settings):
+    """On both backends: the caller's read transaction holds no pending change after resolving
+    (the touch went through a write transaction of its own, already committed)."""
+    user = make_user()
+    token = login(settings, user.email)
+    _age_session(token, minutes=1)
+    with unit_of_work() as db:
+        assert authentication.actor_for_session(db, token=token, ip=None, settings=settings)
+        assert not db.dirty and not db.new
+        assert utcnow() - session_row(token).last_seen_at < timedelta(seconds=5)

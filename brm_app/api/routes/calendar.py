@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from brm_app.api.deps import DB, CurrentActor
@@ -20,6 +20,7 @@ from brm_app.api.routes.params import MAX_ID
 from brm_app.api.schemas import ERRORS
 from brm_app.services import calendar, calendar_feed
 from brm_app.services.calendar_feed import FeedInfo
+from brm_app.settings import get_settings
 
 router = APIRouter(prefix="/api/v1", tags=["calendar"], responses=ERRORS)
 
@@ -122,12 +123,13 @@ def list_feeds(db: DB, actor: CurrentActor) -> list[FeedOut]:
 
 
 @router.post("/calendar-feeds", response_model=FeedCreatedOut, status_code=201)
-def create_feed(request: Request, db: DB, actor: CurrentActor) -> FeedCreatedOut:
+def create_feed(db: DB, actor: CurrentActor) -> FeedCreatedOut:
     """A new secret iCalendar URL with your follow-ups and meetings, for Outlook or Google
-    Calendar to subscribe to. The URL is answered this once."""
+    Calendar to subscribe to. The URL is answered this once; it stops working when you revoke
+    it or your password changes."""
     info, token = calendar_feed.create_feed(db, actor=actor)
-    base = str(request.base_url).rstrip("/")
-    return FeedCreatedOut(**FeedOut.of(info).model_dump(), url=f"{base}/api/calendar/{token}.ics")
+    url = calendar_feed.address(token, public_url=get_settings().public_url)
+    return FeedCreatedOut(**FeedOut.of(info).model_dump(), url=url)
 
 
 @router.delete("/calendar-feeds/{feed_id}", status_code=204)

@@ -94,7 +94,7 @@ def _trader_query(q, firm_id, status, role, covered, sort, direction) -> TraderQ
 
 
 def _cookie_actor(request: Request) -> Actor:
-    with unit_of_work(write=True) as db:
+    with unit_of_work() as db:  # a read: the session's touch writes on its own
         actor = authentication.actor_for_session(
             db,
             token=request.cookies.get(sessions.COOKIE_NAME),
