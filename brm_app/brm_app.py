@@ -5,14 +5,20 @@ from __future__ import annotations
 import reflex as rx
 
 import brm_app.pages  # noqa: F401  (registers every page)
+from brm_app import log_safety
 from brm_app.api.app import create_api
 from brm_app.live import scheduler_loop
 from brm_app.state.session_guard import SessionGuard
+
+# Before the app serves anything: no session cookie or bearer token is ever written to the log.
+log_safety.install()
 
 app = rx.App(
     api_transformer=create_api(),
     stylesheets=["/brm.css"],
     head_components=[rx.el.meta(name="referrer", content="same-origin")],
+    # Any browser may report a "frontend exception": one bounded line each, no forged lines.
+    frontend_exception_handler=log_safety.frontend_exception_handler,
 )
 # First, so no handler (and no hydration of another user's data) runs without a valid session.
 app.add_middleware(SessionGuard(), index=0)

@@ -171,15 +171,17 @@ def log_interaction_dialog() -> rx.Component:
 def follow_up_dialog() -> rx.Component:
     f, e = A.fu_form, A.fu_errors
     firm_picker = rx.vstack(
-        rx.text("Firm", size="2", weight="medium"),
-        rx.input(
-            rx.input.slot(rx.icon("search", size=14)),
-            placeholder="Type a firm name",
-            on_change=A.search_fu_firm.debounce(250),
-            max_length=100,
-            width="100%",
-            id="follow-up-firm-search",
-            name="firm_search",  # not read on submit; named so the form does not warn
+        field(
+            "Firm",
+            rx.input(
+                rx.input.slot(rx.icon("search", size=14)),
+                placeholder="Type a firm name",
+                on_change=A.search_fu_firm.debounce(250),
+                max_length=100,
+                width="100%",
+                id="follow-up-firm-search",
+                name="firm_search",  # not read on submit; named so the form does not warn
+            ),
         ),
         rx.foreach(
             A.fu_firm_results,

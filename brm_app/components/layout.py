@@ -343,6 +343,17 @@ def shell(title: str, content: rx.Component) -> rx.Component:
     )
 
 
+def _loading() -> rx.Component:
+    return rx.center(
+        rx.spinner(size="3"),
+        min_height="100vh",
+        width="100%",
+        aria_busy="true",
+        aria_label="Loading",
+        id="shell-loading",
+    )
+
+
 def app_page(
     route: str, title: str, on_load: list[Any] | None = None
 ) -> Callable[[Callable[[], rx.Component]], Callable[[], rx.Component]]:
@@ -350,7 +361,9 @@ def app_page(
 
     def decorate(render: Callable[[], rx.Component]) -> Callable[[], rx.Component]:
         def page() -> rx.Component:
-            return shell(title, render())
+            # Nothing of the shell until the session is loaded: no "Welcome back, ." for a
+            # signed-out visitor on the way to the sign-in page (nor in the prerendered HTML).
+            return rx.cond(SessionState.user_id > 0, shell(title, render()), _loading())
 
         page.__name__ = render.__name__
         return rx.page(

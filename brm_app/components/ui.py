@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import reflex as rx
+from reflex_components_core.core.debounce import DebounceInput
+from reflex_components_core.el.elements.forms import BaseInput, Select, Textarea
+from reflex_components_radix.themes.components.select import SelectRoot, SelectTrigger
+from reflex_components_radix.themes.components.switch import Switch
+from reflex_components_radix.themes.components.text_area import TextArea
+from reflex_components_radix.themes.components.text_field import TextFieldRoot
 
 ROLE_COLORS = {
     "admin": "crimson",
@@ -57,21 +64,66 @@ def status_badge(active: rx.Var | bool, locked: rx.Var | bool = False) -> rx.Com
     )
 
 
+_field_ids = itertools.count(1)
+# Controls a <label for=...> can name: text inputs (also as the DebounceInput Reflex wraps a
+# controlled input in, which passes its id on), text areas, switches, selects (by their trigger).
+_LABELABLE = (
+    TextFieldRoot,
+    DebounceInput,
+    TextArea,
+    Switch,
+    SelectTrigger,
+    BaseInput,
+    Select,
+    Textarea,
+)
+
+
+def _labelable(control: rx.Component) -> rx.Component | None:
+    """The element a label names: the control itself, or a select's trigger button."""
+    if isinstance(control, _LABELABLE):
+        return control
+    if isinstance(control, SelectRoot):
+        return next((c for c in control.children if isinstance(c, SelectTrigger)), None)
+    return None
+
+
 def field(
     label: str,
     control: rx.Component,
     error: rx.Var | str = "",
     hint: str | None = None,
 ) -> rx.Component:
-    """A labelled form control with its validation message right under it."""
+    """A labelled form control with its validation message right under it.
+
+    The label is tied to the control (`<label for=id>`; an id is given when the control has none),
+    so screen readers announce it and a click on it focuses the control. A group of controls (a
+    row of checkboxes) is a `role=group` named by the label instead.
+    """
+    caption = rx.text(label, as_="span", size="2", weight="medium")
+    message = rx.cond(
+        error != "",
+        rx.text(error, size="1", color_scheme="red", role="alert"),
+        rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
+    )
+    target = _labelable(control)
+    if target is None:
+        return rx.vstack(
+            caption,
+            control,
+            message,
+            role="group",
+            aria_label=label,
+            spacing="1",
+            width="100%",
+            align="stretch",
+        )
+    if target.id is None:
+        target.id = f"field-{next(_field_ids)}"
     return rx.vstack(
-        rx.text(label, as_="label", size="2", weight="medium"),
+        rx.el.label(caption, html_for=target.id),
         control,
-        rx.cond(
-            error != "",
-            rx.text(error, size="1", color_scheme="red", role="alert"),
-            rx.text(hint, size="1", color_scheme="gray") if hint else rx.fragment(),
-        ),
+        message,
         spacing="1",
         width="100%",
         align="stretch",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, empty_state, page_header
+from brm_app.components.ui import card, empty_state, field, page_header
 from brm_app.state.activity import ActivityState
 from brm_app.state.auth import SessionState
 from brm_app.state.calendar import CalendarState as S
@@ -237,11 +237,20 @@ def _move_dialog() -> rx.Component:
                 color_scheme="gray",
             ),
             rx.hstack(
-                rx.input(
-                    type="date", value=S.move_day, on_change=S.set_move_day, id="cal-move-day"
+                field(
+                    "Date",
+                    rx.input(
+                        type="date", value=S.move_day, on_change=S.set_move_day, id="cal-move-day"
+                    ),
                 ),
-                rx.input(
-                    type="time", value=S.move_time, on_change=S.set_move_time, id="cal-move-time"
+                field(
+                    "Time",
+                    rx.input(
+                        type="time",
+                        value=S.move_time,
+                        on_change=S.set_move_time,
+                        id="cal-move-time",
+                    ),
                 ),
                 spacing="2",
                 margin_y="12px",

@@ -11,6 +11,7 @@ from brm_app.components.ui import (
     card,
     datetime_text,
     empty_state,
+    field,
     pager,
     shown_once_dialog,
     table_scroll,
@@ -434,6 +435,7 @@ def _dialogs() -> rx.Component:
         ),
         _pick_firm_dialog(
             title="Merge a duplicate into this firm",
+            search_label="Duplicate firm",
             description=rx.text(
                 "The firm you pick is archived; its traders and coverage move here. Traders with the same email are matched, not duplicated."
             ),
@@ -452,6 +454,7 @@ def _dialogs() -> rx.Component:
         ),
         _pick_firm_dialog(
             title="Move " + S.move_trader_name,
+            search_label="Firm they joined",
             description=rx.text(
                 "Pick the firm they joined. The move is recorded; their history stays with them."
             ),
@@ -461,12 +464,15 @@ def _dialogs() -> rx.Component:
             results=S.move_results,
             on_pick=S.pick_move,
             picked=S.move_target_id,
-            extra=rx.input(
-                placeholder="Reason (optional)",
-                value=S.move_reason,
-                on_change=S.set_move_reason,
-                max_length=200,
-                width="100%",
+            extra=field(
+                "Reason (optional)",
+                rx.input(
+                    value=S.move_reason,
+                    on_change=S.set_move_reason,
+                    max_length=200,
+                    width="100%",
+                    id="move-reason",
+                ),
             ),
             confirm_label="Move trader",
             on_confirm=S.move,
@@ -486,6 +492,7 @@ def _dialogs() -> rx.Component:
 def _pick_firm_dialog(
     *,
     title,
+    search_label,
     description,
     open_,
     on_open_change,
@@ -503,13 +510,16 @@ def _pick_firm_dialog(
             rx.dialog.title(title),
             rx.dialog.description(description, size="2", color_scheme="gray", margin_bottom="12px"),
             rx.vstack(
-                rx.input(
-                    rx.input.slot(rx.icon("search", size=14)),
-                    placeholder="Type a firm name",
-                    on_change=on_search.debounce(250),
-                    max_length=100,
-                    width="100%",
-                    auto_focus=True,
+                field(
+                    search_label,
+                    rx.input(
+                        rx.input.slot(rx.icon("search", size=14)),
+                        placeholder="Type a firm name",
+                        on_change=on_search.debounce(250),
+                        max_length=100,
+                        width="100%",
+                        auto_focus=True,
+                    ),
                 ),
                 rx.vstack(
                     rx.foreach(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import reflex as rx
 
+from brm_app.components.ui import field
 from brm_app.state.auth import LoginState
 
 
@@ -43,10 +44,8 @@ def login() -> rx.Component:
                                 width="100%",
                             ),
                         ),
-                        rx.vstack(
-                            rx.text(
-                                "Email", as_="label", html_for="email", size="2", weight="medium"
-                            ),
+                        field(
+                            "Email",
                             rx.input(
                                 id="email",
                                 name="email",
@@ -58,17 +57,9 @@ def login() -> rx.Component:
                                 width="100%",
                                 auto_focus=True,
                             ),
-                            spacing="1",
-                            width="100%",
                         ),
-                        rx.vstack(
-                            rx.text(
-                                "Password",
-                                as_="label",
-                                html_for="password",
-                                size="2",
-                                weight="medium",
-                            ),
+                        field(
+                            "Password",
                             rx.input(
                                 id="password",
                                 name="password",
@@ -79,8 +70,6 @@ def login() -> rx.Component:
                                 size="3",
                                 width="100%",
                             ),
-                            spacing="1",
-                            width="100%",
                         ),
                         rx.button(
                             rx.cond(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from urllib.parse import urljoin, urlsplit
 
 import reflex as rx
 
@@ -26,18 +27,36 @@ def _api_path(path: str) -> str:
     return path
 
 
+_C0_OR_SPACE = "".join(chr(c) for c in range(0x21))
+_TAB_OR_NEWLINE = str.maketrans("", "", "\t\n\r")
+
+
 def safe_next(value: object) -> str:
-    """Only a path inside this app, never another site (no open redirect)."""
+    """Only a path inside this app, never another site (no open redirect).
+
+    Judged as the browser will read it (WHATWG URL parser): leading/trailing C0 controls and
+    spaces are stripped, every tab, CR and LF is dropped, and `\\` counts as `/`; so
+    `/<TAB>/evil.example` is `//evil.example`, another host. The cleaned path is what is returned
+    (the browser reads its `\\` as `/` just the same).
+    """
+    if not isinstance(value, str) or len(value) >= 500:
+        return "/"
+    path = value.strip(_C0_OR_SPACE).translate(_TAB_OR_NEWLINE)
+    as_browser = path.replace("\\", "/")
     if (
-        isinstance(value, str)
-        and value.startswith("/")
-        and not value.startswith("//")
-        and "\\" not in value
-        and not value.startswith("/login")
-        and len(value) < 500
+        not as_browser.startswith("/")
+        or as_browser.startswith("//")
+        or any(ord(c) < 0x20 or ord(c) == 0x7F for c in path)
+        or as_browser.startswith("/login")
     ):
-        return "/" if value.startswith("/index") else value
-    return "/"
+        return "/"
+    parts = urlsplit(as_browser)
+    if parts.scheme or parts.netloc:
+        return "/"
+    resolved = urlsplit(urljoin("http://brm.invalid/", as_browser))
+    if (resolved.scheme, resolved.netloc) != ("http", "brm.invalid"):
+        return "/"
+    return "/" if as_browser.startswith("/index") else path
 
 
 @public_state
