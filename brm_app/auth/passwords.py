@@ -63,6 +63,8 @@ def check_policy(password: object, *, email: str | None = None) -> str:
         raise PasswordPolicyError(f"Password must be at most {MAX_LENGTH} characters.")
     if "\x00" in password:
         raise PasswordPolicyError("Password must not contain NUL characters.")
+    if any("\ud800" <= ch <= "\udfff" for ch in password):  # no encoding, so no hash, takes them
+        raise PasswordPolicyError("Password must not contain invalid characters.")
     if password.strip() == "":
         raise PasswordPolicyError("Password cannot be only spaces.")
     if password.lower() in _COMMON:

@@ -141,12 +141,13 @@ def log_interaction_dialog() -> rx.Component:
                 width="100%",
             ),
             field(
-                "Subject",
+                "Subject (optional)",
                 rx.input(
                     name="subject",
                     default_value=f["subject"].to(str),
                     max_length=200,
-                    required=True,
+                    # Left empty, the notes' first line (or "<type> with <traders>") is used.
+                    placeholder="From the notes when left empty",
                     id="interaction-subject",
                 ),
                 e.get("subject", ""),

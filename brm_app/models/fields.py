@@ -22,11 +22,43 @@ _LEI_RE = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
 MAX_ID = 2**31 - 1  # ids are 32-bit INTEGER columns on PostgreSQL
 
 
+# C0 controls but tab and line breaks, DEL and the C1 controls: never wanted in stored text
+# (and PostgreSQL text cannot hold NUL at all).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+# Halves of a UTF-16 pair alone (JSON can escape them: "\ud800"): no encoding can store them.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+# In names, also what cannot be seen or turns the text around: zero-width space, word joiner,
+# zero-width no-break space (BOM), the bidi embeddings and overrides (U+202A-U+202E) and
+# isolates (U+2066-U+2069). Zero-width non-joiner and joiner (U+200C, U+200D) stay: Persian and
+# Indic names need them.
+_INVISIBLE = re.compile(r"[\u200b\u2060\ufeff\u202a-\u202e\u2066-\u2069]")
+
+
 def check_text(value: str) -> str:
-    """No control characters (PostgreSQL text cannot hold NUL; the rest are never wanted) but for
-    tab and line breaks."""
-    if any((ord(ch) < 32 and ch not in "\t\n\r") or ord(ch) == 127 for ch in value):
+    """The check every text input passes (body fields, query and path parameters, browser
+    events, CSV cells): no control characters but tab and line breaks, no lone surrogates."""
+    if _CONTROL.search(value):
         raise ValueError("must not contain control characters")
+    if _SURROGATE.search(value):
+        raise ValueError("must not contain invalid characters (unpaired surrogates)")
+    return value
+
+
+def check_optional_text(value: str | None) -> str | None:
+    return None if value is None else check_text(value)
+
+
+def check_name(value: str) -> str:
+    """Names (people, firms, roles, types, outcomes): the text checks, on one line, and nothing
+    invisible or direction-changing that could make two names look alike or hide what they say."""
+    check_text(value)
+    if any(ch in value for ch in "\t\n\r"):
+        raise ValueError("must be on one line (no tabs or line breaks)")
+    if _INVISIBLE.search(value):
+        raise ValueError(
+            "must not contain invisible or text-direction characters "
+            "(zero-width spaces, word joiners, bidi controls)"
+        )
     return value
 
 
@@ -148,6 +180,15 @@ def text(min_length: int = 0, max_length: int = 200) -> object:
         str,
         StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
         AfterValidator(check_text),
+    ]
+
+
+def name_text(max_length: int, min_length: int = 1) -> object:
+    """A required name: trimmed, bounded, the text checks and the name checks."""
+    return Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=min_length, max_length=max_length),
+        AfterValidator(check_name),
     ]
 
 

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
@@ -19,7 +18,7 @@ from brm_app.models.fields import (
     Phone,
     RecordId,
     Website,
-    check_text,
+    name_text,
     optional_text,
 )
 
@@ -104,11 +103,7 @@ class FirmCoverage(SQLModel, table=True):
 
 # ---- schemas ---------------------------------------------------------------------------------
 
-FirmName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
-    AfterValidator(check_text),
-]
+FirmName = name_text(NAME_MAX)
 
 
 class Address(BaseModel):

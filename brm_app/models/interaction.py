@@ -16,7 +16,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import Moment, RecordId, check_text
+from brm_app.models.fields import Moment, RecordId, check_text, optional_text
 
 SUBJECT_MAX = 200
 NOTES_MAX = 20_000
@@ -140,11 +140,6 @@ class InteractionTrader(SQLModel, table=True):
 
 # ---- schemas ---------------------------------------------------------------------------------
 
-Subject = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=SUBJECT_MAX),
-    AfterValidator(check_text),
-]
 TypeName = Annotated[
     str,
     StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
@@ -174,7 +169,12 @@ class InteractionWrite(BaseModel):
     interaction_end: Moment | None = None
     time_zone: TimeZoneName | None = None
     duration_minutes: int | None = PField(default=None, ge=0, le=24 * 60)
-    subject: Subject
+    # Optional (the design document has none): blank or missing, the service derives one.
+    subject: optional_text(SUBJECT_MAX) = PField(
+        default=None,
+        description="Default: the notes' first line (up to 80 characters), "
+        'else "<type> with <trader names>"',
+    )
     notes: (
         Annotated[str, StringConstraints(max_length=NOTES_MAX), AfterValidator(check_text)] | None
     ) = None

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
 
 import sqlalchemy as sa
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import Email, Phone, RecordId, check_text
+from brm_app.models.fields import Email, Phone, RecordId, name_text
 
 NAME_MAX = 200
 BUILT_IN_ROLES = ("Portfolio Manager", "Analyst", "Trader", "Head of Desk", "Operations")
@@ -110,16 +109,8 @@ class TraderMove(SQLModel, table=True):
 
 # ---- schemas ---------------------------------------------------------------------------------
 
-TraderName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=NAME_MAX),
-    AfterValidator(check_text),
-]
-RoleName = Annotated[
-    str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=60),
-    AfterValidator(check_text),
-]
+TraderName = name_text(NAME_MAX)
+RoleName = name_text(60)
 
 
 class TraderWrite(BaseModel):

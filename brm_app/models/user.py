@@ -11,7 +11,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import RecordId, check_text
+from brm_app.models.fields import RecordId, check_text, name_text
 
 
 class Role(StrEnum):
@@ -32,6 +32,7 @@ ROLE_LABELS = {
 
 EMAIL_MAX = 254
 NAME_MAX = 120
+UserName = name_text(NAME_MAX)
 
 
 class User(SQLModel, table=True):
@@ -92,7 +93,7 @@ class UserCreate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: Annotated[str, PField(max_length=EMAIL_MAX), AfterValidator(check_text)]
-    name: Annotated[str, PField(min_length=1, max_length=NAME_MAX), AfterValidator(check_text)]
+    name: UserName
     role: Role
     password: str | None = PField(default=None, max_length=1024)
     manager_id: RecordId | None = None
@@ -104,9 +105,7 @@ class UserUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     email: Annotated[str, PField(max_length=EMAIL_MAX), AfterValidator(check_text)] | None = None
-    name: (
-        Annotated[str, PField(min_length=1, max_length=NAME_MAX), AfterValidator(check_text)] | None
-    ) = None
+    name: UserName | None = None
     role: Role | None = None
     is_active: bool | None = None
     manager_id: RecordId | None = None
@@ -118,4 +117,4 @@ class ProfileUpdate(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    name: Annotated[str, PField(min_length=1, max_length=NAME_MAX), AfterValidator(check_text)]
+    name: UserName

@@ -14,7 +14,7 @@ from brm_app.models.fields import name_key
 from brm_app.models.interaction import InteractionOutcome, InteractionType, InteractionTypeOutcome
 from brm_app.services import audit
 from brm_app.services.errors import Conflict, NotFound, ValidationFailed
-from brm_app.services.validation import require_text
+from brm_app.services.validation import require_name, require_text
 
 
 @dataclass(frozen=True)
@@ -97,7 +97,7 @@ def add_type(
     db: Session, *, actor: Actor | SystemActor, name: object, outcomes: list[str] | None = None
 ) -> list[TypeConfig]:
     require(actor, Permission.APP_SETTINGS)
-    name = require_text(name, "name", max_length=60, required=True)
+    name = require_name(name, max_length=60)
     if db.exec(
         select(InteractionType.id).where(InteractionType.name_key == name_key(name))
     ).first():
@@ -122,7 +122,7 @@ def add_type(
 
 def add_outcome(db: Session, *, actor: Actor | SystemActor, name: object) -> list[str]:
     require(actor, Permission.APP_SETTINGS)
-    name = require_text(name, "name", max_length=60, required=True)
+    name = require_name(name, max_length=60)
     if db.exec(
         select(InteractionOutcome.id).where(InteractionOutcome.name_key == name_key(name))
     ).first():
@@ -157,7 +157,7 @@ def set_allowed_outcomes(
     if not isinstance(outcomes, list) or not all(isinstance(o, str) for o in outcomes):
         raise ValidationFailed("must be a list of outcome names", field="outcomes")
     wanted = {}
-    for name in outcomes:
+    for name in [require_text(o, "outcomes", max_length=60) for o in outcomes]:
         row = db.exec(
             select(InteractionOutcome).where(InteractionOutcome.name_key == name_key(name))
         ).first()

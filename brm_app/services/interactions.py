@@ -2,9 +2,11 @@
 
 Rules: an interaction involves one or more traders of one firm the actor may use; type and outcome
 come from the admin-managed lists, the outcome allowed for the type; the date is read in the
-given (or the user's) time zone and stored in UTC; an edit saves a new version and keeps every
-earlier one exactly as saved; the logging broker, managers and admins edit; nobody deletes — an
-admin voids with a reason and the voided record stays visible to compliance and admins.
+given (or the user's) time zone and stored in UTC; without a subject (the design document's
+interaction has none) it is the notes' first line, else "<type> with <trader names>"; an edit
+saves a new version and keeps every earlier one exactly as saved; the logging broker, managers
+and admins edit; nobody deletes — an admin voids with a reason and the voided record stays
+visible to compliance and admins.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from brm_app.auth.rbac import Permission, has, record_rule, require
 from brm_app.db import utcnow
 from brm_app.models.firm import Firm
 from brm_app.models.interaction import (
+    SUBJECT_MAX,
     Interaction,
     InteractionPublic,
     InteractionTrader,
@@ -354,6 +357,25 @@ class _Checked:
     occurred_at: datetime
     time_zone: str
     duration_minutes: int | None
+    subject: str
+
+
+SUBJECT_FROM_NOTES_MAX = 80
+
+
+def derive_subject(notes: str | None, type_name: str, trader_names: list[str]) -> str:
+    """The subject of an interaction logged without one: the first line of the notes up to 80
+    characters, else "<type> with <trader names>" ("Meeting with Ann Lee and Bo Chan")."""
+    first_line = next((line.strip() for line in (notes or "").splitlines() if line.strip()), "")
+    if first_line:
+        return first_line[:SUBJECT_FROM_NOTES_MAX].rstrip()
+    names = (
+        trader_names if len(trader_names) < 2 else [", ".join(trader_names[:-1]), trader_names[-1]]
+    )
+    subject = f"{type_name} with {' and '.join(names)}"
+    if len(subject) > SUBJECT_MAX:  # many traders: name the first, count the others
+        subject = f"{type_name} with {trader_names[0]} and {len(trader_names) - 1} others"
+    return subject[:SUBJECT_MAX]
 
 
 def _check(
@@ -405,7 +427,10 @@ def _check(
             raise ValidationFailed("does not match interaction_end", field="duration_minutes")
         duration = minutes
     ordered = sorted((people[t] for t in trader_ids), key=lambda t: (t.name_key, t.id))
-    return _Checked(firm, trader_ids, ordered, type_name, outcome, occurred_at, tz_name, duration)
+    subject = data.subject or derive_subject(data.notes, type_name, [t.name for t in ordered])
+    return _Checked(
+        firm, trader_ids, ordered, type_name, outcome, occurred_at, tz_name, duration, subject
+    )
 
 
 def _version_json(row: Interaction, trader_ids: list[int]) -> str:
@@ -450,7 +475,7 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
         occurred_at=checked.occurred_at,
         time_zone=checked.time_zone,
         duration_minutes=checked.duration_minutes,
-        subject=data.subject,
+        subject=checked.subject,
         notes=data.notes or None,
         outcome=checked.outcome,
         version=1,
@@ -519,7 +544,7 @@ def edit_interaction(
     row.occurred_at = checked.occurred_at
     row.time_zone = checked.time_zone
     row.duration_minutes = checked.duration_minutes
-    row.subject = data.subject
+    row.subject = checked.subject
     row.notes = data.notes or None
     row.outcome = checked.outcome
     new_json = _version_json(row, checked.trader_ids)

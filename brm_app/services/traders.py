@@ -38,7 +38,7 @@ from brm_app.models.user import Role, User
 from brm_app.services import access, audit, firms, search
 from brm_app.services.errors import Conflict, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, capped_count
-from brm_app.services.validation import require_id, require_text
+from brm_app.services.validation import require_id, require_name, require_text
 
 AnyActor = Actor | SystemActor
 
@@ -210,7 +210,7 @@ def roles(db: Session, *, actor: AnyActor) -> list[str]:
 def add_role(db: Session, *, actor: AnyActor, name: object) -> list[str]:
     """Admins add a custom role traders can hold (names unique ignoring case)."""
     require(actor, Permission.TRADER_ROLES_MANAGE)
-    name = require_text(name, "name", max_length=60, required=True)
+    name = require_name(name, max_length=60)
     if (
         db.exec(select(TraderRole.id).where(TraderRole.name_key == name_key(name))).first()
         is not None

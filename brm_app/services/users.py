@@ -22,11 +22,11 @@ from brm_app.auth.passwords import (
 )
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
-from brm_app.models.user import Role, User, UserCreate, UserPublic, UserUpdate
+from brm_app.models.user import NAME_MAX, Role, User, UserCreate, UserPublic, UserUpdate
 from brm_app.services import audit
 from brm_app.services.errors import Conflict, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, escape_like
-from brm_app.services.validation import normalize_email, require_id
+from brm_app.services.validation import normalize_email, require_id, require_name
 
 
 def _snapshot(user: User) -> dict:
@@ -305,11 +305,7 @@ def update_profile(
         from brm_app.services.interactions import zone
 
         zone(time_zone)
-    if not isinstance(name, str) or not name.strip():
-        raise ValidationFailed("is required", field="name")
-    name = name.strip()
-    if len(name) > 120:
-        raise ValidationFailed("must be at most 120 characters", field="name")
+    name = require_name(name, max_length=NAME_MAX)
     user = _get(db, actor.user_id)
     if time_zone is not None and time_zone != user.time_zone:
         audit.record(

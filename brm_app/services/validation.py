@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ValidationError
 
-from brm_app.models.fields import MAX_ID, check_text
+from brm_app.models.fields import MAX_ID, check_name, check_text
 from brm_app.services.errors import ValidationFailed
 
 M = TypeVar("M", bound=BaseModel)
@@ -50,14 +50,17 @@ def optional_id(value: Any, field: str) -> int | None:
     return require_id(value, field)
 
 
-def require_text(value: Any, field: str, *, max_length: int, required: bool = False) -> str:
+def require_text(
+    value: Any, field: str, *, max_length: int, required: bool = False, check=check_text
+) -> str:
+    """Trimmed text from untrusted input with the same checks as the schemas' text fields."""
     if value is None:
         value = ""
     if not isinstance(value, str):
         raise ValidationFailed("must be text", field=field)
     value = value.strip()
     try:
-        check_text(value)
+        check(value)
     except ValueError as exc:
         raise ValidationFailed(str(exc), field=field) from None
     if required and not value:
@@ -65,6 +68,11 @@ def require_text(value: Any, field: str, *, max_length: int, required: bool = Fa
     if len(value) > max_length:
         raise ValidationFailed(f"must be at most {max_length} characters", field=field)
     return value
+
+
+def require_name(value: Any, field: str = "name", *, max_length: int) -> str:
+    """A required name (models.fields.check_name: one line, nothing invisible)."""
+    return require_text(value, field, max_length=max_length, required=True, check=check_name)
 
 
 def normalize_email(value: Any, field: str = "email") -> str:

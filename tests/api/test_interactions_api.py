@@ -288,7 +288,6 @@ def _bad_cases(book):
         ("a date that is no date", {"interaction_date": "yesterday"}, "interaction_date"),
         ("ids that are no ids", {"trader_ids": ["abc"]}, "trader_ids.0"),
         ("negative duration", {"duration_minutes": -5}, "duration_minutes"),
-        ("empty subject", {"subject": "   "}, "subject"),
         ("subject too long", {"subject": "x" * 201}, "subject"),
         ("type is a number", {"interaction_type": 7}, "interaction_type"),
     ]  # fmt: skip
@@ -491,3 +490,71 @@ def test_a_new_version_cannot_name_another_firm(client, book):
         headers=book.h["manager"],
     )  # fmt: skip
     assert r.status_code == 422 and r.json()["errors"][0]["field"] == "firm_id", r.text
+
+
+# ---- the design document's interaction: no subject -----------------------------------------
+
+
+def test_the_design_documents_interaction_is_logged_with_a_derived_subject(client, book):
+    """A client sending exactly the design's fields (trader_id, interaction_type,
+    interaction_date, notes, outcome) gets 201; the subject is the notes' first line."""
+    body = {
+        "trader_id": book.ivy.trader_id,
+        "interaction_type": "Call",
+        "interaction_date": (utcnow() - timedelta(hours=1)).isoformat(),
+        "notes": "Discussed the Q3 bond issue.\nWants a follow-up call next week.",
+        "outcome": "Follow-up Required",
+    }
+    r = client.post(f"{API}/interactions", json=body, headers=book.h["broker"])
+    assert r.status_code == 201, r.text
+    row = r.json()
+    assert row["subject"] == "Discussed the Q3 bond issue."
+    assert row["trader_ids"] == [book.ivy.trader_id] and row["outcome"] == "Follow-up required"
+    assert row["notes"] == body["notes"]
+    url = f"{API}/interactions/{row['interaction_id']}"
+    assert client.get(url, headers=book.h["broker"]).json()["subject"] == row["subject"]
+    saved = client.get(f"{url}/versions", headers=book.h["broker"]).json()[0]
+    assert json.loads(saved["data"])["subject"] == "Discussed the Q3 bond issue."
+
+
+@pytest.mark.parametrize(
+    ("fields", "subject"),
+    [
+        ({"notes": "x" * 75 + " and more words after eighty"}, "x" * 75 + " and"),
+        ({"notes": "\n\n   First real line  \nsecond"}, "First real line"),
+        ({"notes": "   \n  "}, "Call with Ivy Investor"),
+        ({}, "Call with Ivy Investor"),
+        ({"subject": "   ", "notes": "From the notes"}, "From the notes"),
+        ({"subject": None}, "Call with Ivy Investor"),
+        ({"subject": "  Given  ", "notes": "Not this"}, "Given"),
+        ({"interaction_type": "Meeting", "trader_ids": "both"},
+         "Meeting with Ian Investor and Ivy Investor"),
+    ],
+)  # fmt: skip
+def test_without_a_subject_one_is_derived(client, book, fields, subject):
+    """The first line of the notes up to 80 characters, else "<type> with <trader names>"."""
+    if fields.get("trader_ids") == "both":
+        fields = {**fields, "trader_ids": [book.ivy.trader_id, book.ian.trader_id]}
+    body = {
+        "trader_ids": [book.ivy.trader_id],
+        "interaction_type": "Call",
+        "interaction_date": (utcnow() - timedelta(hours=1)).isoformat(),
+        **fields,
+    }
+    r = client.post(f"{API}/interactions", json=body, headers=book.h["broker"])
+    assert r.status_code == 201, r.text
+    assert r.json()["subject"] == subject
+
+
+def test_a_new_version_without_a_subject_derives_it_again(client, book):
+    row = _log(client, book, notes="Old notes")
+    url = f"{API}/interactions/{row['interaction_id']}"
+    body = {
+        "trader_id": book.ivy.trader_id,
+        "interaction_type": "Email",
+        "interaction_date": row["interaction_date"],
+        "notes": "Sent the term sheet",
+    }
+    r = client.put(url, json=body, headers=book.h["broker"])
+    assert r.status_code == 200, r.text
+    assert r.json()["subject"] == "Sent the term sheet" and r.json()["version"] == 2

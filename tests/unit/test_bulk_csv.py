@@ -887,3 +887,40 @@ def test_abandoned_uploads_are_swept(database_url):
     assert path.exists()
     staging.sweep(now=path.stat().st_mtime + staging.MAX_AGE_SECONDS + 1)
     assert not path.exists() and not path.with_suffix(".json").exists()
+
+
+def test_import_refuses_invisible_and_direction_characters_in_names(people):
+    """The CSV path checks names as the API and the browser do: bidi controls, zero-width
+    spaces, word joiners and stray BOMs are refused per row; ZWNJ/ZWJ (Persian, Indic) stay."""
+    manager, ben, _ = people
+    firms_text = (
+        "name,notes\n"
+        "Right\u202eLeft Capital,\n"
+        "Zero\u200bWidth Ltd,\n"
+        "Word\u2060Joiner Ltd,\n"
+        "Stray\ufeffBom Ltd,\n"
+        "Isolate\u2067d Ltd,\n"
+        "Line\tTab Ltd,\n"
+        "Mehr\u200cAfarin Bank,ok\n"
+        "Kshatriya\u200d Traders,\n"
+    )
+    report = run_import(manager, firms_text, default_primary_broker_id=ben.user_id)
+    invisible = "must not contain invisible or text-direction characters"
+    assert [(i.row, i.field) for i in report.issues] == [(n, "name") for n in range(2, 8)]
+    assert all(invisible in i.message for i in report.issues[:5])
+    assert "one line" in report.issues[5].message
+    assert firm_names() == ["Kshatriya\u200d Traders", "Mehr\u200cAfarin Bank"]
+
+    acme = make_firm(ben, name="Acme Capital")
+    traders_text = (
+        "firm_name,name,email,role\n"
+        "Acme Capital,Al\u202dice,alice@acme.example,\n"
+        "Acme Capital,Bob,bob@acme.example,Trader\u200b\n"
+        "Acme Capital,Car\u200cla,carla@acme.example,Trader\n"
+    )
+    report = run_import(ben, traders_text, kind="traders")
+    assert [(i.row, i.field) for i in report.issues] == [(2, "name"), (3, "role")]
+    assert all(invisible in i.message for i in report.issues)
+    with unit_of_work() as db:
+        names = db.exec(select(Trader.name).where(Trader.firm_id == acme.firm_id)).all()
+    assert names == ["Car\u200cla"]

@@ -23,6 +23,9 @@ from brm_app.auth.passwords import (
         ("Someone@Example.com", "email"),
         (12345678901234, "text"),
         (None, "text"),
+        ("abc\x00defghijklm", "NUL"),
+        # No hash can take a lone surrogate (once a UnicodeEncodeError, not a policy message).
+        ("abc\ud800defghijklm", "invalid characters"),
     ],
 )
 def test_policy_rejects_with_a_clear_message(password, message):

@@ -9,18 +9,20 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.interactions import InteractionTypeOut
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS
+from brm_app.models.fields import name_text
 from brm_app.services import app_settings, interaction_config
 from brm_app.services.interaction_config import TypeConfig
 
 router = APIRouter(prefix="/api/v1", tags=["settings"], responses=ERRORS)
 
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), NoNul]
+# A new type's or outcome's name (lookups of existing ones take any checked text: TypeName).
+Name = name_text(60)
 TypeName = Annotated[
     str, Path(min_length=1, max_length=60, description="An interaction type's name"), NoNul
 ]

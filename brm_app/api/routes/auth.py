@@ -8,6 +8,7 @@ from fastapi import APIRouter, Form, Request
 from pydantic import BaseModel
 
 from brm_app.api.deps import DB, client_ip
+from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ErrorOut
 from brm_app.services import authentication
 from brm_app.settings import get_settings
@@ -29,7 +30,7 @@ class TokenOut(BaseModel):
 def token(
     request: Request,
     db: DB,
-    username: Annotated[str, Form(max_length=254, description="Your email")],
+    username: Annotated[str, Form(max_length=254, description="Your email"), NoNul],
     password: Annotated[str, Form(max_length=1024)],
     grant_type: Annotated[str | None, Form(pattern="^password$")] = None,
 ) -> TokenOut:

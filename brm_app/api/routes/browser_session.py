@@ -6,10 +6,13 @@ handler checks the password and returns a ticket; the page posts it here and get
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, client_ip
+from brm_app.api.routes.params import NoNul
 from brm_app.auth import sessions
 from brm_app.services import authentication
 from brm_app.services.errors import PermissionDenied, ValidationFailed
@@ -20,7 +23,7 @@ router = APIRouter(prefix="/api/session", include_in_schema=False)
 
 class TicketIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    ticket: str = Field(min_length=20, max_length=100)
+    ticket: Annotated[str, Field(min_length=20, max_length=100), NoNul]
 
 
 def check_origin(request: Request) -> None:

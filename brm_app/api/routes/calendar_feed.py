@@ -3,10 +3,13 @@ the unguessable token is the credential; a revoked or unknown one answers 404)."
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter
 from fastapi.responses import Response
 
 from brm_app.api.deps import DB
+from brm_app.api.routes.params import NoNul
 from brm_app.services import calendar_feed
 from brm_app.services.errors import NotFound
 from brm_app.settings import get_settings
@@ -19,7 +22,7 @@ router = APIRouter(tags=["calendar"])
     response_class=Response,
     responses={404: {"description": "Unknown or revoked feed"}},
 )
-def ics_feed(token: str, db: DB) -> Response:
+def ics_feed(token: Annotated[str, NoNul], db: DB) -> Response:
     """The follow-ups and meetings of the feed's owner, for calendar clients to subscribe to."""
     body = calendar_feed.render(db, token=token, base_url=get_settings().public_url)
     if body is None:

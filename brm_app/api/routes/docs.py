@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from fastapi import APIRouter, HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from brm_app.api.routes.params import NoNul
 from brm_app.settings import PROJECT_ROOT
 
 router = APIRouter(include_in_schema=False)
@@ -26,7 +29,7 @@ def docs() -> HTMLResponse:
 
 
 @router.get("/api/docs/assets/{name}")
-def docs_asset(name: str) -> FileResponse:
+def docs_asset(name: Annotated[str, NoNul]) -> FileResponse:
     path = SWAGGER_DIR / name
     if name not in _FILES or not path.is_file():
         raise HTTPException(404, "Swagger UI files are not installed (run `make run` once).")

@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from brm_app.api.deps import CurrentActor, client_ip
 from brm_app.api.routes.browser_session import check_origin
+from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS
 from brm_app.auth import sessions
 from brm_app.auth.actor import Actor
@@ -43,10 +44,12 @@ browser_router = APIRouter(prefix="/api/session", include_in_schema=False)
 
 Direction = Literal["asc", "desc"]
 Q = Annotated[
-    str | None, Query(max_length=200, description="Words matching the start of words in names")
+    str | None,
+    Query(max_length=200, description="Words matching the start of words in names"),
+    NoNul,
 ]
 Covered = Annotated[bool, Query(description="Only records of firms I cover")]
-Sort = Annotated[str, Query(max_length=20, description="A sort key of the list")]
+Sort = Annotated[str, Query(max_length=20, description="A sort key of the list"), NoNul]
 
 _CSV_DOC = {
     200: {
@@ -163,7 +166,7 @@ def export_traders(
     q: Q = None,
     firm_id: Annotated[int | None, Query(ge=1, description="Only this firm's traders")] = None,
     status: TraderStatus | None = None,
-    role: Annotated[str | None, Query(max_length=60)] = None,
+    role: Annotated[str | None, Query(max_length=60), NoNul] = None,
     covered: Covered = False,
     sort: Sort = "name",
     direction: Direction = "asc",
@@ -199,7 +202,7 @@ def browser_export_traders(
     q: Q = None,
     firm_id: Annotated[int | None, Query(ge=1)] = None,
     status: TraderStatus | None = None,
-    role: Annotated[str | None, Query(max_length=60)] = None,
+    role: Annotated[str | None, Query(max_length=60), NoNul] = None,
     covered: Covered = False,
     sort: Sort = "name",
     direction: Direction = "asc",

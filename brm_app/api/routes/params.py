@@ -2,7 +2,8 @@
 
 Bounds here are what the storage can hold, so a value out of range is a 422 naming the parameter
 rather than a database error: ids are 32-bit INTEGER columns on PostgreSQL, and PostgreSQL text
-cannot hold NUL characters.
+cannot hold NUL characters. Every text parameter carries `NoNul`: the same text checks as every
+body field (models.fields.check_text: no NUL, no other control characters).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Annotated, Literal
 from fastapi import Path, Query
 from pydantic import AfterValidator, Field, StringConstraints
 
+from brm_app.models.fields import check_optional_text
 from brm_app.services.pagination import MAX_LIMIT
 
 MAX_ID = 2**31 - 1
@@ -19,13 +21,8 @@ MAX_ID = 2**31 - 1
 MAX_OFFSET = 2**31 - 1
 
 
-def _no_nul(value: str | None) -> str | None:
-    if value is not None and "\x00" in value:
-        raise ValueError("must not contain NUL characters")
-    return value
-
-
-NoNul = AfterValidator(_no_nul)
+# The shared text checks, NUL first among what they refuse (the name is older than the rule).
+NoNul = AfterValidator(check_optional_text)
 
 FirmId = Annotated[int, Path(ge=1, le=MAX_ID, description="A firm id")]
 TraderId = Annotated[int, Path(ge=1, le=MAX_ID, description="A trader id")]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Path
-from pydantic import BaseModel, ConfigDict, StringConstraints
+from pydantic import BaseModel, ConfigDict
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS
+from brm_app.models.trader import RoleName
 from brm_app.services import traders
 
 router = APIRouter(prefix="/api/v1/trader-roles", tags=["trader roles"], responses=ERRORS)
@@ -17,9 +18,7 @@ router = APIRouter(prefix="/api/v1/trader-roles", tags=["trader roles"], respons
 
 class RoleIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60), NoNul
-    ]
+    name: RoleName
 
 
 @router.get("", response_model=list[str])

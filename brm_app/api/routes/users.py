@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.params import MAX_ID, Offset, SearchText
 from brm_app.api.schemas import ERRORS, PageOut
-from brm_app.models.user import Role, UserCreate, UserPublic, UserUpdate
+from brm_app.models.user import Role, UserCreate, UserName, UserPublic, UserUpdate
 from brm_app.services import authentication, users
 from brm_app.services.pagination import PageRequest
 from brm_app.settings import get_settings
@@ -28,7 +28,7 @@ class UserCreatedOut(UserPublic):
 
 class ProfileIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: str = Field(min_length=1, max_length=120)
+    name: UserName
 
 
 class PasswordChangeIn(BaseModel):
