@@ -7,6 +7,7 @@ import reflex as rx
 import brm_app.pages  # noqa: F401  (registers every page)
 from brm_app import log_safety
 from brm_app.api.app import create_api
+from brm_app.api.body_limit import BodyLimit
 from brm_app.live import scheduler_loop
 from brm_app.state.input_guard import InputGuard
 from brm_app.state.session_guard import SessionGuard
@@ -15,7 +16,8 @@ from brm_app.state.session_guard import SessionGuard
 log_safety.install()
 
 app = rx.App(
-    api_transformer=create_api(),
+    # The API in front of Reflex's routes, and the size limits in front of both (and /_event).
+    api_transformer=[create_api(), BodyLimit],
     stylesheets=["/brm.css"],
     head_components=[rx.el.meta(name="referrer", content="same-origin")],
     # Any browser may report a "frontend exception": one bounded line each, no forged lines.

@@ -21,7 +21,11 @@ _READ_METHODS = {"GET", "HEAD", "OPTIONS"}
 
 
 def db_session(request: Request) -> Iterator[Session]:
-    """One transaction per request; writes take SQLite's write lock up front."""
+    """One transaction per request; writes take SQLite's write lock up front.
+
+    Used with scope="function" (see `DB`): the commit runs when the route returns, before the
+    response leaves, so a 2xx means the write is stored and a failing commit answers 500.
+    """
     with unit_of_work(write=request.method not in _READ_METHODS) as session:
         yield session
 
@@ -43,7 +47,7 @@ def settings() -> Settings:
 
 def current_actor(
     request: Request,
-    db: Annotated[Session, Depends(db_session)],
+    db: Annotated[Session, Depends(db_session, scope="function")],
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
@@ -53,5 +57,6 @@ def current_actor(
     )
 
 
-DB = Annotated[Session, Depends(db_session)]
+# scope="function": FastAPI's default ("request") would commit after the response was sent.
+DB = Annotated[Session, Depends(db_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]

@@ -22,6 +22,27 @@ def error_body(message: str, errors: dict[str, str] | None = None) -> dict:
     return body
 
 
+# RFC 6749 section 5.1/5.2: token endpoint answers are never cached.
+NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+
+
+class OAuthError(Exception):
+    """An RFC 6749 section 5.2 error of the token endpoint: 400 with `error` and
+    `error_description`, and the app's own `detail` (and `errors`) alongside."""
+
+    def __init__(self, error: str, description: str, errors: dict[str, str] | None = None):
+        super().__init__(description)
+        self.error = error
+        self.description = description
+        self.errors = errors
+
+
+def _oauth_error(_: Request, exc: OAuthError) -> JSONResponse:
+    body = {"error": exc.error, "error_description": exc.description}
+    body.update(error_body(exc.description, exc.errors))
+    return JSONResponse(body, status_code=400, headers=NO_STORE)
+
+
 def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
     errors = None
     if isinstance(exc, ValidationFailed):
@@ -36,7 +57,8 @@ def _domain_error(_: Request, exc: DomainError) -> JSONResponse:
     return JSONResponse(error_body(exc.message, errors), status_code=exc.status, headers=headers)
 
 
-def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+def validation_errors(exc: RequestValidationError) -> dict[str, str]:
+    """field -> message, the first message of each field."""
     errors = {}
     for err in exc.errors():
         loc = [str(p) for p in err.get("loc", ())]
@@ -48,6 +70,11 @@ def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse
         if err.get("type") == "json_invalid":
             field, msg = "body", "is not valid JSON"
         errors.setdefault(field or "body", msg)
+    return errors or {"body": "is invalid"}
+
+
+def _request_validation(_: Request, exc: RequestValidationError) -> JSONResponse:
+    errors = validation_errors(exc)
     first_field, first_msg = next(iter(errors.items()))
     return JSONResponse(
         error_body(f"Invalid input: {first_field}: {first_msg}", errors), status_code=422
@@ -75,6 +102,7 @@ def _unexpected(_: Request, exc: Exception) -> JSONResponse:
 
 
 def install(api: FastAPI) -> None:
+    api.add_exception_handler(OAuthError, _oauth_error)
     api.add_exception_handler(DomainError, _domain_error)
     api.add_exception_handler(RequestValidationError, _request_validation)
     api.add_exception_handler(StarletteHTTPException, _http_error)

@@ -30,15 +30,16 @@ def ip_key(ip: str | None) -> str | None:
 class Verdict:
     blocked_until: datetime | None
     hard_lock: bool
+    locked_keys: frozenset[str] = frozenset()
 
 
 def check(db: Session, keys: list[str]) -> Verdict:
     """Whether any key is currently blocked (a short delay or a lock)."""
     now = utcnow()
     rows = db.exec(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
-    locks = [r.locked_until for r in rows if r.locked_until and r.locked_until > now]
-    if locks:
-        return Verdict(max(locks), True)
+    locked = [r for r in rows if r.locked_until and r.locked_until > now]
+    if locked:
+        return Verdict(max(r.locked_until for r in locked), True, frozenset(r.key for r in locked))
     waits = [r.retry_after for r in rows if r.retry_after and r.retry_after > now]
     return Verdict(max(waits) if waits else None, False)
 

@@ -19,7 +19,13 @@ from brm_app.auth.passwords import PasswordPolicyError, check_policy, hash_passw
 from brm_app.db import utcnow
 from brm_app.models.user import Role, User
 from brm_app.services import audit
-from brm_app.services.errors import NotAuthenticated, TooManyAttempts, ValidationFailed
+from brm_app.services.errors import (
+    AccountLocked,
+    BadCredentials,
+    NotAuthenticated,
+    TooManyAttempts,
+    ValidationFailed,
+)
 from brm_app.settings import Settings
 
 BAD_CREDENTIALS = "Email or password is incorrect."
@@ -56,6 +62,8 @@ def _authenticate(
     verdict = throttle.check(db, keys)
     if verdict.blocked_until is not None:
         wait = max(1, math.ceil((verdict.blocked_until - utcnow()).total_seconds()))
+        if keys[0] in verdict.locked_keys:
+            raise AccountLocked(LOCKED, wait)
         message = LOCKED if verdict.hard_lock else SLOW_DOWN.format(seconds=wait)
         raise TooManyAttempts(message, wait)
 
@@ -99,7 +107,7 @@ def _authenticate(
             ip=ip,
         )
     db.commit()
-    raise ValidationFailed(BAD_CREDENTIALS)
+    raise BadCredentials(BAD_CREDENTIALS)
 
 
 def sign_in(

@@ -51,9 +51,17 @@ class ValidationFailed(DomainError):
         super().__init__(message)
 
 
+class BadCredentials(ValidationFailed):
+    """Unknown email, wrong password or inactive account: one message for all three."""
+
+
 class TooManyAttempts(DomainError):
     status = 429
 
     def __init__(self, message: str, retry_after_seconds: int):
         super().__init__(message)
         self.retry_after_seconds = retry_after_seconds
+
+
+class AccountLocked(TooManyAttempts):
+    """The account (not merely the client address) is locked after repeated failures."""

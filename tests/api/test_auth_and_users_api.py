@@ -6,7 +6,10 @@ import time
 
 import jwt
 import pytest
+from sqlmodel import select
 
+from brm_app.db import unit_of_work
+from brm_app.models.audit import AuditEvent
 from brm_app.models.user import Role
 from brm_app.settings import get_settings
 from tests.api.conftest import auth, get_token
@@ -34,14 +37,23 @@ def test_token_flow_and_me(client):
     assert "password_hash" not in me.text
 
 
-def test_wrong_password_is_generic_422_and_audited(client):
+def test_wrong_password_is_generic_400_invalid_grant_and_audited(client):
     make_user(Role.BROKER, email="b@test.example")
     for username in ("b@test.example", "nobody@test.example"):
         r = client.post(
             "/api/v1/auth/token", data={"username": username, "password": "wrong password!"}
         )
-        assert r.status_code == 422
-        assert r.json()["detail"] == "Email or password is incorrect."
+        assert r.status_code == 400
+        assert r.json() == {
+            "error": "invalid_grant",
+            "error_description": "Email or password is incorrect.",
+            "detail": "Email or password is incorrect.",
+        }
+    with unit_of_work() as db:
+        failed = db.exec(
+            select(AuditEvent.actor_label).where(AuditEvent.action == "auth.sign_in_failed")
+        ).all()
+    assert sorted(failed) == ["b@test.example", "nobody@test.example"]
 
 
 def test_token_endpoint_throttles_with_429(client):
@@ -169,7 +181,7 @@ def test_deactivated_user_is_refused_on_the_next_call(client):
     assert r.status_code == 200 and r.json()["is_active"] is False
     assert client.get("/api/v1/users/me", headers=auth(token)).status_code == 401
     again = client.post("/api/v1/auth/token", data={"username": broker.email, "password": PASSWORD})
-    assert again.status_code == 422
+    assert again.status_code == 400 and again.json()["error"] == "invalid_grant"
     # Reactivated: the old token stays void (credentials changed), a new one works.
     client.patch(
         f"/api/v1/users/{broker.user_id}", headers=auth(admin_token), json={"is_active": True}
