@@ -63,6 +63,8 @@ def _authenticate(
     if verdict.blocked_until is not None:
         wait = max(1, math.ceil((verdict.blocked_until - utcnow()).total_seconds()))
         if keys[0] in verdict.locked_keys:
+            # Hash like a wrong password would, so the answer's timing does not tell who is locked.
+            verify_password(password, None)
             raise AccountLocked(LOCKED, wait)
         message = LOCKED if verdict.hard_lock else SLOW_DOWN.format(seconds=wait)
         raise TooManyAttempts(message, wait)
