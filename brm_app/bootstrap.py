@@ -6,13 +6,18 @@ them with `use_providers(...)`, never by patching modules.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from brm_app.providers.email import EmailProvider, LogEmailProvider
 from brm_app.providers.sms import LogSmsProvider, SmsProvider
+from brm_app.settings import Settings, get_settings
+
+# Setting value -> adapter. Each name here is one the settings accept (EMAIL_PROVIDERS ...).
+EMAIL_ADAPTERS: dict[str, Callable[[], EmailProvider]] = {"log": LogEmailProvider}
+SMS_ADAPTERS: dict[str, Callable[[], SmsProvider]] = {"log": LogSmsProvider}
 
 
 @dataclass(frozen=True)
@@ -21,16 +26,26 @@ class Providers:
     sms: SmsProvider
 
 
-def _build() -> Providers:
-    return Providers(email=LogEmailProvider(), sms=LogSmsProvider())
+def _build(settings: Settings) -> Providers:
+    return Providers(
+        email=EMAIL_ADAPTERS[settings.email_provider](),
+        sms=SMS_ADAPTERS[settings.sms_provider](),
+    )
 
 
 _override: list[Providers] = []
+_built: tuple[Settings, Providers] | None = None
+_build_lock = threading.Lock()
 
 
-@functools.cache
 def _configured() -> Providers:
-    return _build()
+    """Built once per settings object (tests that re-read the settings get fresh providers)."""
+    global _built
+    settings = get_settings()
+    with _build_lock:
+        if _built is None or _built[0] is not settings:
+            _built = (settings, _build(settings))
+        return _built[1]
 
 
 def providers() -> Providers:
