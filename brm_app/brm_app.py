@@ -5,13 +5,15 @@ from __future__ import annotations
 import reflex as rx
 
 import brm_app.pages  # noqa: F401  (registers every page)
-from brm_app import log_safety
+from brm_app import bootstrap, log_safety
 from brm_app.api.app import create_api
 from brm_app.live import scheduler_loop
 from brm_app.state.session_guard import SessionGuard
 
 # Before the app serves anything: no session cookie or bearer token is ever written to the log.
 log_safety.install()
+# Every record rule and merge hook, before any request can reach a service.
+bootstrap.wire()
 
 app = rx.App(
     api_transformer=create_api(),
