@@ -1,18 +1,24 @@
-"""The composition root: which adapter serves each outside system, chosen once from settings.
+"""The composition root: which adapter serves each outside system, chosen once from settings,
+and the one list of record rules and firm-merge hooks (`wire()`).
 
-The app, the CLI, the job runner and the tests all take their providers from here; tests swap
-them with `use_providers(...)`, never by patching modules.
+The app, the CLI, the job runner and the tests all take their providers from here and call
+`wire()` before serving; tests swap providers with `use_providers(...)`, never by patching modules.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 
 from brm_app.providers.email import EmailProvider, LogEmailProvider
 from brm_app.providers.sms import LogSmsProvider, SmsProvider
+from brm_app.settings import Settings, get_settings
+
+# Setting value -> adapter. Each name here is one the settings accept (EMAIL_PROVIDERS ...).
+EMAIL_ADAPTERS: dict[str, Callable[[], EmailProvider]] = {"log": LogEmailProvider}
+SMS_ADAPTERS: dict[str, Callable[[], SmsProvider]] = {"log": LogSmsProvider}
 
 
 @dataclass(frozen=True)
@@ -21,16 +27,26 @@ class Providers:
     sms: SmsProvider
 
 
-def _build() -> Providers:
-    return Providers(email=LogEmailProvider(), sms=LogSmsProvider())
+def _build(settings: Settings) -> Providers:
+    return Providers(
+        email=EMAIL_ADAPTERS[settings.email_provider](),
+        sms=SMS_ADAPTERS[settings.sms_provider](),
+    )
 
 
 _override: list[Providers] = []
+_built: tuple[Settings, Providers] | None = None
+_build_lock = threading.Lock()
 
 
-@functools.cache
 def _configured() -> Providers:
-    return _build()
+    """Built once per settings object (tests that re-read the settings get fresh providers)."""
+    global _built
+    settings = get_settings()
+    with _build_lock:
+        if _built is None or _built[0] is not settings:
+            _built = (settings, _build(settings))
+        return _built[1]
 
 
 def providers() -> Providers:
@@ -47,3 +63,31 @@ def use_providers(**changes: object) -> Iterator[Providers]:
         yield chosen
     finally:
         _override.remove(chosen)
+
+
+def wire() -> None:
+    """Install every record rule and every firm-merge hook: the one place that says what exists.
+
+    Call before serving (the app, the CLI, the worker and the tests do); calling again sets the
+    same lists, so it is harmless. Until it runs, `rbac.require` refuses every record.
+    """
+    # Imported here, not at the top: services may take providers from this module.
+    from brm_app.auth import rbac
+    from brm_app.models.firm import Firm
+    from brm_app.models.follow_up import FollowUp
+    from brm_app.models.interaction import Interaction
+    from brm_app.models.trader import Trader
+    from brm_app.services import access, firms, follow_ups, interactions
+
+    # Who may see (and so act on) one record of each kind.
+    rbac.install_record_rules(
+        {
+            Firm: access.firm_visible,
+            Trader: access.trader_visible,
+            Interaction: interactions.interaction_visible,
+            FollowUp: follow_ups.follow_up_visible,
+        }
+    )
+    # What moves from a merged firm to the one it is merged into (traders and coverage move in
+    # firms.merge_firms itself).
+    firms.install_merge_hooks([interactions.move_to_firm, follow_ups.move_to_firm])

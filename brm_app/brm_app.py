@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 import brm_app.pages  # noqa: F401  (registers every page)
-from brm_app import log_safety
+from brm_app import bootstrap, log_safety
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
 from brm_app.live import scheduler_loop
@@ -14,6 +14,8 @@ from brm_app.state.session_guard import SessionGuard
 
 # Before the app serves anything: no session cookie or bearer token is ever written to the log.
 log_safety.install()
+# Every record rule and merge hook, before any request can reach a service.
+bootstrap.wire()
 
 app = rx.App(
     # The API in front of Reflex's routes, and the size limits in front of both (and /_event).

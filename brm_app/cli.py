@@ -22,6 +22,14 @@ import_app = typer.Typer(help="Import firms or traders from CSV files", no_args_
 app.add_typer(import_app, name="import")
 
 
+@app.callback()
+def _wire() -> None:
+    """Before any command: the same record rules and merge hooks as the app."""
+    from brm_app.bootstrap import wire
+
+    wire()
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     return typer.Exit(code)

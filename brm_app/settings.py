@@ -48,6 +48,19 @@ class SettingsError(ValueError):
     """A setting has a value the app cannot use."""
 
 
+# The adapters each outside system can use (bootstrap maps each name to its adapter).
+EMAIL_PROVIDERS = ("log",)
+SMS_PROVIDERS = ("log",)
+
+
+def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
+    value = (_env(name) or default).lower()
+    if value not in choices:
+        valid = ", ".join(repr(c) for c in choices)
+        raise SettingsError(f"{name} must be one of {valid}, got {_env(name)!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -71,6 +84,8 @@ class Settings:
     cookie_secure: bool
     trusted_proxy_hops: int
     scheduler_seconds: int
+    email_provider: str
+    sms_provider: str
 
     @property
     def is_sqlite(self) -> bool:
@@ -155,6 +170,9 @@ def _secret_key(data_dir: Path) -> str:
 
 
 def load_settings() -> Settings:
+    # Checked before anything is written (the data folder, the secret key).
+    email_provider = _env_choice("BRM_EMAIL_PROVIDER", "log", EMAIL_PROVIDERS)
+    sms_provider = _env_choice("BRM_SMS_PROVIDER", "log", SMS_PROVIDERS)
     data_dir = Path(_env("BRM_DATA_DIR", str(PROJECT_ROOT / "data"))).resolve()
     database_url = _env("BRM_DATABASE_URL") or f"sqlite:///{data_dir / 'brm.db'}"
     if database_url.startswith("postgresql://"):
@@ -194,6 +212,8 @@ def load_settings() -> Settings:
         cookie_secure=_env_bool("BRM_COOKIE_SECURE", False),
         trusted_proxy_hops=_env_int("BRM_TRUSTED_PROXY_HOPS", 0),
         scheduler_seconds=_env_int("BRM_SCHEDULER_SECONDS", 5),
+        email_provider=email_provider,
+        sms_provider=sms_provider,
     )
 
 

@@ -12,11 +12,18 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from brm_app import bootstrap
 from brm_app import db as db_module
 from brm_app import settings as settings_module
 from brm_app.migrations import upgrade_head
 
 PG_URL = os.environ.get("BRM_TEST_DATABASE_URL")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def wired() -> None:
+    """The record rules and merge hooks, installed the way the app and the CLI install them."""
+    bootstrap.wire()
 
 
 def _pg_admin_url() -> str:

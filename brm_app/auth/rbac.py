@@ -1,15 +1,16 @@
 """Who may do what: one permission table, one `require` every service calls.
 
 Role-level rules live in PERMISSIONS below. Record-level rules (a broker sees only the firms they
-cover, a trader only their own firm) are registered next to each entity's service with
-`record_rule`, and run when `require` is given the record. A record the actor may not see raises
-NotFound, never PermissionDenied, so ids cannot be probed.
+cover, a trader only their own firm) are written next to each entity's service, installed by
+`brm_app.bootstrap.wire()` (the one list of them), and run when `require` is given the record. A
+record the actor may not see raises NotFound, never PermissionDenied, so ids cannot be probed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 from brm_app.auth.actor import Actor, SystemActor
@@ -104,17 +105,20 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 # rule(actor, permission, record, db) -> may the actor see (and so act on) this record?
 RecordRule = Callable[[Actor, Permission, Any, Any], bool]
-_RECORD_RULES: dict[type, RecordRule] = {}
+# None until bootstrap.wire() installs them: importing a module registers nothing.
+_RECORD_RULES: Mapping[type, RecordRule] | None = None
 
 
-def record_rule(record_type: type) -> Callable[[RecordRule], RecordRule]:
-    """Register the record-level rule for one kind of record (e.g. Firm)."""
+def install_record_rules(rules: Mapping[type, RecordRule]) -> None:
+    """Set the record-level rule of every kind of record, replacing any set before
+    (called by bootstrap.wire(), so wiring twice changes nothing)."""
+    global _RECORD_RULES
+    _RECORD_RULES = MappingProxyType(dict(rules))
 
-    def register(rule: RecordRule) -> RecordRule:
-        _RECORD_RULES[record_type] = rule
-        return rule
 
-    return register
+def record_rules() -> Mapping[type, RecordRule]:
+    """The installed record rules (empty before wiring)."""
+    return _RECORD_RULES if _RECORD_RULES is not None else MappingProxyType({})
 
 
 def has(actor: Actor | SystemActor, permission: Permission) -> bool:
@@ -138,6 +142,9 @@ def require(
         raise PermissionDenied()
     if record is None:
         return
+    if _RECORD_RULES is None:
+        # A process that skipped wiring must not judge records without their rules.
+        raise RuntimeError("record rules are not installed: call brm_app.bootstrap.wire() first")
     for klass in type(record).__mro__:
         rule = _RECORD_RULES.get(klass)
         if rule is not None:

@@ -1,4 +1,4 @@
-"""Record-level access for firms and traders (registered with rbac.record_rule).
+"""Record-level access for firms and traders (the rules bootstrap.wire() installs in rbac).
 
 - Managers, compliance and admins see every live firm; only admins see archived ones.
 - Brokers see, and change, only the firms they cover (primary or secondary), and their traders.
@@ -17,7 +17,7 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
 
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.auth.rbac import Permission, has, record_rule, require
+from brm_app.auth.rbac import Permission, has, require
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role
@@ -121,7 +121,6 @@ def covers(db: Session, broker_id: int, firm_id: int) -> bool:
     )
 
 
-@record_rule(Firm)
 def firm_visible(actor: Actor, permission: Permission, firm: Firm, db: Session) -> bool:
     if firm.archived_at is not None:
         return has(actor, Permission.FIRMS_RESTORE)
@@ -137,7 +136,6 @@ def firm_visible(actor: Actor, permission: Permission, firm: Firm, db: Session) 
     return False
 
 
-@record_rule(Trader)
 def trader_visible(actor: Actor, permission: Permission, trader: Trader, db: Session) -> bool:
     if trader.archived_at is not None and not has(actor, Permission.FIRMS_RESTORE):
         return False

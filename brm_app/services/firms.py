@@ -12,7 +12,7 @@ Rules enforced here (and so for the browser, the API, the CLI and imports alike)
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
@@ -689,9 +689,22 @@ def restore_firm(db: Session, *, actor: AnyActor, firm_id: object) -> FirmPublic
     return to_public(db, actor, firm)
 
 
-# Later modules (interactions, follow-ups, portfolios ...) register here to re-point their rows
-# from a merged firm to the surviving one: hook(db, source_id, target_id) -> {"what": count}.
-MERGE_HOOKS: list[Callable[[Session, int, int], dict[str, int]]] = []
+# Later modules (interactions, follow-ups, portfolios ...) re-point their rows from a merged firm
+# to the surviving one: hook(db, source_id, target_id) -> {"what": count}. bootstrap.wire() lists
+# them.
+MergeHook = Callable[[Session, int, int], dict[str, int]]
+_merge_hooks: tuple[MergeHook, ...] = ()
+
+
+def install_merge_hooks(hooks: Sequence[MergeHook]) -> None:
+    """Set the hooks every merge runs, in order, replacing any set before (so wiring twice
+    runs each hook once)."""
+    global _merge_hooks
+    _merge_hooks = tuple(hooks)
+
+
+def merge_hooks() -> tuple[MergeHook, ...]:
+    return _merge_hooks
 
 
 @dataclass(frozen=True)
@@ -768,7 +781,7 @@ def merge_firms(
     )
     _write_coverage(db, SystemActor(), target, primary, sorted(active))
     extra: dict[str, int] = {}
-    for hook in MERGE_HOOKS:
+    for hook in _merge_hooks:
         extra.update(hook(db, source.id, target.id))
     source.archived_at = source.updated_at = target.updated_at = now
     source.merged_into_id = target.id

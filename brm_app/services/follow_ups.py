@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.auth.rbac import Permission, record_rule, require
+from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import (
@@ -45,7 +45,6 @@ PAST_GRACE = timedelta(minutes=5)
 # ---- access ------------------------------------------------------------------------------------
 
 
-@record_rule(FollowUp)
 def follow_up_visible(actor: Actor, permission: Permission, fu: FollowUp, db: Session) -> bool:
     if fu.assignee_id == actor.user_id:
         return True
@@ -512,6 +511,3 @@ def move_to_firm(db: Session, source_id: int, target_id: int) -> dict[str, int]:
             if link.follow_up_id not in already:
                 db.add(FollowUpTrader(follow_up_id=link.follow_up_id, trader_id=new_id))
     return {"follow_ups_moved": moved or 0}
-
-
-firms.MERGE_HOOKS.append(move_to_firm)

@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.auth.rbac import Permission, has, record_rule, require
+from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import utcnow
 from brm_app.models.firm import Firm
 from brm_app.models.interaction import (
@@ -106,7 +106,6 @@ def local_day_bounds(
 # ---- access ------------------------------------------------------------------------------------
 
 
-@record_rule(Interaction)
 def interaction_visible(
     actor: Actor, permission: Permission, interaction: Interaction, db: Session
 ) -> bool:
@@ -628,6 +627,3 @@ def move_to_firm(db: Session, source_id: int, target_id: int) -> dict[str, int]:
         )
     _refresh_last_contact(db, target_id)
     return {"interactions_moved": moved or 0}
-
-
-firms.MERGE_HOOKS.append(move_to_firm)

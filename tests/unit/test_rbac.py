@@ -4,8 +4,10 @@ from dataclasses import dataclass
 
 import pytest
 
+from brm_app import bootstrap
+from brm_app.auth import rbac
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.auth.rbac import PERMISSIONS, Permission, record_rule, require
+from brm_app.auth.rbac import PERMISSIONS, Permission, require
 from brm_app.models.user import Role
 from brm_app.services.errors import NotFound, PermissionDenied
 
@@ -72,18 +74,25 @@ class _Note:
     owner_id: int
 
 
-@record_rule(_Note)
 def _own_notes_only(actor: Actor, permission: Permission, note: _Note, db) -> bool:
     return note.owner_id == actor.user_id
 
 
-def test_record_rule_hides_records_as_not_found():
+@pytest.fixture
+def note_rule():
+    """The wired rules plus one for _Note; the wiring is restored afterwards."""
+    rbac.install_record_rules({**rbac.record_rules(), _Note: _own_notes_only})
+    yield
+    bootstrap.wire()
+
+
+def test_record_rule_hides_records_as_not_found(note_rule):
     broker = actor(Role.BROKER, user_id=7)
     require(broker, P.PROFILE_EDIT, _Note(owner_id=7))
     with pytest.raises(NotFound):
         require(broker, P.PROFILE_EDIT, _Note(owner_id=8))
 
 
-def test_role_check_comes_before_record_rule():
+def test_role_check_comes_before_record_rule(note_rule):
     with pytest.raises(PermissionDenied):
         require(actor(Role.BROKER, 7), P.USERS_MANAGE, _Note(owner_id=7))
