@@ -152,8 +152,10 @@ def _request(client, headers, item: Input, value: str):
 
 
 def _named(response, item: Input) -> str | None:
-    """The message the 422 gives for the input's field, or None."""
-    if response.status_code != 422:
+    """The message the 422 gives for the input's field, or None. The token route answers as
+    OAuth2 asks (RFC 6749 section 5.2): 400 with an `error` code, its own `errors` alongside."""
+    oauth = item.path.endswith("/auth/token") and response.status_code == 400
+    if response.status_code != 422 and not oauth:
         return None
     field = ".".join(item.field)
     for err in response.json().get("errors", []):

@@ -69,11 +69,17 @@ async def _check_parameters(request: Request) -> None:
         raise OAuthError("invalid_request", "body: could not be read") from None
     for name in _PARAMETERS:
         if len(form.getlist(name)) > 1:
-            raise OAuthError("invalid_request", f"{name}: is sent more than once")
+            raise OAuthError(
+                "invalid_request",
+                f"{name}: is sent more than once",
+                {name: "is sent more than once"},
+            )
     grant = form.get("grant_type")
     if grant is not None and grant != "password":
         raise OAuthError(
-            "unsupported_grant_type", "grant_type: only the password grant is supported"
+            "unsupported_grant_type",
+            "grant_type: only the password grant is supported",
+            {"grant_type": "only the password grant is supported"},
         )
 
 
