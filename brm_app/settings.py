@@ -71,6 +71,8 @@ class Settings:
     cookie_secure: bool
     trusted_proxy_hops: int
     scheduler_seconds: int
+    # Run background jobs (reminders, deliveries) in the app's own process; 0 when `brm worker` does.
+    jobs_in_process: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -194,6 +196,7 @@ def load_settings() -> Settings:
         cookie_secure=_env_bool("BRM_COOKIE_SECURE", False),
         trusted_proxy_hops=_env_int("BRM_TRUSTED_PROXY_HOPS", 0),
         scheduler_seconds=_env_int("BRM_SCHEDULER_SECONDS", 5),
+        jobs_in_process=_env_bool("BRM_JOBS_IN_PROCESS", True),
     )
 
 
