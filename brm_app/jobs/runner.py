@@ -64,18 +64,32 @@ class Runner:
     # ---- one round (blocking; the async loop runs it in a thread) ----------------------------
 
     def run_round(self) -> RoundReport:
+        from brm_app.services import scheduler
+
         report = RoundReport()
-        self._fire_reminders(report)
+        # Look before taking the write lock: most rounds find nothing due.
+        now = utcnow()
+        with unit_of_work(engine=self._engine()) as db:
+            reminder_at = scheduler.next_reminder_at(db)
+            job_at = queue.next_run_at(db)
+        if reminder_at is not None and reminder_at <= now:
+            self._fire_reminders(report)
         if self.periodic_seconds > 0 and time.monotonic() >= self._next_periodic:
             self._periodic(report)
             self._next_periodic = time.monotonic() + self.periodic_seconds
+        # Reminders just fired may have enqueued their emails.
+        if report.reminders_sent or report.escalations or (job_at is not None and job_at <= now):
+            self._run_due_jobs(report)
+        return report
+
+    def _run_due_jobs(self, report: RoundReport) -> None:
         while True:
             with unit_of_work(write=True, engine=self._engine()) as db:
                 claimed = queue.claim(db, limit=self.batch, lease=self.lease)
             for job in claimed:
                 self._run(job, report)
             if len(claimed) < self.batch:
-                return report
+                return
 
     def _engine(self) -> Engine:
         return self.engine or get_engine()
