@@ -130,9 +130,3 @@ def sweep_interrupted(db: Session) -> int:
         .values(status="unknown", error="interrupted while sending; not re-sent")
     )
     return result.rowcount or 0
-
-
-def status_of(db: Session, delivery_id: int) -> str | None:
-    return db.exec(
-        select(NotificationDelivery.status).where(NotificationDelivery.id == delivery_id)
-    ).first()

@@ -5,24 +5,26 @@ from __future__ import annotations
 
 import re
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
 from sqlmodel import Session, select
 
-from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, create_user_via_api, sign_in
 
 pytestmark = pytest.mark.e2e
 
 
-def _admin_api(server):
-    api = server.api()
-    token = api.post(
-        "/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
-    ).json()["access_token"]
-    api.headers["Authorization"] = f"Bearer {token}"
-    return api
+@contextmanager
+def _api_as(server, email: str, password: str):
+    with server.api() as api:
+        token = api.post(
+            "/api/v1/auth/token", data={"username": email, "password": password}
+        ).json()["access_token"]
+        api.headers["Authorization"] = f"Bearer {token}"
+        yield api
 
 
 def _wait_for_log(server, pattern: str, timeout: float = 20.0) -> re.Match:
@@ -36,7 +38,9 @@ def _wait_for_log(server, pattern: str, timeout: float = 20.0) -> re.Match:
 
 
 def test_a_reminder_reaches_the_bell_and_the_users_email(page: Page, base, server):
-    sign_in(page, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    email, password = "rhea.reminders@e2e.example", "rhea's long password"
+    create_user_via_api(server, email, "broker", "Rhea Reminders", password)
+    sign_in(page, base, email, password)
     page.goto(base + "/account")
     switch = page.locator("#email-reminders")
     expect(switch).to_have_attribute("data-state", "unchecked", timeout=15_000)
@@ -44,15 +48,16 @@ def test_a_reminder_reaches_the_bell_and_the_users_email(page: Page, base, serve
     expect(page.get_by_text("Your reminders will also come by email.")).to_be_visible()
     expect(switch).to_have_attribute("data-state", "checked")
 
-    with _admin_api(server) as api:
-        firm = api.post("/api/v1/firms", json={"name": f"Jobs E2E {time.time_ns()}"}).json()
+    with _api_as(server, email, password) as api:
+        firm = api.post("/api/v1/firms", json={"name": f"Jobs E2E {time.time_ns()}"})
+        assert firm.status_code == 201, firm.text
         remind = datetime.now(UTC) + timedelta(seconds=4)
         r = api.post(
             "/api/v1/follow-ups",
             json={
                 "title": "Send the term sheet",
                 "due_at": (remind + timedelta(hours=3)).isoformat(),
-                "firm_id": firm["firm_id"],
+                "firm_id": firm.json()["firm_id"],
                 "reminders": [remind.isoformat()],
             },
         )
@@ -62,7 +67,7 @@ def test_a_reminder_reaches_the_bell_and_the_users_email(page: Page, base, serve
     # The log names the delivery, never the address or the text.
     log = server.log.read_text()
     line = next(x for x in log.splitlines() if f"delivery:{sent.group(1)}" in x)
-    assert ADMIN_EMAIL not in line and "term sheet" not in line
+    assert email not in line and "term sheet" not in line
 
 
 def _dead_delivery_job(server) -> tuple[int, int]:
@@ -119,6 +124,6 @@ def test_an_admin_sees_a_dead_job_and_retries_it(page: Page, base, server):
     expect(page.locator("#count-dead")).to_have_text("0")
     # The runner in the app sends it at once, through the log provider.
     _wait_for_log(server, rf"email delivery:{delivery_id} accepted by the log provider")
-    with _admin_api(server) as api:
+    with _api_as(server, ADMIN_EMAIL, ADMIN_PASSWORD) as api:
         done = api.get("/api/v1/jobs", params={"state": "done"}).json()["items"]
         assert job_id in [j["job_id"] for j in done]
