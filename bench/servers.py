@@ -113,6 +113,7 @@ def start_app(
         # so in real time every pending reminder is due and it would fire them all during the
         # measurements. Its scan is measured in-process at the anchor (reminder_scan).
         "BRM_SCHEDULER_SECONDS": "0",
+        "BRM_JOBS_IN_PROCESS": "0",
         "REFLEX_WEB_WORKDIR": str(web_dir),
     }
     for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):

@@ -370,6 +370,27 @@ def serve(
     os.execvpe(cmd[0], cmd, reflex_env(settings))  # noqa: S606  (replaces this process)
 
 
+@app.command("worker")
+def worker() -> None:
+    """Run the background jobs (reminders, email and SMS, overdue escalations) in this process.
+
+    For larger installs: start one or more beside `brm serve` and set BRM_JOBS_IN_PROCESS=0 for
+    the app. Same guarantees as in the app: each job and reminder is taken by one runner."""
+    import asyncio
+    import logging
+
+    from brm_app.jobs.kinds import build_runner
+    from brm_app.live import forget_stale_tabs
+
+    _settings()
+    _schema_ready()
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    typer.echo("brm worker: running background jobs (Ctrl+C stops)")
+    asyncio.run(build_runner(chores=[forget_stale_tabs]).run_forever())
+
+
 def main() -> None:
     try:
         app()

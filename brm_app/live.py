@@ -1,9 +1,9 @@
-"""What runs beside the pages: the reminder scheduler, and pushing fresh bell counts to open tabs.
+"""What runs beside the pages: the job runner, and pushing fresh bell counts to open tabs.
 
-Every worker runs the scheduler loop (claims are exactly-once in the database). When a pass
-notifies users, each of their open tabs (recorded in `client_presence` when a page loads) gets its
-bell updated through Reflex's out-of-band state update — with Redis this reaches tabs connected to
-other workers too. A tab only receives the count of the user it is signed in as.
+Every worker runs the job runner unless `brm worker` does (claims are exactly-once in the
+database). When it notifies users, each of their open tabs (recorded in `client_presence` when a
+page loads) gets its bell updated through Reflex's out-of-band state update — with Redis this
+reaches tabs connected to other workers too. A tab only receives the count of the user it is signed in as.
 """
 
 from __future__ import annotations
@@ -13,11 +13,10 @@ import logging
 from datetime import timedelta
 
 import reflex as rx
-from sqlmodel import delete, select
+from sqlmodel import Session, delete, select
 
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import ClientPresence
-from brm_app.services import notifications, scheduler
 from brm_app.settings import get_settings
 
 log = logging.getLogger("brm.live")
@@ -88,31 +87,19 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
     return updated
 
 
-def _one_pass() -> set[int]:
-    with unit_of_work(write=True) as db:
-        report = scheduler.run_pass(db)
-        notified = report.users | notifications.pending_pushes(db)
-        db.exec(delete(ClientPresence).where(ClientPresence.seen_at < utcnow() - PRESENCE_TTL))
-    if report.reminders_sent or report.escalations:
-        log.info(
-            "scheduler: %s reminder(s), %s escalation(s)", report.reminders_sent, report.escalations
-        )
-    return notified
+def forget_stale_tabs(db: Session) -> None:
+    """A periodic chore of the job runner: tabs not seen for PRESENCE_TTL are forgotten."""
+    db.exec(delete(ClientPresence).where(ClientPresence.seen_at < utcnow() - PRESENCE_TTL))
 
 
 async def scheduler_loop(app: rx.App) -> None:
-    """Lifespan task: a pass every BRM_SCHEDULER_SECONDS (the first one at start catches up)."""
-    interval = get_settings().scheduler_seconds
-    if interval <= 0:
-        log.info("scheduler disabled (BRM_SCHEDULER_SECONDS=0)")
+    """Lifespan task: this process's job runner (reminders at their time, email and SMS
+    deliveries, overdue escalations every BRM_SCHEDULER_SECONDS), pushing the bell to the open
+    tabs of the users it notified. With BRM_JOBS_IN_PROCESS=0, `brm worker` runs it instead."""
+    from brm_app.jobs.kinds import build_runner
+
+    if not get_settings().jobs_in_process:
+        log.info("background jobs run in `brm worker` (BRM_JOBS_IN_PROCESS=0)")
         return
-    while True:
-        try:
-            users = await asyncio.to_thread(_one_pass)
-            if users:
-                await push_unread(app, users)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("scheduler pass failed; retrying next interval")
-        await asyncio.sleep(interval)
+    runner = build_runner(chores=[forget_stale_tabs])
+    await runner.run_forever(on_notified=lambda users: push_unread(app, users))

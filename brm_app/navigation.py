@@ -25,6 +25,7 @@ SECTIONS: list[Section] = [
     Section("Users", "/admin/users", "users", Permission.USERS_VIEW),
     Section("Audit trail", "/audit", "scroll-text", Permission.AUDIT_VIEW),
     Section("Settings", "/admin/settings", "settings", Permission.APP_SETTINGS),
+    Section("Jobs", "/admin/jobs", "list-checks", Permission.JOBS_MANAGE),
     Section("My account", "/account", "circle-user"),
 ]
 

@@ -86,6 +86,8 @@ class Settings:
     scheduler_seconds: int
     email_provider: str
     sms_provider: str
+    # Run background jobs (reminders, deliveries) in the app's own process; 0 when `brm worker` does.
+    jobs_in_process: bool = True
 
     @property
     def is_sqlite(self) -> bool:
@@ -214,6 +216,7 @@ def load_settings() -> Settings:
         scheduler_seconds=_env_int("BRM_SCHEDULER_SECONDS", 5),
         email_provider=email_provider,
         sms_provider=sms_provider,
+        jobs_in_process=_env_bool("BRM_JOBS_IN_PROCESS", True),
     )
 
 

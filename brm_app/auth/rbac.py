@@ -53,6 +53,8 @@ class Permission(StrEnum):
     TEAM_VIEW = "team.view"
     # The app's own lists and rules (interaction types, contact intervals ...)
     APP_SETTINGS = "app.settings"
+    # Background jobs: see them, retry dead ones
+    JOBS_MANAGE = "jobs.manage"
 
 
 P = Permission
@@ -95,6 +97,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.TRADER_ROLES_MANAGE,
             P.INTERACTIONS_VOID,
             P.APP_SETTINGS,
+            P.JOBS_MANAGE,
         }
     ),
     Role.COMPLIANCE: frozenset(_EVERYONE | _REVIEW),

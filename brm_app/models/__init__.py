@@ -21,6 +21,7 @@ from brm_app.models.interaction import (
     InteractionTypeOutcome,
     InteractionVersion,
 )
+from brm_app.models.job import Job
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
@@ -39,6 +40,7 @@ __all__ = [
     "InteractionType",
     "InteractionTypeOutcome",
     "InteractionVersion",
+    "Job",
     "LoginThrottle",
     "Notification",
     "NotificationDelivery",

@@ -106,7 +106,8 @@ class Notification(SQLModel, table=True):
 
 
 class NotificationDelivery(SQLModel, table=True):
-    """One channel's delivery of a notification: in_app now; email and sms through providers later."""
+    """One channel's delivery of a notification: in_app at once; email and sms by a job through
+    their provider (services/deliveries.py)."""
 
     __tablename__ = "notification_deliveries"
     __table_args__ = (
@@ -123,10 +124,15 @@ class NotificationDelivery(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     notification_id: int = Field(foreign_key="notifications.id", index=True)
     channel: str = Field(max_length=10)
-    status: str = Field(max_length=10)  # pending | delivered | failed
+    # in_app: delivered. email/sms: pending -> sending -> sent | failed | unknown (the sender
+    # stopped between marking it sending and hearing back: it is never re-sent silently).
+    status: str = Field(max_length=10)
     attempts: int = Field(default=0)
     delivered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     error: str | None = Field(default=None, max_length=500)
+    provider_message_id: str | None = Field(default=None, max_length=200)
+    # When it was marked "sending" (an old "sending" is swept to "unknown").
+    sending_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class ClientPresence(SQLModel, table=True):

@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
+import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict
 from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
@@ -55,6 +56,8 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # IANA name; dates and times are entered and shown in it.
     time_zone: str = Field(default="UTC", max_length=64)
+    # "Also email me my reminders" (per-channel preferences come with the communications work).
+    email_reminders: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class UserPublic(BaseModel):
@@ -72,6 +75,7 @@ class UserPublic(BaseModel):
     last_login_at: datetime | None
     time_zone: str = "UTC"
     locked_until: datetime | None = None
+    email_reminders: bool = False
 
     @classmethod
     def of(cls, user: User, locked_until: datetime | None = None) -> UserPublic:
@@ -86,6 +90,7 @@ class UserPublic(BaseModel):
             last_login_at=user.last_login_at,
             time_zone=user.time_zone,
             locked_until=locked_until,
+            email_reminders=user.email_reminders,
         )
 
 

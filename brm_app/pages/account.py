@@ -128,6 +128,30 @@ def _password() -> rx.Component:
     )
 
 
+def _reminders() -> rx.Component:
+    return card(
+        rx.heading("Reminders", size="4", margin_bottom="4px"),
+        rx.text(
+            "Your follow-up reminders always reach the bell. They can also come by email.",
+            size="2",
+            color_scheme="gray",
+            margin_bottom="12px",
+        ),
+        rx.el.label(
+            rx.hstack(
+                rx.switch(
+                    checked=S.email_reminders,
+                    on_change=S.set_email_reminders,
+                    id="email-reminders",
+                ),
+                rx.text("Also email me my reminders", size="2"),
+                align="center",
+                spacing="2",
+            ),
+        ),
+    )
+
+
 def _feeds() -> rx.Component:
     return card(
         rx.heading("Calendar feed", size="4", margin_bottom="4px"),
@@ -229,10 +253,11 @@ def _feeds() -> rx.Component:
 @app_page("/account", "My account", on_load=[S.load])
 def account() -> rx.Component:
     return rx.vstack(
-        page_header("My account", "Your name, time zone, password and calendar feed."),
+        page_header("My account", "Your name, time zone, password, reminders and calendar feed."),
         rx.grid(
             _profile(),
             _password(),
+            _reminders(),
             rx.cond(S.can_have_feed, _feeds()),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",

@@ -32,7 +32,7 @@ from brm_app.models.follow_up import (
 )
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
-from brm_app.services import access, app_settings, audit, firms, traders
+from brm_app.services import access, app_settings, audit, firms, scheduler, traders
 from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.services.interactions import local_day_bounds, to_utc, user_zone_name, zone
 from brm_app.services.pagination import Page, PageRequest, capped_count
@@ -265,6 +265,7 @@ def _set_reminders(db: Session, fu: FollowUp, times: list[datetime]) -> None:
     db.exec(sa.delete(Reminder).where(Reminder.follow_up_id == fu.id, Reminder.fired_at.is_(None)))
     for t in times:
         db.add(Reminder(follow_up_id=fu.id, remind_at=t))
+    scheduler.reminders_changed(db)
 
 
 def _stop_reminders(db: Session, fu: FollowUp, now: datetime) -> None:
@@ -462,6 +463,7 @@ def snooze(
     fu.updated_at = utcnow()
     db.add(fu)
     db.add(Reminder(follow_up_id=fu.id, remind_at=until))
+    scheduler.reminders_changed(db)
     audit.record(
         db,
         actor=actor,

@@ -1,5 +1,6 @@
 """Notifications: one service for every channel. In-app notifications are delivered at once
-(the bell); email and SMS deliveries are queued as `pending` rows for their providers.
+(the bell); email and SMS deliveries are queued as `pending` rows, each sent by a job through
+its provider (services/deliveries.py).
 
 Each user only ever sees and marks their own notifications. After a transaction that notified
 someone commits, `pending_pushes(db)` names the users whose open pages should refresh the bell.
@@ -14,6 +15,7 @@ from sqlmodel import Session, func, select, update
 from brm_app.auth.actor import Actor
 from brm_app.db import utcnow
 from brm_app.models.follow_up import Notification, NotificationDelivery, NotificationPublic
+from brm_app.services import deliveries
 from brm_app.services.errors import NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest
 from brm_app.services.validation import require_id
@@ -49,14 +51,17 @@ def notify(
     db.flush()
     for channel in channels:
         in_app = channel == "in_app"
-        db.add(
-            NotificationDelivery(
-                notification_id=note.id,
-                channel=channel,
-                status="delivered" if in_app else "pending",
-                delivered_at=now if in_app else None,
-            )
+        delivery = NotificationDelivery(
+            notification_id=note.id,
+            channel=channel,
+            status="delivered" if in_app else "pending",
+            delivered_at=now if in_app else None,
         )
+        db.add(delivery)
+        if not in_app:
+            db.flush()
+            # Sent by a job once this transaction commits (none if it rolls back).
+            deliveries.enqueue_send(db, delivery.id)
     db.info.setdefault(_PUSH_KEY, set()).add(user_id)
     return note
 

@@ -1,7 +1,8 @@
 """The in-app scheduler: fires due reminders and escalates overdue follow-ups, exactly once.
 
-Every worker runs it (a lifespan task). Each pass claims due rows inside one transaction:
-on PostgreSQL with SELECT ... FOR UPDATE SKIP LOCKED, so two workers never take the same
+The job runner runs it (brm_app/jobs/runner.py: in every app worker, or in `brm worker`), waking
+at each reminder's time; overdue escalations run on its periodic pass. Each pass claims due rows
+inside one transaction: on PostgreSQL with SELECT ... FOR UPDATE SKIP LOCKED, so two workers never take the same
 reminder; on SQLite the write transaction (BEGIN IMMEDIATE) already lets one writer in at a time.
 A reminder is marked fired in the same transaction that creates its notification, so a crash
 loses nothing and repeats nothing; one that fell due while the app was down fires on the first
@@ -17,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from brm_app.db import is_postgres, utcnow
+from brm_app.jobs import wake
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import FollowUp, FollowUpStatus, Reminder
 from brm_app.models.user import User
@@ -74,11 +76,14 @@ def fire_due_reminders(
         for fu in db.exec(select(FollowUp).where(FollowUp.id.in_({fid for _, fid in due}))).all()
     }
     live = [fu for fu in follow_ups.values() if fu.status == FollowUpStatus.OPEN]
-    zones = dict(
-        db.exec(
-            select(User.id, User.time_zone).where(User.id.in_({fu.assignee_id for fu in live}))
+    assignees = {
+        user_id: (tz, email_too)
+        for user_id, tz, email_too in db.exec(
+            select(User.id, User.time_zone, User.email_reminders).where(
+                User.id.in_({fu.assignee_id for fu in live})
+            )
         ).all()
-    )
+    }
     firm_names = dict(
         db.exec(select(Firm.id, Firm.name).where(Firm.id.in_({fu.firm_id for fu in live}))).all()
     )
@@ -89,7 +94,7 @@ def fire_due_reminders(
             outcomes["skipped"].append(reminder_id)
             report.reminders_skipped += 1
             continue
-        tz = zones.get(fu.assignee_id, "UTC")
+        tz, email_too = assignees.get(fu.assignee_id, ("UTC", False))
         overdue = fu.due_at <= now
         notifications.notify(
             db,
@@ -98,6 +103,8 @@ def fire_due_reminders(
             title=("Overdue: " if overdue else "Reminder: ") + fu.title,
             body=f"{firm_names[fu.firm_id]} — due {_when(fu.due_at, tz)}",
             link=f"/follow-ups/{fu.id}",
+            # Users who asked for it also get their reminders by email (sent by a job).
+            channels=("in_app", "email") if email_too else ("in_app",),
         )
         outcomes["sent"].append(reminder_id)
         report.reminders_sent += 1
@@ -111,6 +118,17 @@ def fire_due_reminders(
             )
     db.flush()
     return report
+
+
+def next_reminder_at(db: Session) -> datetime | None:
+    """When the next unfired reminder falls due (the job runner sleeps until then)."""
+    return db.exec(select(sa.func.min(Reminder.remind_at)).where(Reminder.fired_at.is_(None))).one()
+
+
+def reminders_changed(db: Session) -> None:
+    """A reminder was added or moved in this transaction: wake the runners once it commits, so
+    one due sooner than they planned to wake still fires on time."""
+    wake.after_commit(db)
 
 
 def escalate_overdue(db: Session, *, now: datetime | None = None, batch: int = BATCH) -> PassReport:

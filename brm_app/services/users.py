@@ -332,3 +332,26 @@ def update_profile(
         user.updated_at = utcnow()
         db.add(user)
     return _public(db, user)
+
+
+def set_email_reminders(db: Session, *, actor: Actor, enabled: object) -> UserPublic:
+    """Each user's own "also email me my reminders" (sent through the email provider)."""
+    require(actor, Permission.PROFILE_EDIT)
+    if not isinstance(enabled, bool):
+        raise ValidationFailed("must be true or false", field="email_reminders")
+    user = _get(db, actor.user_id)
+    if user.email_reminders != enabled:
+        audit.record(
+            db,
+            actor=actor,
+            action="user.profile_updated",
+            entity="user",
+            entity_id=user.id,
+            changes=audit.diff(
+                {"email_reminders": user.email_reminders}, {"email_reminders": enabled}
+            ),
+        )
+        user.email_reminders = enabled
+        user.updated_at = utcnow()
+        db.add(user)
+    return _public(db, user)

@@ -24,6 +24,7 @@ class AccountState(ServiceMixin, rx.State):
     can_have_feed: bool = False
     # A new feed's URL, shown once (only its hash is stored)
     new_feed_url: str = ""
+    email_reminders: bool = False
 
     @rx.event
     async def load(self):
@@ -32,16 +33,17 @@ class AccountState(ServiceMixin, rx.State):
         def fetch(db, *, actor):
             me = users.get_me(db, actor=actor)
             return (
-                me.time_zone,
+                me,
                 calendar_feed.list_feeds(db, actor=actor),
                 has(actor, Permission.FOLLOW_UPS_VIEW),
             )
 
         try:
-            tz, feeds, can_feed = await self._call(fetch)
+            me, feeds, can_feed = await self._call(fetch)
         except DomainError as exc:
             return self._error_event(exc)
-        self.time_zone, self.can_have_feed = tz, can_feed
+        self.time_zone, self.can_have_feed = me.time_zone, can_feed
+        self.email_reminders = me.email_reminders
         self._show_feeds(feeds)
         return None
 
@@ -86,6 +88,21 @@ class AccountState(ServiceMixin, rx.State):
             return self._error_event(exc)
         self.new_feed_url = ""
         return rx.toast.success("Feed revoked: its URL no longer works.")
+
+    @rx.event
+    async def set_email_reminders(self, enabled: bool):
+        if not isinstance(enabled, bool):
+            return None
+        try:
+            me = await self._call(users.set_email_reminders, write=True, enabled=enabled)
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.email_reminders = me.email_reminders
+        return rx.toast.success(
+            "Your reminders will also come by email."
+            if me.email_reminders
+            else "Your reminders will only reach the bell."
+        )
 
     @rx.event
     def hide_feed_url(self):

@@ -15,6 +15,7 @@ from brm_app.db import unit_of_work, utcnow
 from brm_app.models.audit import AuditEvent
 from brm_app.models.follow_up import CalendarFeed, FollowUp, Notification
 from brm_app.models.interaction import Interaction, InteractionOutcome, InteractionType
+from brm_app.models.user import User
 from brm_app.services import calendar_feed, follow_ups, interactions, notifications
 from brm_app.services.authentication import actor_of
 from brm_app.state.account import AccountState
@@ -426,6 +427,14 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Run]] = {
         )[1],
     ),
     (AccountState, "load"): (STAFF, lambda a, r: _fire(a, r, AccountState, "load").can_have_feed),
+    # ---- my account: reminders by email (each user their own) ----
+    (AccountState, "set_email_reminders"): (
+        EVERYONE,
+        lambda a, r: (
+            _fire(a, r, AccountState, "set_email_reminders", True),
+            _db(lambda db: db.get(User, a.w.users[r].id).email_reminders),
+        )[1],
+    ),
     # ---- dashboard ----
     (DashboardState, "set_due_scope"): (
         STAFF,

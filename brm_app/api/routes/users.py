@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.params import MAX_ID, Offset, SearchText
@@ -28,7 +28,10 @@ class UserCreatedOut(UserPublic):
 
 class ProfileIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    name: UserName
+    name: UserName | None = None
+    email_reminders: StrictBool | None = Field(
+        default=None, description="Also email me my reminders"
+    )
 
 
 class PasswordChangeIn(BaseModel):
@@ -44,7 +47,12 @@ def me(db: DB, actor: CurrentActor) -> UserPublic:
 
 @router.patch("/me", response_model=UserPublic)
 def update_me(body: ProfileIn, db: DB, actor: CurrentActor) -> UserPublic:
-    return users.update_profile(db, actor=actor, name=body.name)
+    """Change your name and whether your reminders are also emailed to you (omitted: unchanged)."""
+    if body.name is not None:
+        users.update_profile(db, actor=actor, name=body.name)
+    if body.email_reminders is not None:
+        users.set_email_reminders(db, actor=actor, enabled=body.email_reminders)
+    return users.get_me(db, actor=actor)
 
 
 @router.post("/me/password", status_code=204)

@@ -1,0 +1,20 @@
+"""Every kind of job and its handler, in one place (no registration by import side effects)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from brm_app.jobs.runner import Chore, Handler, Runner
+
+
+def handlers() -> dict[str, Handler]:
+    from brm_app.services import deliveries
+
+    return {deliveries.SEND_KIND: deliveries.send}
+
+
+def build_runner(*, chores: Sequence[Chore] = ()) -> Runner:
+    """The runner the app and `brm worker` both use (the same guarantees either way)."""
+    from brm_app.settings import get_settings
+
+    return Runner(handlers(), periodic_seconds=get_settings().scheduler_seconds, chores=chores)
