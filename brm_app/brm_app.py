@@ -5,9 +5,9 @@ from __future__ import annotations
 import reflex as rx
 
 import brm_app.pages  # noqa: F401  (registers every page)
-from brm_app import log_safety
+from brm_app import events, live, log_safety
 from brm_app.api.app import create_api
-from brm_app.live import scheduler_loop
+from brm_app.services import notifications
 from brm_app.state.session_guard import SessionGuard
 
 # Before the app serves anything: no session cookie or bearer token is ever written to the log.
@@ -22,5 +22,9 @@ app = rx.App(
 )
 # First, so no handler (and no hydration of another user's data) runs without a valid session.
 app.add_middleware(SessionGuard(), index=0)
-# Reminders and overdue escalations, pushed live to open pages.
-app.register_lifespan_task(scheduler_loop)
+# Reminders and overdue escalations.
+app.register_lifespan_task(live.scheduler_loop)
+# Live events: what each topic's change does to the open tabs this worker holds.
+app.register_lifespan_task(
+    events.listen, subscribers={notifications.TOPIC: live.deliver_notifications}
+)

@@ -1,9 +1,12 @@
-"""What runs beside the pages: the reminder scheduler, and pushing fresh bell counts to open tabs.
+"""What runs beside the pages: the reminder scheduler, and fresh bell counts for open tabs.
 
-Every worker runs the scheduler loop (claims are exactly-once in the database). When a pass
-notifies users, each of their open tabs (recorded in `client_presence` when a page loads) gets its
-bell updated through Reflex's out-of-band state update — with Redis this reaches tabs connected to
-other workers too. A tab only receives the count of the user it is signed in as.
+Every worker runs the scheduler loop (claims are exactly-once in the database). Whatever changes a
+user's bell (a notification from the scheduler, a request, a job; one marked read) publishes a
+"notifications" event in its transaction (brm_app/events.py). After the commit every worker hears
+of it, and `deliver_notifications` refreshes the bell on each open tab of those users whose
+websocket this worker holds (tabs are recorded in `client_presence` when a page loads), through
+Reflex's out-of-band state update; so each tab is refreshed once, by its own worker. A tab only
+receives the count of the user it is signed in as.
 """
 
 from __future__ import annotations
@@ -15,9 +18,10 @@ from datetime import timedelta
 import reflex as rx
 from sqlmodel import delete, select
 
+from brm_app import events
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import ClientPresence
-from brm_app.services import notifications, scheduler
+from brm_app.services import scheduler
 from brm_app.settings import get_settings
 
 log = logging.getLogger("brm.live")
@@ -62,16 +66,38 @@ def _tabs_of(user_ids: set[int]) -> dict[int, list[str]]:
     return tabs
 
 
+def _tabs_here(app: rx.App, tokens: list[str]) -> list[str]:
+    """The tabs among these whose websocket is connected to this worker.
+
+    Reflex 0.10 keeps, per worker, which tab (client token) is on which socket and which worker
+    (instance) owns it; with Redis it also caches records of other workers' sockets, hence the
+    instance check. tests/e2e/test_live_workers_e2e.py fails if this stops matching Reflex."""
+    namespace = getattr(app, "event_namespace", None)
+    if namespace is None:
+        return []
+    manager = namespace._token_manager
+    here = manager.instance_id
+    return [
+        t
+        for t in tokens
+        if (record := manager.token_to_socket.get(t)) is not None and record.instance_id == here
+    ]
+
+
 async def push_unread(app: rx.App, user_ids: set[int]) -> int:
-    """Refresh the bell on every open tab of these users; returns how many tabs were updated."""
+    """Refresh the bell on every tab of these users connected to this worker; returns how many
+    tabs were updated. (Every worker hears each event, so together they reach every tab.)"""
     from brm_app.state.notifications import BellState
     from brm_app.state.session_guard import SessionOwnerState
 
     if not user_ids:
         return 0
-    tabs = await asyncio.to_thread(_tabs_of, user_ids)
+    tabs = await asyncio.to_thread(_tabs_of, set(user_ids))
     updated = 0
-    for user_id, tokens in tabs.items():
+    for user_id, all_tokens in tabs.items():
+        tokens = _tabs_here(app, all_tokens)
+        if not tokens:
+            continue
         summary = await asyncio.to_thread(BellState.summary_for, user_id)
         for token in tokens:
             try:
@@ -88,16 +114,20 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
     return updated
 
 
-def _one_pass() -> set[int]:
+async def deliver_notifications(app: rx.App, event: events.Event) -> None:
+    """Subscriber of "notifications" events: the named users' bells changed."""
+    await push_unread(app, set(event.user_ids))
+
+
+def _one_pass() -> None:
     with unit_of_work(write=True) as db:
+        # Each notification publishes its own event: the bells refresh once this commits.
         report = scheduler.run_pass(db)
-        notified = report.users | notifications.pending_pushes(db)
         db.exec(delete(ClientPresence).where(ClientPresence.seen_at < utcnow() - PRESENCE_TTL))
     if report.reminders_sent or report.escalations:
         log.info(
             "scheduler: %s reminder(s), %s escalation(s)", report.reminders_sent, report.escalations
         )
-    return notified
 
 
 async def scheduler_loop(app: rx.App) -> None:
@@ -108,9 +138,7 @@ async def scheduler_loop(app: rx.App) -> None:
         return
     while True:
         try:
-            users = await asyncio.to_thread(_one_pass)
-            if users:
-                await push_unread(app, users)
+            await asyncio.to_thread(_one_pass)
         except asyncio.CancelledError:
             raise
         except Exception:

@@ -1,8 +1,9 @@
 """Notifications: one service for every channel. In-app notifications are delivered at once
 (the bell); email and SMS deliveries are queued as `pending` rows for their providers.
 
-Each user only ever sees and marks their own notifications. After a transaction that notified
-someone commits, `pending_pushes(db)` names the users whose open pages should refresh the bell.
+Each user only ever sees and marks their own notifications. Whatever changes a user's bell
+(a new notification, one marked read) publishes a "notifications" event for that user: once the
+transaction commits, their open pages refresh the bell (see brm_app/events.py and live.py).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, func, select, update
 
+from brm_app import events
 from brm_app.auth.actor import Actor
 from brm_app.db import utcnow
 from brm_app.models.follow_up import Notification, NotificationDelivery, NotificationPublic
@@ -19,7 +21,7 @@ from brm_app.services.pagination import Page, PageRequest
 from brm_app.services.validation import require_id
 
 CHANNELS = ("in_app", "email", "sms")
-_PUSH_KEY = "brm_notified_users"
+TOPIC = "notifications"
 
 
 def notify(
@@ -57,13 +59,13 @@ def notify(
                 delivered_at=now if in_app else None,
             )
         )
-    db.info.setdefault(_PUSH_KEY, set()).add(user_id)
+    events.publish(db, TOPIC, [user_id], note.id)
     return note
 
 
 def pending_pushes(db: Session) -> set[int]:
-    """Users notified in this session's transaction(s); cleared once read."""
-    return db.info.pop(_PUSH_KEY, set())
+    """Users whose bell this session's transaction changes (told at once when it commits)."""
+    return events.pending(db, TOPIC)
 
 
 def _public(n: Notification) -> NotificationPublic:
@@ -122,11 +124,12 @@ def mark_read(db: Session, *, actor: Actor, notification_id: object) -> Notifica
     if note.read_at is None:
         note.read_at = utcnow()
         db.add(note)
+        events.publish(db, TOPIC, [actor.user_id], note.id)
     return _public(note)
 
 
 def mark_all_read(db: Session, *, actor: Actor) -> int:
-    return (
+    marked = (
         db.exec(
             update(Notification)
             .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
@@ -134,3 +137,6 @@ def mark_all_read(db: Session, *, actor: Actor) -> int:
         ).rowcount
         or 0
     )
+    if marked:
+        events.publish(db, TOPIC, [actor.user_id])
+    return marked
