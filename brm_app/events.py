@@ -153,7 +153,7 @@ def channel_for(redis_url: str) -> str:
     return f"brm:events:{db}"
 
 
-def _redis_client(redis_url: str):
+def _redis_client(redis_url: str) -> Any:
     import redis
 
     with _redis_lock:
@@ -206,21 +206,21 @@ class Listener:
         self.redis_url = redis_url
         self.ready = asyncio.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._queue: asyncio.Queue[Event] | None = None
+        self._queue: asyncio.Queue[Event] = asyncio.Queue()
 
     def take(self, events: list[Event]) -> None:
         """From any thread: queue events for this listener's loop."""
-        loop, queue = self._loop, self._queue
-        if loop is None or queue is None:
+        loop = self._loop
+        if loop is None:
             return
         try:
             for e in events:
-                loop.call_soon_threadsafe(queue.put_nowait, e)
+                loop.call_soon_threadsafe(self._queue.put_nowait, e)
         except RuntimeError:  # the loop has closed: the worker is shutting down
             pass
 
     async def run(self) -> None:
-        self._loop, self._queue = asyncio.get_running_loop(), asyncio.Queue()
+        self._loop = asyncio.get_running_loop()
         feeder = None
         if self.redis_url:
             feeder = asyncio.create_task(self._from_redis(self.redis_url))
