@@ -6,7 +6,8 @@ user's bell (a notification from the scheduler, a request, a job; one marked rea
 of it, and `deliver_notifications` refreshes the bell on each open tab of those users whose
 websocket this worker holds (tabs are recorded in `client_presence` when a page loads), through
 Reflex's out-of-band state update; so each tab is refreshed once, by its own worker. A tab only
-receives the count of the user it is signed in as.
+receives the count of the user it is still signed in as (its session is checked, not only the
+user its state was last loaded for).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import reflex as rx
 from sqlmodel import delete, select
 
 from brm_app import events
+from brm_app.auth import sessions
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import ClientPresence
 from brm_app.services import scheduler
@@ -84,11 +86,19 @@ def _tabs_here(app: rx.App, tokens: list[str]) -> list[str]:
     ]
 
 
+def _signed_in_as(session_token: str | None, user_id: int) -> bool:
+    """Whether the tab's session cookie is still a live session of this user (read only: a push
+    is not the user's activity and does not keep the session alive)."""
+    with unit_of_work() as db:
+        found = sessions.resolve(db, token=session_token, settings=get_settings(), touch=False)
+    return found is not None and found[1].id == user_id
+
+
 async def push_unread(app: rx.App, user_ids: set[int]) -> int:
     """Refresh the bell on every tab of these users connected to this worker; returns how many
     tabs were updated. (Every worker hears each event, so together they reach every tab.)"""
     from brm_app.state.notifications import BellState
-    from brm_app.state.session_guard import SessionOwnerState
+    from brm_app.state.session_guard import SessionOwnerState, session_token_of
 
     if not user_ids:
         return 0
@@ -106,6 +116,8 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
                     owner = await root.get_state(SessionOwnerState)
                     if owner._owner_user_id != user_id:
                         continue  # the tab now belongs to someone else (or nobody)
+                    if not await asyncio.to_thread(_signed_in_as, session_token_of(root), user_id):
+                        continue  # its session has ended since its last event
                     bell = await root.get_state(BellState)
                     bell._apply(summary)
                     updated += 1
