@@ -7,10 +7,10 @@ import logging
 import reflex as rx
 
 import brm_app.pages  # noqa: F401  (registers every page)
-from brm_app import bootstrap, log_safety
+from brm_app import bootstrap, events, live, log_safety
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
-from brm_app.live import scheduler_loop
+from brm_app.services import notifications
 from brm_app.state.input_guard import InputGuard
 from brm_app.state.session_guard import SessionGuard
 
@@ -40,5 +40,9 @@ app = rx.App(
 app.add_middleware(SessionGuard(), index=0)
 # Then every event's text passes the checks every API input passes (no handler sees a NUL).
 app.add_middleware(InputGuard(), index=1)
-# Reminders and overdue escalations, pushed live to open pages.
-app.register_lifespan_task(scheduler_loop)
+# Background jobs: reminders at their time, email and SMS, overdue escalations.
+app.register_lifespan_task(live.scheduler_loop)
+# Live events: what each topic's change does to the open tabs this worker holds.
+app.register_lifespan_task(
+    events.listen, subscribers={notifications.TOPIC: live.deliver_notifications}
+)

@@ -1,9 +1,13 @@
-"""What runs beside the pages: the job runner, and pushing fresh bell counts to open tabs.
+"""What runs beside the pages: the job runner, and fresh bell counts for open tabs.
 
 Every worker runs the job runner unless `brm worker` does (claims are exactly-once in the
-database). When it notifies users, each of their open tabs (recorded in `client_presence` when a
-page loads) gets its bell updated through Reflex's out-of-band state update — with Redis this
-reaches tabs connected to other workers too. A tab only receives the count of the user it is signed in as.
+database). Whatever changes a user's bell (a notification from a reminder, a request, a job; one
+marked read) publishes a "notifications" event in its transaction (brm_app/events.py). After the
+commit every worker hears of it, and `deliver_notifications` refreshes the bell on each open tab of
+those users whose websocket this worker holds (tabs are recorded in `client_presence` when a page
+loads), through Reflex's out-of-band state update; so each tab is refreshed once, by its own
+worker. A tab only receives the count of the user it is still signed in as (its session is
+checked, not only the user its state was last loaded for).
 """
 
 from __future__ import annotations
@@ -15,6 +19,8 @@ from datetime import timedelta
 import reflex as rx
 from sqlmodel import Session, delete, select
 
+from brm_app import events
+from brm_app.auth import sessions
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import ClientPresence
 from brm_app.settings import get_settings
@@ -61,16 +67,46 @@ def _tabs_of(user_ids: set[int]) -> dict[int, list[str]]:
     return tabs
 
 
+def _tabs_here(app: rx.App, tokens: list[str]) -> list[str]:
+    """The tabs among these whose websocket is connected to this worker.
+
+    Reflex 0.10 keeps, per worker, which tab (client token) is on which socket and which worker
+    (instance) owns it; with Redis it also caches records of other workers' sockets, hence the
+    instance check. tests/e2e/test_live_workers_e2e.py fails if this stops matching Reflex."""
+    namespace = getattr(app, "event_namespace", None)
+    if namespace is None:
+        return []
+    manager = namespace._token_manager
+    here = manager.instance_id
+    return [
+        t
+        for t in tokens
+        if (record := manager.token_to_socket.get(t)) is not None and record.instance_id == here
+    ]
+
+
+def _signed_in_as(session_token: str | None, user_id: int) -> bool:
+    """Whether the tab's session cookie is still a live session of this user (read only: a push
+    is not the user's activity and does not keep the session alive)."""
+    with unit_of_work() as db:
+        found = sessions.resolve(db, token=session_token, settings=get_settings(), touch=False)
+    return found is not None and found[1].id == user_id
+
+
 async def push_unread(app: rx.App, user_ids: set[int]) -> int:
-    """Refresh the bell on every open tab of these users; returns how many tabs were updated."""
+    """Refresh the bell on every tab of these users connected to this worker; returns how many
+    tabs were updated. (Every worker hears each event, so together they reach every tab.)"""
     from brm_app.state.notifications import BellState
-    from brm_app.state.session_guard import SessionOwnerState
+    from brm_app.state.session_guard import SessionOwnerState, session_token_of
 
     if not user_ids:
         return 0
-    tabs = await asyncio.to_thread(_tabs_of, user_ids)
+    tabs = await asyncio.to_thread(_tabs_of, set(user_ids))
     updated = 0
-    for user_id, tokens in tabs.items():
+    for user_id, all_tokens in tabs.items():
+        tokens = _tabs_here(app, all_tokens)
+        if not tokens:
+            continue
         summary = await asyncio.to_thread(BellState.summary_for, user_id)
         for token in tokens:
             try:
@@ -79,6 +115,8 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
                     owner = await root.get_state(SessionOwnerState)
                     if owner._owner_user_id != user_id:
                         continue  # the tab now belongs to someone else (or nobody)
+                    if not await asyncio.to_thread(_signed_in_as, session_token_of(root), user_id):
+                        continue  # its session has ended since its last event
                     bell = await root.get_state(BellState)
                     bell._apply(summary)
                     updated += 1
@@ -92,6 +130,11 @@ def forget_stale_tabs(db: Session) -> None:
     db.exec(delete(ClientPresence).where(ClientPresence.seen_at < utcnow() - PRESENCE_TTL))
 
 
+async def deliver_notifications(app: rx.App, event: events.Event) -> None:
+    """Subscriber of "notifications" events: the named users' bells changed."""
+    await push_unread(app, set(event.user_ids))
+
+
 async def scheduler_loop(app: rx.App) -> None:
     """Lifespan task: this process's job runner (reminders at their time, email and SMS
     deliveries, overdue escalations every BRM_SCHEDULER_SECONDS), pushing the bell to the open
@@ -102,4 +145,5 @@ async def scheduler_loop(app: rx.App) -> None:
         log.info("background jobs run in `brm worker` (BRM_JOBS_IN_PROCESS=0)")
         return
     runner = build_runner(chores=[forget_stale_tabs])
-    await runner.run_forever(on_notified=lambda users: push_unread(app, users))
+    # Bells refresh through the "notifications" events the runner's transactions publish.
+    await runner.run_forever()

@@ -98,7 +98,7 @@ def _user_card() -> rx.Component:
 
 
 def _bell() -> rx.Component:
-    """Unread notifications: pushed live by the scheduler, and re-read every minute as a fallback."""
+    """Unread notifications: pushed live after every change, re-read every minute as a fallback."""
     return rx.popover.root(
         rx.popover.trigger(
             rx.box(

@@ -13,8 +13,8 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Engine
@@ -38,8 +38,6 @@ class RoundReport:
     jobs_failed: int = 0
     reminders_sent: int = 0
     escalations: int = 0
-    # Users whose bell has something new.
-    notified: set[int] = field(default_factory=set)
 
 
 class Runner:
@@ -95,12 +93,11 @@ class Runner:
         return self.engine or get_engine()
 
     def _fire_reminders(self, report: RoundReport) -> None:
-        from brm_app.services import notifications, scheduler
+        from brm_app.services import scheduler
 
         while True:
             with unit_of_work(write=True, engine=self._engine()) as db:
                 fired = scheduler.fire_due_reminders(db)
-                report.notified |= fired.users | notifications.pending_pushes(db)
             report.reminders_sent += fired.reminders_sent
             if fired.reminders_sent + fired.reminders_skipped < scheduler.BATCH:
                 break
@@ -108,12 +105,11 @@ class Runner:
             log.info("jobs: %s reminder(s) sent", report.reminders_sent)
 
     def _periodic(self, report: RoundReport) -> None:
-        from brm_app.services import deliveries, notifications, scheduler
+        from brm_app.services import deliveries, scheduler
 
         with unit_of_work(write=True, engine=self._engine()) as db:
             escalated = scheduler.escalate_overdue(db)
             report.escalations += escalated.escalations
-            report.notified |= escalated.users | notifications.pending_pushes(db)
             deliveries.sweep_interrupted(db)
             queue.prune_done(db, older_than=KEEP_DONE)
             for chore in self.chores:
@@ -165,7 +161,6 @@ class Runner:
     async def run_forever(
         self,
         *,
-        on_notified: Callable[[set[int]], Awaitable[object]] | None = None,
         poll_seconds: float | None = None,
     ) -> None:
         """Rounds until cancelled. `poll_seconds` bounds each sleep (other processes' work is seen
@@ -188,9 +183,7 @@ class Runner:
                 while True:
                     delay = poll_seconds
                     try:
-                        report = await asyncio.to_thread(self.run_round)
-                        if report.notified and on_notified is not None:
-                            await on_notified(report.notified)
+                        await asyncio.to_thread(self.run_round)
                         next_at = await asyncio.to_thread(self.next_wake)
                         if next_at is not None:
                             delay = min(delay, (next_at - utcnow()).total_seconds())

@@ -5,7 +5,8 @@ and to the interaction it came from); it is assigned to an active broker (broker
 themselves or to a broker who also covers the firm); due times and reminders are read in the
 user's time zone; reminders default to the admin's offsets (1 day and 1 hour before) and must
 fall before the due time and not in the past; finishing or cancelling a follow-up stops its
-reminders; snoozing adds a reminder later.
+reminders; snoozing adds a reminder later. A follow-up given to someone by another user (created
+for them, or reassigned to them) notifies them.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ from brm_app.models.follow_up import (
 )
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
-from brm_app.services import access, app_settings, audit, firms, scheduler, traders
+from brm_app.services import access, app_settings, audit, firms, notifications, scheduler, traders
 from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.services.interactions import local_day_bounds, to_utc, user_zone_name, zone
 from brm_app.services.pagination import Page, PageRequest, capped_count
@@ -223,6 +224,19 @@ def _check_assignee(db: Session, actor: AnyActor, assignee_id: int, firm: Firm) 
     return assignee_id
 
 
+def _tell_assignee(db: Session, actor: AnyActor, fu: FollowUp) -> None:
+    """Someone else gave this follow-up to its assignee: their bell says so at once."""
+    if fu.assignee_id == getattr(actor, "user_id", None):
+        return
+    notifications.notify(
+        db,
+        user_id=fu.assignee_id,
+        kind="assigned",
+        title=f"Assigned to you: {fu.title}",
+        link=f"/follow-ups/{fu.id}",
+    )
+
+
 def _check_traders(db: Session, actor: AnyActor, trader_ids: list[int], firm_id: int) -> list[int]:
     trader_ids = list(dict.fromkeys(trader_ids))
     if not trader_ids:
@@ -339,6 +353,7 @@ def create_follow_up(db: Session, *, actor: AnyActor, data: FollowUpWrite) -> Fo
             "reminders": [t.isoformat() for t in times],
         },
     )
+    _tell_assignee(db, actor, fu)
     return to_public(db, [fu])[0]
 
 
@@ -372,6 +387,7 @@ def update_follow_up(
     are sent); done or cancelled stops them; reopening re-arms the defaults."""
     fu = load(db, actor, follow_up_id, Permission.FOLLOW_UPS_EDIT)
     sent = data.model_fields_set
+    reassigned = False
     now = utcnow()
     before = _snapshot(db, fu)
     firm = db.get(Firm, fu.firm_id)
@@ -391,6 +407,7 @@ def update_follow_up(
     ):
         fu.assignee_id = _check_assignee(db, actor, data.assignee_id, firm)
         fu.escalated_at = None
+        reassigned = True
     if "trader_ids" in sent and data.trader_ids is not None:
         ids = _check_traders(db, actor, data.trader_ids, fu.firm_id)
         db.exec(sa.delete(FollowUpTrader).where(FollowUpTrader.follow_up_id == fu.id))
@@ -444,6 +461,8 @@ def update_follow_up(
         audit.record(
             db, actor=actor, action=action, entity="follow_up", entity_id=fu.id, changes=changes
         )
+    if reassigned:
+        _tell_assignee(db, actor, fu)
     return to_public(db, [fu])[0]
 
 

@@ -2,8 +2,9 @@
 (the bell); email and SMS deliveries are queued as `pending` rows, each sent by a job through
 its provider (services/deliveries.py).
 
-Each user only ever sees and marks their own notifications. After a transaction that notified
-someone commits, `pending_pushes(db)` names the users whose open pages should refresh the bell.
+Each user only ever sees and marks their own notifications. Whatever changes a user's bell
+(a new notification, one marked read) publishes a "notifications" event for that user: once the
+transaction commits, their open pages refresh the bell (see brm_app/events.py and live.py).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterable
 
 from sqlmodel import Session, func, select, update
 
+from brm_app import events
 from brm_app.auth.actor import Actor
 from brm_app.db import utcnow
 from brm_app.models.follow_up import Notification, NotificationDelivery, NotificationPublic
@@ -21,7 +23,7 @@ from brm_app.services.pagination import Page, PageRequest
 from brm_app.services.validation import require_id
 
 CHANNELS = ("in_app", "email", "sms")
-_PUSH_KEY = "brm_notified_users"
+TOPIC = "notifications"
 
 
 def notify(
@@ -62,13 +64,8 @@ def notify(
             db.flush()
             # Sent by a job once this transaction commits (none if it rolls back).
             deliveries.enqueue_send(db, delivery.id)
-    db.info.setdefault(_PUSH_KEY, set()).add(user_id)
+    events.publish(db, TOPIC, [user_id], note.id)
     return note
-
-
-def pending_pushes(db: Session) -> set[int]:
-    """Users notified in this session's transaction(s); cleared once read."""
-    return db.info.pop(_PUSH_KEY, set())
 
 
 def _public(n: Notification) -> NotificationPublic:
@@ -127,11 +124,12 @@ def mark_read(db: Session, *, actor: Actor, notification_id: object) -> Notifica
     if note.read_at is None:
         note.read_at = utcnow()
         db.add(note)
+        events.publish(db, TOPIC, [actor.user_id], note.id)
     return _public(note)
 
 
 def mark_all_read(db: Session, *, actor: Actor) -> int:
-    return (
+    marked = (
         db.exec(
             update(Notification)
             .where(Notification.user_id == actor.user_id, Notification.read_at.is_(None))
@@ -139,3 +137,6 @@ def mark_all_read(db: Session, *, actor: Actor) -> int:
         ).rowcount
         or 0
     )
+    if marked:
+        events.publish(db, TOPIC, [actor.user_id])
+    return marked

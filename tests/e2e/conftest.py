@@ -4,11 +4,15 @@ port and its own database, driven in Debian's Chromium by Playwright."""
 from __future__ import annotations
 
 import os
+import random
 import signal
 import socket
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,9 +44,9 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=10)
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Server:
-    data_dir = tmp_path_factory.mktemp("e2e-data")
+@contextmanager
+def _serving(data_dir: Path, **settings: str) -> Iterator[Server]:
+    """`brm serve` on a free port with its own data folder and build folder, until the block ends."""
     port = _free_port()
     log = data_dir / "server.log"
     env = {
@@ -59,6 +63,7 @@ def server(tmp_path_factory) -> Server:
         "REFLEX_WEB_WORKDIR": str(data_dir / "web"),
     }
     env.pop("BRM_REDIS_URL", None)
+    env.update(settings)
     with open(log, "w") as out:
         proc = subprocess.Popen(
             [str(Path(sys.executable).parent / "brm"), "serve"],
@@ -83,12 +88,20 @@ def server(tmp_path_factory) -> Server:
             os.killpg(proc.pid, signal.SIGKILL)
             pytest.fail(f"server did not start:\n{log.read_text()[-4000:]}")
         time.sleep(0.5)
-    yield Server(url=url, data_dir=data_dir, log=log, env=env)
-    os.killpg(proc.pid, signal.SIGTERM)
     try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
+        yield Server(url=url, data_dir=data_dir, log=log, env=env)
+    finally:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    with _serving(tmp_path_factory.mktemp("e2e-data")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
@@ -145,3 +158,62 @@ def create_user_via_api(
             return r.json()["user_id"]
         found = api.get("/api/v1/users", headers=auth, params={"q": email}).json()["items"]
         return next(u["user_id"] for u in found if u["email"] == email)
+
+
+# -- several workers on PostgreSQL + Redis ----------------------------------------------------
+
+E2E_REDIS_URL = os.environ.get("BRM_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+
+
+def _redis_db_of_our_own() -> str | None:
+    """A Redis URL on an empty database of the test Redis, claimed with a key so a test running
+    beside this one picks another (None without a reachable Redis). Redis pub/sub is not per
+    database, but the app names its channel after the database."""
+    try:
+        import redis
+
+        for db in random.sample(range(1, 16), 15):
+            url = f"{E2E_REDIS_URL.rstrip('/')}/{db}"
+            client = redis.Redis.from_url(url, socket_connect_timeout=1)
+            if client.set("brm:e2e:claimed", "1", nx=True, ex=3600):
+                if client.dbsize() == 1:
+                    return url
+                client.delete("brm:e2e:claimed")
+    except Exception:
+        return None
+    return None
+
+
+@pytest.fixture(scope="session")
+def workers_server(tmp_path_factory) -> Iterator[Server]:
+    """One `brm serve` with two workers (GRANIAN_WORKERS=2) on a PostgreSQL database and a Redis
+    database of its own, both removed afterwards. Needs BRM_TEST_DATABASE_URL (`.ci/run` sets it)."""
+    import sqlalchemy as sa
+
+    from tests.conftest import PG_URL, _pg_admin_url, _pg_url_for
+
+    if not PG_URL:
+        pytest.skip("needs BRM_TEST_DATABASE_URL (PostgreSQL); .ci/run sets it")
+    redis_url = _redis_db_of_our_own()
+    if redis_url is None:
+        pytest.skip(f"needs a Redis with a free database at {E2E_REDIS_URL}")
+    name = f"brm_e2e_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        with _serving(
+            tmp_path_factory.mktemp("e2e-workers"),
+            BRM_DATABASE_URL=_pg_url_for(name),
+            BRM_REDIS_URL=redis_url,
+            GRANIAN_WORKERS="2",
+            BRM_DEMO="0",
+        ) as running:
+            yield running
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+        import redis
+
+        redis.Redis.from_url(redis_url).flushdb()

@@ -354,6 +354,54 @@ def test_notifications_are_private(book):
         assert db.get(Notification, note_id).read_at is not None
 
 
+def test_a_follow_up_assigned_by_someone_else_notifies_the_assignee(book, monkeypatch):
+    from brm_app import events
+
+    sent: list[events.Event] = []
+    monkeypatch.setattr(events, "_send", sent.extend)
+    b, m = book["broker"], book["manager"]
+    due = utcnow() + timedelta(days=3)
+    follow_up(b, book["firm"].firm_id, due)  # their own: nothing to tell
+    assert call(notifications.unread_count, actor=b) == 0 and sent == []
+
+    with pytest.raises(RuntimeError), unit_of_work(write=True) as db:  # rolled back: no one hears
+        follow_ups.create_follow_up(
+            db,
+            actor=m,
+            data=FollowUpWrite(
+                title="Never", due_at=due, firm_id=book["firm"].firm_id, assignee_id=b.user_id
+            ),
+        )
+        raise RuntimeError
+    assert call(notifications.unread_count, actor=b) == 0 and sent == []
+
+    fu = follow_up(m, book["firm"].firm_id, due, assignee_id=b.user_id)
+    [note] = call(notifications.list_notifications, actor=b).items
+    assert note.kind == "assigned" and note.title == "Assigned to you: Send the term sheet"
+    assert note.link == f"/follow-ups/{fu.follow_up_id}"
+    assert [e.user_ids for e in sent] == [frozenset({b.user_id})]
+    assert call(notifications.unread_count, actor=m) == 0
+
+    # Handed to another broker: they hear; an edit that keeps the assignee tells no one.
+    other = book["other"]
+    call(
+        follow_ups.update_follow_up,
+        actor=m,
+        follow_up_id=fu.follow_up_id,
+        data=FollowUpPatch(assignee_id=other.user_id),
+    )
+    call(
+        follow_ups.update_follow_up,
+        actor=m,
+        follow_up_id=fu.follow_up_id,
+        data=FollowUpPatch(title="Send the new term sheet"),
+    )
+    assert [n.title for n in call(notifications.list_notifications, actor=other).items] == [
+        "Assigned to you: Send the term sheet"
+    ]
+    assert call(notifications.unread_count, actor=b) == 1
+
+
 def test_calendar_for_me_and_for_a_managers_team(book):
     b, m = book["broker"], book["manager"]
     due = datetime.combine(
