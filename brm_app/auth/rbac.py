@@ -3,7 +3,8 @@
 Role-level rules live in PERMISSIONS below. Record-level rules (a broker sees only the firms they
 cover, a trader only their own firm) are registered next to each entity's service with
 `record_rule`, and run when `require` is given the record. A record the actor may not see raises
-NotFound, never PermissionDenied, so ids cannot be probed.
+NotFound, never PermissionDenied, so ids cannot be probed. Access fails closed: a record whose type
+has no rule is refused (NotFound) rather than let through.
 """
 
 from __future__ import annotations
@@ -131,7 +132,8 @@ def require(
     db: Any = None,
     what: str = "Record",
 ) -> None:
-    """Raise PermissionDenied if the role lacks the permission, NotFound if the record is hidden."""
+    """Raise PermissionDenied if the role lacks the permission, NotFound if the record is hidden
+    or is of a type no record rule covers (so a new kind of record is refused until it has one)."""
     if isinstance(actor, SystemActor):
         return
     if not has(actor, permission):
@@ -144,3 +146,9 @@ def require(
             if not rule(actor, permission, record, db):
                 raise NotFound(what)
             return
+    raise NotFound(what)
+
+
+def has_record_rule(record_type: type) -> bool:
+    """Whether `require` can judge records of this type (otherwise it refuses them all)."""
+    return any(klass in _RECORD_RULES for klass in record_type.__mro__)
