@@ -20,7 +20,7 @@ from brm_app.db import utcnow
 from brm_app.models.user import Role, User
 from brm_app.services import audit
 from brm_app.services.errors import NotAuthenticated, TooManyAttempts, ValidationFailed
-from brm_app.settings import Settings
+from brm_app.settings import Settings, get_settings
 
 BAD_CREDENTIALS = "Email or password is incorrect."
 LOCKED = (
@@ -154,6 +154,22 @@ def actor_for_session(
         return None
     row, user = found
     return actor_of(user, ip=ip, session_id=row.id)
+
+
+SESSION_ENDED = "Your session has ended; please sign in again."
+
+
+def browser_actor(
+    db: Session, *, cookie_header: str | None, ip: str | None, settings: Settings | None = None
+) -> Actor:
+    """The signed-in user behind a browser's raw Cookie header: the one place a session cookie
+    becomes an actor (every Reflex event and service call, the import runner, and the cookie
+    routes under /api/session). NotAuthenticated when it names no live session."""
+    token = sessions.session_from_cookie_header(cookie_header)
+    actor = actor_for_session(db, token=token, ip=ip, settings=settings or get_settings())
+    if actor is None:
+        raise NotAuthenticated(SESSION_ENDED)
+    return actor
 
 
 def sign_out(db: Session, *, token: str | None, ip: str | None, settings: Settings) -> bool:
