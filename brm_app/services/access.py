@@ -57,6 +57,10 @@ def covered_firm_ids(broker_id: int) -> sa.Select:
     return select(FirmCoverage.firm_id).where(FirmCoverage.broker_id == broker_id)
 
 
+def covering_broker_ids(firm_id: int) -> sa.Select:
+    return select(FirmCoverage.broker_id).where(FirmCoverage.firm_id == firm_id)
+
+
 def own_firm_ids(user_id: int) -> sa.Select:
     """The firm of the trader record linked to a portal user."""
     return select(Trader.firm_id).where(Trader.user_id == user_id, Trader.archived_at.is_(None))

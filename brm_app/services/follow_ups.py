@@ -33,6 +33,7 @@ from brm_app.models.follow_up import (
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
 from brm_app.services import access, app_settings, audit, firms, traders
+from brm_app.services.brokers import active_brokers, check_active_broker
 from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.services.interactions import local_day_bounds, to_utc, user_zone_name, zone
 from brm_app.services.pagination import Page, PageRequest, capped_count
@@ -210,13 +211,24 @@ def list_follow_ups(
 # ---- writing -----------------------------------------------------------------------------------
 
 
+def _assigns_across_the_book(actor: AnyActor) -> bool:
+    """Managers and admins assign follow-ups to any active broker; a broker to themselves or to
+    another broker who covers the firm."""
+    return not (isinstance(actor, Actor) and actor.role == Role.BROKER)
+
+
+def assignable_brokers(db: Session, *, actor: AnyActor, firm_id: object) -> list[tuple[int, str]]:
+    """(id, name) of the brokers the actor may assign this firm's follow-ups to: exactly the
+    choices `_check_assignee` accepts."""
+    firm = firms.load(db, actor, firm_id, Permission.FOLLOW_UPS_EDIT)
+    if _assigns_across_the_book(actor):
+        return active_brokers(db)
+    return active_brokers(db, among=access.covering_broker_ids(firm.id))
+
+
 def _check_assignee(db: Session, actor: AnyActor, assignee_id: int, firm: Firm) -> int:
-    user = db.get(User, assignee_id)
-    if user is None or user.role != Role.BROKER or not user.is_active:
-        raise ValidationFailed("must be an active broker", field="assignee_id")
-    is_other_broker = (
-        isinstance(actor, Actor) and actor.role == Role.BROKER and assignee_id != actor.user_id
-    )
+    check_active_broker(db, assignee_id, "assignee_id")
+    is_other_broker = not _assigns_across_the_book(actor) and assignee_id != actor.user_id
     if is_other_broker and not access.covers(db, assignee_id, firm.id):
         raise ValidationFailed(
             "must be you or a broker who also covers this firm", field="assignee_id"
