@@ -72,6 +72,11 @@ def load(
     )
 
 
+def may_snooze(actor: AnyActor, fu: FollowUp) -> bool:
+    """Beyond FOLLOW_UPS_EDIT on it: a broker snoozes only their own reminders."""
+    return _assigns_across_the_book(actor) or fu.assignee_id == actor.user_id
+
+
 def team_ids(db: Session, actor: AnyActor) -> list[int] | None:
     """The brokers whose work the actor oversees: a manager's reports; None means every broker."""
     if isinstance(actor, SystemActor) or actor.role in (Role.ADMIN, Role.COMPLIANCE):
@@ -468,7 +473,7 @@ def snooze(
         raise ValidationFailed("must be between 5 minutes and 7 days", field="minutes")
     if fu.status != FollowUpStatus.OPEN:
         raise ValidationFailed("Only an open follow-up can be snoozed.", field="follow_up_id")
-    if isinstance(actor, Actor) and fu.assignee_id != actor.user_id and actor.role == Role.BROKER:
+    if not may_snooze(actor, fu):
         raise PermissionDenied("Only the assignee snoozes their reminders.")
     until = utcnow() + timedelta(minutes=minutes)
     fu.snoozed_until = until
