@@ -16,7 +16,7 @@ from sqlmodel import Session
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
 from brm_app.models.firm import Firm
-from brm_app.services import firms, follow_ups, interactions, traders
+from brm_app.services import access, firms, follow_ups, interactions, traders
 from brm_app.services.errors import NotFound, PermissionDenied
 
 AnyActor = Actor | SystemActor
@@ -30,6 +30,26 @@ def allows(db: Session, actor: AnyActor, permission: Permission, record: Any) ->
     except (PermissionDenied, NotFound):
         return False
     return True
+
+
+@dataclass(frozen=True)
+class BookCapabilities:
+    """The book as a whole (firm list, dashboard) for the signed-in user."""
+
+    own_book: bool  # works only the firms they cover: "My firms" by default, no other's book
+    choose_coverage: bool  # picks a new firm's brokers (else becomes its primary broker)
+    filter_by_broker: bool  # lists firms by the broker covering them
+    team_follow_ups: bool  # watches their team's follow-ups rather than their own
+
+
+def for_book(db: Session, *, actor: AnyActor) -> BookCapabilities:
+    own = access.works_own_book(actor)
+    return BookCapabilities(
+        own_book=own,
+        choose_coverage=has(actor, P.FIRMS_CREATE) and not own,
+        filter_by_broker=firms.may_list_brokers(actor) and not own,
+        team_follow_ups=follow_ups.oversees_team(actor),
+    )
 
 
 @dataclass(frozen=True)

@@ -298,9 +298,13 @@ def _after_cursor(cursor: str, query: FirmQuery, sort_col: Any, desc: bool) -> A
     return sa.tuple_(sort_col, Firm.id) > sa.tuple_(value, last_id)
 
 
+def may_list_brokers(actor: AnyActor) -> bool:
+    return not (isinstance(actor, Actor) and actor.role == Role.TRADER)
+
+
 def brokers(db: Session, *, actor: AnyActor) -> list[BrokerRef]:
     """Active brokers, for coverage pickers and filters (staff only)."""
-    if isinstance(actor, Actor) and actor.role == Role.TRADER:
+    if not may_list_brokers(actor):
         raise PermissionDenied()
     return [BrokerRef(user_id=i, name=n) for i, n in active_brokers(db)]
 
@@ -429,7 +433,7 @@ def create_firm(
 ) -> FirmPublic | None:
     """Create a firm; `public=False` (bulk imports) skips reading the new record back."""
     require(actor, Permission.FIRMS_CREATE)
-    is_broker = isinstance(actor, Actor) and actor.role == Role.BROKER
+    is_broker = access.works_own_book(actor)
     primary_id, secondary_ids = data.primary_broker_id, data.secondary_broker_ids
     if is_broker:
         if (primary_id not in (None, actor.user_id)) or secondary_ids:

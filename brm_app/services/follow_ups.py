@@ -77,11 +77,16 @@ def may_snooze(actor: AnyActor, fu: FollowUp) -> bool:
     return _assigns_across_the_book(actor) or fu.assignee_id == actor.user_id
 
 
+def oversees_team(actor: AnyActor) -> bool:
+    """A manager: their own follow-ups are few, their reports' are what they watch."""
+    return isinstance(actor, Actor) and actor.role == Role.MANAGER
+
+
 def team_ids(db: Session, actor: AnyActor) -> list[int] | None:
     """The brokers whose work the actor oversees: a manager's reports; None means every broker."""
     if isinstance(actor, SystemActor) or actor.role in (Role.ADMIN, Role.COMPLIANCE):
         return None
-    if actor.role == Role.MANAGER:
+    if oversees_team(actor):
         return list(
             db.exec(
                 select(User.id).where(User.manager_id == actor.user_id, User.role == Role.BROKER)

@@ -3,10 +3,13 @@ flag is loaded with the record, and a flag that is on is an action the service a
 
 from __future__ import annotations
 
+import ast
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
+import brm_app
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import FollowUpWrite
 from brm_app.models.interaction import InteractionWrite
@@ -158,3 +161,42 @@ def test_interaction_page_offers_edit_and_void_as_the_service_allows(world):
     browser.fire(InteractionPageState, "load")
     state = browser.state(InteractionPageState)
     assert (state.can_edit, state.can_void) == (False, False)
+
+
+def test_states_and_pages_do_not_decide_by_role_name():
+    """What a user may do comes from the services (capabilities, permissions), never from a
+    comparison with a role in a state or a page."""
+    root = Path(brm_app.__file__).parent
+    offenders = []
+    for path in [*(root / "state").rglob("*.py"), *(root / "pages").rglob("*.py")]:
+        text = path.read_text(encoding="utf-8")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.Compare):
+                segment = ast.get_source_segment(text, node) or ""
+                if any(s in segment for s in ("actor.role", "SessionState.role", "Role.")):
+                    offenders.append(f"{path.name}:{node.lineno}: {segment}")
+    assert not offenders, offenders
+
+
+@pytest.mark.parametrize(
+    ("who", "own", "choose", "by_broker"),
+    [
+        ("admin", False, True, True),
+        ("manager", False, True, True),
+        ("broker", True, False, False),
+        ("compliance", False, False, True),
+        ("trader", False, False, False),
+    ],
+)
+def test_firm_list_flags(world, who, own, choose, by_broker):
+    from brm_app.state.firms import FirmsState
+
+    browser = page(world, who, "/firms")
+    browser.fire(FirmsState, "load")
+    state = browser.state(FirmsState)
+    assert (state.own_book, state.choose_coverage, state.filter_by_broker) == (
+        own,
+        choose,
+        by_broker,
+    )
+    assert state.coverage == ("mine" if own else "all")
