@@ -15,15 +15,20 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import reflex as rx
 from sqlmodel import Session, delete, select
 
 from brm_app import events
-from brm_app.auth import sessions
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import ClientPresence
+from brm_app.services import authentication
+from brm_app.services.errors import NotAuthenticated
 from brm_app.settings import get_settings
+
+if TYPE_CHECKING:
+    from brm_app.state.session_guard import BrowserCredentials
 
 log = logging.getLogger("brm.live")
 
@@ -85,19 +90,24 @@ def _tabs_here(app: rx.App, tokens: list[str]) -> list[str]:
     ]
 
 
-def _signed_in_as(session_token: str | None, user_id: int) -> bool:
+def _signed_in_as(credentials: BrowserCredentials, user_id: int) -> bool:
     """Whether the tab's session cookie is still a live session of this user (read only: a push
     is not the user's activity and does not keep the session alive)."""
     with unit_of_work() as db:
-        found = sessions.resolve(db, token=session_token, settings=get_settings(), touch=False)
-    return found is not None and found[1].id == user_id
+        try:
+            actor = authentication.browser_actor(
+                db, cookie_header=credentials.cookie_header, ip=credentials.ip, touch=False
+            )
+        except NotAuthenticated:
+            return False
+    return actor.user_id == user_id
 
 
 async def push_unread(app: rx.App, user_ids: set[int]) -> int:
     """Refresh the bell on every tab of these users connected to this worker; returns how many
     tabs were updated. (Every worker hears each event, so together they reach every tab.)"""
     from brm_app.state.notifications import BellState
-    from brm_app.state.session_guard import SessionOwnerState, session_token_of
+    from brm_app.state.session_guard import SessionOwnerState, credentials_of
 
     if not user_ids:
         return 0
@@ -115,7 +125,7 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
                     owner = await root.get_state(SessionOwnerState)
                     if owner._owner_user_id != user_id:
                         continue  # the tab now belongs to someone else (or nobody)
-                    if not await asyncio.to_thread(_signed_in_as, session_token_of(root), user_id):
+                    if not await asyncio.to_thread(_signed_in_as, credentials_of(root), user_id):
                         continue  # its session has ended since its last event
                     bell = await root.get_state(BellState)
                     bell._apply(summary)

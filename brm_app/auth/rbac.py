@@ -4,6 +4,7 @@ Role-level rules live in PERMISSIONS below. Record-level rules (a broker sees on
 cover, a trader only their own firm) are written next to each entity's service, installed by
 `brm_app.bootstrap.wire()` (the one list of them), and run when `require` is given the record. A
 record the actor may not see raises NotFound, never PermissionDenied, so ids cannot be probed.
+Access fails closed: a record whose type has no rule is refused (NotFound) rather than let through.
 """
 
 from __future__ import annotations
@@ -138,7 +139,8 @@ def require(
     db: Any = None,
     what: str = "Record",
 ) -> None:
-    """Raise PermissionDenied if the role lacks the permission, NotFound if the record is hidden."""
+    """Raise PermissionDenied if the role lacks the permission, NotFound if the record is hidden
+    or is of a type no record rule covers (so a new kind of record is refused until it has one)."""
     if isinstance(actor, SystemActor):
         return
     if not has(actor, permission):
@@ -154,3 +156,10 @@ def require(
             if not rule(actor, permission, record, db):
                 raise NotFound(what)
             return
+    raise NotFound(what)
+
+
+def has_record_rule(record_type: type) -> bool:
+    """Whether `require` can judge records of this type (otherwise it refuses them all)."""
+    rules = _RECORD_RULES or {}
+    return any(klass in rules for klass in record_type.__mro__)

@@ -134,20 +134,18 @@ def revoke_all(db: Session, *, user_id: int, reason: str, keep_id: int | None = 
 
 
 def session_from_cookie_header(cookie_header: str | None) -> str | None:
-    """The session token out of a raw Cookie header (as Reflex hands it to us)."""
-    if not cookie_header:
-        return None
-    from http.cookies import CookieError, SimpleCookie
+    """The session token out of a raw Cookie header (as Reflex and Starlette hand it to us).
 
-    jar = SimpleCookie()
-    try:
-        jar.load(cookie_header)
-    except CookieError:
-        # One malformed cookie from another app on the host must not hide ours.
-        for part in cookie_header.split(";"):
-            name, _, value = part.strip().partition("=")
-            if name == COOKIE_NAME:
-                return value or None
+    Split the way browsers send it (`name=value; name=value`), not with http.cookies: that parser
+    stops at the first cookie it cannot read, so a malformed cookie from another app on the same
+    host (sent before ours) would hide the session."""
+    if not cookie_header or not isinstance(cookie_header, str):
         return None
-    morsel = jar.get(COOKIE_NAME)
-    return morsel.value if morsel else None
+    for part in cookie_header.split(";"):
+        name, sep, value = part.strip().partition("=")
+        if sep and name.strip() == COOKIE_NAME:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                value = value[1:-1]
+            return value or None
+    return None

@@ -90,7 +90,7 @@ def _due_card() -> rx.Component:
             rx.badge(D.due_total, variant="soft", color_scheme="amber"),
             rx.spacer(),
             rx.cond(
-                SessionState.role != "broker",
+                ~D.own_book,
                 rx.segmented_control.root(
                     rx.segmented_control.item("My firms", value="mine"),
                     rx.segmented_control.item("All", value="all"),
@@ -204,9 +204,7 @@ def _follow_ups_card() -> rx.Component:
         rx.hstack(
             rx.icon("calendar-check", size=18, color=rx.color("indigo", 10)),
             rx.heading(
-                rx.cond(
-                    SessionState.role == "manager", "Team's open follow-ups", "My open follow-ups"
-                ),
+                rx.cond(D.team_view, "Team's open follow-ups", "My open follow-ups"),
                 size="4",
             ),
             rx.cond(D.overdue_count > 0, rx.badge(D.overdue_count, " overdue", color_scheme="red")),
@@ -233,9 +231,7 @@ def _follow_ups_card() -> rx.Component:
                             rx.link(f["title"], href=f["href"], size="2", weight="medium"),
                             rx.text(
                                 f["firm"],
-                                rx.cond(
-                                    SessionState.role == "manager", " · " + f["who"].to(str), ""
-                                ),
+                                rx.cond(D.team_view, " · " + f["who"].to(str), ""),
                                 " · due ",
                                 f["due"],
                                 size="1",

@@ -17,11 +17,8 @@ from brm_app.components.ui import (
     table_scroll,
 )
 from brm_app.pages.firms import status_badge, tier_badge
-from brm_app.state.auth import SessionState
 from brm_app.state.firm_detail import TRADER_PAGE
 from brm_app.state.firm_detail import FirmState as S
-
-can = SessionState.perms.contains
 
 
 def _info(label: str, value: rx.Var, icon: str, href: rx.Var | None = None) -> rx.Component:
@@ -42,7 +39,6 @@ def _info(label: str, value: rx.Var, icon: str, href: rx.Var | None = None) -> r
 
 
 def _header() -> rx.Component:
-    live = ~S.firm["archived"].to(bool)
     return rx.flex(
         rx.vstack(
             rx.link(
@@ -72,7 +68,7 @@ def _header() -> rx.Component:
         rx.spacer(),
         rx.hstack(
             rx.cond(
-                live & can("firms.edit"),
+                S.can_edit,
                 rx.button(
                     rx.icon("pencil", size=16),
                     "Edit",
@@ -82,7 +78,7 @@ def _header() -> rx.Component:
                 ),
             ),
             rx.cond(
-                live & (can("coverage.assign") | can("firms.merge") | can("firms.archive")),
+                S.can_assign_coverage | S.can_merge | S.can_archive,
                 rx.menu.root(
                     rx.menu.trigger(
                         rx.button(
@@ -95,7 +91,7 @@ def _header() -> rx.Component:
                     ),
                     rx.menu.content(
                         rx.cond(
-                            can("coverage.assign"),
+                            S.can_assign_coverage,
                             rx.menu.item(
                                 rx.icon("users", size=14),
                                 "Coverage…",
@@ -104,7 +100,7 @@ def _header() -> rx.Component:
                             ),
                         ),
                         rx.cond(
-                            can("firms.merge"),
+                            S.can_merge,
                             rx.menu.item(
                                 rx.icon("merge", size=14),
                                 "Merge a duplicate into this firm…",
@@ -113,7 +109,7 @@ def _header() -> rx.Component:
                             ),
                         ),
                         rx.cond(
-                            can("firms.archive"),
+                            S.can_archive,
                             rx.fragment(
                                 rx.menu.separator(),
                                 rx.menu.item(
@@ -129,7 +125,7 @@ def _header() -> rx.Component:
                 ),
             ),
             rx.cond(
-                S.firm["archived"].to(bool) & can("firms.restore"),
+                S.can_restore,
                 rx.button(
                     rx.icon("archive-restore", size=16),
                     "Restore",
@@ -176,7 +172,7 @@ def _coverage() -> rx.Component:
             rx.heading("Coverage", size="4"),
             rx.spacer(),
             rx.cond(
-                can("coverage.assign") & ~S.firm["archived"].to(bool),
+                S.can_assign_coverage,
                 rx.button("Change", size="1", variant="ghost", on_click=S.open_coverage),
             ),
             align="center",
@@ -236,7 +232,7 @@ def _trader_actions(r) -> rx.Component:
 
 
 def _traders() -> rx.Component:
-    editable = can("traders.edit") & ~S.firm["archived"].to(bool)
+    editable = S.can_edit_traders
     return card(
         rx.flex(
             rx.heading("Traders", size="4"),
@@ -380,7 +376,7 @@ def _dialogs() -> rx.Component:
             saving=S.saving,
             submit_label=rx.cond(S.trader_edit_id == 0, "Add trader", "Save"),
             submit_id="trader-save",
-            body=trader_fields(S.trader_form, S.trader_errors, S.roles, can("traders.portal")),
+            body=trader_fields(S.trader_form, S.trader_errors, S.roles, S.can_grant_portal),
             max_width="560px",
         ),
         rx.alert_dialog.root(
@@ -588,7 +584,7 @@ def firm_detail() -> rx.Component:
                             S,
                             firm_id=S.firm_id,
                             context="firm",
-                            can_log=can("interactions.log") & ~S.firm["archived"].to(bool),
+                            can_log=S.can_log,
                         ),
                     ),
                     spacing="4",

@@ -100,7 +100,7 @@ def _filters() -> rx.Component:
                 rx.select.item("All firms I can see", value="all"),
                 rx.select.item("My firms", value="mine"),
                 rx.cond(
-                    ~S.is_broker,
+                    S.filter_by_broker,
                     rx.select.group(
                         rx.select.label("Covered by"),
                         rx.foreach(S.brokers, lambda b: rx.select.item(b["name"], value=b["id"])),
@@ -185,7 +185,7 @@ def _new_firm_dialog() -> rx.Component:
         body=rx.vstack(
             firm_fields(S.form, S.errors),
             rx.cond(
-                ~S.is_broker,
+                S.choose_coverage,
                 coverage_fields(S.brokers, "", rx.Var.create([]), S.errors),
                 rx.text(
                     "You will be the primary broker of this firm.", size="2", color_scheme="gray"

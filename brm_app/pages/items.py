@@ -120,7 +120,7 @@ def interaction_page() -> rx.Component:
                         ),
                     ),
                     rx.cond(
-                        can("interactions.void") & ~it["voided"].to(bool),
+                        I.can_void,
                         rx.button(
                             rx.icon("ban", size=16),
                             "Void…",
@@ -276,7 +276,7 @@ def follow_up_page() -> rx.Component:
                             ),
                         ),
                         rx.cond(
-                            is_open,
+                            is_open & F.can_snooze,
                             rx.menu.root(
                                 rx.menu.trigger(
                                     rx.button(

@@ -9,7 +9,6 @@ from brm_app.components.firm_form import form_dialog, trader_fields
 from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, empty_state, shown_once_dialog
 from brm_app.models.trader import PERMISSION_LABELS, TraderPermission
-from brm_app.state.auth import SessionState
 from brm_app.state.trader_detail import TraderState as S
 
 
@@ -160,7 +159,7 @@ def trader_detail() -> rx.Component:
                     firm_id=t["firm_id"].to(int),
                     trader_id=S.trader_id,
                     context="trader",
-                    can_log=SessionState.perms.contains("interactions.log"),
+                    can_log=S.can_log,
                 ),
             ),
             form_dialog(
@@ -174,9 +173,7 @@ def trader_detail() -> rx.Component:
                 saving=S.saving,
                 submit_label="Save",
                 submit_id="trader-save",
-                body=trader_fields(
-                    S.form, S.errors, S.roles, SessionState.perms.contains("traders.portal")
-                ),
+                body=trader_fields(S.form, S.errors, S.roles, S.can_grant_portal),
                 max_width="560px",
             ),
             shown_once_dialog(

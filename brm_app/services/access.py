@@ -53,8 +53,18 @@ def load_authorized(
     return row
 
 
+def works_own_book(actor: Actor | SystemActor) -> bool:
+    """A broker: sees and works only the firms they cover, and becomes the primary broker of
+    the firms they create (others review or assign across the whole book)."""
+    return isinstance(actor, Actor) and actor.role == Role.BROKER
+
+
 def covered_firm_ids(broker_id: int) -> sa.Select:
     return select(FirmCoverage.firm_id).where(FirmCoverage.broker_id == broker_id)
+
+
+def covering_broker_ids(firm_id: int) -> sa.Select:
+    return select(FirmCoverage.broker_id).where(FirmCoverage.firm_id == firm_id)
 
 
 def own_firm_ids(user_id: int) -> sa.Select:

@@ -26,7 +26,7 @@ from brm_app.services.errors import (
     TooManyAttempts,
     ValidationFailed,
 )
-from brm_app.settings import Settings
+from brm_app.settings import Settings, get_settings
 
 BAD_CREDENTIALS = "Email or password is incorrect."
 LOCKED = (
@@ -157,13 +157,37 @@ def establish_session(db: Session, *, ticket: str, previous_token: str | None) -
 
 
 def actor_for_session(
-    db: Session, *, token: str | None, ip: str | None, settings: Settings
+    db: Session, *, token: str | None, ip: str | None, settings: Settings, touch: bool = True
 ) -> Actor | None:
-    found = sessions.resolve(db, token=token, settings=settings)
+    found = sessions.resolve(db, token=token, settings=settings, touch=touch)
     if found is None:
         return None
     row, user = found
     return actor_of(user, ip=ip, session_id=row.id)
+
+
+SESSION_ENDED = "Your session has ended; please sign in again."
+
+
+def browser_actor(
+    db: Session,
+    *,
+    cookie_header: str | None,
+    ip: str | None,
+    settings: Settings | None = None,
+    touch: bool = True,
+) -> Actor:
+    """The signed-in user behind a browser's raw Cookie header: the one place a session cookie
+    becomes an actor (every Reflex event and service call, the import runner, the cookie routes
+    under /api/session, and live pushes). NotAuthenticated when it names no live session.
+    `touch=False` for what is not the user's own activity (a push must not keep a session alive)."""
+    token = sessions.session_from_cookie_header(cookie_header)
+    actor = actor_for_session(
+        db, token=token, ip=ip, settings=settings or get_settings(), touch=touch
+    )
+    if actor is None:
+        raise NotAuthenticated(SESSION_ENDED)
+    return actor
 
 
 def sign_out(db: Session, *, token: str | None, ip: str | None, settings: Settings) -> bool:

@@ -17,8 +17,9 @@ from brm_app.db import utcnow
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import FollowUp, FollowUpStatus
 from brm_app.models.interaction import Interaction
-from brm_app.models.user import Role, User
+from brm_app.models.user import User
 from brm_app.services import follow_ups, interactions
+from brm_app.services.brokers import active_brokers
 from brm_app.services.errors import ValidationFailed
 from brm_app.services.validation import require_id
 
@@ -48,11 +49,7 @@ class CalendarView:
 
 
 def choosable_brokers(db: Session, actor: Actor | SystemActor) -> list[tuple[int, str]]:
-    team = follow_ups.team_ids(db, actor)
-    stmt = select(User.id, User.name).where(User.role == Role.BROKER, User.is_active)
-    if team is not None:
-        stmt = stmt.where(User.id.in_(team))
-    return list(db.exec(stmt.order_by(User.name)).all())
+    return active_brokers(db, among=follow_ups.team_ids(db, actor))
 
 
 def items(

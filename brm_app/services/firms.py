@@ -43,6 +43,7 @@ from brm_app.models.firm import (
 from brm_app.models.trader import Trader, TraderMove
 from brm_app.models.user import Role, User
 from brm_app.services import access, audit, search
+from brm_app.services.brokers import active_broker, active_brokers, check_active_broker
 from brm_app.services.errors import Conflict, PermissionDenied, ValidationFailed
 from brm_app.services.pagination import (
     Page,
@@ -297,16 +298,15 @@ def _after_cursor(cursor: str, query: FirmQuery, sort_col: Any, desc: bool) -> A
     return sa.tuple_(sort_col, Firm.id) > sa.tuple_(value, last_id)
 
 
+def may_list_brokers(actor: AnyActor) -> bool:
+    return not (isinstance(actor, Actor) and actor.role == Role.TRADER)
+
+
 def brokers(db: Session, *, actor: AnyActor) -> list[BrokerRef]:
     """Active brokers, for coverage pickers and filters (staff only)."""
-    if isinstance(actor, Actor) and actor.role == Role.TRADER:
+    if not may_list_brokers(actor):
         raise PermissionDenied()
-    rows = db.exec(
-        select(User.id, User.name)
-        .where(User.role == Role.BROKER, User.is_active)
-        .order_by(User.name)
-    ).all()
-    return [BrokerRef(user_id=i, name=n) for i, n in rows]
+    return [BrokerRef(user_id=i, name=n) for i, n in active_brokers(db)]
 
 
 # ---- writing ---------------------------------------------------------------------------------
@@ -384,14 +384,6 @@ def _apply(
         firm.notes = notes
 
 
-def _active_broker(db: Session, broker_id: object, field: str) -> int:
-    broker_id = require_id(broker_id, field)
-    user = db.get(User, broker_id)
-    if user is None or user.role != Role.BROKER or not user.is_active:
-        raise ValidationFailed("must be an active broker", field=field)
-    return broker_id
-
-
 def _write_coverage(
     db: Session,
     actor: AnyActor,
@@ -404,12 +396,12 @@ def _write_coverage(
     primary = (
         current["primary_broker_id"]
         if primary_id is None
-        else _active_broker(db, primary_id, "primary_broker_id")
+        else check_active_broker(db, primary_id, "primary_broker_id")
     )
     if secondary_ids is None:
         secondary = set(current["secondary_broker_ids"])
     else:
-        secondary = {_active_broker(db, b, "secondary_broker_ids") for b in secondary_ids}
+        secondary = {check_active_broker(db, b, "secondary_broker_ids") for b in secondary_ids}
     secondary.discard(primary)
     wanted = {b: CoverageRole.SECONDARY.value for b in secondary}
     if primary is not None:
@@ -441,7 +433,7 @@ def create_firm(
 ) -> FirmPublic | None:
     """Create a firm; `public=False` (bulk imports) skips reading the new record back."""
     require(actor, Permission.FIRMS_CREATE)
-    is_broker = isinstance(actor, Actor) and actor.role == Role.BROKER
+    is_broker = access.works_own_book(actor)
     primary_id, secondary_ids = data.primary_broker_id, data.secondary_broker_ids
     if is_broker:
         if (primary_id not in (None, actor.user_id)) or secondary_ids:
@@ -490,8 +482,10 @@ def _add_coverage(
     db: Session, actor: AnyActor, firm: Firm, primary_id: int, secondary_ids: list[int]
 ) -> dict[str, Any]:
     """Coverage of a brand-new firm (nothing to compare with or replace); returns its snapshot."""
-    primary = _active_broker(db, primary_id, "primary_broker_id")
-    secondary = {_active_broker(db, b, "secondary_broker_ids") for b in secondary_ids} - {primary}
+    primary = check_active_broker(db, primary_id, "primary_broker_id")
+    secondary = {check_active_broker(db, b, "secondary_broker_ids") for b in secondary_ids} - {
+        primary
+    }
     assigned_by = actor.user_id if isinstance(actor, Actor) else None
     db.add(
         FirmCoverage(
@@ -774,11 +768,7 @@ def merge_firms(
     }
     primary = target_cov["primary_broker_id"] or source_cov["primary_broker_id"]
     secondary = (set(target_cov["secondary_broker_ids"]) | brokers_to_add) - {primary}
-    active = set(
-        db.exec(
-            select(User.id).where(User.id.in_(secondary), User.is_active, User.role == Role.BROKER)
-        ).all()
-    )
+    active = set(db.exec(select(User.id).where(User.id.in_(secondary), active_broker())).all())
     _write_coverage(db, SystemActor(), target, primary, sorted(active))
     extra: dict[str, int] = {}
     for hook in _merge_hooks:

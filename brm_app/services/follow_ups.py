@@ -34,6 +34,7 @@ from brm_app.models.follow_up import (
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
 from brm_app.services import access, app_settings, audit, firms, notifications, scheduler, traders
+from brm_app.services.brokers import active_brokers, check_active_broker
 from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.services.interactions import local_day_bounds, to_utc, user_zone_name, zone
 from brm_app.services.pagination import Page, PageRequest, capped_count
@@ -71,11 +72,21 @@ def load(
     )
 
 
+def may_snooze(actor: AnyActor, fu: FollowUp) -> bool:
+    """Beyond FOLLOW_UPS_EDIT on it: a broker snoozes only their own reminders."""
+    return _assigns_across_the_book(actor) or fu.assignee_id == actor.user_id
+
+
+def oversees_team(actor: AnyActor) -> bool:
+    """A manager: their own follow-ups are few, their reports' are what they watch."""
+    return isinstance(actor, Actor) and actor.role == Role.MANAGER
+
+
 def team_ids(db: Session, actor: AnyActor) -> list[int] | None:
     """The brokers whose work the actor oversees: a manager's reports; None means every broker."""
     if isinstance(actor, SystemActor) or actor.role in (Role.ADMIN, Role.COMPLIANCE):
         return None
-    if actor.role == Role.MANAGER:
+    if oversees_team(actor):
         return list(
             db.exec(
                 select(User.id).where(User.manager_id == actor.user_id, User.role == Role.BROKER)
@@ -210,13 +221,24 @@ def list_follow_ups(
 # ---- writing -----------------------------------------------------------------------------------
 
 
+def _assigns_across_the_book(actor: AnyActor) -> bool:
+    """Managers and admins assign follow-ups to any active broker; a broker to themselves or to
+    another broker who covers the firm."""
+    return not (isinstance(actor, Actor) and actor.role == Role.BROKER)
+
+
+def assignable_brokers(db: Session, *, actor: AnyActor, firm_id: object) -> list[tuple[int, str]]:
+    """(id, name) of the brokers the actor may assign this firm's follow-ups to: exactly the
+    choices `_check_assignee` accepts."""
+    firm = firms.load(db, actor, firm_id, Permission.FOLLOW_UPS_EDIT)
+    if _assigns_across_the_book(actor):
+        return active_brokers(db)
+    return active_brokers(db, among=access.covering_broker_ids(firm.id))
+
+
 def _check_assignee(db: Session, actor: AnyActor, assignee_id: int, firm: Firm) -> int:
-    user = db.get(User, assignee_id)
-    if user is None or user.role != Role.BROKER or not user.is_active:
-        raise ValidationFailed("must be an active broker", field="assignee_id")
-    is_other_broker = (
-        isinstance(actor, Actor) and actor.role == Role.BROKER and assignee_id != actor.user_id
-    )
+    check_active_broker(db, assignee_id, "assignee_id")
+    is_other_broker = not _assigns_across_the_book(actor) and assignee_id != actor.user_id
     if is_other_broker and not access.covers(db, assignee_id, firm.id):
         raise ValidationFailed(
             "must be you or a broker who also covers this firm", field="assignee_id"
@@ -475,7 +497,7 @@ def snooze(
         raise ValidationFailed("must be between 5 minutes and 7 days", field="minutes")
     if fu.status != FollowUpStatus.OPEN:
         raise ValidationFailed("Only an open follow-up can be snoozed.", field="follow_up_id")
-    if isinstance(actor, Actor) and fu.assignee_id != actor.user_id and actor.role == Role.BROKER:
+    if not may_snooze(actor, fu):
         raise PermissionDenied("Only the assignee snoozes their reminders.")
     until = utcnow() + timedelta(minutes=minutes)
     fu.snoozed_until = until

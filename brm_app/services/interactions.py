@@ -132,6 +132,13 @@ def load(
     )
 
 
+def may_edit(actor: AnyActor, row: Interaction) -> bool:
+    """Beyond seeing it and INTERACTIONS_LOG: a broker edits only what they logged themselves."""
+    return not (isinstance(actor, Actor) and actor.role == Role.BROKER) or (
+        row.broker_id == actor.user_id
+    )
+
+
 def visible_condition(actor: AnyActor) -> Any:
     conds = [access.in_visible_firm(actor, Interaction.firm_id)]
     if not has(actor, Permission.INTERACTIONS_VIEW_VOIDED):
@@ -530,7 +537,7 @@ def edit_interaction(
     if row.voided_at is not None:
         raise ValidationFailed("A voided interaction cannot be edited.", field="interaction_id")
     actor_id = getattr(actor, "user_id", None)
-    if isinstance(actor, Actor) and actor.role == Role.BROKER and row.broker_id != actor_id:
+    if not may_edit(actor, row):
         raise PermissionDenied("Only the broker who logged it, a manager or an admin can edit it.")
     checked = _check(db, actor, data, fixed_firm_id=row.firm_id)
     old_traders = sorted(

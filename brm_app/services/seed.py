@@ -47,6 +47,7 @@ from brm_app.models.interaction import Interaction, InteractionTrader, Interacti
 from brm_app.models.trader import BUILT_IN_ROLES, Trader, TraderStatus
 from brm_app.models.user import Role, User
 from brm_app.services import audit
+from brm_app.services.brokers import active_broker
 
 SearchIndexMode = Literal["auto", "triggers", "rebuild"]
 
@@ -512,10 +513,7 @@ def _broker_pool(
     wanted = plan.broker_pool_size()
     existing = list(
         conn.execute(
-            sa.select(users.c.id)
-            .where(users.c.role == Role.BROKER.value, users.c.is_active.is_(True))
-            .order_by(users.c.id)
-            .limit(wanted)
+            sa.select(users.c.id).where(active_broker()).order_by(users.c.id).limit(wanted)
         ).scalars()
     )
     missing = wanted - len(existing)
@@ -867,7 +865,7 @@ def _read_book(conn: sa.Connection, db: Session) -> _Book:
     for firm_id, broker_id in conn.execute(
         sa.select(coverage_t.c.firm_id, coverage_t.c.broker_id)
         .join(users, users.c.id == coverage_t.c.broker_id)
-        .where(users.c.is_active.is_(True), users.c.role == Role.BROKER.value)
+        .where(active_broker())
         .order_by(coverage_t.c.firm_id, coverage_t.c.role != CoverageRole.PRIMARY.value)
     ):
         if firm_id in brokers:

@@ -16,11 +16,9 @@ from sqlmodel import select
 
 from brm_app.auth.rbac import Permission
 from brm_app.db import utcnow
-from brm_app.models.firm import FirmCoverage
 from brm_app.models.follow_up import FollowUpPatch, FollowUpWrite
 from brm_app.models.interaction import FOLLOW_UP_OUTCOME, InteractionWrite
 from brm_app.models.trader import Trader
-from brm_app.models.user import Role, User
 from brm_app.services import firms, follow_ups, interaction_config, interactions
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.firms import FirmQuery
@@ -57,25 +55,13 @@ def _firm_people(db, actor, firm_id: int) -> dict[str, Any]:
         .where(Trader.firm_id == firm.id, Trader.archived_at.is_(None))
         .order_by(Trader.name_key)
     ).all()
-    covering = db.exec(
-        select(User.id, User.name)
-        .join(FirmCoverage, FirmCoverage.broker_id == User.id)
-        .where(FirmCoverage.firm_id == firm.id, User.is_active, User.role == Role.BROKER)
-        .order_by(User.name)
-    ).all()
-    if actor.role in (Role.MANAGER, Role.ADMIN):
-        covering = db.exec(
-            select(User.id, User.name)
-            .where(User.role == Role.BROKER, User.is_active)
-            .order_by(User.name)
-        ).all()
+    assignees = follow_ups.assignable_brokers(db, actor=actor, firm_id=firm.id)
     return {
         "firm": {"id": firm.id, "name": firm.name},
         "traders": [{"id": str(i), "name": n} for i, n in traders],
-        "assignees": [{"id": str(i), "name": n} for i, n in covering],
+        "assignees": [{"id": str(i), "name": n} for i, n in assignees],
         "tz": interactions.user_zone_name(db, actor),
         "me": actor.user_id,
-        "is_broker": actor.role == Role.BROKER,
     }
 
 
@@ -130,14 +116,18 @@ class ActivityState(ServiceMixin, rx.State):
             people["assignees"],
             people["tz"],
         )
-        self._me, self._is_broker = people["me"], people["is_broker"]
+        self._me = people["me"]
         self.types = [t.name for t in cfg]
         self.outcomes_by_type = {t.name: t.outcomes for t in cfg}
         return True
 
     _pending_error: str = ""
     _me: int = 0
-    _is_broker: bool = False
+
+    def _default_assignee(self) -> str:
+        """The user themselves when they may take the follow-up, else the first choice."""
+        ids = [a["id"] for a in self.assignees]
+        return str(self._me) if str(self._me) in ids or not ids else ids[0]
 
     # ---- interactions --------------------------------------------------------------------------
 
@@ -295,9 +285,7 @@ class ActivityState(ServiceMixin, rx.State):
             "day": day,
             "time": "10:00",
             "notes": "",
-            "assignee": str(self._me)
-            if self._is_broker or not self.assignees
-            else self.assignees[0]["id"],
+            "assignee": self._default_assignee(),
             "traders": [str(t) for t in trader_ids],
             "reminders": ["1440", "60"],
             "interaction_id": interaction_id or 0,
@@ -362,9 +350,7 @@ class ActivityState(ServiceMixin, rx.State):
             return rx.toast.error(self._pending_error)
         self.fu_form = {
             **keep,
-            "assignee": str(self._me)
-            if self._is_broker or not self.assignees
-            else self.assignees[0]["id"],
+            "assignee": self._default_assignee(),
         }
         self.fu_pick_firm = False
         self.fu_key += 1

@@ -9,10 +9,8 @@ from typing import Any, TypeVar
 import reflex as rx
 
 from brm_app.db import unit_of_work
-from brm_app.services import authentication
 from brm_app.services.errors import DomainError, NotAuthenticated, ValidationFailed
-from brm_app.settings import get_settings
-from brm_app.state.session_guard import client_ip_of, login_redirect, session_token_of
+from brm_app.state.session_guard import credentials_of, login_redirect
 
 T = TypeVar("T")
 
@@ -22,18 +20,11 @@ class ServiceMixin(rx.State, mixin=True):
     service runs in a worker thread (never blocking other users) inside one transaction."""
 
     async def _call(self, fn: Callable[..., T], *, write: bool = False, **kwargs: Any) -> T:
-        root = self._get_root_state()
-        token = session_token_of(root)
-        ip = client_ip_of(root)
+        credentials = credentials_of(self._get_root_state())
 
         def run() -> T:
             with unit_of_work(write=write) as db:
-                actor = authentication.actor_for_session(
-                    db, token=token, ip=ip, settings=get_settings()
-                )
-                if actor is None:
-                    raise NotAuthenticated("Your session has ended; please sign in again.")
-                return fn(db, actor=actor, **kwargs)
+                return fn(db, actor=credentials.actor(db), **kwargs)
 
         return await asyncio.to_thread(run)
 

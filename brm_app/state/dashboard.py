@@ -9,8 +9,7 @@ import reflex as rx
 
 from brm_app.auth.rbac import Permission, has
 from brm_app.models.follow_up import FollowUpStatus
-from brm_app.models.user import Role
-from brm_app.services import dashboard, follow_ups, interactions, relationship
+from brm_app.services import capabilities, dashboard, follow_ups, interactions, relationship
 from brm_app.services.errors import DomainError
 from brm_app.services.follow_ups import FollowUpQuery
 from brm_app.services.interactions import InteractionQuery
@@ -41,6 +40,8 @@ class DashboardState(ServiceMixin, rx.State):
     latest_events: list[dict[str, str]] = []
     # The relationship side (brokers, managers, admins, compliance)
     works_book: bool = False
+    own_book: bool = False  # a broker: their own firms and follow-ups only
+    team_view: bool = False  # a manager: the team's follow-ups
     due: list[dict[str, Any]] = []
     due_total: str = "0"
     # Non-brokers review the whole book by default (a manager often covers no firm); brokers
@@ -76,14 +77,14 @@ class DashboardState(ServiceMixin, rx.State):
         def fetch(db, *, actor):
             if not has(actor, Permission.INTERACTIONS_VIEW):
                 return None
-            is_broker = actor.role == Role.BROKER
+            caps = capabilities.for_book(db, actor=actor)
             due = relationship.due_for_contact(
-                db, actor=actor, page=PageRequest(limit=10), mine=mine or is_broker
+                db, actor=actor, page=PageRequest(limit=10), mine=mine or caps.own_book
             )
             fus = overdue = None
             if has(actor, Permission.FOLLOW_UPS_EDIT):
                 # A manager plans little themselves: their card is the team's follow-ups.
-                scope = "team" if actor.role == Role.MANAGER else "mine"
+                scope = "team" if caps.team_follow_ups else "mine"
                 fus = follow_ups.list_follow_ups(
                     db,
                     actor=actor,
@@ -100,10 +101,11 @@ class DashboardState(ServiceMixin, rx.State):
             recent = interactions.list_interactions(
                 db,
                 actor=actor,
-                query=InteractionQuery(broker_id=actor.user_id if is_broker else None),
+                query=InteractionQuery(broker_id=actor.user_id if caps.own_book else None),
                 page=PageRequest(limit=6),
             )
-            return due, fus, overdue, recent, interactions.user_zone_name(db, actor)
+            tz = interactions.user_zone_name(db, actor)
+            return due, fus, overdue, recent, tz, caps
 
         try:
             result = await self._call(fetch)
@@ -112,7 +114,8 @@ class DashboardState(ServiceMixin, rx.State):
         self.works_book = result is not None
         if result is None:
             return
-        due, fus, overdue, recent, tz = result
+        due, fus, overdue, recent, tz, caps = result
+        self.own_book, self.team_view = caps.own_book, caps.team_follow_ups
         zone = ZoneInfo(tz)
         self.due = [
             {

@@ -9,14 +9,12 @@ import reflex as rx
 from brm_app.models.fields import country_name, phone_display
 from brm_app.models.firm import FirmPublic, FirmWrite
 from brm_app.models.trader import PERMISSION_LABELS, TraderPublic, TraderStatus, TraderWrite
-from brm_app.models.user import Role
-from brm_app.services import firms, traders
+from brm_app.services import capabilities, firms, traders
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.firms import FirmQuery
 from brm_app.services.pagination import PageRequest
 from brm_app.services.traders import TraderQuery
 from brm_app.services.validation import parse, require_id
-from brm_app.state.auth import SessionState
 from brm_app.state.base import as_id, scroll_to_first_error
 from brm_app.state.firm_forms import (
     firm_form_values,
@@ -90,7 +88,15 @@ class FirmState(TimelineMixin, rx.State):
     found: bool = False
     not_found: bool = False
     firm: dict[str, Any] = {}
-    is_broker: bool = False
+    # What the signed-in user may do with this firm, as the services answer it.
+    can_edit: bool = False
+    can_assign_coverage: bool = False
+    can_merge: bool = False
+    can_archive: bool = False
+    can_restore: bool = False
+    can_edit_traders: bool = False
+    can_grant_portal: bool = False
+    can_log: bool = False
     brokers: list[dict[str, str]] = []
     roles: list[str] = []
 
@@ -173,24 +179,24 @@ class FirmState(TimelineMixin, rx.State):
 
         def fetch(db, *, actor):
             firm = firms.get_firm(db, actor=actor, firm_id=firm_id)
-            staff = actor.role != Role.TRADER
+            caps = capabilities.for_firm(db, actor=actor, firm_id=firm_id)
             return (
                 firm,
-                actor.role,
-                firms.brokers(db, actor=actor) if staff else [],
+                caps,
+                firms.brokers(db, actor=actor) if caps.assign_coverage else [],
                 traders.roles(db, actor=actor),
             )
 
         try:
-            firm, role, brokers, roles = await self._call(fetch)
+            firm, caps, brokers, roles = await self._call(fetch)
         except NotFound:
             self.not_found = True
             return None
         except DomainError as exc:
             return self._error_event(exc)
         self.firm = firm_view(firm)
+        self._show_capabilities(caps)
         self.found = True
-        self.is_broker = role == Role.BROKER
         self.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
         self.roles = roles
         self.timeline, self.tl_type, self.tl_outcome = [], "all", "all"
@@ -200,9 +206,20 @@ class FirmState(TimelineMixin, rx.State):
     def _timeline_target(self) -> dict[str, int]:
         return {"firm_id": self.firm_id}
 
+    def _show_capabilities(self, caps: capabilities.FirmCapabilities) -> None:
+        self.can_edit, self.can_assign_coverage = caps.edit, caps.assign_coverage
+        self.can_merge, self.can_archive, self.can_restore = caps.merge, caps.archive, caps.restore
+        self.can_edit_traders, self.can_grant_portal = caps.edit_traders, caps.grant_portal
+        self.can_log = caps.log_activity
+
     async def _refresh_firm(self) -> None:
-        firm = await self._call(firms.get_firm, firm_id=self.firm_id)
+        def fetch(db, *, actor):
+            firm = firms.get_firm(db, actor=actor, firm_id=self.firm_id)
+            return firm, capabilities.for_firm(db, actor=actor, firm_id=self.firm_id)
+
+        firm, caps = await self._call(fetch)
         self.firm = firm_view(firm)
+        self._show_capabilities(caps)
 
     async def _refresh_traders(self):
         query = TraderQuery(firm_id=self.firm_id, q=self.trader_q or None)
@@ -445,10 +462,9 @@ class FirmState(TimelineMixin, rx.State):
     async def save_trader(self, form: dict):
         if not isinstance(form, dict):
             return None
-        session = await self.get_state(SessionState)
         current = self.trader_form.get("perms", []) if self.trader_edit_id else []
         payload = keep_portal_choice(
-            trader_payload(form), can_grant="traders.portal" in session.perms, current=current
+            trader_payload(form), can_grant=self.can_grant_portal, current=current
         )
         self.trader_form = {
             **payload,

@@ -8,8 +8,7 @@ from urllib.parse import urlencode
 import reflex as rx
 
 from brm_app.models.firm import AccountStatus, FirmWrite, Tier
-from brm_app.models.user import Role
-from brm_app.services import firms
+from brm_app.services import capabilities, firms
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.firms import FirmQuery
 from brm_app.services.pagination import PageRequest
@@ -60,7 +59,10 @@ class FirmsState(PagedListMixin, rx.State):
     direction: str = "asc"
     total: str = "0"
     brokers: list[dict[str, str]] = []
-    is_broker: bool = False
+    # What the signed-in user may do with the book, as the services answer it.
+    own_book: bool = False
+    choose_coverage: bool = False
+    filter_by_broker: bool = False
 
     # New-firm dialog
     dialog_open: bool = False
@@ -105,14 +107,16 @@ class FirmsState(PagedListMixin, rx.State):
         self.q = (params.get("q") or "")[:100]
 
         def first(db, *, actor):
-            return actor.role, firms.brokers(db, actor=actor) if actor.role != Role.TRADER else []
+            caps = capabilities.for_book(db, actor=actor)
+            return caps, firms.brokers(db, actor=actor) if firms.may_list_brokers(actor) else []
 
         try:
-            role, brokers = await self._call(first)
+            caps, brokers = await self._call(first)
         except DomainError as exc:
             return self._error_event(exc)
-        self.is_broker = role == Role.BROKER
-        if self.is_broker and not self.rows:
+        self.own_book, self.choose_coverage = caps.own_book, caps.choose_coverage
+        self.filter_by_broker = caps.filter_by_broker
+        if self.own_book and not self.rows:
             self.coverage = "mine"  # "my firms" by default for brokers
         self.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
         return await self._refresh()
@@ -194,7 +198,7 @@ class FirmsState(PagedListMixin, rx.State):
         self.form = {k: v for k, v in form.items() if isinstance(k, str) and isinstance(v, str)}
         self.saving = True
         try:
-            data = parse(FirmWrite, firm_payload(form, with_coverage=not self.is_broker))
+            data = parse(FirmWrite, firm_payload(form, with_coverage=self.choose_coverage))
             created = await self._call(firms.create_firm, write=True, data=data)
         except ValidationFailed as exc:
             self.saving = False

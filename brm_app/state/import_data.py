@@ -18,14 +18,13 @@ import reflex as rx
 
 from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import unit_of_work
-from brm_app.services import authentication, bulk, firms
+from brm_app.services import bulk, firms
 from brm_app.services.bulk import staging
 from brm_app.services.bulk.csv_format import COLUMNS, KINDS, MAX_BYTES, csv_text
-from brm_app.services.errors import DomainError, NotAuthenticated, ValidationFailed
-from brm_app.settings import get_settings
+from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.state.auth import _api_path
 from brm_app.state.base import ServiceMixin
-from brm_app.state.session_guard import SessionOwnerState, client_ip_of, session_token_of
+from brm_app.state.session_guard import SessionOwnerState, credentials_of
 
 SKIP = "__skip__"  # the mapping select's value for "do not import this column"
 NO_BROKER = "none"
@@ -253,7 +252,7 @@ class ImportState(ServiceMixin, rx.State):
             if self.running or not self._upload_id:
                 return None
             root = self._get_root_state()
-            token, ip = session_token_of(root), client_ip_of(root)
+            actor_for = credentials_of(root).actor
             upload_id, kind = self._upload_id, self.kind
             mapping = ["" if m == SKIP else m for m in self.mapping]
             broker = int(self.default_broker) if self.default_broker.isdigit() else None
@@ -262,14 +261,6 @@ class ImportState(ServiceMixin, rx.State):
             self.running, self.done_rows, self.error = True, 0, ""
             self._clear_report()
         progress = [0]
-
-        def actor_for(db):
-            actor = authentication.actor_for_session(
-                db, token=token, ip=ip, settings=get_settings()
-            )
-            if actor is None:
-                raise NotAuthenticated("Your session has ended; please sign in again.")
-            return actor
 
         def run():
             with unit_of_work() as db:

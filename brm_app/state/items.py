@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import reflex as rx
 
 from brm_app.models.follow_up import FollowUpPatch, FollowUpStatus
-from brm_app.services import audit, follow_ups, interactions
+from brm_app.services import audit, capabilities, follow_ups, interactions
 from brm_app.services.errors import DomainError, NotFound, ValidationFailed
 from brm_app.state.base import ServiceMixin
 from brm_app.state.firm_detail import route_id
@@ -93,7 +93,9 @@ class InteractionPageState(ServiceMixin, rx.State):
     item: dict[str, Any] = {}
     versions: list[dict[str, Any]] = []
     show_raw: int = 0
+    # What the signed-in user may do with this interaction, as the services answer it.
     can_edit: bool = False
+    can_void: bool = False
     void_open: bool = False
     void_reason: str = ""
     void_error: str = ""
@@ -110,13 +112,13 @@ class InteractionPageState(ServiceMixin, rx.State):
         def fetch(db, *, actor):
             row = interactions.get_interaction(db, actor=actor, interaction_id=interaction_id)
             tz = interactions.user_zone_name(db, actor)
-            editable = (actor.role.value in ("manager", "admin")) or row.broker_id == actor.user_id
+            caps = capabilities.for_interaction(db, actor=actor, interaction_id=interaction_id)
             found = interactions.versions(db, actor=actor, interaction_id=interaction_id)
             names = interactions.names_in_versions(db, found)
-            return row, found, names, tz, editable
+            return row, found, names, tz, caps
 
         try:
-            row, versions, (firm_names, trader_names), tz, editable = await self._call(fetch)
+            row, versions, (firm_names, trader_names), tz, caps = await self._call(fetch)
         except NotFound:
             self.not_found = True
             return None
@@ -145,7 +147,7 @@ class InteractionPageState(ServiceMixin, rx.State):
             "void_reason": row.void_reason or "",
         }
         self.versions = _version_rows(versions, firm_names, trader_names, tz)
-        self.can_edit = editable and not row.voided
+        self.can_edit, self.can_void = caps.edit, caps.void
         self.found = True
         return None
 
@@ -188,7 +190,9 @@ class FollowUpPageState(MoveFieldsMixin, ServiceMixin, rx.State):
     not_found: bool = False
     item: dict[str, Any] = {}
     tz: str = "UTC"
+    # What the signed-in user may do with this follow-up, as the services answer it.
     can_edit: bool = False
+    can_snooze: bool = False
 
     @rx.event
     async def load(self):
@@ -200,17 +204,18 @@ class FollowUpPageState(MoveFieldsMixin, ServiceMixin, rx.State):
 
         def fetch(db, *, actor):
             fu = follow_ups.get_follow_up(db, actor=actor, follow_up_id=follow_up_id)
-            return fu, interactions.user_zone_name(db, actor), actor.role.value != "compliance"
+            caps = capabilities.for_follow_up(db, actor=actor, follow_up_id=follow_up_id)
+            return fu, interactions.user_zone_name(db, actor), caps
 
         try:
-            fu, tz, editable = await self._call(fetch)
+            fu, tz, caps = await self._call(fetch)
         except NotFound:
             self.not_found = True
             return None
         except DomainError as exc:
             return self._error_event(exc)
         self._show(fu, tz)
-        self.can_edit = editable
+        self.can_edit, self.can_snooze = caps.edit, caps.snooze
         self.found = True
         return None
 

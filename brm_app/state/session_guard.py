@@ -14,17 +14,20 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import reflex as rx
 from reflex.middleware import Middleware
 from reflex.state import BaseState, StateUpdate
 from reflex_base.event import Event
+from sqlmodel import Session
 
 from brm_app.auth import sessions
+from brm_app.auth.actor import Actor
 from brm_app.db import unit_of_work
 from brm_app.services import authentication
-from brm_app.settings import get_settings
+from brm_app.services.errors import NotAuthenticated
 
 log = logging.getLogger("brm.session")
 
@@ -43,13 +46,35 @@ class SessionOwnerState(rx.State):
     _owner_user_id: int | None = None
 
 
-def session_token_of(state: BaseState) -> str | None:
+def _cookie_header_of(state: BaseState) -> str | None:
     headers = state.router_data.get("headers", {}) if state.router_data else {}
-    return sessions.session_from_cookie_header(headers.get("cookie"))
+    return headers.get("cookie")
+
+
+def session_token_of(state: BaseState) -> str | None:
+    """The session token alone (sign-out revokes it); to know who is signed in, use credentials_of."""
+    return sessions.session_from_cookie_header(_cookie_header_of(state))
 
 
 def client_ip_of(state: BaseState) -> str | None:
     return state.router_data.get("ip") if state.router_data else None
+
+
+@dataclass(frozen=True)
+class BrowserCredentials:
+    """What a tab's events carry to prove who sent them, read on the event loop and used in a
+    worker thread (where the state must not be touched)."""
+
+    cookie_header: str | None
+    ip: str | None
+
+    def actor(self, db: Session) -> Actor:
+        """The signed-in user, re-checked now; NotAuthenticated once the session has ended."""
+        return authentication.browser_actor(db, cookie_header=self.cookie_header, ip=self.ip)
+
+
+def credentials_of(state: BaseState) -> BrowserCredentials:
+    return BrowserCredentials(_cookie_header_of(state), client_ip_of(state))
 
 
 def _is_reflex_internal(state_path: str) -> bool:
@@ -60,12 +85,14 @@ def _is_reflex_internal(state_path: str) -> bool:
     return cls.__module__.startswith("reflex.") or cls.__module__ == "reflex"
 
 
-def _current_user_id(token: str | None, ip: str | None) -> int | None:
-    if not token:
+def _current_user_id(credentials: BrowserCredentials) -> int | None:
+    if not credentials.cookie_header:
         return None
     with unit_of_work() as db:
-        actor = authentication.actor_for_session(db, token=token, ip=ip, settings=get_settings())
-    return actor.user_id if actor else None
+        try:
+            return credentials.actor(db).user_id
+        except NotAuthenticated:
+            return None
 
 
 def login_redirect(path: str | None) -> rx.event.EventSpec:
@@ -79,8 +106,7 @@ class SessionGuard(Middleware):
     async def preprocess(self, app, state: BaseState, event: Event) -> StateUpdate | None:
         state_path, _, _handler = event.name.rpartition(".")
         root = state._get_root_state()
-        token = session_token_of(root)
-        user_id = await asyncio.to_thread(_current_user_id, token, client_ip_of(root))
+        user_id = await asyncio.to_thread(_current_user_id, credentials_of(root))
 
         owner_state = await root.get_state(SessionOwnerState)
         if owner_state._owner_user_id != user_id:

@@ -7,11 +7,9 @@ from typing import Any
 import reflex as rx
 
 from brm_app.models.trader import TraderWrite
-from brm_app.models.user import Role
-from brm_app.services import traders
+from brm_app.services import capabilities, traders
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.validation import parse
-from brm_app.state.auth import SessionState
 from brm_app.state.base import scroll_to_first_error
 from brm_app.state.firm_detail import route_id, trader_row
 from brm_app.state.firm_forms import (
@@ -30,7 +28,10 @@ class TraderState(TimelineMixin, rx.State):
     trader: dict[str, Any] = {}
     moves: list[dict[str, str]] = []
     roles: list[str] = []
+    # What the signed-in user may do with this trader, as the services answer it.
     can_edit: bool = False
+    can_grant_portal: bool = False
+    can_log: bool = False
 
     edit_open: bool = False
     form_key: int = 0
@@ -57,11 +58,11 @@ class TraderState(TimelineMixin, rx.State):
                 trader,
                 traders.history(db, actor=actor, trader_id=trader_id),
                 traders.roles(db, actor=actor),
-                actor.role,
+                capabilities.for_trader(db, actor=actor, trader_id=trader_id),
             )
 
         try:
-            trader, moves, roles, role = await self._call(fetch)
+            trader, moves, roles, caps = await self._call(fetch)
         except NotFound:
             self.not_found = True
             return None
@@ -81,7 +82,8 @@ class TraderState(TimelineMixin, rx.State):
             for m in moves
         ]
         self.roles = roles
-        self.can_edit = role in (Role.ADMIN, Role.MANAGER, Role.BROKER)
+        self.can_edit, self.can_grant_portal = caps.edit, caps.grant_portal
+        self.can_log = caps.log_activity
         self.found = True
         self.timeline, self.tl_type, self.tl_outcome = [], "all", "all"
         return await self._load_timeline()
@@ -118,10 +120,9 @@ class TraderState(TimelineMixin, rx.State):
     async def save(self, form: dict):
         if not isinstance(form, dict):
             return None
-        session = await self.get_state(SessionState)
         payload = keep_portal_choice(
             trader_payload(form),
-            can_grant="traders.portal" in session.perms,
+            can_grant=self.can_grant_portal,
             current=self.trader.get("perm_list", []),
         )
         self.form = {**payload, "perms": payload["permissions"], "phone": payload["phone"] or ""}

@@ -35,6 +35,7 @@ EXPECTED = {
         P.TRADER_ROLES_MANAGE,
         P.INTERACTIONS_VOID,
         P.APP_SETTINGS,
+        P.JOBS_MANAGE,
     },
     Role.COMPLIANCE: READ | REVIEW,
     Role.MANAGER: READ
@@ -96,3 +97,21 @@ def test_record_rule_hides_records_as_not_found(note_rule):
 def test_role_check_comes_before_record_rule(note_rule):
     with pytest.raises(PermissionDenied):
         require(actor(Role.BROKER, 7), P.USERS_MANAGE, _Note(owner_id=7))
+
+
+@dataclass
+class _Unruled:
+    """A kind of record no rule was registered for."""
+
+    owner_id: int
+
+
+@pytest.mark.parametrize("role", list(Role))
+def test_record_of_a_type_without_a_rule_is_refused(role):
+    # Fails closed: a record nobody wrote a rule for is hidden, even from admins.
+    with pytest.raises(NotFound):
+        require(actor(role, 7), P.PROFILE_EDIT, _Unruled(owner_id=7))
+
+
+def test_system_actor_is_not_stopped_by_a_missing_rule():
+    require(SystemActor(), P.PROFILE_EDIT, _Unruled(owner_id=7))

@@ -11,7 +11,7 @@ from brm_app.db import unit_of_work, utcnow
 from brm_app.models.auth_records import UserSession
 from brm_app.models.user import Role, User, UserUpdate
 from brm_app.services import authentication, users
-from brm_app.services.errors import TooManyAttempts, ValidationFailed
+from brm_app.services.errors import NotAuthenticated, TooManyAttempts, ValidationFailed
 from tests.factories import PASSWORD, make_user
 
 
@@ -290,3 +290,61 @@ def test_a_read_unit_of_work_is_left_with_nothing_to_write(settings):
         assert authentication.actor_for_session(db, token=token, ip=None, settings=settings)
         assert not db.dirty and not db.new
         assert utcnow() - session_row(token).last_seen_at < timedelta(seconds=5)
+
+
+def test_a_browser_cookie_header_becomes_its_signed_in_actor(settings):
+    """One function turns a browser's Cookie header into the signed-in actor, whatever else the
+    header carries (other apps' cookies, a malformed one); no live session is NotAuthenticated."""
+    user = make_user()
+    token = login(settings, user.email)
+    headers = [
+        f"brm_session={token}",
+        f"theme=dark; brm_session={token}; other=1",
+        f'broken="unclosed; brm_session={token}',
+    ]
+    for header in headers:
+        with unit_of_work() as db:
+            actor = authentication.browser_actor(
+                db, cookie_header=header, ip="10.0.0.9", settings=settings
+            )
+        assert (actor.user_id, actor.ip, actor.session_id) == (
+            user.user_id,
+            "10.0.0.9",
+            session_row(token).id,
+        )
+    with unit_of_work(write=True) as db:
+        authentication.sign_out(db, token=token, ip=None, settings=settings)
+    for header in [None, "", "theme=dark", "brm_session=", f"brm_session={token}"]:
+        with unit_of_work() as db, pytest.raises(NotAuthenticated):
+            authentication.browser_actor(db, cookie_header=header, ip=None, settings=settings)
+
+
+def test_a_session_cookie_becomes_an_actor_in_one_place_only():
+    """The Reflex event guard, the state's service calls, the import runner and the cookie
+    routes (exports, uploads) all go through `authentication.browser_actor`."""
+    import ast
+    from pathlib import Path
+
+    import brm_app
+
+    callers = set()
+    for path in Path(brm_app.__file__).parent.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(fn):
+                name = getattr(node, "attr", None) or getattr(node, "id", None)
+                if isinstance(node, ast.Name | ast.Attribute) and name == "actor_for_session":
+                    callers.add((path.name, fn.name, "actor_for_session"))
+                elif (
+                    isinstance(node, ast.Attribute)
+                    and node.attr == "resolve"
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "sessions"
+                ):
+                    callers.add((path.name, fn.name, "sessions.resolve"))
+    assert callers == {
+        ("authentication.py", "browser_actor", "actor_for_session"),
+        ("authentication.py", "actor_for_session", "sessions.resolve"),
+    }

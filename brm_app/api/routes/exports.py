@@ -25,7 +25,6 @@ from brm_app.api.deps import CurrentActor, client_ip
 from brm_app.api.routes.browser_session import check_origin
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS
-from brm_app.auth import sessions
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import unit_of_work
@@ -34,10 +33,9 @@ from brm_app.models.trader import TraderStatus
 from brm_app.services import authentication, bulk
 from brm_app.services.bulk import staging
 from brm_app.services.bulk.csv_format import MAX_BYTES
-from brm_app.services.errors import DomainError, NotAuthenticated
+from brm_app.services.errors import DomainError
 from brm_app.services.firms import FirmQuery
 from brm_app.services.traders import TraderQuery
-from brm_app.settings import get_settings
 
 api_router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=ERRORS)
 browser_router = APIRouter(prefix="/api/session", include_in_schema=False)
@@ -98,15 +96,9 @@ def _trader_query(q, firm_id, status, role, covered, sort, direction) -> TraderQ
 
 def _cookie_actor(request: Request) -> Actor:
     with unit_of_work() as db:  # a read: the session's touch writes on its own
-        actor = authentication.actor_for_session(
-            db,
-            token=request.cookies.get(sessions.COOKIE_NAME),
-            ip=client_ip(request),
-            settings=get_settings(),
+        return authentication.browser_actor(
+            db, cookie_header=request.headers.get("cookie"), ip=client_ip(request)
         )
-    if actor is None:
-        raise NotAuthenticated("Sign in first: this download needs your session.")
-    return actor
 
 
 def _csv_response(

@@ -34,6 +34,7 @@ from brm_app.models.firm import AccountStatus, Firm, FirmWrite
 from brm_app.models.trader import TraderPermission, TraderStatus, TraderWrite
 from brm_app.models.user import Role, User
 from brm_app.services import access, audit, firms, traders
+from brm_app.services.brokers import active_broker, check_active_broker
 from brm_app.services.bulk.csv_format import (
     COLUMNS,
     LIST_SEPARATOR,
@@ -50,7 +51,7 @@ from brm_app.services.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from brm_app.services.validation import pydantic_errors, require_id
+from brm_app.services.validation import pydantic_errors
 
 log = logging.getLogger("brm.import")
 
@@ -118,19 +119,14 @@ def active_broker_id(db: Session, email: object) -> int | None:
     if not isinstance(email, str) or not email.strip():
         return None
     return db.exec(
-        select(User.id).where(
-            User.email == email.strip().lower(), User.role == Role.BROKER, User.is_active
-        )
+        select(User.id).where(User.email == email.strip().lower(), active_broker())
     ).first()
 
 
 def _check_default_broker(db: Session, actor: AnyActor, broker_id: object) -> int | None:
     if broker_id is None:
         return None
-    broker_id = require_id(broker_id, "default_primary_broker")
-    user = db.get(User, broker_id)
-    if user is None or user.role != Role.BROKER or not user.is_active:
-        raise ValidationFailed("must be an active broker", field="default_primary_broker")
+    broker_id = check_active_broker(db, broker_id, "default_primary_broker")
     if isinstance(actor, Actor) and actor.role == Role.BROKER and broker_id != actor.user_id:
         raise PermissionDenied(
             "Brokers become the primary broker of the firms they import; "
@@ -258,7 +254,7 @@ def _run_chunk(
             ctx.brokers = {
                 email: user_id
                 for email, user_id in db.exec(
-                    select(User.email, User.id).where(User.role == Role.BROKER, User.is_active)
+                    select(User.email, User.id).where(active_broker())
                 ).all()
             }
             ctx.firm_cache = {}

@@ -1,0 +1,112 @@
+"""Every table a client can name by id has a record rule, or a written reason why it needs none.
+
+`require` refuses records of a type without a rule, so a missing rule shows as "not found"; this
+test makes it show earlier, as a failing test naming the table, when a new table is added.
+"""
+
+import ast
+import importlib
+import pkgutil
+from pathlib import Path
+
+import pytest
+from sqlmodel import SQLModel
+
+import brm_app
+import brm_app.api
+import brm_app.services
+import brm_app.state
+from brm_app.auth.rbac import has_record_rule
+
+# Tables that are never loaded by `require`/`load_authorized`, each with the reason.
+NO_RECORD_RULE = {
+    "User": "only user administration loads accounts by id, and USERS_MANAGE (admins) sees all",
+    "UserSession": "found by the hash of its secret token, never by an id from a client",
+    "LoginThrottle": "found by email and client address during sign-in, never by id",
+    "AuditEvent": "listed whole under AUDIT_VIEW; never loaded by id",
+    "FirmCoverage": "rows of a firm, reached only through the firm (which has a rule)",
+    "TraderMove": "rows of a trader, reached only through the trader (which has a rule)",
+    "InteractionVersion": "rows of an interaction, reached only through it (which has a rule)",
+    "InteractionTrader": "link rows, reached only through the interaction",
+    "FollowUpTrader": "link rows, reached only through the follow-up",
+    "Reminder": "rows of a follow-up, reached only through it (or by the scheduler)",
+    "Notification": "the service loads only the actor's own (user_id compared: else not found)",
+    "NotificationDelivery": "written and sent by the server, never named by a client",
+    "CalendarFeed": "the service loads only the actor's own (user_id compared: else not found)",
+    "ClientPresence": "keyed by the tab's own client token, written by the server",
+    "AppSetting": "one app-wide row by a fixed key, under APP_SETTINGS",
+    "InteractionType": "app-wide list (by name), the same for everyone who may log",
+    "InteractionOutcome": "app-wide list (by name), the same for everyone who may log",
+    "InteractionTypeOutcome": "app-wide list, the same for everyone who may log",
+    "TraderRole": "app-wide list (by name), under TRADER_ROLES_MANAGE",
+    "Job": "admin-only: JOBS_MANAGE sees every job, loaded by id only to retry it",
+}
+
+
+def _import_all(package) -> None:
+    """Load every module that defines a table (rules themselves come from bootstrap.wire())."""
+    for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+        importlib.import_module(info.name)
+
+
+def _tables() -> dict[str, type]:
+    _import_all(brm_app.services)
+    _import_all(brm_app.api)
+    _import_all(brm_app.state)
+    found = {
+        mapper.class_.__name__: mapper.class_
+        for mapper in SQLModel._sa_registry.mappers
+        if mapper.class_.__module__.startswith("brm_app.")
+    }
+    assert found, "no tables found"
+    return found
+
+
+TABLES = _tables()
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_table_has_a_record_rule_or_a_reason(name):
+    ruled = has_record_rule(TABLES[name])
+    if name in NO_RECORD_RULE:
+        assert not ruled, f"{name} has a rule now: take it off the list of exceptions"
+    else:
+        assert ruled, (
+            f"{name} has no record rule: install one in bootstrap.wire() (require refuses "
+            "its records until then), or add it to NO_RECORD_RULE with the reason"
+        )
+
+
+def test_the_exceptions_name_existing_tables():
+    assert set(NO_RECORD_RULE) <= set(TABLES)
+
+
+def _models_loaded_by_id() -> set[str]:
+    """The model named in every `load_authorized(db, actor, Model, record_id, ...)` call in the app:
+    the one path by which routes and handlers load a record by an id they were given."""
+    names: set[str] = set()
+    root = Path(brm_app.__file__).parent
+    for path in root.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Call):
+                fn = node.func
+                called = fn.attr if isinstance(fn, ast.Attribute) else getattr(fn, "id", None)
+                if called == "load_authorized":
+                    model = node.args[2]
+                    assert isinstance(model, ast.Name), f"{path}: pass the model by name"
+                    names.add(model.id)
+    return names
+
+
+LOADED_BY_ID = _models_loaded_by_id()
+
+
+def test_the_source_scan_finds_the_known_loaders():
+    assert {"Firm", "Trader", "Interaction", "FollowUp"} <= LOADED_BY_ID
+
+
+@pytest.mark.parametrize("name", sorted(LOADED_BY_ID))
+def test_every_record_loaded_by_id_has_a_rule(name):
+    assert name in TABLES
+    assert has_record_rule(TABLES[name])
+    assert name not in NO_RECORD_RULE
