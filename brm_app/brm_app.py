@@ -8,6 +8,7 @@ import brm_app.pages  # noqa: F401  (registers every page)
 from brm_app import log_safety
 from brm_app.api.app import create_api
 from brm_app.live import scheduler_loop
+from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
 from brm_app.state.session_guard import SessionGuard
 
@@ -25,5 +26,7 @@ app = rx.App(
 app.add_middleware(SessionGuard(), index=0)
 # Then every event's text passes the checks every API input passes (no handler sees a NUL).
 app.add_middleware(InputGuard(), index=1)
+# And its arguments fit the handler (no unknown or missing ones, setvar only for a setter).
+app.add_middleware(ArgumentGuard(), index=2)
 # Reminders and overdue escalations, pushed live to open pages.
 app.register_lifespan_task(scheduler_loop)
