@@ -10,13 +10,14 @@ TOOLS := .tools
 BUN_VERSION := 1.4.5
 SWAGGER_UI_VERSION := 5.35.0
 
-.PHONY: run dev setup chromium test test-fast lint format bench clean help
+.PHONY: run dev setup chromium test test-fast types types-baseline lint format bench clean help
 
 help:
 	@echo "make run    - set up, migrate, first-start data, serve on BRM_PORT (default 3000)"
 	@echo "make test   - set up and run the whole test suite"
 	@echo "make bench  - performance benchmarks (prints BENCH lines)"
 	@echo "make lint   - ruff check + format check"
+	@echo "make types  - mypy on brm_app/ against mypy-baseline.txt (also part of make test)"
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -44,7 +45,16 @@ chromium:
 test: setup chromium
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(MAKE) --no-print-directory types
 	$(BIN)/pytest -q
+
+# mypy on brm_app/: fails on any error not in mypy-baseline.txt (the baseline only shrinks).
+types: setup
+	$(BIN)/pytest -q tests/test_types.py
+
+# Rewrite the baseline after fixing errors (refuses to add new ones).
+types-baseline: setup
+	$(BIN)/python tests/test_types.py
 
 test-fast: setup
 	$(BIN)/pytest -q -m "not e2e"

@@ -11,6 +11,7 @@ from brm_app import bootstrap, events, live, log_safety
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
 from brm_app.services import notifications
+from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
 from brm_app.state.session_guard import SessionGuard
 
@@ -40,6 +41,8 @@ app = rx.App(
 app.add_middleware(SessionGuard(), index=0)
 # Then every event's text passes the checks every API input passes (no handler sees a NUL).
 app.add_middleware(InputGuard(), index=1)
+# And its arguments fit the handler (no unknown or missing ones, setvar only for a setter).
+app.add_middleware(ArgumentGuard(), index=2)
 # Background jobs: reminders at their time, email and SMS, overdue escalations.
 app.register_lifespan_task(live.scheduler_loop)
 # Live events: what each topic's change does to the open tabs this worker holds.

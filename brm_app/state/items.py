@@ -268,7 +268,8 @@ class FollowUpPageState(MoveFieldsMixin, ServiceMixin, rx.State):
 
     @rx.event
     async def snooze(self, minutes: int):
-        if minutes not in SNOOZES or isinstance(minutes, bool):
+        # A browser may send anything: a list or a dict here is not hashable for the lookup.
+        if isinstance(minutes, bool) or not isinstance(minutes, int) or minutes not in SNOOZES:
             return None
         try:
             fu = await self._call(
