@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 import reflex as rx
 
 import brm_app.pages  # noqa: F401  (registers every page)
@@ -17,15 +15,8 @@ from brm_app.state.session_guard import SessionGuard
 
 # Before the app serves anything: no session cookie or bearer token is ever written to the log.
 log_safety.install()
-# Our own INFO lines (the job runner, the log providers' "email delivery:N accepted") belong in
-# the server log; Python's default would drop everything below WARNING.
-_brm_log = logging.getLogger("brm")
-if not _brm_log.handlers and not logging.getLogger().handlers:
-    _handler = logging.StreamHandler()
-    _handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    _brm_log.addHandler(_handler)
-if _brm_log.level == logging.NOTSET:
-    _brm_log.setLevel(logging.INFO)
+# Our own INFO lines (the job runner, the log providers) reach the server log.
+log_safety.show_app_info_lines()
 # Every record rule and merge hook, before any request can reach a service.
 bootstrap.wire()
 

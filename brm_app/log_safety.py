@@ -87,6 +87,19 @@ def install() -> None:
     _installed = True
 
 
+def show_app_info_lines() -> None:
+    """Send the `brm` loggers' INFO lines (the job runner, the log providers' "email delivery:N
+    accepted") to stderr, the server log; Python's default would drop everything below WARNING.
+    Left alone when the process already configured logging."""
+    app_log = logging.getLogger("brm")
+    if not app_log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        app_log.addHandler(handler)
+    if app_log.level == logging.NOTSET:
+        app_log.setLevel(logging.INFO)
+
+
 def frontend_exception_handler(exception: Exception) -> None:
     """Reflex's frontend_exception_handler: one bounded, redacted line per report."""
     log.error("frontend exception: %s", one_line(redact(str(exception))))
