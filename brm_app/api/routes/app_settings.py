@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from starlette.convertors import Convertor, register_url_convertor
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.interactions import InteractionTypeOut
@@ -25,6 +26,23 @@ TypeName = Annotated[
     str, Path(min_length=1, max_length=60, description="An interaction type's name"), NoNul
 ]
 ContactDays = Annotated[int, Field(ge=1, le=3650)]
+
+
+class _TypeNameConvertor(Convertor[str]):
+    """A type's name in a path: it may hold slashes (like `:path`), but `/outcomes` at the end
+    is the outcomes resource, so `PATCH /interaction-types/Call/outcomes` is a 405 rather than
+    a PATCH of a type named "Call/outcomes"."""
+
+    regex = r"(?:(?!/outcomes$).)+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("type_name", _TypeNameConvertor())
 
 
 class ContactDaysIn(BaseModel):
@@ -147,7 +165,7 @@ def set_outcomes(
     )
 
 
-@router.patch("/interaction-types/{name:path}", response_model=list[InteractionTypeOut])
+@router.patch("/interaction-types/{name:type_name}", response_model=list[InteractionTypeOut])
 def set_active(
     name: TypeName, body: TypeActiveIn, db: DB, actor: CurrentActor
 ) -> list[InteractionTypeOut]:
