@@ -14,7 +14,7 @@ from typing import Annotated
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 _LEI_RE = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
 
@@ -161,7 +161,38 @@ def check_moment(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[datetime, AfterValidator(check_moment)]
+# The same years as text, for the OpenAPI document's `pattern`s (and checked before parsing, so
+# that a number is never read as a Unix timestamp): ISO 8601 / RFC 3339, seconds optional.
+YEARS = r"(19[0-9]{2}|2[0-9]{3})"
+DAY_PATTERN = rf"^{YEARS}-[0-9]{{2}}-[0-9]{{2}}$"
+_CLOCK = r"[0-9]{2}:[0-9]{2}(:[0-5][0-9](\.[0-9]+)?)?"
+_OFFSET = r"([Zz]|[+-][0-9]{2}:[0-9]{2})"
+# With an offset (RFC 3339), as the schema states it; bodies also take none (read in a time zone).
+MOMENT_PATTERN = rf"^{YEARS}-[0-9]{{2}}-[0-9]{{2}}[Tt ]{_CLOCK}{_OFFSET}$"
+LOCAL_MOMENT_PATTERN = rf"^{YEARS}-[0-9]{{2}}-[0-9]{{2}}[Tt ]{_CLOCK}{_OFFSET}?$"
+
+
+def iso_text(pattern: str, example: str):
+    """A before-validator: text matching `pattern` (or an already parsed value), never a number."""
+    compiled = re.compile(pattern)
+
+    def check(value: object) -> object:
+        if isinstance(value, str):
+            if not compiled.match(value):
+                raise ValueError(f"must be like {example}, years 1900 to 2999")
+        elif isinstance(value, int | float):
+            raise ValueError(f"must be text like {example}, not a number")
+        return value
+
+    return BeforeValidator(check)
+
+
+Moment = Annotated[
+    datetime,
+    iso_text(LOCAL_MOMENT_PATTERN, "2026-05-04T09:30:00+01:00"),
+    AfterValidator(check_moment),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": MOMENT_PATTERN}),
+]
 
 
 def name_key(name: str) -> str:

@@ -7,11 +7,13 @@ cannot hold NUL characters.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, AwareDatetime, Field, StringConstraints, WithJsonSchema
 
+from brm_app.models.fields import DAY_PATTERN, MOMENT_PATTERN, iso_text
 from brm_app.services.pagination import MAX_LIMIT
 
 MAX_ID = 2**31 - 1
@@ -40,3 +42,17 @@ SearchText = Annotated[
     NoNul,
 ]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoNul]
+
+# Dates in queries: ISO 8601 text with a year from 1900 to 2999 (beyond these a day's bounds
+# overflow in some time zone), as the schema's pattern says; pydantic alone would read `0` or
+# `0.5` as a Unix timestamp.
+Day = Annotated[
+    date,
+    iso_text(DAY_PATTERN, "2026-05-04"),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
+]
+Instant = Annotated[
+    AwareDatetime,
+    iso_text(MOMENT_PATTERN, "2026-05-04T09:30:00Z"),
+    WithJsonSchema({"type": "string", "format": "date-time", "pattern": MOMENT_PATTERN}),
+]
