@@ -25,7 +25,8 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 TypeName = Annotated[
     str, Path(min_length=1, max_length=60, description="An interaction type's name"), NoNul
 ]
-ContactDays = Annotated[int, Field(ge=1, le=3650)]
+# strict: JSON numbers and booleans only (lax mode read `0` as false and `false` as 0).
+ContactDays = Annotated[int, Field(strict=True, ge=1, le=3650)]
 
 
 class _TypeNameConvertor(Convertor[str]):
@@ -60,10 +61,13 @@ class RulesIn(BaseModel):
         description="Days without an interaction after which a firm of each tier is due"
     )
     overdue_escalation_days: int = Field(
-        ge=0, le=365, description="Days past due after which the assignee's manager is told"
+        strict=True,
+        ge=0,
+        le=365,
+        description="Days past due after which the assignee's manager is told",
     )
-    default_reminder_minutes: list[Annotated[int, Field(ge=0, le=30 * 24 * 60)]] = Field(
-        max_length=5, description="Reminders on a new follow-up: minutes before it is due"
+    default_reminder_minutes: list[Annotated[int, Field(strict=True, ge=0, le=30 * 24 * 60)]] = (
+        Field(max_length=5, description="Reminders on a new follow-up: minutes before it is due")
     )
 
 
@@ -103,7 +107,9 @@ class OutcomesIn(BaseModel):
 
 class TypeActiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    active: bool = Field(description="false retires the type: no new interactions of it")
+    active: bool = Field(
+        strict=True, description="false retires the type: no new interactions of it"
+    )
 
 
 def _types(cfg: list[TypeConfig]) -> list[InteractionTypeOut]:

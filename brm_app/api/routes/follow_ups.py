@@ -34,7 +34,9 @@ IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 class SnoozeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    minutes: int = Field(ge=5, le=7 * 24 * 60, description="Remind again in this many minutes")
+    minutes: int = Field(
+        strict=True, ge=5, le=7 * 24 * 60, description="Remind again in this many minutes"
+    )
 
 
 @router.get("", response_model=PageOut[FollowUpPublic])

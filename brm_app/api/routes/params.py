@@ -32,7 +32,7 @@ NoNul = AfterValidator(_no_nul)
 FirmId = Annotated[int, Path(ge=1, le=MAX_ID, description="A firm id")]
 TraderId = Annotated[int, Path(ge=1, le=MAX_ID, description="A trader id")]
 # An id inside a request body (the services re-check that it names a record the caller may use).
-BodyId = Annotated[int, Field(ge=1, le=MAX_ID)]
+BodyId = Annotated[int, Field(strict=True, ge=1, le=MAX_ID)]
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description=f"Page size, 1 to {MAX_LIMIT}")]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="Rows to skip")]
 Direction = Annotated[Literal["asc", "desc"], Query(description="Sort direction")]
