@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from brm_app import __version__
-from brm_app.api import errors
+from brm_app.api import errors, methods
 from brm_app.api.routes import (
     app_settings,
     auth,
@@ -61,4 +61,5 @@ def create_api() -> FastAPI:
         docs,
     ):
         api.include_router(module.router)
+    methods.install(api)
     return api

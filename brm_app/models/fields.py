@@ -14,7 +14,7 @@ from typing import Annotated
 import phonenumbers
 import pycountry
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints
+from pydantic import AfterValidator, BeforeValidator, Field, StringConstraints, WithJsonSchema
 
 _LEI_RE = re.compile(r"^[0-9A-Z]{18}[0-9]{2}$")
 
@@ -202,7 +202,49 @@ def check_moment(value: datetime) -> datetime:
     return value
 
 
-Moment = Annotated[datetime, AfterValidator(check_moment)]
+# The same years as text, for the OpenAPI document's `pattern`s (and checked before parsing, so
+# that a number is never read as a Unix timestamp): ISO 8601 / RFC 3339, seconds optional.
+YEARS = r"(19[0-9]{2}|2[0-9]{3})"
+# (Months, days and hours spelled out, so that a client generating from the pattern mostly gets
+# real dates: Schemathesis gave up on `[0-9]{2}` months, too many of its draws were not dates.)
+_DAY = rf"{YEARS}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+DAY_PATTERN = rf"^{_DAY}$"
+_CLOCK = r"([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?"
+_OFFSET = r"([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])"
+# RFC 3339 (`format: date-time`): seconds and an offset.
+MOMENT_PATTERN = rf"^{_DAY}[Tt]{_CLOCK}{_OFFSET}$"
+# Bodies also take a time without an offset (read in `time_zone`), so no `format` there.
+LOCAL_MOMENT_PATTERN = rf"^{_DAY}[Tt ]{_CLOCK}{_OFFSET}?$"
+
+
+def iso_text(pattern: str, example: str):
+    """A before-validator: text matching `pattern` (or an already parsed value), never a number."""
+    compiled = re.compile(pattern)
+
+    def check(value: object) -> object:
+        if isinstance(value, str):
+            if not compiled.match(value):
+                raise ValueError(f"must be like {example}, years 1900 to 2999")
+        elif isinstance(value, int | float):
+            raise ValueError(f"must be text like {example}, not a number")
+        return value
+
+    return BeforeValidator(check)
+
+
+Moment = Annotated[
+    datetime,
+    iso_text(LOCAL_MOMENT_PATTERN, "2026-05-04T09:30:00+01:00"),
+    AfterValidator(check_moment),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": LOCAL_MOMENT_PATTERN,
+            "description": "ISO 8601 date and time; without an offset it is read in the time zone",
+            "examples": ["2026-05-04T09:30:00+01:00"],
+        }
+    ),
+]
 
 
 def name_key(name: str) -> str:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
+from starlette.convertors import Convertor, register_url_convertor
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.interactions import InteractionTypeOut
@@ -26,7 +27,25 @@ Name = name_text(60)
 TypeName = Annotated[
     str, Path(min_length=1, max_length=60, description="An interaction type's name"), NoNul
 ]
-ContactDays = Annotated[int, Field(ge=1, le=3650)]
+# strict: JSON numbers and booleans only (lax mode read `0` as false and `false` as 0).
+ContactDays = Annotated[int, Field(strict=True, ge=1, le=3650)]
+
+
+class _TypeNameConvertor(Convertor[str]):
+    """A type's name in a path: it may hold slashes (like `:path`), but `/outcomes` at the end
+    is the outcomes resource, so `PATCH /interaction-types/Call/outcomes` is a 405 rather than
+    a PATCH of a type named "Call/outcomes"."""
+
+    regex = r"(?:(?!/outcomes$).)+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("type_name", _TypeNameConvertor())
 
 
 class ContactDaysIn(BaseModel):
@@ -44,10 +63,13 @@ class RulesIn(BaseModel):
         description="Days without an interaction after which a firm of each tier is due"
     )
     overdue_escalation_days: int = Field(
-        ge=0, le=365, description="Days past due after which the assignee's manager is told"
+        strict=True,
+        ge=0,
+        le=365,
+        description="Days past due after which the assignee's manager is told",
     )
-    default_reminder_minutes: list[Annotated[int, Field(ge=0, le=30 * 24 * 60)]] = Field(
-        max_length=5, description="Reminders on a new follow-up: minutes before it is due"
+    default_reminder_minutes: list[Annotated[int, Field(strict=True, ge=0, le=30 * 24 * 60)]] = (
+        Field(max_length=5, description="Reminders on a new follow-up: minutes before it is due")
     )
 
 
@@ -87,7 +109,9 @@ class OutcomesIn(BaseModel):
 
 class TypeActiveIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    active: bool = Field(description="false retires the type: no new interactions of it")
+    active: bool = Field(
+        strict=True, description="false retires the type: no new interactions of it"
+    )
 
 
 def _types(cfg: list[TypeConfig]) -> list[InteractionTypeOut]:
@@ -149,7 +173,7 @@ def set_outcomes(
     )
 
 
-@router.patch("/interaction-types/{name:path}", response_model=list[InteractionTypeOut])
+@router.patch("/interaction-types/{name:type_name}", response_model=list[InteractionTypeOut])
 def set_active(
     name: TypeName, body: TypeActiveIn, db: DB, actor: CurrentActor
 ) -> list[InteractionTypeOut]:

@@ -8,15 +8,14 @@ until it is revoked, then answers 404.
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, Field
 
 from brm_app.api.deps import DB, CurrentActor
-from brm_app.api.routes.interactions import EARLIEST_DAY, LATEST_DAY
-from brm_app.api.routes.params import MAX_ID
+from brm_app.api.routes.params import MAX_ID, Day
 from brm_app.api.schemas import ERRORS
 from brm_app.services import calendar, calendar_feed
 from brm_app.services.calendar_feed import FeedInfo
@@ -25,9 +24,7 @@ from brm_app.settings import get_settings
 router = APIRouter(prefix="/api/v1", tags=["calendar"], responses=ERRORS)
 
 FeedId = Annotated[int, Path(ge=1, le=MAX_ID, description="A calendar feed id")]
-Day = Annotated[
-    date, Query(ge=EARLIEST_DAY, le=LATEST_DAY, description="A day, YYYY-MM-DD (your time zone)")
-]
+CalendarDay = Annotated[Day, Query(description="A day, YYYY-MM-DD (your time zone)")]
 
 
 class CalendarItemOut(BaseModel):
@@ -81,8 +78,8 @@ class FeedCreatedOut(FeedOut):
 def calendar_items(
     db: DB,
     actor: CurrentActor,
-    start: Day,
-    end: Day,
+    start: CalendarDay,
+    end: CalendarDay,
     broker_id: Annotated[
         int | None,
         Query(ge=1, le=MAX_ID, description="One of your brokers (managers, compliance, admins)"),

@@ -23,7 +23,9 @@ from starlette.concurrency import run_in_threadpool
 
 from brm_app.api.deps import CurrentActor, client_ip
 from brm_app.api.routes.browser_session import check_origin
-from brm_app.api.routes.params import NoNul
+from brm_app.api.routes.firms import FirmSort
+from brm_app.api.routes.params import MAX_ID, NoNul
+from brm_app.api.routes.traders import TraderSort
 from brm_app.api.schemas import ERRORS
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, require
@@ -47,7 +49,6 @@ Q = Annotated[
     NoNul,
 ]
 Covered = Annotated[bool, Query(description="Only records of firms I cover")]
-Sort = Annotated[str, Query(max_length=20, description="A sort key of the list"), NoNul]
 
 _CSV_DOC = {
     200: {
@@ -77,7 +78,7 @@ def _firm_query(q, status, tier, covered, broker_id, sort, direction) -> FirmQue
         tier=tier,
         covered_by_me=covered,
         broker_id=broker_id,
-        sort=sort,
+        sort=str(sort),
         direction=direction,
     )
 
@@ -89,7 +90,7 @@ def _trader_query(q, firm_id, status, role, covered, sort, direction) -> TraderQ
         status=status,
         role=role or None,
         covered_by_me=covered,
-        sort=sort,
+        sort=str(sort),
         direction=direction,
     )
 
@@ -142,9 +143,9 @@ def export_firms(
     tier: Tier | None = None,
     covered: Covered = False,
     broker_id: Annotated[
-        int | None, Query(ge=1, description="Only firms this broker covers")
+        int | None, Query(ge=1, le=MAX_ID, description="Only firms this broker covers")
     ] = None,
-    sort: Sort = "name",
+    sort: FirmSort = FirmSort.name,
     direction: Direction = "asc",
 ) -> StreamingResponse:
     """Every firm you may see matching the filters of GET /api/v1/firms, as CSV (import format)."""
@@ -156,11 +157,13 @@ def export_firms(
 def export_traders(
     actor: CurrentActor,
     q: Q = None,
-    firm_id: Annotated[int | None, Query(ge=1, description="Only this firm's traders")] = None,
+    firm_id: Annotated[
+        int | None, Query(ge=1, le=MAX_ID, description="Only this firm's traders")
+    ] = None,
     status: TraderStatus | None = None,
     role: Annotated[str | None, Query(max_length=60), NoNul] = None,
     covered: Covered = False,
-    sort: Sort = "name",
+    sort: TraderSort = TraderSort.name,
     direction: Direction = "asc",
 ) -> StreamingResponse:
     """Every trader you may see matching the filters, as CSV (import format)."""
@@ -178,8 +181,8 @@ def browser_export_firms(
     status: AccountStatus | None = None,
     tier: Tier | None = None,
     covered: Covered = False,
-    broker_id: Annotated[int | None, Query(ge=1)] = None,
-    sort: Sort = "name",
+    broker_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    sort: FirmSort = FirmSort.name,
     direction: Direction = "asc",
 ) -> StreamingResponse:
     actor = _cookie_actor(request)
@@ -192,11 +195,11 @@ def browser_export_firms(
 def browser_export_traders(
     request: Request,
     q: Q = None,
-    firm_id: Annotated[int | None, Query(ge=1)] = None,
+    firm_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: TraderStatus | None = None,
     role: Annotated[str | None, Query(max_length=60), NoNul] = None,
     covered: Covered = False,
-    sort: Sort = "name",
+    sort: TraderSort = TraderSort.name,
     direction: Direction = "asc",
 ) -> StreamingResponse:
     actor = _cookie_actor(request)

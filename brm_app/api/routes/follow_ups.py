@@ -12,15 +12,13 @@ an omitted `assignee_id` keeps the assignee and omitted `reminders` keep the pen
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
-from brm_app.api.routes.interactions import EARLIEST_DAY, LATEST_DAY
-from brm_app.api.routes.params import MAX_ID, Limit, Offset
+from brm_app.api.routes.params import MAX_ID, Day, Limit, Offset
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.follow_up import FollowUpPatch, FollowUpPublic, FollowUpStatus, FollowUpWrite
 from brm_app.services import follow_ups
@@ -36,7 +34,9 @@ IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 class SnoozeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    minutes: int = Field(ge=5, le=7 * 24 * 60, description="Remind again in this many minutes")
+    minutes: int = Field(
+        strict=True, ge=5, le=7 * 24 * 60, description="Remind again in this many minutes"
+    )
 
 
 @router.get("", response_model=PageOut[FollowUpPublic])
@@ -60,12 +60,12 @@ def list_follow_ups(
         int | None, Query(ge=1, le=MAX_ID, description="Only those assigned to this user")
     ] = None,
     date_from: Annotated[
-        date | None,
-        Query(ge=EARLIEST_DAY, le=LATEST_DAY, description="Due from this day (your time zone)"),
+        Day | None,
+        Query(description="Due from this day (your time zone)"),
     ] = None,
     date_to: Annotated[
-        date | None,
-        Query(ge=EARLIEST_DAY, le=LATEST_DAY, description="Due up to this day, inclusive"),
+        Day | None,
+        Query(description="Due up to this day, inclusive"),
     ] = None,
     limit: Limit = 50,
     offset: Offset = 0,

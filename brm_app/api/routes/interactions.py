@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, StringConstraints
 
 from brm_app.api.deps import DB, CurrentActor
-from brm_app.api.routes.params import MAX_ID, FirmId, Limit, NoNul, Offset, TraderId
+from brm_app.api.routes.params import MAX_ID, Day, FirmId, Limit, NoNul, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.interaction import (
     InteractionPublic,
@@ -31,8 +31,6 @@ from brm_app.services.pagination import PageRequest
 router = APIRouter(prefix="/api/v1", tags=["interactions"], responses=ERRORS)
 
 InteractionId = Annotated[int, Path(ge=1, le=MAX_ID, description="An interaction id")]
-# Dates a client can mean: beyond these the day bounds (in any time zone) overflow.
-EARLIEST_DAY, LATEST_DAY = date(1900, 1, 1), date(2999, 12, 31)
 NameFilter = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60), NoNul]
 
 
@@ -72,12 +70,12 @@ def filters(
         Query(alias="outcome", max_length=20, description="Outcome (repeat for several)"),
     ] = [],  # noqa: B006
     date_from: Annotated[
-        date | None,
-        Query(ge=EARLIEST_DAY, le=LATEST_DAY, description="From this day (your time zone)"),
+        Day | None,
+        Query(description="From this day (your time zone)"),
     ] = None,
     date_to: Annotated[
-        date | None,
-        Query(ge=EARLIEST_DAY, le=LATEST_DAY, description="To this day, inclusive"),
+        Day | None,
+        Query(description="To this day, inclusive"),
     ] = None,
     include_voided: Annotated[
         bool, Query(description="Also voided interactions (compliance and admins)")

@@ -7,15 +7,15 @@ Every rule lives in services.relationship; a firm or trader the caller may not s
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.interactions import NameFilter
-from brm_app.api.routes.params import MAX_ID, FirmId, Offset, TraderId
+from brm_app.api.routes.params import MAX_ID, FirmId, Instant, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.follow_up import FollowUpPublic
 from brm_app.models.interaction import InteractionPublic
@@ -37,12 +37,8 @@ Outcomes = Annotated[
     ),
 ]
 Before = Annotated[
-    AwareDatetime | None,
-    Query(
-        ge=datetime(1900, 1, 1, tzinfo=UTC),
-        le=datetime(2999, 12, 31, tzinfo=UTC),
-        description="Only entries before this moment: the `before` of the previous answer",
-    ),
+    Instant | None,
+    Query(description="Only entries before this moment: the `before` of the previous answer"),
 ]
 IncludeFollowUps = Annotated[bool, Query(description="Also the follow-ups")]
 TimelineLimit = Annotated[int, Query(ge=1, le=100, description="Entries, 1 to 100")]
