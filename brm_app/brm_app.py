@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import reflex as rx
+from starlette.types import ASGIApp
 
 import brm_app.pages  # noqa: F401  (registers every page)
 from brm_app import bootstrap, events, live, log_safety
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
+from brm_app.api.odd_paths import ControlCharacterPaths
 from brm_app.services import notifications
 from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
@@ -20,7 +22,16 @@ log_safety.show_app_info_lines()
 # Every record rule and merge hook, before any request can reach a service.
 bootstrap.wire()
 
-app = rx.App(
+
+class _App(rx.App):
+    """Reflex's app, with one wrapper outside its top-level router (api_transformer cannot reach
+    there): paths with control characters get the API's JSON 404 instead of plain text."""
+
+    def __call__(self) -> ASGIApp:
+        return ControlCharacterPaths(super().__call__())
+
+
+app = _App(
     # The API in front of Reflex's routes, and the size limits in front of both (and /_event).
     api_transformer=[create_api(), BodyLimit],
     stylesheets=["/brm.css"],

@@ -111,3 +111,14 @@ def test_an_oversized_websocket_message_on_the_event_socket_is_refused(server):
     assert opened.startswith("0{")  # the engine.io handshake: the socket was live
     assert answer.type == aiohttp.WSMsgType.CLOSE
     assert code == 1009  # "message too big", from the limit in front of the app
+
+
+def test_a_line_break_in_an_api_path_is_a_json_404(server):
+    """Reflex's top-level catch-all cannot match a line break; the app's outermost wrapper
+    answers such paths as the API answers every unknown path."""
+    with server.api() as api:
+        for path in ("/api/v1/trader-roles/a%0Ab", "/api/v1/firms%0D"):
+            r = api.get(path)
+            assert r.status_code == 404, path
+            assert r.headers["content-type"] == "application/json", path
+            assert r.json() == {"detail": "No such endpoint."}
