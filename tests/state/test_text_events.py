@@ -189,7 +189,8 @@ def test_name_handlers_refuse_invisible_characters(browser_for, char):
     browser.fire(AdminUsersState, "save", form)
     assert "invisible" in browser.state(AdminUsersState).errors["name"]
 
-    browser.state(FirmsState).is_broker = False
+    browser.fire(FirmsState, "load")  # an admin's capabilities: choose the coverage
+    assert browser.state(FirmsState).choose_coverage
     browser.fire(FirmsState, "create", {"name": name, "primary_broker_id": str(broker.user_id)})
     assert "invisible" in browser.state(FirmsState).errors["name"]
 
