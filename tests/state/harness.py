@@ -31,6 +31,7 @@ from reflex.app import EventNamespace, _sio_dumps, _sio_loads
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import StateUpdate
+from reflex.utils.token_manager import SocketRecord
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from reflex_base.event.processor.future import EventFuture
 
@@ -178,9 +179,11 @@ class Tab:
 
     # ---- the connection ----------------------------------------------------------------
 
-    def connect(self, cookie_token: str | None) -> None:
-        """(Re)connect the socket with this cookie: headers are read once per connection."""
-        headers = [(b"origin", b"http://localhost:3000"), (b"user-agent", b"harness")]
+    def connect(self, cookie_token: str | None, extra: dict[str, str] | None = None) -> None:
+        """(Re)connect the socket with this cookie (and any other headers the browser sends,
+        `extra` replacing the defaults): headers are read once per connection."""
+        fields = {"origin": "http://localhost:3000", "user-agent": "harness", **(extra or {})}
+        headers = [(k.encode(), v.encode()) for k, v in fields.items()]
         if cookie_token:
             headers.append((b"cookie", f"brm_session={cookie_token}".encode()))
         environ = {"asgi.scope": {"headers": headers, "client": ("127.0.0.1", 50000)}}
@@ -189,6 +192,10 @@ class Tab:
             self.sid, environ
         )
         namespace._token_manager.sid_to_token[self.sid] = self.token
+        # Which worker holds the tab's socket: this one (live pushes look it up).
+        namespace._token_manager.token_to_socket[self.token] = SocketRecord(
+            instance_id=namespace._token_manager.instance_id, sid=self.sid
+        )
 
     # ---- sending ----------------------------------------------------------------------
 
