@@ -53,7 +53,8 @@ def test_an_admin_lists_jobs_and_retries_a_dead_one(browser_for):
     browser.fire(JobsState, "retry", dead)
     assert _state_of(dead) == "queued" and _retries() == 1
     assert state.counts["dead"] == 0 and state.counts["queued"] == 1
-    browser.fire(JobsState, "retry", dead)  # no longer dead: a message, nothing changes
+    sent = browser.fire(JobsState, "retry", dead)  # no longer dead: a message, nothing changes
+    assert "Only a dead job can be retried." in sent.text
     assert _retries() == 1
     browser.fire(JobsState, "set_state_filter", "dead")
     assert state.rows == [] and state.state_filter == "dead"
