@@ -24,7 +24,7 @@ import uuid
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import reflex as rx
 from reflex.app import EventNamespace, _sio_dumps, _sio_loads
@@ -201,7 +201,8 @@ class Tab:
 
     def _router_data(self) -> dict[str, Any]:
         parts = urlsplit(self.path)
-        query = dict(p.split("=", 1) if "=" in p else (p, "") for p in parts.query.split("&") if p)
+        # Decoded, as the frontend's URLSearchParams hands them over (?q=ac%1Bme is "ac\x1bme").
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
         return {"pathname": parts.path, "asPath": self.path, "query": query}
 
     def send_raw(self, name: str, payload: dict[str, Any]) -> list[Received]:
