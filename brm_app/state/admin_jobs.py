@@ -82,6 +82,8 @@ class JobsState(PagedListMixin, rx.State):
         try:
             await self._call(jobs_admin.retry, write=True, job_id=chosen)
         except DomainError as exc:
-            return [self._error_event(exc), await self._refresh()]
+            # Reflex refuses a None among returned events (the message would be lost).
+            refreshed = await self._refresh()
+            return [self._error_event(exc), *([refreshed] if refreshed is not None else [])]
         await self._refresh()
         return rx.toast.success(f"Job {chosen} queued again.")
