@@ -5,7 +5,6 @@ checks it there, against the production server."""
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import pytest
@@ -18,6 +17,7 @@ from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit, MiB
 from brm_app.models.user import Role
 from tests.api.test_firms_api import headers_for
+from tests.async_support import run_async
 from tests.factories import make_user
 
 FIRMS = "/api/v1/firms"
@@ -61,7 +61,7 @@ def _call(path: str, *, content_length: int | None = None) -> tuple[list[dict], 
     async def send(message):
         sent.append(message)
 
-    asyncio.run(BodyLimit(create_api())(scope, receive, send))
+    run_async(BodyLimit(create_api())(scope, receive, send))
     return sent, reads
 
 

@@ -16,6 +16,7 @@ from brm_app.db import unit_of_work
 from brm_app.models.firm import Firm
 from brm_app.models.user import Role
 from tests.api.test_firms_api import headers_for
+from tests.async_support import run_async
 from tests.factories import make_user
 
 
@@ -66,7 +67,7 @@ def test_a_read_right_after_a_2xx_write_sees_it(database_url):
             # What a client could read right after the 2xx, on its own connection.
             seen["visible"] = _firms_named("Committed Before Answer")
 
-    asyncio.run(api({**scope}, receive, send))
+    run_async(api({**scope}, receive, send))
     assert seen["status"] == 201
     assert seen["visible"] == 1
 

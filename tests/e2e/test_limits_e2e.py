@@ -3,16 +3,16 @@ authentication or parsing, and an oversized websocket message on Reflex's /_even
 
 from __future__ import annotations
 
-import asyncio
 import json
 import select
 import socket
 import time
-from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
+
+from tests.async_support import run_async
 
 pytestmark = pytest.mark.e2e
 
@@ -108,9 +108,7 @@ def test_an_oversized_websocket_message_on_the_event_socket_is_refused(server):
             answer = await ws.receive(timeout=15)
             return opened.data, answer, ws.close_code
 
-    # A thread of its own: Playwright's sync API keeps an event loop running in this one.
-    with ThreadPoolExecutor(1) as pool:
-        opened, answer, code = pool.submit(asyncio.run, exchange()).result()
+    opened, answer, code = run_async(exchange())
     assert opened.startswith("0{")  # the engine.io handshake: the socket was live
     assert answer.type == aiohttp.WSMsgType.CLOSE
     assert code == 1009  # "message too big", from the limit in front of the app

@@ -35,6 +35,7 @@ from brm_app.models.job import Job
 from brm_app.models.user import Role
 from brm_app.providers.base import ProviderError, SendResult
 from brm_app.services import deliveries, follow_ups, users
+from tests.async_support import run_async
 from tests.factories import make_firm, make_user
 
 
@@ -90,7 +91,7 @@ def test_the_apps_background_task_fires_a_reminder_within_a_second(database_url,
         task.cancel()
         return note, remind_at
 
-    note, remind_at = asyncio.run(scenario())
+    note, remind_at = run_async(scenario())
     assert note is not None, "the reminder never fired"
     late = (note.created_at - remind_at).total_seconds()
     assert 0 <= late < 1.0, f"fired {late:.2f} s after its time"
@@ -111,7 +112,7 @@ def test_the_runner_sleeps_until_a_reminder_set_while_it_sleeps(database_url):
         task.cancel()
         return note, remind_at
 
-    note, remind_at = asyncio.run(scenario())
+    note, remind_at = run_async(scenario())
     assert note is not None, "the reminder never fired"
     late = (note.created_at - remind_at).total_seconds()
     assert 0 <= late < 1.0, f"fired {late:.2f} s after its time"

@@ -17,6 +17,7 @@ from brm_app import live
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.follow_up import FollowUp, Notification, Reminder
 from brm_app.models.user import Role
+from tests.async_support import run_async
 from tests.conftest import PG_URL
 from tests.factories import make_firm, make_user
 
@@ -69,7 +70,7 @@ def test_reminder_due_while_down_fires_on_start(database_url, monkeypatch):
                     break
         task.cancel()
 
-    asyncio.run(start_and_stop())
+    run_async(start_and_stop())
     with unit_of_work() as db:
         notes = db.exec(select(Notification).where(Notification.user_id == user_id)).all()
         assert [n.title for n in notes] == ["Reminder: Call back #0"]

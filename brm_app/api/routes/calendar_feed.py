@@ -10,6 +10,7 @@ from fastapi.responses import Response
 
 from brm_app.api.deps import DB
 from brm_app.api.routes.params import NoNul
+from brm_app.api.schemas import ERRORS, ErrorOut
 from brm_app.services import calendar_feed
 from brm_app.services.errors import NotFound
 from brm_app.settings import get_settings
@@ -20,7 +21,10 @@ router = APIRouter(tags=["calendar"])
 @router.get(
     "/api/calendar/{token}.ics",
     response_class=Response,
-    responses={404: {"description": "Unknown or revoked feed"}},
+    responses={
+        404: {"model": ErrorOut, "description": "Unknown or revoked feed"},
+        422: ERRORS[422],
+    },
 )
 def ics_feed(token: Annotated[str, NoNul], db: DB) -> Response:
     """The follow-ups and meetings of the feed's owner, for calendar clients to subscribe to."""
