@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 from typing import Any
 
 import reflex as rx
@@ -233,6 +234,21 @@ def stat(label: str, value: Any, icon: str, color: str = "indigo") -> rx.Compone
 def table_scroll(table: rx.Component) -> rx.Component:
     """Wide tables scroll sideways on a phone instead of squeezing."""
     return rx.box(table, width="100%", overflow_x="auto")
+
+
+def data_table(
+    columns: list[str], rows: Any, render_row: Callable[[Any], rx.Component]
+) -> rx.Component:
+    """A compact table of one page of rows, under its column headings (scrolls on a phone)."""
+    return table_scroll(
+        rx.table.root(
+            rx.table.header(rx.table.row(*(rx.table.column_header_cell(c) for c in columns))),
+            rx.table.body(rx.foreach(rows, render_row)),
+            variant="surface",
+            size="1",
+            width="100%",
+        )
+    )
 
 
 def datetime_text(value: rx.Var, empty: str = "—") -> rx.Component:

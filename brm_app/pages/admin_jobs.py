@@ -10,11 +10,11 @@ from reflex.vars import ObjectVar
 from brm_app.components.layout import app_page
 from brm_app.components.ui import (
     card,
+    data_table,
     datetime_text,
     empty_state,
     list_pager,
     page_header,
-    table_scroll,
 )
 from brm_app.state.admin_jobs import PAGE_SIZE, STATES
 from brm_app.state.admin_jobs import JobsState as S
@@ -88,24 +88,8 @@ def admin_jobs() -> rx.Component:
             rx.vstack(
                 rx.cond(
                     S.shown > 0,
-                    table_scroll(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("#"),
-                                    rx.table.column_header_cell("Job"),
-                                    rx.table.column_header_cell("State"),
-                                    rx.table.column_header_cell("Attempts"),
-                                    rx.table.column_header_cell("Run at"),
-                                    rx.table.column_header_cell("Last error"),
-                                    rx.table.column_header_cell(""),
-                                )
-                            ),
-                            rx.table.body(rx.foreach(S.rows, _row)),
-                            variant="surface",
-                            size="1",
-                            width="100%",
-                        )
+                    data_table(
+                        ["#", "Job", "State", "Attempts", "Run at", "Last error", ""], S.rows, _row
                     ),
                     empty_state("list-checks", "No jobs here", "Nothing waits or failed."),
                 ),

@@ -7,11 +7,11 @@ import reflex as rx
 from brm_app.components.layout import app_page
 from brm_app.components.ui import (
     card,
+    data_table,
     datetime_text,
     empty_state,
     list_pager,
     page_header,
-    table_scroll,
 )
 from brm_app.state.audit import PAGE_SIZE
 from brm_app.state.audit import AuditState as S
@@ -136,24 +136,8 @@ def audit_trail() -> rx.Component:
                 ),
                 rx.cond(
                     S.shown > 0,
-                    table_scroll(
-                        rx.table.root(
-                            rx.table.header(
-                                rx.table.row(
-                                    rx.table.column_header_cell("#"),
-                                    rx.table.column_header_cell("When"),
-                                    rx.table.column_header_cell("Actor"),
-                                    rx.table.column_header_cell("Action"),
-                                    rx.table.column_header_cell("Record"),
-                                    rx.table.column_header_cell("Address"),
-                                    rx.table.column_header_cell(""),
-                                )
-                            ),
-                            rx.table.body(rx.foreach(S.rows, _row)),
-                            variant="surface",
-                            size="1",
-                            width="100%",
-                        )
+                    data_table(
+                        ["#", "When", "Actor", "Action", "Record", "Address", ""], S.rows, _row
                     ),
                     empty_state(
                         "scroll-text", "No events match", "Change the filters to see more."
