@@ -307,31 +307,28 @@ def update_profile(
         zone(time_zone)
     name = require_name(name, max_length=NAME_MAX)
     user = _get(db, actor.user_id)
-    if time_zone is not None and time_zone != user.time_zone:
-        audit.record(
-            db,
-            actor=actor,
-            action="user.profile_updated",
-            entity="user",
-            entity_id=user.id,
-            changes=audit.diff({"time_zone": user.time_zone}, {"time_zone": time_zone}),
-        )
-        user.time_zone = time_zone
-        user.updated_at = utcnow()
-        db.add(user)
-    if name != user.name:
-        audit.record(
-            db,
-            actor=actor,
-            action="user.profile_updated",
-            entity="user",
-            entity_id=user.id,
-            changes=audit.diff({"name": user.name}, {"name": name}),
-        )
-        user.name = name
-        user.updated_at = utcnow()
-        db.add(user)
+    if time_zone is not None:
+        _update_own(db, actor, user, "time_zone", time_zone)
+    _update_own(db, actor, user, "name", name)
     return _public(db, user)
+
+
+def _update_own(db: Session, actor: Actor, user: User, field: str, value: object) -> None:
+    """One of the user's own settings, audited when it changes."""
+    before = getattr(user, field)
+    if value == before:
+        return
+    audit.record(
+        db,
+        actor=actor,
+        action="user.profile_updated",
+        entity="user",
+        entity_id=user.id,
+        changes=audit.diff({field: before}, {field: value}),
+    )
+    setattr(user, field, value)
+    user.updated_at = utcnow()
+    db.add(user)
 
 
 def set_email_reminders(db: Session, *, actor: Actor, enabled: object) -> UserPublic:
@@ -340,18 +337,5 @@ def set_email_reminders(db: Session, *, actor: Actor, enabled: object) -> UserPu
     if not isinstance(enabled, bool):
         raise ValidationFailed("must be true or false", field="email_reminders")
     user = _get(db, actor.user_id)
-    if user.email_reminders != enabled:
-        audit.record(
-            db,
-            actor=actor,
-            action="user.profile_updated",
-            entity="user",
-            entity_id=user.id,
-            changes=audit.diff(
-                {"email_reminders": user.email_reminders}, {"email_reminders": enabled}
-            ),
-        )
-        user.email_reminders = enabled
-        user.updated_at = utcnow()
-        db.add(user)
+    _update_own(db, actor, user, "email_reminders", enabled)
     return _public(db, user)
