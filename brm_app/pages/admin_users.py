@@ -73,6 +73,14 @@ def _actions(row) -> rx.Component:
                 on_click=S.ask("reset", row["user_id"]),
             ),
             rx.cond(
+                row["mfa"],
+                rx.menu.item(
+                    rx.icon("shield-off", size=14),
+                    "Reset two-factor sign-in",
+                    on_click=S.ask("reset_mfa", row["user_id"]),
+                ),
+            ),
+            rx.cond(
                 row["locked"],
                 rx.menu.item(
                     rx.icon("lock-open", size=14), "Unlock", on_click=S.unlock(row["user_id"])

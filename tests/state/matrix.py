@@ -56,6 +56,15 @@ MATRIX: dict[str, Row] = {
     "AccountState.create_feed": STAFF,
     "AccountState.revoke_feed": OWNER,
     "AccountState.hide_feed_url": UI,
+    # ---- sign-in security (also while a password change or 2FA set-up is pending) ----
+    "SecurityState.load": EVERYONE,
+    "SecurityState.change_password": EVERYONE,
+    "SecurityState.start_enrolment": EVERYONE,
+    "SecurityState.confirm_enrolment": EVERYONE,
+    "SecurityState.disable": EVERYONE,
+    "SecurityState.renew_recovery_codes": EVERYONE,
+    "SecurityState.cancel_enrolment": UI,
+    "SecurityState.hide_recovery_codes": UI,
     # ---- /firms ----
     "FirmsState.load": READERS,
     "FirmsState.search": READERS,
@@ -181,6 +190,7 @@ MATRIX: dict[str, Row] = {
     # ---- settings (admins) ----
     "SettingsState.load": ADMIN,
     "SettingsState.save_rules": ADMIN,
+    "SettingsState.save_security": ADMIN,
     "SettingsState.toggle_active": ADMIN,
     "SettingsState.toggle_outcome": ADMIN,
     "SettingsState.add_type": ADMIN,
