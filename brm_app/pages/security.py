@@ -222,7 +222,7 @@ def _two_factor() -> rx.Component:
                 margin_bottom="12px",
             ),
         ),
-        rx.cond(S.recovery_codes.length() > 0, _recovery_codes()),
+        rx.cond(S.has_recovery_codes, _recovery_codes()),
         rx.cond(
             S.mfa_enabled,
             _when_on(),

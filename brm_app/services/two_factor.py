@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlmodel import Session, delete, func, or_, select, update
+from sqlmodel import Session, col, delete, func, or_, select, update
 
 from brm_app.auth import credentials, totp
 from brm_app.auth.actor import Actor
@@ -51,11 +51,16 @@ def _me(db: Session, actor: Actor) -> User:
     return user
 
 
+def _id(user: User) -> int:
+    assert user.id is not None  # a stored row
+    return user.id
+
+
 def _codes_left(db: Session, user_id: int) -> int:
     return db.exec(
         select(func.count())
         .select_from(RecoveryCode)
-        .where(RecoveryCode.user_id == user_id, RecoveryCode.used_at.is_(None))
+        .where(col(RecoveryCode.user_id) == user_id, col(RecoveryCode.used_at).is_(None))
     ).one()
 
 
@@ -65,7 +70,7 @@ def status(db: Session, *, actor: Actor) -> TwoFactorStatus:
     return TwoFactorStatus(
         enabled=user.mfa_enabled,
         required=app_settings.mfa_required_for(db, user.role),
-        recovery_codes_left=_codes_left(db, user.id) if user.mfa_enabled else 0,
+        recovery_codes_left=_codes_left(db, _id(user)) if user.mfa_enabled else 0,
     )
 
 
@@ -75,8 +80,9 @@ def begin_enrolment(db: Session, *, actor: Actor, settings: Settings) -> Enrolme
     if user.mfa_enabled:
         raise Conflict("Two-factor sign-in is already on.")
     secret = totp.new_secret()
-    row = db.get(UserTotp, user.id) or UserTotp(user_id=user.id, secret_encrypted="")
-    row.secret_encrypted = totp.encrypt(secret, user_id=user.id, secret_key=settings.secret_key)
+    user_id = _id(user)
+    row = db.get(UserTotp, user_id) or UserTotp(user_id=user_id, secret_encrypted="")
+    row.secret_encrypted = totp.encrypt(secret, user_id=user_id, secret_key=settings.secret_key)
     row.created_at = utcnow()
     row.confirmed_at = None
     row.last_step = None
@@ -88,14 +94,15 @@ def begin_enrolment(db: Session, *, actor: Actor, settings: Settings) -> Enrolme
 def confirm_enrolment(db: Session, *, actor: Actor, code: object, settings: Settings) -> list[str]:
     """Turn two-factor sign-in on with a current code; returns the recovery codes (shown once)."""
     user = _me(db, actor)
-    row = db.get(UserTotp, user.id)
+    user_id = _id(user)
+    row = db.get(UserTotp, user_id)
     if user.mfa_enabled or row is None or row.confirmed_at is not None:
         raise Conflict("Start the set-up first: there is no enrolment waiting for a code.")
     normalized = totp.normalize_code(code)
     if normalized is None or not totp.is_totp_shape(normalized):
         raise ValidationFailed("enter the 6-digit code your app shows", field="code")
     try:
-        secret = totp.decrypt(row.secret_encrypted, user_id=user.id, secret_key=settings.secret_key)
+        secret = totp.decrypt(row.secret_encrypted, user_id=user_id, secret_key=settings.secret_key)
     except totp.SecretUnreadable:
         raise Conflict("The set-up has expired; start it again.") from None
     step = totp.matching_step(secret, normalized, last_step=None)
@@ -110,7 +117,7 @@ def confirm_enrolment(db: Session, *, actor: Actor, code: object, settings: Sett
     user.mfa_enabled = True
     user.updated_at = now
     db.add(user)
-    codes = _new_recovery_codes(db, user.id)
+    codes = _new_recovery_codes(db, user_id)
     audit.record(
         db,
         actor=actor,
@@ -123,7 +130,7 @@ def confirm_enrolment(db: Session, *, actor: Actor, code: object, settings: Sett
 
 
 def _new_recovery_codes(db: Session, user_id: int) -> list[str]:
-    db.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user_id))
+    db.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user_id))
     codes = totp.new_recovery_codes()
     for code in codes:
         db.add(RecoveryCode(user_id=user_id, code_hash=totp.recovery_hash(code)))
@@ -131,8 +138,8 @@ def _new_recovery_codes(db: Session, user_id: int) -> list[str]:
 
 
 def _remove(db: Session, user: User) -> None:
-    db.exec(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
-    db.exec(delete(UserTotp).where(UserTotp.user_id == user.id))
+    db.exec(delete(RecoveryCode).where(col(RecoveryCode.user_id) == user.id))
+    db.exec(delete(UserTotp).where(col(UserTotp.user_id) == user.id))
     user.mfa_enabled = False
     user.updated_at = utcnow()
     db.add(user)
@@ -145,13 +152,14 @@ def verify(db: Session, *, user: User, code: object, settings: Settings, ip: str
     normalized = totp.normalize_code(code)
     if normalized is None or not user.mfa_enabled:
         return False
+    user_id = _id(user)
     if totp.is_totp_shape(normalized):
-        row = db.get(UserTotp, user.id)
+        row = db.get(UserTotp, user_id)
         if row is None or row.confirmed_at is None:
             return False
         try:
             secret = totp.decrypt(
-                row.secret_encrypted, user_id=user.id, secret_key=settings.secret_key
+                row.secret_encrypted, user_id=user_id, secret_key=settings.secret_key
             )
         except totp.SecretUnreadable:
             return False
@@ -161,8 +169,8 @@ def verify(db: Session, *, user: User, code: object, settings: Settings, ip: str
         taken = db.exec(
             update(UserTotp)
             .where(
-                UserTotp.user_id == user.id,
-                or_(UserTotp.last_step.is_(None), UserTotp.last_step < step),
+                col(UserTotp.user_id) == user_id,
+                or_(col(UserTotp.last_step).is_(None), col(UserTotp.last_step) < step),
             )
             .values(last_step=step)
         ).rowcount
@@ -170,9 +178,9 @@ def verify(db: Session, *, user: User, code: object, settings: Settings, ip: str
     used = db.exec(
         update(RecoveryCode)
         .where(
-            RecoveryCode.user_id == user.id,
-            RecoveryCode.code_hash == totp.recovery_hash(normalized),
-            RecoveryCode.used_at.is_(None),
+            col(RecoveryCode.user_id) == user_id,
+            col(RecoveryCode.code_hash) == totp.recovery_hash(normalized),
+            col(RecoveryCode.used_at).is_(None),
         )
         .values(used_at=utcnow())
     ).rowcount
@@ -185,7 +193,7 @@ def verify(db: Session, *, user: User, code: object, settings: Settings, ip: str
         action="auth.recovery_code_used",
         entity="user",
         entity_id=user.id,
-        changes={"left": _codes_left(db, user.id)},
+        changes={"left": _codes_left(db, user_id)},
         ip=ip,
     )
     return True
@@ -217,7 +225,7 @@ def new_recovery_codes(db: Session, *, actor: Actor, code: object, settings: Set
         raise Conflict("Two-factor sign-in is not on.")
     if not verify(db, user=user, code=code, settings=settings, ip=actor.ip):
         raise ValidationFailed("is not a valid one-time code", field="code")
-    codes = _new_recovery_codes(db, user.id)
+    codes = _new_recovery_codes(db, _id(user))
     audit.record(
         db,
         actor=actor,

@@ -96,7 +96,7 @@ class SettingsState(ServiceMixin, rx.State):
         return rx.toast.success("Rules saved.")
 
     @rx.event
-    async def save_security(self, form: dict):
+    async def save_security(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict):
             return None
         roles = [r.value for r in Role if form.get(f"mfa_{r.value}") in ("on", True)]

@@ -8,6 +8,9 @@ again: the server keeps the secret encrypted and the codes hashed.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from typing import Any
+
 import reflex as rx
 
 from brm_app.auth import totp
@@ -33,8 +36,12 @@ class SecurityState(ServiceMixin, rx.State):
     form_key: int = 0
     saving: bool = False
 
+    @rx.var
+    def has_recovery_codes(self) -> bool:
+        return len(self.recovery_codes) > 0
+
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         self._forget_enrolment()
         self.recovery_codes = []
         self.password_errors, self.mfa_errors = {}, {}
@@ -43,8 +50,8 @@ class SecurityState(ServiceMixin, rx.State):
     def _forget_enrolment(self) -> None:
         self.enrol_qr = self.enrol_secret = ""
 
-    async def _refresh(self):
-        def fetch(db, *, actor):
+    async def _refresh(self) -> Any:
+        def fetch(db: Any, *, actor: Any) -> Any:
             from brm_app.services import users
 
             return users.get_me(db, actor=actor), two_factor.status(db, actor=actor)
@@ -59,7 +66,7 @@ class SecurityState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def change_password(self, form: dict):
+    async def change_password(self, form: dict[str, Any]) -> AsyncIterator[Any]:
         if not isinstance(form, dict):
             return
         if form.get("new_password") != form.get("confirm_password"):
@@ -97,7 +104,7 @@ class SecurityState(ServiceMixin, rx.State):
             yield rx.redirect("/", replace=True)
 
     @rx.event
-    async def start_enrolment(self):
+    async def start_enrolment(self) -> Any:
         try:
             started = await self._call(
                 two_factor.begin_enrolment, write=True, settings=get_settings()
@@ -110,12 +117,12 @@ class SecurityState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    def cancel_enrolment(self):
+    def cancel_enrolment(self) -> None:
         self._forget_enrolment()
         self.mfa_errors = {}
 
     @rx.event
-    async def confirm_enrolment(self, form: dict):
+    async def confirm_enrolment(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict) or not self.enrol_secret:
             return None
         try:
@@ -137,11 +144,11 @@ class SecurityState(ServiceMixin, rx.State):
         return rx.toast.success("Two-factor sign-in is on.")
 
     @rx.event
-    def hide_recovery_codes(self):
+    def hide_recovery_codes(self) -> None:
         self.recovery_codes = []
 
     @rx.event
-    async def disable(self, form: dict):
+    async def disable(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict):
             return None
         try:
@@ -163,7 +170,7 @@ class SecurityState(ServiceMixin, rx.State):
         return rx.toast.success("Two-factor sign-in is off.")
 
     @rx.event
-    async def renew_recovery_codes(self, form: dict):
+    async def renew_recovery_codes(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict):
             return None
         try:
