@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from brm_app.providers.email import EmailProvider, LogEmailProvider
 from brm_app.providers.sms import LogSmsProvider, SmsProvider
@@ -55,9 +55,15 @@ def providers() -> Providers:
 
 
 @contextmanager
-def use_providers(**changes: object) -> Iterator[Providers]:
+def use_providers(
+    *, email: EmailProvider | None = None, sms: SmsProvider | None = None
+) -> Iterator[Providers]:
     """Swap some providers for the duration of a block (tests): use_providers(email=fake)."""
-    chosen = replace(providers(), **changes)
+    current = providers()
+    chosen = Providers(
+        email=current.email if email is None else email,
+        sms=current.sms if sms is None else sms,
+    )
     _override.append(chosen)
     try:
         yield chosen

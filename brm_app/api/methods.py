@@ -43,6 +43,7 @@ class Unserved:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         request = Request(scope, receive)
         allowed = allowed_methods(request)
+        response: Response
         if not allowed:
             response = JSONResponse(error_body("No such endpoint."), status_code=404)
         elif request.method == "OPTIONS":

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -45,7 +45,7 @@ class ErrorOut(BaseModel):
     errors: list[ErrorItem] | None = None
 
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "Missing, invalid or expired token"},
     403: {"model": ErrorOut, "description": "Your role may not do this"},
     404: {"model": ErrorOut, "description": "No such record (or not visible to you)"},

@@ -37,9 +37,9 @@ def check(db: Session, keys: list[str]) -> Verdict:
     """Whether any key is currently blocked (a short delay or a lock)."""
     now = utcnow()
     rows = db.exec(select(LoginThrottle).where(LoginThrottle.key.in_(keys))).all()
-    locked = [r for r in rows if r.locked_until and r.locked_until > now]
+    locked = {r.key: r.locked_until for r in rows if r.locked_until and r.locked_until > now}
     if locked:
-        return Verdict(max(r.locked_until for r in locked), True, frozenset(r.key for r in locked))
+        return Verdict(max(locked.values()), True, frozenset(locked))
     waits = [r.retry_after for r in rows if r.retry_after and r.retry_after > now]
     return Verdict(max(waits) if waits else None, False)
 

@@ -404,7 +404,12 @@ def _entry(r: Any) -> rx.Component:
 
 
 def timeline_card(
-    state: Any, *, firm_id: rx.Var, trader_id: rx.Var | int = 0, context: str, can_log: rx.Var
+    state: Any,
+    *,
+    firm_id: rx.Var[int] | int,
+    trader_id: rx.Var[int] | int = 0,
+    context: str,
+    can_log: rx.Var[bool] | bool,
 ) -> rx.Component:
     return card(
         rx.flex(

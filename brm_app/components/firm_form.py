@@ -231,7 +231,7 @@ def form_dialog(
 
 
 def trader_fields(
-    form: rx.Var, errors: rx.Var, roles: rx.Var, can_grant_portal: rx.Var
+    form: rx.Var, errors: rx.Var, roles: rx.Var, can_grant_portal: rx.Var | bool
 ) -> rx.Component:
     def text(name: str, label: str, **props: Any) -> rx.Component:
         return field(

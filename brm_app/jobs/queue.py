@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.db import is_postgres, utcnow
 from brm_app.jobs import wake
@@ -43,10 +43,12 @@ def _check_payload(payload: Mapping[str, object]) -> dict[str, int]:
     """Ids only: a payload that could carry content or personal data is refused."""
     if not isinstance(payload, Mapping):
         raise TypeError("a job payload is a mapping of names to ids")
+    checked: dict[str, int] = {}
     for name, value in payload.items():
         if not isinstance(name, str) or isinstance(value, bool) or not isinstance(value, int):
             raise TypeError(f"job payloads carry ids only, got {name!r}: {type(value).__name__}")
-    return dict(payload)
+        checked[name] = value
+    return checked
 
 
 def enqueue(
@@ -77,7 +79,7 @@ def enqueue(
         "created_at": now,
         "updated_at": now,
     }
-    table = Job.__table__
+    table = sa.inspect(Job).local_table
     dialect = postgresql if is_postgres(db) else sqlite
     # ON CONFLICT DO NOTHING: a duplicate key neither fails nor spoils the caller's transaction.
     stmt = (
@@ -86,9 +88,11 @@ def enqueue(
         .on_conflict_do_nothing(index_elements=["idempotency_key"])
         .returning(table.c.id)
     )
-    job_id = db.execute(stmt).scalar_one_or_none()
+    job_id: int | None = db.execute(stmt).scalar_one_or_none()
     if job_id is None:
-        return db.exec(select(Job.id).where(Job.idempotency_key == key)).one()
+        existing = db.exec(select(Job.id).where(col(Job.idempotency_key) == key)).one()
+        assert existing is not None  # a row's primary key
+        return existing
     wake.after_commit(db)
     return job_id
 
@@ -102,7 +106,7 @@ def backoff(
 ) -> timedelta:
     """How long to wait after failed attempt number `attempt` (1, 2, ...): exponential, capped,
     with "equal jitter" (between half and all of it) so failed jobs do not retry in lockstep."""
-    ceiling = min(cap, base * 2 ** max(0, min(attempt - 1, 30)))
+    ceiling: timedelta = min(cap, base * 2 ** max(0, min(attempt - 1, 30)))
     return ceiling / 2 + ceiling / 2 * rng()
 
 
@@ -119,10 +123,10 @@ def claim(
     stopped); such a job out of attempts goes dead instead. Each claim counts as an attempt, so a
     job that keeps killing its runner ends dead too."""
     now = now or utcnow()
-    expired = sa.and_(Job.state == JobState.RUNNING.value, Job.locked_until < now)
+    expired = sa.and_(col(Job.state) == JobState.RUNNING.value, col(Job.locked_until) < now)
     db.exec(
         sa.update(Job)
-        .where(expired, Job.attempts >= Job.max_attempts)
+        .where(expired, col(Job.attempts) >= col(Job.max_attempts))
         .values(
             state=JobState.DEAD.value,
             last_error="its runner stopped before it finished (lease expired); out of attempts",
@@ -134,14 +138,15 @@ def claim(
     )
     stmt = (
         select(Job)
-        .where(sa.or_(sa.and_(Job.state.in_(RUNNABLE), Job.run_at <= now), expired))
-        .order_by(Job.run_at, Job.id)
+        .where(sa.or_(sa.and_(col(Job.state).in_(RUNNABLE), col(Job.run_at) <= now), expired))
+        .order_by(col(Job.run_at), col(Job.id))
         .limit(limit)
     )
     if is_postgres(db):
         stmt = stmt.with_for_update(skip_locked=True)
     claimed = []
     for job in db.exec(stmt).all():
+        assert job.id is not None  # a row's primary key
         job.state = JobState.RUNNING.value
         job.attempts += 1
         job.lease_token = uuid.uuid4().hex
@@ -162,11 +167,11 @@ def claim(
     return claimed
 
 
-def _mine(job: ClaimedJob):
+def _mine(job: ClaimedJob) -> sa.ColumnElement[bool]:
     return sa.and_(
-        Job.id == job.id,
-        Job.lease_token == job.lease_token,
-        Job.state == JobState.RUNNING.value,
+        col(Job.id) == job.id,
+        col(Job.lease_token) == job.lease_token,
+        col(Job.state) == JobState.RUNNING.value,
     )
 
 
@@ -221,7 +226,7 @@ def retry_dead(db: Session, job_id: int, *, now: datetime | None = None) -> bool
     now = now or utcnow()
     result = db.exec(
         sa.update(Job)
-        .where(Job.id == job_id, Job.state == JobState.DEAD.value)
+        .where(col(Job.id) == job_id, col(Job.state) == JobState.DEAD.value)
         .values(
             state=JobState.QUEUED.value,
             attempts=0,
@@ -237,9 +242,9 @@ def retry_dead(db: Session, job_id: int, *, now: datetime | None = None) -> bool
 
 def next_run_at(db: Session) -> datetime | None:
     """When the next job falls due (a running job: when its lease runs out)."""
-    runnable = db.exec(select(sa.func.min(Job.run_at)).where(Job.state.in_(RUNNABLE))).one()
+    runnable = db.exec(select(sa.func.min(Job.run_at)).where(col(Job.state).in_(RUNNABLE))).one()
     lease = db.exec(
-        select(sa.func.min(Job.locked_until)).where(Job.state == JobState.RUNNING.value)
+        select(sa.func.min(Job.locked_until)).where(col(Job.state) == JobState.RUNNING.value)
     ).one()
     times = [t for t in (runnable, lease) if t is not None]
     if not times:
@@ -252,6 +257,6 @@ def prune_done(db: Session, *, older_than: timedelta, now: datetime | None = Non
     """Forget finished jobs after a while (their idempotency keys with them)."""
     cutoff = (now or utcnow()) - older_than
     result = db.exec(
-        sa.delete(Job).where(Job.state == JobState.DONE.value, Job.finished_at < cutoff)
+        sa.delete(Job).where(col(Job.state) == JobState.DONE.value, col(Job.finished_at) < cutoff)
     )
     return result.rowcount or 0

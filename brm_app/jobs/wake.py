@@ -12,10 +12,11 @@ import asyncio
 import contextlib
 import logging
 import threading
+from collections.abc import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 log = logging.getLogger("brm.jobs")
 
@@ -82,12 +83,12 @@ def _on_commit(session: Session) -> None:
 
 
 @event.listens_for(Session, "after_soft_rollback")
-def _on_rollback(session: Session, previous_transaction) -> None:
+def _on_rollback(session: Session, previous_transaction: SessionTransaction) -> None:
     if not previous_transaction.nested:  # a savepoint's rollback leaves the transaction's work
         session.info.pop(_FLAG, None)
 
 
-def listen_forever(database_url: str, on_notify, stop: threading.Event) -> None:
+def listen_forever(database_url: str, on_notify: Callable[[], None], stop: threading.Event) -> None:
     """PostgreSQL only, in a thread of its own: call `on_notify()` for each NOTIFY brm_jobs
     (from any process) until `stop` is set. Reconnects after a lost connection."""
     import psycopg

@@ -217,7 +217,7 @@ MOMENT_PATTERN = rf"^{_DAY}[Tt]{_CLOCK}{_OFFSET}$"
 LOCAL_MOMENT_PATTERN = rf"^{_DAY}[Tt ]{_CLOCK}{_OFFSET}?$"
 
 
-def iso_text(pattern: str, example: str):
+def iso_text(pattern: str, example: str) -> BeforeValidator:
     """A before-validator: text matching `pattern` (or an already parsed value), never a number."""
     compiled = re.compile(pattern)
 

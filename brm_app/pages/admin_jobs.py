@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
+from reflex.vars import ObjectVar
 
 from brm_app.components.layout import app_page
 from brm_app.components.ui import (
@@ -30,7 +33,7 @@ def _count(state: str) -> rx.Component:
     )
 
 
-def _row(r) -> rx.Component:
+def _row(r: ObjectVar[dict[str, Any]]) -> rx.Component:
     return rx.table.row(
         rx.table.cell(rx.text("#", r["job_id"], size="1", color_scheme="gray")),
         rx.table.cell(

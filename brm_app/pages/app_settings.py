@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import reflex as rx
+from reflex.vars import ArrayVar
 
 from brm_app.components.layout import app_page
 from brm_app.components.ui import card, field, page_header, table_scroll
@@ -110,6 +113,8 @@ def _rules() -> rx.Component:
 
 
 def _security() -> rx.Component:
+    # The state's list as the Var it is on the class (mypy reads the annotation: list[str]).
+    roles = cast("ArrayVar[list[str]]", S.mfa_roles)
     return card(
         rx.heading("Sign-in security", size="4"),
         rx.text(
@@ -128,7 +133,7 @@ def _security() -> rx.Component:
                             rx.checkbox(
                                 label,
                                 name=f"mfa_{role.value}",
-                                default_checked=S.mfa_roles.contains(role.value),
+                                default_checked=roles.contains(role.value),
                             )
                             for role, label in ROLE_LABELS.items()
                         ],
@@ -143,7 +148,7 @@ def _security() -> rx.Component:
             ),
             on_submit=S.save_security,
             reset_on_submit=False,
-            key=S.mfa_roles.join(","),
+            key=roles.join(","),
         ),
     )
 

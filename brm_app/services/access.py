@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, select
+from sqlmodel.sql.expression import SelectOfScalar
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
@@ -59,15 +60,15 @@ def works_own_book(actor: Actor | SystemActor) -> bool:
     return isinstance(actor, Actor) and actor.role == Role.BROKER
 
 
-def covered_firm_ids(broker_id: int) -> sa.Select:
+def covered_firm_ids(broker_id: int) -> SelectOfScalar[int]:
     return select(FirmCoverage.firm_id).where(FirmCoverage.broker_id == broker_id)
 
 
-def covering_broker_ids(firm_id: int) -> sa.Select:
+def covering_broker_ids(firm_id: int) -> SelectOfScalar[int]:
     return select(FirmCoverage.broker_id).where(FirmCoverage.firm_id == firm_id)
 
 
-def own_firm_ids(user_id: int) -> sa.Select:
+def own_firm_ids(user_id: int) -> SelectOfScalar[int]:
     """The firm of the trader record linked to a portal user."""
     return select(Trader.firm_id).where(Trader.user_id == user_id, Trader.archived_at.is_(None))
 

@@ -8,7 +8,7 @@ Every one of those asks here, so a change to the definition (say, a leave of abs
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.models.user import Role, User
 from brm_app.services.errors import ValidationFailed
@@ -17,7 +17,7 @@ from brm_app.services.validation import require_id
 
 def active_broker() -> sa.ColumnElement[bool]:
     """SQL condition on `users`: the row is an active broker (also usable on `User.__table__`)."""
-    return sa.and_(User.role == Role.BROKER.value, User.is_active.is_(True))
+    return sa.and_(col(User.role) == Role.BROKER.value, col(User.is_active).is_(True))
 
 
 def is_active_broker(user: User | None) -> bool:
@@ -26,13 +26,14 @@ def is_active_broker(user: User | None) -> bool:
 
 
 def active_brokers(
-    db: Session, *, among: sa.Select | list[int] | None = None
+    db: Session, *, among: sa.Select[int] | list[int] | None = None
 ) -> list[tuple[int, str]]:
     """(id, name) of the active brokers, by name; `among` limits them to those ids."""
     stmt = select(User.id, User.name).where(active_broker())
     if among is not None:
-        stmt = stmt.where(User.id.in_(among))
-    return [(i, n) for i, n in db.exec(stmt.order_by(User.name, User.id)).all()]
+        stmt = stmt.where(col(User.id).in_(among))
+    rows = db.exec(stmt.order_by(col(User.name), col(User.id))).all()
+    return [(i, n) for i, n in rows if i is not None]
 
 
 def check_active_broker(db: Session, broker_id: object, field: str) -> int:

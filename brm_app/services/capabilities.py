@@ -97,6 +97,8 @@ class TraderCapabilities:
 def for_trader(db: Session, *, actor: AnyActor, trader_id: object) -> TraderCapabilities:
     trader = traders.load(db, actor, trader_id)
     firm = db.get(Firm, trader.firm_id)
+    if firm is None:  # a trader's firm always exists (foreign key); this narrows the type
+        raise NotFound("Trader")
     in_firm = firm_capabilities(db, actor, firm)
     edit = trader.archived_at is None and allows(db, actor, P.TRADERS_EDIT, trader)
     return TraderCapabilities(

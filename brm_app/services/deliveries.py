@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.bootstrap import providers
 from brm_app.db import is_postgres, unit_of_work, utcnow
@@ -66,7 +66,7 @@ def _finish(delivery_id: int, **values: object) -> None:
     with unit_of_work(write=True) as db:
         db.exec(
             sa.update(NotificationDelivery)
-            .where(NotificationDelivery.id == delivery_id)
+            .where(col(NotificationDelivery.id) == delivery_id)
             .values(**values)
         )
 
@@ -124,8 +124,8 @@ def sweep_interrupted(db: Session) -> int:
     result = db.exec(
         sa.update(NotificationDelivery)
         .where(
-            NotificationDelivery.status == "sending",
-            NotificationDelivery.sending_at < utcnow() - SENDING_STALE,
+            col(NotificationDelivery.status) == "sending",
+            col(NotificationDelivery.sending_at) < utcnow() - SENDING_STALE,
         )
         .values(status="unknown", error="interrupted while sending; not re-sent")
     )

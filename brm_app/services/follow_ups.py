@@ -233,6 +233,7 @@ def assignable_brokers(db: Session, *, actor: AnyActor, firm_id: object) -> list
     firm = firms.load(db, actor, firm_id, Permission.FOLLOW_UPS_EDIT)
     if _assigns_across_the_book(actor):
         return active_brokers(db)
+    assert firm.id is not None  # a loaded row's primary key
     return active_brokers(db, among=access.covering_broker_ids(firm.id))
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, require
@@ -39,12 +39,9 @@ def _public(job: Job) -> JobPublic:
 def _state(value: object) -> JobState | None:
     if value is None or value == "":
         return None
-    try:
+    if isinstance(value, str) and value in {s.value for s in JobState}:
         return JobState(value)
-    except ValueError:
-        raise ValidationFailed(
-            "must be one of " + ", ".join(s.value for s in JobState), field="state"
-        ) from None
+    raise ValidationFailed("must be one of " + ", ".join(s.value for s in JobState), field="state")
 
 
 def counts(db: Session, *, actor: Actor) -> dict[str, int]:
@@ -61,11 +58,11 @@ def list_jobs(
     require(actor, Permission.JOBS_MANAGE)
     chosen = _state(state)
     states = [chosen.value] if chosen else [s.value for s in SHOWN_STATES]
-    cond = Job.state.in_(states)
+    cond = col(Job.state).in_(states)
     rows = db.exec(
         select(Job)
         .where(cond)
-        .order_by(Job.run_at.desc(), Job.id.desc())
+        .order_by(col(Job.run_at).desc(), col(Job.id).desc())
         .offset(page.offset)
         .limit(page.limit + 1)
     ).all()
@@ -76,13 +73,14 @@ def list_jobs(
 def retry(db: Session, *, actor: Actor, job_id: object) -> JobPublic:
     """Give a dead job a fresh set of attempts, due now."""
     require(actor, Permission.JOBS_MANAGE)
-    job = db.get(Job, require_id(job_id, "job_id"))
+    chosen = require_id(job_id, "job_id")
+    job = db.get(Job, chosen)
     if job is None:
         raise NotFound("Job")
     if job.state != JobState.DEAD.value:
         raise Conflict("Only a dead job can be retried.", field="job_id")
     attempts, error = job.attempts, job.last_error
-    queue.retry_dead(db, job.id)
+    queue.retry_dead(db, chosen)
     db.refresh(job)
     audit.record(
         db,

@@ -51,6 +51,7 @@ def notify(
     )
     db.add(note)
     db.flush()
+    assert note.id is not None  # flushed: it has its id
     for channel in channels:
         in_app = channel == "in_app"
         delivery = NotificationDelivery(
@@ -62,6 +63,7 @@ def notify(
         db.add(delivery)
         if not in_app:
             db.flush()
+            assert delivery.id is not None  # flushed: it has its id
             # Sent by a job once this transaction commits (none if it rolls back).
             deliveries.enqueue_send(db, delivery.id)
     events.publish(db, TOPIC, [user_id], note.id)
@@ -118,13 +120,14 @@ def list_notifications(
 
 def mark_read(db: Session, *, actor: Actor, notification_id: object) -> NotificationPublic:
     """Mark one of the caller's own notifications read (someone else's is "not found")."""
-    note = db.get(Notification, require_id(notification_id, "notification_id"))
+    chosen = require_id(notification_id, "notification_id")
+    note = db.get(Notification, chosen)
     if note is None or note.user_id != actor.user_id:
         raise NotFound("Notification")
     if note.read_at is None:
         note.read_at = utcnow()
         db.add(note)
-        events.publish(db, TOPIC, [actor.user_id], note.id)
+        events.publish(db, TOPIC, [actor.user_id], chosen)
     return _public(note)
 
 

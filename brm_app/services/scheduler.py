@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.db import is_postgres, utcnow
 from brm_app.jobs import wake
@@ -65,7 +65,7 @@ def fire_due_reminders(
     due = _claim(
         db,
         select(Reminder.id, Reminder.follow_up_id)
-        .where(Reminder.fired_at.is_(None), Reminder.remind_at <= now)
+        .where(col(Reminder.fired_at).is_(None), Reminder.remind_at <= now)
         .order_by(Reminder.remind_at)
         .limit(batch),
     )
@@ -122,7 +122,9 @@ def fire_due_reminders(
 
 def next_reminder_at(db: Session) -> datetime | None:
     """When the next unfired reminder falls due (the job runner sleeps until then)."""
-    return db.exec(select(sa.func.min(Reminder.remind_at)).where(Reminder.fired_at.is_(None))).one()
+    return db.exec(
+        select(sa.func.min(Reminder.remind_at)).where(col(Reminder.fired_at).is_(None))
+    ).one()
 
 
 def reminders_changed(db: Session) -> None:
@@ -142,7 +144,7 @@ def escalate_overdue(db: Session, *, now: datetime | None = None, batch: int = B
         select(FollowUp)
         .where(
             FollowUp.status == FollowUpStatus.OPEN.value,
-            FollowUp.escalated_at.is_(None),
+            col(FollowUp.escalated_at).is_(None),
             FollowUp.due_at < cutoff,
         )
         .order_by(FollowUp.due_at)

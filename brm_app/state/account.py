@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
+from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
+from brm_app.models.user import UserPublic
 from brm_app.services import authentication, calendar_feed, users
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.settings import get_settings
@@ -29,10 +33,12 @@ class AccountState(ServiceMixin, rx.State):
     mfa_enabled: bool = False
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         self.new_feed_url = ""
 
-        def fetch(db, *, actor):
+        def fetch(
+            db: Session, *, actor: Actor
+        ) -> tuple[UserPublic, list[calendar_feed.FeedInfo], bool]:
             me = users.get_me(db, actor=actor)
             return (
                 me,
@@ -50,7 +56,7 @@ class AccountState(ServiceMixin, rx.State):
         self._show_feeds(feeds)
         return None
 
-    def _show_feeds(self, feeds) -> None:
+    def _show_feeds(self, feeds: Sequence[calendar_feed.FeedInfo]) -> None:
         self.feeds = [
             {
                 "id": f.feed_id,
@@ -62,8 +68,8 @@ class AccountState(ServiceMixin, rx.State):
         ]
 
     @rx.event
-    async def create_feed(self):
-        def run(db, *, actor):
+    async def create_feed(self) -> Any:
+        def run(db: Session, *, actor: Actor) -> tuple[str, list[calendar_feed.FeedInfo]]:
             _, token = calendar_feed.create_feed(db, actor=actor)
             return token, calendar_feed.list_feeds(db, actor=actor)
 
@@ -76,13 +82,13 @@ class AccountState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def revoke_feed(self, feed_id: int):
-        feed_id = as_id(feed_id)
-        if feed_id is None:
+    async def revoke_feed(self, feed_id: int) -> Any:
+        chosen = as_id(feed_id)
+        if chosen is None:
             return None
 
-        def run(db, *, actor):
-            calendar_feed.revoke_feed(db, actor=actor, feed_id=feed_id)
+        def run(db: Session, *, actor: Actor) -> list[calendar_feed.FeedInfo]:
+            calendar_feed.revoke_feed(db, actor=actor, feed_id=chosen)
             return calendar_feed.list_feeds(db, actor=actor)
 
         try:
@@ -93,7 +99,7 @@ class AccountState(ServiceMixin, rx.State):
         return rx.toast.success("Feed revoked: its URL no longer works.")
 
     @rx.event
-    async def set_email_reminders(self, enabled: bool):
+    async def set_email_reminders(self, enabled: bool) -> Any:
         if not isinstance(enabled, bool):
             return None
         try:
@@ -108,11 +114,11 @@ class AccountState(ServiceMixin, rx.State):
         )
 
     @rx.event
-    def hide_feed_url(self):
+    def hide_feed_url(self) -> None:
         self.new_feed_url = ""
 
     @rx.event
-    async def save_profile(self, form: dict):
+    async def save_profile(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict):
             return None
         try:
@@ -134,7 +140,7 @@ class AccountState(ServiceMixin, rx.State):
         return rx.toast.success("Profile saved.")
 
     @rx.event
-    async def change_password(self, form: dict):
+    async def change_password(self, form: dict[str, Any]) -> AsyncIterator[Any]:
         if not isinstance(form, dict):
             return
         if form.get("new_password") != form.get("confirm_password"):

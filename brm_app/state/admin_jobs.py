@@ -6,11 +6,13 @@ import json
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
-from brm_app.models.job import JobState
+from brm_app.auth.actor import Actor
+from brm_app.models.job import JobPublic, JobState
 from brm_app.services import jobs_admin
 from brm_app.services.errors import DomainError
-from brm_app.services.pagination import PageRequest
+from brm_app.services.pagination import Page, PageRequest
 from brm_app.state.base import PagedListMixin, as_id
 
 PAGE_SIZE = 50
@@ -27,12 +29,12 @@ class JobsState(PagedListMixin, rx.State):
     total: int = 0
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         self.offset = 0
         return await self._refresh()
 
-    async def _refresh(self):
-        def fetch(db, *, actor):
+    async def _refresh(self) -> Any:
+        def fetch(db: Session, *, actor: Actor) -> tuple[Page[JobPublic], dict[str, int]]:
             page = jobs_admin.list_jobs(
                 db,
                 actor=actor,
@@ -63,7 +65,7 @@ class JobsState(PagedListMixin, rx.State):
         return None
 
     @rx.event
-    async def set_state_filter(self, value: Any):
+    async def set_state_filter(self, value: Any) -> Any:
         if value == "all":
             value = ""
         if isinstance(value, str) and (value == "" or value in {s.value for s in JobState}):
@@ -73,13 +75,15 @@ class JobsState(PagedListMixin, rx.State):
         return None
 
     @rx.event
-    async def retry(self, job_id: Any):
-        job_id = as_id(job_id)
-        if job_id is None:
+    async def retry(self, job_id: Any) -> Any:
+        chosen = as_id(job_id)
+        if chosen is None:
             return None
         try:
-            await self._call(jobs_admin.retry, write=True, job_id=job_id)
+            await self._call(jobs_admin.retry, write=True, job_id=chosen)
         except DomainError as exc:
-            return [self._error_event(exc), await self._refresh()]
+            # Reflex refuses a None among returned events (the message would be lost).
+            refreshed = await self._refresh()
+            return [self._error_event(exc), *([refreshed] if refreshed is not None else [])]
         await self._refresh()
-        return rx.toast.success(f"Job {job_id} queued again.")
+        return rx.toast.success(f"Job {chosen} queued again.")

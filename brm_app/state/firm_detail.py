@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 import reflex as rx
+from sqlmodel import Session
 
+from brm_app.auth.actor import Actor
 from brm_app.models.fields import country_name, phone_display
-from brm_app.models.firm import FirmPublic, FirmWrite
+from brm_app.models.firm import BrokerRef, FirmPublic, FirmWrite
 from brm_app.models.trader import PERMISSION_LABELS, TraderPublic, TraderStatus, TraderWrite
 from brm_app.services import capabilities, firms, traders
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
@@ -177,7 +179,9 @@ class FirmState(TimelineMixin, rx.State):
             return None
         self.firm_id = firm_id
 
-        def fetch(db, *, actor):
+        def fetch(
+            db: Session, *, actor: Actor
+        ) -> tuple[FirmPublic, capabilities.FirmCapabilities, list[BrokerRef], list[str]]:
             firm = firms.get_firm(db, actor=actor, firm_id=firm_id)
             caps = capabilities.for_firm(db, actor=actor, firm_id=firm_id)
             return (
@@ -213,7 +217,7 @@ class FirmState(TimelineMixin, rx.State):
         self.can_log = caps.log_activity
 
     async def _refresh_firm(self) -> None:
-        def fetch(db, *, actor):
+        def fetch(db: Session, *, actor: Actor) -> tuple[FirmPublic, capabilities.FirmCapabilities]:
             firm = firms.get_firm(db, actor=actor, firm_id=self.firm_id)
             return firm, capabilities.for_firm(db, actor=actor, firm_id=self.firm_id)
 

@@ -24,13 +24,14 @@ import uuid
 from collections.abc import Coroutine, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
 import reflex as rx
 from reflex.app import EventNamespace, _sio_dumps, _sio_loads
 from reflex.istate.manager.memory import StateManagerMemory
 from reflex.istate.manager.token import BaseStateToken
 from reflex.state import StateUpdate
+from reflex.utils.token_manager import SocketRecord
 from reflex_base.event.processor.base_state_processor import BaseStateEventProcessor
 from reflex_base.event.processor.future import EventFuture
 
@@ -178,9 +179,11 @@ class Tab:
 
     # ---- the connection ----------------------------------------------------------------
 
-    def connect(self, cookie_token: str | None) -> None:
-        """(Re)connect the socket with this cookie: headers are read once per connection."""
-        headers = [(b"origin", b"http://localhost:3000"), (b"user-agent", b"harness")]
+    def connect(self, cookie_token: str | None, extra: dict[str, str] | None = None) -> None:
+        """(Re)connect the socket with this cookie (and any other headers the browser sends,
+        `extra` replacing the defaults): headers are read once per connection."""
+        fields = {"origin": "http://localhost:3000", "user-agent": "harness", **(extra or {})}
+        headers = [(k.encode(), v.encode()) for k, v in fields.items()]
         if cookie_token:
             headers.append((b"cookie", f"brm_session={cookie_token}".encode()))
         environ = {"asgi.scope": {"headers": headers, "client": ("127.0.0.1", 50000)}}
@@ -189,12 +192,17 @@ class Tab:
             self.sid, environ
         )
         namespace._token_manager.sid_to_token[self.sid] = self.token
+        # Which worker holds the tab's socket: this one (live pushes look it up).
+        namespace._token_manager.token_to_socket[self.token] = SocketRecord(
+            instance_id=namespace._token_manager.instance_id, sid=self.sid
+        )
 
     # ---- sending ----------------------------------------------------------------------
 
     def _router_data(self) -> dict[str, Any]:
         parts = urlsplit(self.path)
-        query = dict(p.split("=", 1) if "=" in p else (p, "") for p in parts.query.split("&") if p)
+        # Decoded, as the frontend's URLSearchParams hands them over (?q=ac%1Bme is "ac\x1bme").
+        query = dict(parse_qsl(parts.query, keep_blank_values=True))
         return {"pathname": parts.path, "asPath": self.path, "query": query}
 
     def send_raw(self, name: str, payload: dict[str, Any]) -> list[Received]:

@@ -56,6 +56,7 @@ MATRIX: dict[str, Row] = {
     "AccountState.create_feed": STAFF,
     "AccountState.revoke_feed": OWNER,
     "AccountState.hide_feed_url": UI,
+    "AccountState.set_email_reminders": EVERYONE,  # one's own setting (profile.edit)
     # ---- sign-in security (also while a password change or 2FA set-up is pending) ----
     "SecurityState.load": EVERYONE,
     "SecurityState.change_password": EVERYONE,
@@ -213,6 +214,12 @@ MATRIX: dict[str, Row] = {
     "AdminUsersState.close_reveal": UI,
     "AdminUsersState.set_confirm_open": UI,
     "AdminUsersState.set_dialog_open": UI,
+    # ---- background jobs (admins: jobs.manage) ----
+    "JobsState.load": ADMIN,
+    "JobsState.set_state_filter": ADMIN,
+    "JobsState.next_page": ADMIN,
+    "JobsState.prev_page": ADMIN,
+    "JobsState.retry": ADMIN,
     # ---- audit trail (admins, compliance) ----
     "AuditState.load": AUDITORS,
     "AuditState.verify": AUDITORS,

@@ -3,6 +3,8 @@ what the browser says its address is."""
 
 from __future__ import annotations
 
+import reflex as rx
+
 from brm_app.models.user import Role
 from brm_app.settings import get_settings
 from brm_app.state.account import AccountState
@@ -14,14 +16,11 @@ def test_new_feed_address_uses_the_public_url(browser_for, monkeypatch):
     get_settings.cache_clear()
     broker = make_user(Role.BROKER)
     browser = browser_for(broker.email, "/account")
-    headers = {
-        **browser.root.router_data["headers"],
-        "host": "attacker.example",
-        "origin": "http://attacker.example",
-    }
-    browser.root.router_data = browser.root._update_router_vars(
-        {**browser.root.router_data, "headers": headers}, {}
+    # The socket connects with the address the browser claims.
+    browser.set_cookie(
+        browser.cookie_token, {"host": "attacker.example", "origin": "http://attacker.example"}
     )
     browser.fire(AccountState, "create_feed")
     url = browser.state(AccountState).new_feed_url
+    assert browser.held(rx.State)["rx_router_headers"]["host"] == "attacker.example"  # it came
     assert url.startswith("https://brm.example.com/api/calendar/") and url.endswith(".ics")

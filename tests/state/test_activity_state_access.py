@@ -155,7 +155,10 @@ def _pick_firm(a, r):
 
 def _calendar_move(a, r):
     browser = _browser(a, r, "/calendar")
-    state = browser.state(CalendarState)
+    # What picking the follow-up in the calendar and the move dialog leave on the server, the
+    # same for every role (a role that sees no calendar could pick nothing): the refusal tested
+    # is the handler's own.
+    state = browser.server_state(CalendarState)
     state.move_id, state.move_day, state.move_time, state.tz = (
         a.follow_up,
         "2031-05-05",
@@ -413,6 +416,20 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Run]] = {
                 )
             ),
         ),
+    ),
+    (SettingsState, "save_security"): (
+        ADMIN,
+        lambda a, r: (
+            _fire(a, r, SettingsState, "save_security", {"mfa_trader": "on"}),
+            _db(
+                lambda db: (
+                    __import__("brm_app.services.app_settings", fromlist=["x"])
+                    .get_security(db)
+                    .mfa_required_roles
+                    == ["trader"]
+                )
+            ),
+        )[1],
     ),
     # ---- my account: calendar feeds ----
     (AccountState, "create_feed"): (

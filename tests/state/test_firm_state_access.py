@@ -72,10 +72,12 @@ def _timeline_check(cls: type, handler: str, args: tuple) -> Callable[[World, st
     def run(w: World, r: str) -> bool:
         path = f"/firms/{w.f}" if cls is FirmState else f"/traders/{w.t1}"
         browser = _loaded(w, r, cls, path)
-        state = browser.state(cls)
-        state.tl_allowed, state.timeline = False, []
+        # Forget the load's timeline on the server (the reset is sent with the next event), so
+        # what the tab then holds is what this handler left.
+        server = browser.server_state(cls)
+        server.tl_allowed, server.timeline = False, []
         browser.fire(cls, handler, *args)
-        return state.tl_allowed
+        return browser.state(cls).tl_allowed
 
     return run
 
@@ -352,23 +354,27 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Callable[[World, str], bool]]] = 
 }
 
 
+# The three below set on the server what the dialog's pick leaves behind, the same for every
+# role (a role that may not search would pick nothing): the refusal tested is the handler's own.
+
+
 def _merge(w, r):
     browser = firm_page(w, r)
-    state = browser.state(FirmState)
+    state = browser.server_state(FirmState)
     state.merge_source_id, state.merge_source_name = w.d, "dup"  # as if picked from the search
     browser.fire(FirmState, "merge")
 
 
 def _remove(w, r):
     browser = firm_page(w, r)
-    state = browser.state(FirmState)
+    state = browser.server_state(FirmState)
     state.remove_trader_id, state.remove_trader_name = w.t1, "Tom"
     browser.fire(FirmState, "remove_trader")
 
 
 def _move(w, r):
     browser = firm_page(w, r)
-    state = browser.state(FirmState)
+    state = browser.server_state(FirmState)
     state.move_trader_id, state.move_target_id = w.t1, w.g
     browser.fire(FirmState, "move")
 

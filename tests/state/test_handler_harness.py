@@ -59,6 +59,13 @@ def params_of(cls: type[rx.State], handler: str) -> list[str]:
     return [p for p in inspect.signature(fn).parameters if p != "self"]
 
 
+def flags_only(cls: type[rx.State], handler: str) -> bool:
+    """Every parameter is declared a bool (a switch such as "Also email me my reminders")."""
+    fn = cls.event_handlers[handler].fn
+    hints = [p.annotation for n, p in inspect.signature(fn).parameters.items() if n != "self"]
+    return bool(hints) and all(h in (bool, "bool") for h in hints)
+
+
 HANDLERS = public_handlers()
 ROWS = [(c, h) for c, h in HANDLERS if h != matrix.SETVAR]
 
@@ -103,6 +110,16 @@ def test_expected_outcomes():
     assert matrix.expected("FirmState.save", "anonymous") == "login"
     assert matrix.expected("FirmState.set_edit_open", "trader") == "ui"
     assert matrix.expected("LoginState.submit", "anonymous") == "effect"
+
+
+def test_only_switches_are_spared_true_and_false():
+    """The fuzz walk sends True and False to every handler but a switch (all parameters bool)."""
+    from brm_app.state.account import AccountState
+    from brm_app.state.app_settings import SettingsState
+
+    assert flags_only(AccountState, "set_email_reminders")
+    assert not flags_only(SettingsState, "toggle_active")  # (type_name: str, active: bool)
+    assert not flags_only(AccountState, "load")
 
 
 # ---- what the database holds --------------------------------------------------------------------
@@ -210,6 +227,7 @@ def _pages(a: Activity) -> dict[str, str]:
         "InteractionPageState": f"/interactions/{a.interaction}",
         "FollowUpPageState": f"/follow-ups/{a.follow_up}",
         "AdminUsersState": "/admin/users",
+        "JobsState": "/admin/jobs",
         "AuditState": f"/audit?entity=firm&entity_id={w.f}",
         "ImportState": "/import",
         "SettingsState": "/admin/settings",
@@ -231,13 +249,15 @@ def _secrets(a: Activity, role: str) -> list[str]:
     return [*shared, "Fulcrum Partners", "Tess Portal"]
 
 
-def _fuzz_payloads(a: Activity, params: list[str]) -> Iterator[dict]:
+def _fuzz_payloads(a: Activity, params: list[str], *, flags: bool = False) -> Iterator[dict]:
     if not params:
         yield {"unexpected": 1}
         return
     others = [a.w.f, a.w.g, a.w.a, a.w.t1, a.w.t2, a.interaction, a.follow_up, a.notification,
               a.feed, a.w.users["broker"].id]  # fmt: skip
     for value in [*WRONG, *others]:
+        if flags and isinstance(value, bool):
+            continue  # a switch's true or false is its right value (one's own setting), not fuzz
         yield dict.fromkeys(params, value)
     yield {**dict.fromkeys(params, "1"), "unexpected": 1}
 
@@ -257,7 +277,7 @@ def _fuzz(a: Activity, server: Server, role: str) -> list[str]:
             tab = tabs[name] = server.tab(token, pages.get(name, "/"))
         params = params_of(cls, handler)
         before = checksum()
-        for payload in _fuzz_payloads(a, params):
+        for payload in _fuzz_payloads(a, params, flags=flags_only(cls, handler)):
             errors = len(server.errors)
             tab.send_raw(f"{cls.get_full_name()}.{handler}", payload)
             if len(server.errors) > errors:

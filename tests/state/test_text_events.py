@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
 import pkgutil
 
 import pytest
 import reflex as rx
-from reflex.state import StateUpdate
-from reflex_base.event import Event
 from sqlmodel import func, select
 
 import brm_app.state
@@ -34,7 +33,7 @@ from brm_app.state.audit import AuditState
 from brm_app.state.firms import FirmsState
 from brm_app.state.traders import TradersState
 from tests.factories import make_user
-from tests.state.conftest import Browser, run_async
+from tests.state.conftest import Browser, Sent
 
 
 def _page_states() -> list[type[rx.State]]:
@@ -72,14 +71,18 @@ def _audit_count() -> int:
         return db.exec(select(func.count()).select_from(AuditEvent)).one()
 
 
-def _preprocess(browser: Browser, cls, handler: str, payload: dict):
-    event = Event(name=f"{cls.get_full_name()}.{handler}", payload=payload, router_data={})
-    return run_async(app._preprocess(browser.root, event))
+def _send(browser: Browser, cls, handler: str, payload: dict) -> Sent:
+    """The event as the browser sends it, its arguments by name."""
+    return Sent(browser.tab.send_raw(f"{cls.get_full_name()}.{handler}", payload))
 
 
-def _message(update) -> str:
-    assert isinstance(update, StateUpdate), update
-    return str(update.events)
+def _refusal(sent: Sent) -> str | None:
+    """The input guard's message, if the event was refused before it ran: one message, and no
+    state sent (a handler that ran would have sent what it changed, or failed)."""
+    text = sent.text
+    if "Nothing was changed." not in text or any(r.delta for r in sent):
+        return None
+    return json.dumps(sent.events, ensure_ascii=False)
 
 
 def test_the_app_runs_the_input_guard_after_the_session_guard():
@@ -108,9 +111,11 @@ def test_every_handler_refuses_bad_text_before_it_runs(browser_for):
                 # Each argument in turn: as plain text and as a field of a form.
                 for value in (text, {"name": text, "notes": "fine\nlines"}):
                     payload = {p: (value if p == target else "ok") for p in params}
-                    update = _preprocess(browser, cls, handler, payload)
-                    if not isinstance(update, StateUpdate) or expected not in str(update.events):
+                    errors = len(browser.server.errors)
+                    refusal = _refusal(_send(browser, cls, handler, payload))
+                    if refusal is None or expected not in refusal:
                         failures.append(f"{cls.__name__}.{handler}({target}={value!r})")
+                    assert len(browser.server.errors) == errors, browser.server.errors[-1]
     assert not failures, f"{len(failures)} events were let through:\n" + "\n".join(failures[:30])
     assert _audit_count() == before
 
@@ -119,8 +124,10 @@ def test_good_text_passes_the_guard(browser_for):
     admin = make_user(Role.ADMIN)
     browser = browser_for(admin.email, "/firms?q=acme")
     form = {"name": "Mehr\u200cAfarin — “Bank”", "notes": "two\nlines\ttabbed"}
-    assert _preprocess(browser, FirmsState, "create", {"form": form}) is None
-    assert _preprocess(browser, FirmsState, "search", {"value": "Acme Capital"}) is None
+    sent = browser.fire(FirmsState, "create", form)
+    assert _refusal(sent) is None and sent.delta_of(FirmsState)  # it ran
+    sent = browser.fire(FirmsState, "search", "Acme Capital")
+    assert _refusal(sent) is None and browser.state(FirmsState).q == "Acme Capital"
 
 
 def test_the_message_names_the_field():
@@ -142,8 +149,9 @@ def test_a_page_address_with_bad_text_is_refused(browser_for, path, cls):
     """Page loads read the address: ?entity=%00 once reached PostgreSQL (a failed handler)."""
     admin = make_user(Role.ADMIN)
     browser = browser_for(admin.email, path)
-    update = _preprocess(browser, cls, "load", {})
-    assert "The page address" in _message(update) and "control characters" in _message(update)
+    message = _refusal(browser.fire(cls, "load"))
+    assert message is not None
+    assert "The page address" in message and "control characters" in message
 
 
 def test_a_refused_profile_save_changes_nothing(browser_for):
@@ -151,8 +159,9 @@ def test_a_refused_profile_save_changes_nothing(browser_for):
     nor the database."""
     user = make_user(Role.BROKER, name="Ben Broker")
     browser = browser_for(user.email, "/account")
-    update = _preprocess(browser, AccountState, "save_profile", {"form": {"name": "Ben\x00"}})
-    assert "Name must not contain control characters. Nothing was changed." in _message(update)
+    message = _refusal(browser.fire(AccountState, "save_profile", {"name": "Ben\x00"}))
+    assert message is not None
+    assert "Name must not contain control characters. Nothing was changed." in message
     with unit_of_work() as db:
         assert db.get(User, user.user_id).name == "Ben Broker"
 
@@ -178,32 +187,34 @@ def test_name_handlers_refuse_invisible_characters(browser_for, char):
               _names(InteractionType, InteractionType.name),
               _names(InteractionOutcome, InteractionOutcome.name), _audit_count())  # fmt: skip
     # Every event passes the guard (these characters are no control characters) ...
-    assert _preprocess(browser, AccountState, "save_profile", {"form": {"name": name}}) is None
+    sent = browser.fire(AccountState, "save_profile", {"name": name})
+    assert _refusal(sent) is None
 
     # ... and is refused by the service or schema behind the handler, naming the field.
-    browser.fire(AccountState, "save_profile", {"name": name})
     assert "invisible" in browser.state(AccountState).profile_errors["name"]
 
-    browser.state(AdminUsersState).editing_id = 0
+    browser.server_state(AdminUsersState).editing_id = 0  # as if the new-user dialog were open
     form = {"email": "new@test.example", "name": name, "role": "broker"}
     browser.fire(AdminUsersState, "save", form)
     assert "invisible" in browser.state(AdminUsersState).errors["name"]
 
-    browser.state(FirmsState).is_broker = False
+    browser.fire(FirmsState, "load")  # an admin's capabilities: choose the coverage
+    assert browser.state(FirmsState).choose_coverage
     browser.fire(FirmsState, "create", {"name": name, "primary_broker_id": str(broker.user_id)})
     assert "invisible" in browser.state(FirmsState).errors["name"]
 
-    browser.state(TradersState).new_role = name
+    browser.fire(TradersState, "set_new_role", name)
     browser.fire(TradersState, "add_role")
     assert "invisible" in browser.state(TradersState).role_error
 
     settings = browser.state(SettingsState)
-    settings.new_type, settings.new_outcome = name, name
+    browser.fire(SettingsState, "set_new_type", name)
+    browser.fire(SettingsState, "set_new_outcome", name)
     browser.fire(SettingsState, "add_type")
     assert "invisible" in settings.config_error
-    settings.config_error = ""
-    browser.fire(SettingsState, "add_outcome")
-    assert "invisible" in settings.config_error
+    browser.server_state(SettingsState).config_error = ""  # sent with the next event
+    sent = browser.fire(SettingsState, "add_outcome")
+    assert "invisible" in sent.delta_of(SettingsState)["config_error"]
 
     after = (_names(User, User.name), _names(Firm, Firm.name), _names(TraderRole, TraderRole.name),
              _names(InteractionType, InteractionType.name),

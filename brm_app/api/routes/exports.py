@@ -145,7 +145,7 @@ def export_firms(
     broker_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only firms this broker covers")
     ] = None,
-    sort: FirmSort = FirmSort.name,
+    sort: FirmSort = FirmSort("name"),
     direction: Direction = "asc",
 ) -> StreamingResponse:
     """Every firm you may see matching the filters of GET /api/v1/firms, as CSV (import format)."""
@@ -163,7 +163,7 @@ def export_traders(
     status: TraderStatus | None = None,
     role: Annotated[str | None, Query(max_length=60), NoNul] = None,
     covered: Covered = False,
-    sort: TraderSort = TraderSort.name,
+    sort: TraderSort = TraderSort("name"),
     direction: Direction = "asc",
 ) -> StreamingResponse:
     """Every trader you may see matching the filters, as CSV (import format)."""
@@ -182,7 +182,7 @@ def browser_export_firms(
     tier: Tier | None = None,
     covered: Covered = False,
     broker_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
-    sort: FirmSort = FirmSort.name,
+    sort: FirmSort = FirmSort("name"),
     direction: Direction = "asc",
 ) -> StreamingResponse:
     actor = _cookie_actor(request)
@@ -199,7 +199,7 @@ def browser_export_traders(
     status: TraderStatus | None = None,
     role: Annotated[str | None, Query(max_length=60), NoNul] = None,
     covered: Covered = False,
-    sort: TraderSort = TraderSort.name,
+    sort: TraderSort = TraderSort("name"),
     direction: Direction = "asc",
 ) -> StreamingResponse:
     actor = _cookie_actor(request)
