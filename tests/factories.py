@@ -21,6 +21,7 @@ def make_user(
     name: str | None = None,
     password: str = PASSWORD,
     manager_id: int | None = None,
+    must_change_password: bool = False,
 ) -> Actor:
     n = next(_seq)
     role = Role(role)
@@ -35,6 +36,7 @@ def make_user(
                 password=password,
                 manager_id=manager_id,
             ),
+            must_change_password=must_change_password,
         )
         from brm_app.models.user import User
 

@@ -12,7 +12,7 @@ from sqlmodel import Session
 from brm_app.auth.actor import Actor
 from brm_app.db import unit_of_work
 from brm_app.services import authentication
-from brm_app.services.errors import NotAuthenticated
+from brm_app.services.errors import NotAuthenticated, SetupRequired
 from brm_app.settings import Settings, get_settings
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
@@ -45,11 +45,12 @@ def settings() -> Settings:
     return get_settings()
 
 
-def current_actor(
+def actor_during_setup(
     request: Request,
     db: Annotated[Session, Depends(db_session, scope="function")],
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Actor:
+    """The bearer's actor, also while their account setup is pending (the password change)."""
     if creds is None or creds.scheme.lower() != "bearer" or not creds.credentials:
         raise NotAuthenticated("Send an access token: Authorization: Bearer <token>.")
     return authentication.actor_for_api_token(
@@ -57,6 +58,15 @@ def current_actor(
     )
 
 
+def current_actor(actor: Annotated[Actor, Depends(actor_during_setup)]) -> Actor:
+    """The bearer's actor; 403 with what to do while the password must be changed or two-factor
+    sign-in set up (every route but the password change)."""
+    if actor.setup_required:
+        raise SetupRequired(actor.setup_required)
+    return actor
+
+
 # scope="function": FastAPI's default ("request") would commit after the response was sent.
 DB = Annotated[Session, Depends(db_session, scope="function")]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+SetupActor = Annotated[Actor, Depends(actor_during_setup)]

@@ -17,6 +17,11 @@ class Actor:
     ip: str | None = None
     # The browser session the request came through (None for API tokens and the CLI).
     session_id: int | None = None
+    # Set while the account must be put in order before anything else: "password" (chosen by an
+    # admin, to be changed) or "mfa" (the role requires two-factor sign-in, not yet set up).
+    # Services refuse such an actor (rbac.require); only the password change and two-factor
+    # enrolment accept it.
+    setup_required: str | None = None
 
     @property
     def label(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.models.user import Role
-from brm_app.services.errors import NotFound, PermissionDenied
+from brm_app.services.errors import NotFound, PermissionDenied, SetupRequired
 
 
 class Permission(StrEnum):
@@ -143,6 +143,8 @@ def require(
     or is of a type no record rule covers (so a new kind of record is refused until it has one)."""
     if isinstance(actor, SystemActor):
         return
+    if actor.setup_required:
+        raise SetupRequired(actor.setup_required)
     if not has(actor, permission):
         raise PermissionDenied()
     if record is None:

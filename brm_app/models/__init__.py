@@ -1,7 +1,7 @@
 """All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
 
 from brm_app.models.audit import AuditEvent
-from brm_app.models.auth_records import LoginThrottle, UserSession
+from brm_app.models.auth_records import LoginThrottle, RecoveryCode, UserSession, UserTotp
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.follow_up import (
     AppSetting,
@@ -44,6 +44,7 @@ __all__ = [
     "LoginThrottle",
     "Notification",
     "NotificationDelivery",
+    "RecoveryCode",
     "Reminder",
     "Role",
     "Trader",
@@ -51,4 +52,5 @@ __all__ = [
     "TraderRole",
     "User",
     "UserSession",
+    "UserTotp",
 ]

@@ -58,6 +58,12 @@ class User(SQLModel, table=True):
     time_zone: str = Field(default="UTC", max_length=64)
     # "Also email me my reminders" (per-channel preferences come with the communications work).
     email_reminders: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # A password an admin set or generated: the user must choose their own before anything else.
+    must_change_password: bool = Field(
+        default=False, sa_column_kwargs={"server_default": sa.false()}
+    )
+    # Two-factor sign-in (TOTP) is on; the secret itself lives encrypted in user_totp.
+    mfa_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
 
 
 class UserPublic(BaseModel):
@@ -76,6 +82,8 @@ class UserPublic(BaseModel):
     time_zone: str = "UTC"
     locked_until: datetime | None = None
     email_reminders: bool = False
+    must_change_password: bool = False
+    mfa_enabled: bool = False
 
     @classmethod
     def of(cls, user: User, locked_until: datetime | None = None) -> UserPublic:
@@ -91,6 +99,8 @@ class UserPublic(BaseModel):
             time_zone=user.time_zone,
             locked_until=locked_until,
             email_reminders=user.email_reminders,
+            must_change_password=user.must_change_password,
+            mfa_enabled=user.mfa_enabled,
         )
 
 

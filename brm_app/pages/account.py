@@ -111,6 +111,21 @@ def _password() -> rx.Component:
                     ),
                     S.password_errors.get("confirm_password", ""),
                 ),
+                rx.cond(
+                    S.mfa_enabled,
+                    field(
+                        "One-time code",
+                        rx.input(
+                            name="otp",
+                            auto_complete="one-time-code",
+                            input_mode="numeric",
+                            max_length=24,
+                            required=True,
+                            id="password-otp",
+                        ),
+                        S.password_errors.get("otp", ""),
+                    ),
+                ),
                 rx.button(
                     rx.cond(S.saving, rx.spinner(size="1"), rx.fragment()),
                     "Change password",
@@ -124,6 +139,27 @@ def _password() -> rx.Component:
             on_submit=S.change_password,
             reset_on_submit=True,
             key=S.password_form_key,
+        ),
+    )
+
+
+def _security() -> rx.Component:
+    return card(
+        rx.heading("Two-factor sign-in", size="4", margin_bottom="4px"),
+        rx.text(
+            rx.cond(
+                S.mfa_enabled,
+                "On: signing in asks for a code from your authenticator app.",
+                "Off: signing in asks for your password only.",
+            ),
+            size="2",
+            color_scheme="gray",
+            margin_bottom="12px",
+        ),
+        rx.link(
+            rx.button(rx.icon("shield-check", size=14), "Sign-in security", variant="soft"),
+            href="/account/security",
+            id="security-link",
         ),
     )
 
@@ -257,6 +293,7 @@ def account() -> rx.Component:
         rx.grid(
             _profile(),
             _password(),
+            _security(),
             _reminders(),
             rx.cond(S.can_have_feed, _feeds()),
             columns=rx.breakpoints(initial="1", md="2"),

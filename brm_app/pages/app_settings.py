@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import reflex as rx
+from reflex.vars import ArrayVar
 
 from brm_app.components.layout import app_page
 from brm_app.components.ui import card, field, page_header, table_scroll
+from brm_app.models.user import ROLE_LABELS
 from brm_app.state.app_settings import SettingsState as S
 
 
@@ -108,6 +112,47 @@ def _rules() -> rx.Component:
     )
 
 
+def _security() -> rx.Component:
+    # The state's list as the Var it is on the class (mypy reads the annotation: list[str]).
+    roles = cast("ArrayVar[list[str]]", S.mfa_roles)
+    return card(
+        rx.heading("Sign-in security", size="4"),
+        rx.text(
+            "Users of the ticked roles must sign in with a one-time code from an authenticator "
+            "app too; they set it up at their next sign-in before anything else.",
+            size="2",
+            color_scheme="gray",
+            margin_bottom="12px",
+        ),
+        rx.form(
+            rx.vstack(
+                field(
+                    "Roles that require two-factor sign-in",
+                    rx.hstack(
+                        *[
+                            rx.checkbox(
+                                label,
+                                name=f"mfa_{role.value}",
+                                default_checked=roles.contains(role.value),
+                            )
+                            for role, label in ROLE_LABELS.items()
+                        ],
+                        spacing="4",
+                        wrap="wrap",
+                    ),
+                    S.security_error,
+                ),
+                rx.button("Save sign-in security", type="submit", id="save-security"),
+                spacing="3",
+                align="start",
+            ),
+            on_submit=S.save_security,
+            reset_on_submit=False,
+            key=roles.join(","),
+        ),
+    )
+
+
 def _types() -> rx.Component:
     return card(
         rx.heading("Interaction types and outcomes", size="4"),
@@ -196,6 +241,7 @@ def settings_page() -> rx.Component:
             "Settings", "Rules and lists the whole brokerage works with. Changes are audited."
         ),
         _rules(),
+        _security(),
         _types(),
         spacing="4",
         width="100%",

@@ -71,6 +71,24 @@ def login() -> rx.Component:
                                 width="100%",
                             ),
                         ),
+                        rx.cond(
+                            LoginState.need_otp,
+                            field(
+                                "One-time code",
+                                rx.input(
+                                    id="otp",
+                                    name="otp",
+                                    auto_complete="one-time-code",
+                                    input_mode="numeric",
+                                    required=True,
+                                    max_length=24,
+                                    size="3",
+                                    width="100%",
+                                    auto_focus=True,
+                                ),
+                                hint="From your authenticator app, or one of your recovery codes.",
+                            ),
+                        ),
                         rx.button(
                             rx.cond(
                                 LoginState.busy, rx.spinner(size="2"), rx.icon("log-in", size=16)

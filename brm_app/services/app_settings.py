@@ -1,5 +1,6 @@
 """Rules admins tune inside the app: how often each tier should be contacted, when overdue
-follow-ups escalate to the manager, and the default reminder offsets. Stored as JSON by key."""
+follow-ups escalate to the manager, the default reminder offsets, and which roles must use
+two-factor sign-in. Stored as JSON by key."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
 from brm_app.models.follow_up import AppSetting
+from brm_app.models.user import Role
 from brm_app.services import audit
 from brm_app.services.errors import ValidationFailed
 
@@ -104,6 +106,68 @@ def update_rules(
             action="settings.updated",
             entity="settings",
             entity_id=KEY,
+            changes=changes,
+        )
+    return rules
+
+
+# ---- account security ---------------------------------------------------------------------------
+
+SECURITY_KEY = "account_security"
+
+
+@dataclass
+class SecurityRules:
+    # Roles whose users must sign in with a second factor (they enrol before anything else).
+    mfa_required_roles: list[str] = field(default_factory=list)
+
+
+def get_security(db: Session) -> SecurityRules:
+    row = db.get(AppSetting, SECURITY_KEY)
+    if row is None:
+        return SecurityRules()
+    data = json.loads(row.value)
+    return SecurityRules(mfa_required_roles=list(data.get("mfa_required_roles", [])))
+
+
+def mfa_required_for(db: Session, role: str) -> bool:
+    return role in get_security(db).mfa_required_roles
+
+
+def read_security(db: Session, *, actor: Actor | SystemActor) -> SecurityRules:
+    require(actor, Permission.APP_SETTINGS)
+    return get_security(db)
+
+
+def update_security(
+    db: Session, *, actor: Actor | SystemActor, mfa_required_roles: object
+) -> SecurityRules:
+    """Admins choose the roles that must use two-factor sign-in; audited."""
+    require(actor, Permission.APP_SETTINGS)
+    roles = {r.value for r in Role}
+    if (
+        not isinstance(mfa_required_roles, list)
+        or len(mfa_required_roles) > len(roles)
+        or any(not isinstance(r, str) or r not in roles for r in mfa_required_roles)
+    ):
+        raise ValidationFailed("must be a list of roles", field="mfa_required_roles")
+    rules = get_security(db)
+    before = asdict(rules)
+    rules.mfa_required_roles = sorted(set(mfa_required_roles))
+    after = asdict(rules)
+    changes = audit.diff(before, after)
+    if changes:
+        row = db.get(AppSetting, SECURITY_KEY) or AppSetting(key=SECURITY_KEY, value="{}")
+        row.value = json.dumps(after, sort_keys=True)
+        row.updated_at = utcnow()
+        row.updated_by_id = getattr(actor, "user_id", None)
+        db.add(row)
+        audit.record(
+            db,
+            actor=actor,
+            action="settings.updated",
+            entity="settings",
+            entity_id=SECURITY_KEY,
             changes=changes,
         )
     return rules

@@ -3,6 +3,10 @@
 Rules: one generic message for any bad credentials (unknown email, wrong password, deactivated
 account); failed attempts are slowed and then locked (see auth.throttle); every sign-in, failure,
 lockout and sign-out is audited; sessions rotate at sign-in and die at once at sign-out.
+A user with two-factor sign-in on also gives a one-time code (a wrong code counts as a failed
+attempt, throttled alike; the counter is cleared only by a complete sign-in). A user whose
+password an admin chose, or whose role requires two-factor sign-in they have not set up, signs
+in but can do nothing else until that is done (Actor.setup_required, refused by rbac.require).
 """
 
 from __future__ import annotations
@@ -18,11 +22,12 @@ from brm_app.auth.actor import Actor
 from brm_app.auth.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from brm_app.db import utcnow
 from brm_app.models.user import Role, User
-from brm_app.services import audit
+from brm_app.services import app_settings, audit, two_factor
 from brm_app.services.errors import (
     AccountLocked,
     BadCredentials,
     NotAuthenticated,
+    SecondFactorNeeded,
     TooManyAttempts,
     ValidationFailed,
 )
@@ -34,9 +39,23 @@ LOCKED = (
     "Try again later or ask an administrator to unlock the account."
 )
 SLOW_DOWN = "Too many failed sign-in attempts. Wait {seconds} seconds and try again."
+OTP_NEEDED = (
+    "A one-time code is needed: send `otp`, the current code of your authenticator app "
+    "(or one of your recovery codes)."
+)
+OTP_MISSING = "Enter the one-time code from your authenticator app (or a recovery code)."
+OTP_WRONG = (
+    "That one-time code is not valid. Enter the current code from your app (or a recovery code)."
+)
 
 
-def actor_of(user: User, *, ip: str | None, session_id: int | None = None) -> Actor:
+def actor_of(
+    user: User,
+    *,
+    ip: str | None,
+    session_id: int | None = None,
+    setup_required: str | None = None,
+) -> Actor:
     return Actor(
         user_id=user.id,
         role=Role(user.role),
@@ -44,38 +63,42 @@ def actor_of(user: User, *, ip: str | None, session_id: int | None = None) -> Ac
         name=user.name,
         ip=ip,
         session_id=session_id,
+        setup_required=setup_required,
     )
 
 
-def _authenticate(
-    db: Session, *, email: object, password: object, ip: str | None, settings: Settings, via: str
-) -> User:
-    """Check credentials under the throttle. Failures are committed before the error is raised."""
-    if not isinstance(email, str) or not isinstance(password, str):
-        raise ValidationFailed("Enter your email and password.")
-    email = email.strip().lower()[:254]
-    if not email or not password:
-        raise ValidationFailed("Enter your email and password.")
-    keys = [throttle.account_key(email)]
-    if (ipk := throttle.ip_key(ip)) is not None:
-        keys.append(ipk)
-    verdict = throttle.check(db, keys)
-    if verdict.blocked_until is not None:
-        wait = max(1, math.ceil((verdict.blocked_until - utcnow()).total_seconds()))
-        if keys[0] in verdict.locked_keys:
-            # Hash like a wrong password would, so the answer's timing does not tell who is locked.
-            verify_password(password, None)
-            raise AccountLocked(LOCKED, wait)
-        message = LOCKED if verdict.hard_lock else SLOW_DOWN.format(seconds=wait)
-        raise TooManyAttempts(message, wait)
+def setup_required(
+    db: Session, *, role: str, must_change_password: bool, mfa_enabled: bool
+) -> str | None:
+    """What the account must do before anything else: "password", "mfa" or nothing (None)."""
+    if must_change_password:
+        return "password"
+    if not mfa_enabled and app_settings.mfa_required_for(db, role):
+        return "mfa"
+    return None
 
-    user = db.exec(select(User).where(User.email == email)).first()
-    ok = verify_password(password, user.password_hash if user else None)
-    if ok and user is not None and user.is_active:
-        throttle.clear(db, throttle.account_key(email))
-        return user
 
-    reason = "unknown_email" if user is None else ("inactive" if ok else "wrong_password")
+def _setup_of(db: Session, user: User) -> str | None:
+    return setup_required(
+        db,
+        role=user.role,
+        must_change_password=user.must_change_password,
+        mfa_enabled=user.mfa_enabled,
+    )
+
+
+def _record_failure(
+    db: Session,
+    *,
+    email: str,
+    user: User | None,
+    reason: str,
+    via: str,
+    ip: str | None,
+    keys: list[str],
+    settings: Settings,
+) -> None:
+    """Audit a failed attempt and count it against the account and the client address."""
     audit.record(
         db,
         actor=None,
@@ -97,6 +120,7 @@ def _authenticate(
             changes={"minutes": settings.login_lock_minutes},
             ip=ip,
         )
+    ipk = keys[1] if len(keys) > 1 else None
     if ipk is not None and throttle.record_failure(db, key=ipk, settings=settings, is_ip=True):
         audit.record(
             db,
@@ -108,6 +132,65 @@ def _authenticate(
             changes={"minutes": settings.login_lock_minutes},
             ip=ip,
         )
+
+
+def _authenticate(
+    db: Session,
+    *,
+    email: object,
+    password: object,
+    ip: str | None,
+    settings: Settings,
+    via: str,
+    otp: object = None,
+) -> User:
+    """Check credentials (and the one-time code of a user with two-factor sign-in on) under the
+    throttle. Failures are committed before the error is raised."""
+    if not isinstance(email, str) or not isinstance(password, str):
+        raise ValidationFailed("Enter your email and password.")
+    email = email.strip().lower()[:254]
+    if not email or not password:
+        raise ValidationFailed("Enter your email and password.")
+    keys = [throttle.account_key(email)]
+    if (ipk := throttle.ip_key(ip)) is not None:
+        keys.append(ipk)
+    verdict = throttle.check(db, keys)
+    if verdict.blocked_until is not None:
+        wait = max(1, math.ceil((verdict.blocked_until - utcnow()).total_seconds()))
+        if keys[0] in verdict.locked_keys:
+            # Hash like a wrong password would, so the answer's timing does not tell who is locked.
+            verify_password(password, None)
+            raise AccountLocked(LOCKED, wait)
+        message = LOCKED if verdict.hard_lock else SLOW_DOWN.format(seconds=wait)
+        raise TooManyAttempts(message, wait)
+
+    user = db.exec(select(User).where(User.email == email)).first()
+    ok = verify_password(password, user.password_hash if user else None)
+    if ok and user is not None and user.is_active:
+        if user.mfa_enabled:
+            if otp is None or otp == "":
+                # Not a guess: the password was right. Nothing is counted, nothing cleared.
+                raise SecondFactorNeeded(OTP_MISSING, missing=True)
+            if not two_factor.verify(db, user=user, code=otp, settings=settings, ip=ip):
+                _record_failure(
+                    db,
+                    email=email,
+                    user=user,
+                    reason="wrong_code",
+                    via=via,
+                    ip=ip,
+                    keys=keys,
+                    settings=settings,
+                )
+                db.commit()
+                raise SecondFactorNeeded(OTP_WRONG, missing=False)
+        throttle.clear(db, throttle.account_key(email))
+        return user
+
+    reason = "unknown_email" if user is None else ("inactive" if ok else "wrong_password")
+    _record_failure(
+        db, email=email, user=user, reason=reason, via=via, ip=ip, keys=keys, settings=settings
+    )
     db.commit()
     raise BadCredentials(BAD_CREDENTIALS)
 
@@ -120,10 +203,11 @@ def sign_in(
     ip: str | None,
     user_agent: str | None,
     settings: Settings,
+    otp: object = None,
 ) -> str:
     """Check credentials and open a session; returns the one-time ticket for the cookie exchange."""
     user = _authenticate(
-        db, email=email, password=password, ip=ip, settings=settings, via="browser"
+        db, email=email, password=password, ip=ip, settings=settings, via="browser", otp=otp
     )
     ticket = sessions.start(db, user=user, ip=ip, user_agent=user_agent, settings=settings)
     user.last_login_at = utcnow()
@@ -163,7 +247,7 @@ def actor_for_session(
     if found is None:
         return None
     row, user = found
-    return actor_of(user, ip=ip, session_id=row.id)
+    return actor_of(user, ip=ip, session_id=row.id, setup_required=_setup_of(db, user))
 
 
 SESSION_ENDED = "Your session has ended; please sign in again."
@@ -221,9 +305,19 @@ class ApiToken:
 
 
 def issue_api_token(
-    db: Session, *, email: object, password: object, ip: str | None, settings: Settings
+    db: Session,
+    *,
+    email: object,
+    password: object,
+    ip: str | None,
+    settings: Settings,
+    otp: object = None,
 ) -> ApiToken:
-    user = _authenticate(db, email=email, password=password, ip=ip, settings=settings, via="api")
+    """A token for the password grant; with two-factor sign-in on, `otp` is needed too. A user
+    whose setup is pending gets a token that only changes the password (see setup_required)."""
+    user = _authenticate(
+        db, email=email, password=password, ip=ip, settings=settings, via="api", otp=otp
+    )
     token, expires_in = tokens.issue(
         user.id,
         cv=tokens.credentials_version(user.credentials_changed_at),
@@ -244,7 +338,14 @@ def issue_api_token(
 
 
 _TOKEN_USER = select(
-    User.id, User.role, User.email, User.name, User.is_active, User.credentials_changed_at
+    User.id,
+    User.role,
+    User.email,
+    User.name,
+    User.is_active,
+    User.credentials_changed_at,
+    User.must_change_password,
+    User.mfa_enabled,
 ).where(User.id == sa.bindparam("uid"))
 
 
@@ -260,14 +361,34 @@ def actor_for_api_token(db: Session, *, token: str, ip: str | None, settings: Se
         raise NotAuthenticated("The account is not active.")
     if claims.credentials_version != tokens.credentials_version(row.credentials_changed_at):
         raise NotAuthenticated("The access token was issued before the credentials changed.")
-    return Actor(user_id=row.id, role=Role(row.role), email=row.email, name=row.name, ip=ip)
+    setup = setup_required(
+        db,
+        role=row.role,
+        must_change_password=row.must_change_password,
+        mfa_enabled=row.mfa_enabled,
+    )
+    return Actor(
+        user_id=row.id,
+        role=Role(row.role),
+        email=row.email,
+        name=row.name,
+        ip=ip,
+        setup_required=setup,
+    )
 
 
 def change_own_password(
-    db: Session, *, actor: Actor, current_password: object, new_password: object, settings: Settings
+    db: Session,
+    *,
+    actor: Actor,
+    current_password: object,
+    new_password: object,
+    settings: Settings,
+    otp: object = None,
 ) -> int:
-    """Needs the current password. Other sessions, all API tokens and all calendar feeds of the
-    user are revoked."""
+    """Needs the current password, and a one-time code when two-factor sign-in is on (a wrong
+    one counts as a failed sign-in attempt). Clears "must change password". Other sessions, all
+    API tokens and all calendar feeds of the user are revoked."""
     user = db.get(User, actor.user_id)
     if user is None or not user.is_active:
         raise NotAuthenticated("The account is not active.")
@@ -275,6 +396,29 @@ def change_own_password(
         current_password, user.password_hash
     ):
         raise ValidationFailed("is not your current password", field="current_password")
+    if user.mfa_enabled:
+        keys = [throttle.account_key(user.email)]
+        if (ipk := throttle.ip_key(actor.ip)) is not None:
+            keys.append(ipk)
+        verdict = throttle.check(db, keys)
+        if verdict.blocked_until is not None:
+            wait = max(1, math.ceil((verdict.blocked_until - utcnow()).total_seconds()))
+            raise TooManyAttempts(SLOW_DOWN.format(seconds=wait), wait)
+        if otp is None or otp == "":
+            raise ValidationFailed("is needed: the current code of your app", field="otp")
+        if not two_factor.verify(db, user=user, code=otp, settings=settings, ip=actor.ip):
+            _record_failure(
+                db,
+                email=user.email,
+                user=user,
+                reason="wrong_code",
+                via="password_change",
+                ip=actor.ip,
+                keys=keys,
+                settings=settings,
+            )
+            db.commit()
+            raise ValidationFailed("is not a valid one-time code", field="otp")
     try:
         check_policy(new_password, email=user.email)
     except PasswordPolicyError as exc:
@@ -282,6 +426,7 @@ def change_own_password(
     if verify_password(new_password, user.password_hash):
         raise ValidationFailed("must differ from the current password", field="new_password")
     user.password_hash = hash_password(new_password)
+    user.must_change_password = False
     user.updated_at = utcnow()
     revoked = credentials.changed(
         db, user, reason="password_changed", keep_session_id=actor.session_id

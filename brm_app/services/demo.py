@@ -294,6 +294,8 @@ def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:
                 password=password,
                 manager_id=by_local.get(manager_local) if manager_local else None,
             ),
+            # Demo accounts share the printed password and keep it.
+            must_change_password=False,
         )
         by_local[local] = created.user.user_id
         result.created.append(email)

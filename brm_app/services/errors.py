@@ -22,6 +22,23 @@ class PermissionDenied(DomainError):
         super().__init__(message)
 
 
+class SetupRequired(PermissionDenied):
+    """The account must change its password or set up two-factor sign-in before anything else."""
+
+    PASSWORD = (
+        "Your password was set by an administrator: choose your own password before you continue "
+        "(My account in the app, or POST /api/v1/users/me/password)."
+    )
+    MFA = (
+        "Your role requires two-factor sign-in: set it up under My account, Sign-in security, "
+        "before you continue."
+    )
+
+    def __init__(self, what: str):
+        super().__init__(self.PASSWORD if what == "password" else self.MFA)
+        self.what = what
+
+
 class NotFound(DomainError):
     status = 404
 
@@ -53,6 +70,14 @@ class ValidationFailed(DomainError):
 
 class BadCredentials(ValidationFailed):
     """Unknown email, wrong password or inactive account: one message for all three."""
+
+
+class SecondFactorNeeded(BadCredentials):
+    """Right password, but the one-time code is missing (`missing`) or wrong."""
+
+    def __init__(self, message: str, *, missing: bool):
+        super().__init__(message)
+        self.missing = missing
 
 
 class TooManyAttempts(DomainError):

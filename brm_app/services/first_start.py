@@ -34,6 +34,8 @@ def create_first_admin(db: Session, *, settings: Settings) -> FirstAdmin:
             role=Role.ADMIN,
             password=settings.admin_password,
         ),
+        # The operator chose BRM_ADMIN_PASSWORD; a generated one is to be replaced at first use.
+        must_change_password=not settings.admin_password,
     )
     return FirstAdmin(created.user.email, created.initial_password)
 

@@ -2,7 +2,9 @@
 
 Rules: only admins list, create and change users; emails are unique ignoring case; an admin cannot
 deactivate or demote themselves, and the last active admin stays; deactivation and password resets
-revoke the user's sessions and API tokens at once.
+revoke the user's sessions and API tokens at once. A password an admin sets or generates (a new
+user, a reset) must be changed by its user at the next sign-in; only the first start's admin from
+BRM_ADMIN_PASSWORD and the demo accounts are created without that.
 """
 
 from __future__ import annotations
@@ -151,7 +153,14 @@ class CreatedUser:
     initial_password: str | None
 
 
-def create_user(db: Session, *, actor: Actor | SystemActor, data: UserCreate) -> CreatedUser:
+def create_user(
+    db: Session,
+    *,
+    actor: Actor | SystemActor,
+    data: UserCreate,
+    must_change_password: bool = True,
+) -> CreatedUser:
+    """`must_change_password=False` is for the first start and the demo accounts only."""
     require(actor, Permission.USERS_MANAGE)
     email = normalize_email(data.email)
     if _email_taken(db, email):
@@ -170,6 +179,7 @@ def create_user(db: Session, *, actor: Actor | SystemActor, data: UserCreate) ->
         password_hash=hash_password(password),
         is_active=True,
         manager_id=data.manager_id,
+        must_change_password=must_change_password,
         credentials_changed_at=now,
         created_at=now,
         updated_at=now,
@@ -231,6 +241,8 @@ def update_user(db: Session, *, actor: Actor, user_id: object, data: UserUpdate)
             revoked = credentials.changed(db, user, reason="deactivated")
     if "password" in fields and data.password:
         user.password_hash = hash_password(_check_password(data.password, email=user.email))
+        # An admin chose it: its user must choose their own (unless the admin set their own).
+        user.must_change_password = user.id != actor.user_id
         again = credentials.changed(db, user, reason="password_reset")
         revoked = credentials.Revoked(
             revoked.sessions + again.sessions, revoked.feeds + again.feeds
@@ -260,8 +272,8 @@ def set_active(db: Session, *, actor: Actor, user_id: object, active: bool) -> U
 def reset_password(
     db: Session, *, actor: Actor, user_id: object, new_password: str | None = None
 ) -> str | None:
-    """Set a new password (given, or generated and returned once). Revokes every session and
-    calendar feed."""
+    """Set a new password (given, or generated and returned once), which the user must change at
+    their next sign-in. Revokes every session and calendar feed."""
     require(actor, Permission.USERS_MANAGE)
     user = _get(db, user_id)
     generated = None
@@ -270,6 +282,7 @@ def reset_password(
     else:
         _check_password(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
+    user.must_change_password = user.id != actor.user_id
     user.updated_at = utcnow()
     revoked = credentials.changed(db, user, reason="password_reset")
     throttle.clear(db, throttle.account_key(user.email))

@@ -29,6 +29,8 @@ class AccountState(ServiceMixin, rx.State):
     # A new feed's URL, shown once (only its hash is stored)
     new_feed_url: str = ""
     email_reminders: bool = False
+    # Two-factor sign-in is on: the password change asks for a code too.
+    mfa_enabled: bool = False
 
     @rx.event
     async def load(self) -> Any:
@@ -50,6 +52,7 @@ class AccountState(ServiceMixin, rx.State):
             return self._error_event(exc)
         self.time_zone, self.can_have_feed = me.time_zone, can_feed
         self.email_reminders = me.email_reminders
+        self.mfa_enabled = me.mfa_enabled
         self._show_feeds(feeds)
         return None
 
@@ -151,6 +154,7 @@ class AccountState(ServiceMixin, rx.State):
                 write=True,
                 current_password=form.get("current_password"),
                 new_password=form.get("new_password"),
+                otp=form.get("otp") or None,
                 settings=get_settings(),
             )
         except ValidationFailed as exc:

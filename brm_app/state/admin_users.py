@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from brm_app.models.user import Role, UserCreate, UserPublic, UserUpdate
-from brm_app.services import users
+from brm_app.services import two_factor, users
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
 from brm_app.services.validation import parse, require_id
@@ -31,6 +31,7 @@ def _row(u: UserPublic, manager_names: dict[int, str]) -> dict[str, Any]:
         "last_login": u.last_login_at.isoformat() if u.last_login_at else "",
         "manager_id": str(u.manager_id) if u.manager_id else NO_MANAGER,
         "manager": manager_names.get(u.manager_id, "") if u.manager_id else "",
+        "mfa": u.mfa_enabled,
     }
 
 
@@ -197,7 +198,12 @@ class AdminUsersState(PagedListMixin, rx.State):
 
     @rx.event
     def ask(self, action: str, user_id: int):
-        if not isinstance(action, str) or action not in {"deactivate", "reactivate", "reset"}:
+        if not isinstance(action, str) or action not in {
+            "deactivate",
+            "reactivate",
+            "reset",
+            "reset_mfa",
+        }:
             return
         try:
             user_id = require_id(user_id, "user_id")
@@ -216,7 +222,13 @@ class AdminUsersState(PagedListMixin, rx.State):
             "reactivate": ("Reactivate user?", f"{who} will be able to sign in again."),
             "reset": (
                 "Reset password?",
-                f"A new password is generated for {who} and shown once; their sessions end.",
+                f"A new password is generated for {who} and shown once; they must change it at "
+                "their next sign-in, and their sessions end.",
+            ),
+            "reset_mfa": (
+                "Reset two-factor sign-in?",
+                f"{who} will sign in with their password only (and set it up again if their "
+                "role requires it); their sessions end.",
             ),
         }[action]
         self.confirm_open = True
@@ -236,6 +248,9 @@ class AdminUsersState(PagedListMixin, rx.State):
                 self.reveal_password = password or ""
                 self.reveal_open = True
                 message = "Password reset; the user's sessions were ended."
+            elif action == "reset_mfa":
+                await self._call(two_factor.admin_reset, write=True, user_id=user_id)
+                message = "Two-factor sign-in reset; the user's sessions were ended."
             elif action in {"deactivate", "reactivate"}:
                 await self._call(
                     users.set_active, write=True, user_id=user_id, active=action == "reactivate"

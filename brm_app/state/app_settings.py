@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from brm_app.models.user import Role
 from brm_app.services import app_settings, interaction_config
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.state.base import ServiceMixin
@@ -32,6 +33,9 @@ class SettingsState(ServiceMixin, rx.State):
     new_type: str = ""
     new_outcome: str = ""
     config_error: str = ""
+    # Roles that must use two-factor sign-in.
+    mfa_roles: list[str] = []
+    security_error: str = ""
 
     @rx.event
     async def load(self):
@@ -40,13 +44,15 @@ class SettingsState(ServiceMixin, rx.State):
                 app_settings.read_rules(db, actor=actor),
                 interaction_config.types_for(db, actor=actor, include_inactive=True),
                 interaction_config.outcomes(db),
+                app_settings.read_security(db, actor=actor),
             )
 
         try:
-            rules, cfg, outcomes = await self._call(fetch)
+            rules, cfg, outcomes, security = await self._call(fetch)
         except DomainError as exc:
             return self._error_event(exc)
         self._show_rules(rules)
+        self.mfa_roles, self.security_error = list(security.mfa_required_roles), ""
         self.types, self.outcomes = _rows(cfg), outcomes
         self.rules_errors, self.config_error = {}, ""
         return None
@@ -88,6 +94,23 @@ class SettingsState(ServiceMixin, rx.State):
         self.rules_errors = {}
         self._show_rules(rules)
         return rx.toast.success("Rules saved.")
+
+    @rx.event
+    async def save_security(self, form: dict[str, Any]) -> Any:
+        if not isinstance(form, dict):
+            return None
+        roles = [r.value for r in Role if form.get(f"mfa_{r.value}") in ("on", True)]
+        try:
+            rules = await self._call(
+                app_settings.update_security, write=True, mfa_required_roles=roles
+            )
+        except ValidationFailed as exc:
+            self.security_error = exc.message
+            return None
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.mfa_roles, self.security_error = list(rules.mfa_required_roles), ""
+        return rx.toast.success("Sign-in security saved.")
 
     @rx.event
     async def toggle_outcome(self, type_name: str, outcome: str, allowed: bool):

@@ -14,10 +14,15 @@ from brm_app.db import unit_of_work
 from brm_app.models.user import ROLE_LABELS, Role
 from brm_app.navigation import sections_for
 from brm_app.services import authentication, users
-from brm_app.services.errors import DomainError
+from brm_app.services.errors import DomainError, SecondFactorNeeded
 from brm_app.settings import get_settings
 from brm_app.state.base import ServiceMixin
-from brm_app.state.session_guard import client_ip_of, public_state, session_token_of
+from brm_app.state.session_guard import (
+    client_ip_of,
+    public_state,
+    session_token_of,
+    setup_state,
+)
 
 
 def _api_path(path: str) -> str:
@@ -63,10 +68,14 @@ def safe_next(value: object) -> str:
 class LoginState(rx.State):
     error: str = ""
     busy: bool = False
+    # The password was right and the account has two-factor sign-in on: ask for the code too
+    # (the form is sent again whole: nothing of the first step is kept on the server).
+    need_otp: bool = False
 
     @rx.event
     def load(self):
         self.busy = False
+        self.need_otp = False
         params = self.router.url.query_parameters
         self.error = "Your sign-in expired; please sign in again." if params.get("expired") else ""
 
@@ -76,6 +85,7 @@ class LoginState(rx.State):
             self.error = "Enter your email and password."
             return
         email, password = form.get("email"), form.get("password")
+        otp = form.get("otp") if self.need_otp else None
         root = self._get_root_state()
         ip = client_ip_of(root)
         user_agent = (root.router_data.get("headers") or {}).get("user-agent")
@@ -92,10 +102,16 @@ class LoginState(rx.State):
                     ip=ip,
                     user_agent=user_agent,
                     settings=get_settings(),
+                    otp=otp,
                 )
 
         try:
             ticket = await asyncio.to_thread(run)
+        except SecondFactorNeeded as exc:
+            self.busy = False
+            self.error = "" if exc.missing else exc.message
+            self.need_otp = True
+            return
         except DomainError as exc:
             self.busy = False
             self.error = exc.message
@@ -110,6 +126,7 @@ class LoginState(rx.State):
         )
 
 
+@setup_state
 class SessionState(ServiceMixin, rx.State):
     """The signed-in user as the shell shows them; loaded first on every protected page."""
 

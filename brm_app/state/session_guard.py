@@ -5,6 +5,11 @@ cannot live in the handlers alone. Only Reflex's own plumbing (hydration, page-l
 and the handlers of states marked with @public_state (the sign-in page) run without a session;
 everything else is refused and the browser is sent to the sign-in page.
 
+A user whose account setup is pending (a password an admin chose, or two-factor sign-in their
+role requires) reaches only the states marked with @setup_state (the sign-in security page and
+the shell's session); every other event sends the tab to that page, whose services would refuse
+them anyway (rbac.require refuses such an actor).
+
 It also stops one person's data reaching the next: the server keeps a tab's state across reloads,
 so when the signed-in user of a tab changes (sign-out, another account) the state is wiped
 before anything is sent.
@@ -32,11 +37,19 @@ from brm_app.services.errors import NotAuthenticated
 log = logging.getLogger("brm.session")
 
 _PUBLIC_STATES: set[str] = set()
+_SETUP_STATES: set[str] = set()
+SETUP_PAGE = "/account/security"
 
 
 def public_state(cls: type[BaseState]) -> type[BaseState]:
     """Mark a state whose handlers may run without a session (the sign-in page only)."""
     _PUBLIC_STATES.add(cls.get_full_name())
+    return cls
+
+
+def setup_state(cls: type[BaseState]) -> type[BaseState]:
+    """Mark a state whose handlers run while the user's account setup is pending."""
+    _SETUP_STATES.add(cls.get_full_name())
     return cls
 
 
@@ -85,14 +98,16 @@ def _is_reflex_internal(state_path: str) -> bool:
     return cls.__module__.startswith("reflex.") or cls.__module__ == "reflex"
 
 
-def _current_user_id(credentials: BrowserCredentials) -> int | None:
+def _current_user(credentials: BrowserCredentials) -> tuple[int | None, str | None]:
+    """(user id, pending setup) of the tab's session; (None, None) without a live session."""
     if not credentials.cookie_header:
-        return None
+        return None, None
     with unit_of_work() as db:
         try:
-            return credentials.actor(db).user_id
+            actor = credentials.actor(db)
         except NotAuthenticated:
-            return None
+            return None, None
+        return actor.user_id, actor.setup_required
 
 
 def login_redirect(path: str | None) -> rx.event.EventSpec:
@@ -106,7 +121,7 @@ class SessionGuard(Middleware):
     async def preprocess(self, app, state: BaseState, event: Event) -> StateUpdate | None:
         state_path, _, _handler = event.name.rpartition(".")
         root = state._get_root_state()
-        user_id = await asyncio.to_thread(_current_user_id, credentials_of(root))
+        user_id, setup = await asyncio.to_thread(_current_user, credentials_of(root))
 
         owner_state = await root.get_state(SessionOwnerState)
         if owner_state._owner_user_id != user_id:
@@ -114,8 +129,15 @@ class SessionGuard(Middleware):
                 root.reset()  # another user (or nobody) now: drop everything loaded before
             owner_state._owner_user_id = user_id
 
-        if user_id is not None or state_path in _PUBLIC_STATES or _is_reflex_internal(state_path):
+        if state_path in _PUBLIC_STATES or _is_reflex_internal(state_path):
             return None
-        log.info("refused %s: no valid session", event.name)
         path = (root.router_data or {}).get("asPath")
-        return StateUpdate(events=Event.from_event_type(login_redirect(path)))
+        if user_id is None:
+            log.info("refused %s: no valid session", event.name)
+            return StateUpdate(events=Event.from_event_type(login_redirect(path)))
+        if setup is None or state_path in _SETUP_STATES:
+            return None
+        log.info("refused %s: account setup (%s) pending", event.name, setup)
+        if isinstance(path, str) and path.split("?")[0] == SETUP_PAGE:
+            return StateUpdate()  # already there: the page's other loads just do not run
+        return StateUpdate(events=Event.from_event_type(rx.redirect(SETUP_PAGE, replace=True)))

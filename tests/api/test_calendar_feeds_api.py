@@ -49,6 +49,14 @@ def test_a_feed_ends_with_its_owners_credentials(client, change):
             json={"password": "an admin's new password"},
         )
         assert r.status_code == 200, r.text
+        assert client.get(_path(url)).status_code == 404
+        # The admin chose it: the broker must choose their own before using anything else.
+        r = client.post(
+            f"{API}/users/me/password",
+            headers=bearer(broker),
+            json={"current_password": "an admin's new password", "new_password": PASSWORD + "!"},
+        )
+        assert r.status_code == 204, r.text
     else:
         for active in (False, True):
             r = client.patch(

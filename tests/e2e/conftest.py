@@ -143,18 +143,29 @@ def create_user_via_api(
     password: str,
     manager_id: int | None = None,
 ) -> int:
-    """The user's id (an existing user of that email is reused)."""
+    """The user's id (an existing user of that email is reused). The admin's password is only
+    the first one: the user then chooses `password` (as they must before anything else)."""
+    first = password + " (from the admin)"
     with server.api() as api:
         token = api.post(
             "/api/v1/auth/token", data={"username": ADMIN_EMAIL, "password": ADMIN_PASSWORD}
         ).json()["access_token"]
         auth = {"Authorization": f"Bearer {token}"}
-        body = {"email": email, "role": role, "name": name, "password": password}
+        body = {"email": email, "role": role, "name": name, "password": first}
         if manager_id is not None:
             body["manager_id"] = manager_id
         r = api.post("/api/v1/users", headers=auth, json=body)
         assert r.status_code in (201, 409), r.text
         if r.status_code == 201:
+            own = api.post(
+                "/api/v1/auth/token", data={"username": email, "password": first}
+            ).json()["access_token"]
+            changed = api.post(
+                "/api/v1/users/me/password",
+                headers={"Authorization": f"Bearer {own}"},
+                json={"current_password": first, "new_password": password},
+            )
+            assert changed.status_code == 204, changed.text
             return r.json()["user_id"]
         found = api.get("/api/v1/users", headers=auth, params={"q": email}).json()["items"]
         return next(u["user_id"] for u in found if u["email"] == email)

@@ -65,6 +65,13 @@ def test_admin_creates_broker_who_sees_only_broker_sections(page: Page, base, br
     broker_ctx = browser.new_context()
     bp = broker_ctx.new_page()
     sign_in(bp, base, "eve.broker@e2e.example", "eve's long password")
+    # The admin typed that password: Eve chooses her own before anything else.
+    bp.wait_for_url(re.compile(r"/account/security/?$"), timeout=15_000)
+    bp.get_by_label("Current password").fill("eve's long password")
+    bp.get_by_label("New password", exact=True).fill("eve's own passphrase")
+    bp.get_by_label("Repeat new password").fill("eve's own passphrase")
+    bp.get_by_role("button", name="Save my password").click()
+    bp.wait_for_url(lambda url: "/account/security" not in url, timeout=20_000)
     expect(bp.locator("#shell-user-name")).to_have_text("Eve Broker")
     nav = bp.get_by_role("navigation", name="Sections")
     expect(nav.get_by_role("link", name="Dashboard")).to_be_visible()

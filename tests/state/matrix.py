@@ -57,6 +57,15 @@ MATRIX: dict[str, Row] = {
     "AccountState.revoke_feed": OWNER,
     "AccountState.hide_feed_url": UI,
     "AccountState.set_email_reminders": EVERYONE,  # one's own setting (profile.edit)
+    # ---- sign-in security (also while a password change or 2FA set-up is pending) ----
+    "SecurityState.load": EVERYONE,
+    "SecurityState.change_password": EVERYONE,
+    "SecurityState.start_enrolment": EVERYONE,
+    "SecurityState.confirm_enrolment": EVERYONE,
+    "SecurityState.disable": EVERYONE,
+    "SecurityState.renew_recovery_codes": EVERYONE,
+    "SecurityState.cancel_enrolment": UI,
+    "SecurityState.hide_recovery_codes": UI,
     # ---- /firms ----
     "FirmsState.load": READERS,
     "FirmsState.search": READERS,
@@ -182,6 +191,7 @@ MATRIX: dict[str, Row] = {
     # ---- settings (admins) ----
     "SettingsState.load": ADMIN,
     "SettingsState.save_rules": ADMIN,
+    "SettingsState.save_security": ADMIN,
     "SettingsState.toggle_active": ADMIN,
     "SettingsState.toggle_outcome": ADMIN,
     "SettingsState.add_type": ADMIN,

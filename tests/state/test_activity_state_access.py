@@ -417,6 +417,20 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Run]] = {
             ),
         ),
     ),
+    (SettingsState, "save_security"): (
+        ADMIN,
+        lambda a, r: (
+            _fire(a, r, SettingsState, "save_security", {"mfa_trader": "on"}),
+            _db(
+                lambda db: (
+                    __import__("brm_app.services.app_settings", fromlist=["x"])
+                    .get_security(db)
+                    .mfa_required_roles
+                    == ["trader"]
+                )
+            ),
+        )[1],
+    ),
     # ---- my account: calendar feeds ----
     (AccountState, "create_feed"): (
         STAFF,

@@ -40,6 +40,8 @@ NO_RECORD_RULE = {
     "InteractionTypeOutcome": "app-wide list, the same for everyone who may log",
     "TraderRole": "app-wide list (by name), under TRADER_ROLES_MANAGE",
     "Job": "admin-only: JOBS_MANAGE sees every job, loaded by id only to retry it",
+    "UserTotp": "the actor's own row (keyed by their user id), or an admin's reset under USERS_MANAGE",
+    "RecoveryCode": "found by the hash of the code among the user's own, never by an id from a client",
 }
 
 

@@ -1,5 +1,6 @@
 """Settings admins change in the app: /api/v1/settings/relationship-rules (contact intervals,
-escalation, default reminders) and the interaction types and outcomes (admins only).
+escalation, default reminders), /api/v1/settings/security (the roles that must use two-factor
+sign-in) and the interaction types and outcomes (admins only).
 
 Every rule lives in services.app_settings and services.interaction_config.
 """
@@ -17,6 +18,7 @@ from brm_app.api.routes.interactions import InteractionTypeOut
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS
 from brm_app.models.fields import name_text
+from brm_app.models.user import Role
 from brm_app.services import app_settings, interaction_config
 from brm_app.services.interaction_config import TypeConfig
 
@@ -87,6 +89,19 @@ class RulesOut(BaseModel):
         )
 
 
+class SecurityIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    mfa_required_roles: list[Role] = Field(
+        max_length=len(Role),
+        description="Roles whose users must sign in with a one-time code too (they set it up "
+        "at their next sign-in before anything else)",
+    )
+
+
+class SecurityOut(BaseModel):
+    mfa_required_roles: list[Role]
+
+
 class TypeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     name: Name
@@ -125,6 +140,22 @@ def _types(cfg: list[TypeConfig]) -> list[InteractionTypeOut]:
 def get_rules(db: DB, actor: CurrentActor) -> RulesOut:
     """Contact intervals per tier, the escalation delay and the default reminders (admins)."""
     return RulesOut.of(app_settings.read_rules(db, actor=actor))
+
+
+@router.get("/settings/security", response_model=SecurityOut)
+def get_security(db: DB, actor: CurrentActor) -> SecurityOut:
+    """The roles that must use two-factor sign-in (admins)."""
+    rules = app_settings.read_security(db, actor=actor)
+    return SecurityOut(mfa_required_roles=[Role(r) for r in rules.mfa_required_roles])
+
+
+@router.put("/settings/security", response_model=SecurityOut)
+def put_security(body: SecurityIn, db: DB, actor: CurrentActor) -> SecurityOut:
+    """Replace the roles that must use two-factor sign-in (admins; audited)."""
+    rules = app_settings.update_security(
+        db, actor=actor, mfa_required_roles=[r.value for r in body.mfa_required_roles]
+    )
+    return SecurityOut(mfa_required_roles=[Role(r) for r in rules.mfa_required_roles])
 
 
 @router.put("/settings/relationship-rules", response_model=RulesOut)

@@ -3,7 +3,7 @@
 Answers as RFC 6749 section 5 says, so OAuth2 client libraries understand them: 200 with the
 token (not cached); 400 `invalid_request` for a malformed request, `unsupported_grant_type` for a
 grant other than `password`, `invalid_grant` for bad credentials and for a locked account (worded
-like bad credentials); 429 with Retry-After while sign-in is slowed or the client address is locked.
+like bad credentials), and for a missing or wrong `otp` of a user with two-factor sign-in on; 429 with Retry-After while sign-in is slowed or the client address is locked.
 The app's own `detail` comes alongside. The browser's sign-in keeps its own messages.
 """
 
@@ -23,10 +23,15 @@ from brm_app.api.errors import NO_STORE, OAuthError, validation_errors
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ErrorItem, ErrorOut
 from brm_app.services import authentication
-from brm_app.services.errors import AccountLocked, BadCredentials, ValidationFailed
+from brm_app.services.errors import (
+    AccountLocked,
+    BadCredentials,
+    SecondFactorNeeded,
+    ValidationFailed,
+)
 from brm_app.settings import get_settings
 
-_PARAMETERS = ("grant_type", "username", "password")
+_PARAMETERS = ("grant_type", "username", "password", "otp")
 
 
 class TokenOut(BaseModel):
@@ -103,7 +108,8 @@ router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=_TokenRoute
                 "RFC 6749 section 5.2: `invalid_request` (a parameter missing, malformed or "
                 "sent twice), `unsupported_grant_type` (a grant_type other than `password`), "
                 "`invalid_grant` (wrong email or password, inactive or locked account: one "
-                "message for all)"
+                "message for all; or, with two-factor sign-in on, `otp` missing or wrong: a "
+                "one-time code is needed)"
             ),
         },
         429: {
@@ -125,12 +131,29 @@ def token(
     grant_type: Annotated[
         str | None, Form(description="`password` (may be left out)", examples=["password"])
     ] = None,
+    otp: Annotated[
+        str | None,
+        Form(
+            max_length=64,
+            description="With two-factor sign-in on: the current code of your authenticator "
+            "app, or a recovery code. Automation uses service-account API keys instead.",
+        ),
+        NoNul,
+    ] = None,
 ) -> TokenOut:
-    """Exchange email and password for a bearer token (valid `expires_in` seconds)."""
+    """Exchange email and password (and a one-time code, with two-factor sign-in on) for a
+    bearer token (valid `expires_in` seconds)."""
     try:
         issued = authentication.issue_api_token(
-            db, email=username, password=password, ip=client_ip(request), settings=get_settings()
+            db,
+            email=username,
+            password=password,
+            otp=otp,
+            ip=client_ip(request),
+            settings=get_settings(),
         )
+    except SecondFactorNeeded:
+        raise OAuthError("invalid_grant", authentication.OTP_NEEDED) from None
     except (BadCredentials, AccountLocked):
         # A locked account reads like a wrong password here: the API does not tell who is locked.
         raise OAuthError("invalid_grant", authentication.BAD_CREDENTIALS) from None

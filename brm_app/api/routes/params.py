@@ -38,6 +38,9 @@ SearchText = Annotated[
     NoNul,
 ]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), NoNul]
+# A one-time code as typed: 6 digits of an authenticator app, or a recovery code (spaces and
+# dashes allowed). Not patterned: a malformed code is a wrong code, answered as one.
+OneTimeCode = Annotated[str, StringConstraints(max_length=64), NoNul]
 
 # Dates in queries: ISO 8601 text with a year from 1900 to 2999 (beyond these a day's bounds
 # overflow in some time zone), as the schema's pattern says; pydantic alone would read `0` or

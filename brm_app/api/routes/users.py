@@ -7,11 +7,11 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
-from brm_app.api.deps import DB, CurrentActor
-from brm_app.api.routes.params import MAX_ID, Offset, SearchText
+from brm_app.api.deps import DB, CurrentActor, SetupActor
+from brm_app.api.routes.params import MAX_ID, Offset, OneTimeCode, SearchText
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.user import Role, UserCreate, UserName, UserPublic, UserUpdate
-from brm_app.services import authentication, users
+from brm_app.services import authentication, two_factor, users
 from brm_app.services.pagination import PageRequest
 from brm_app.settings import get_settings
 
@@ -38,6 +38,10 @@ class PasswordChangeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     current_password: str = Field(max_length=1024)
     new_password: str = Field(max_length=1024)
+    otp: OneTimeCode | None = Field(
+        default=None,
+        description="With two-factor sign-in on: the current code of your app, or a recovery code",
+    )
 
 
 @router.get("/me", response_model=UserPublic)
@@ -56,12 +60,15 @@ def update_me(body: ProfileIn, db: DB, actor: CurrentActor) -> UserPublic:
 
 
 @router.post("/me/password", status_code=204)
-def change_password(body: PasswordChangeIn, db: DB, actor: CurrentActor) -> None:
+def change_password(body: PasswordChangeIn, db: DB, actor: SetupActor) -> None:
+    """Change your password. The one call open to an account whose password an admin chose
+    (every other answers 403 until this is done); afterwards, request a new token."""
     authentication.change_own_password(
         db,
         actor=actor,
         current_password=body.current_password,
         new_password=body.new_password,
+        otp=body.otp,
         settings=get_settings(),
     )
 
@@ -101,6 +108,13 @@ def get_user(user_id: UserId, db: DB, actor: CurrentActor) -> UserPublic:
 @router.patch("/{user_id}", response_model=UserPublic)
 def update_user(user_id: UserId, body: UserUpdate, db: DB, actor: CurrentActor) -> UserPublic:
     return users.update_user(db, actor=actor, user_id=user_id, data=body)
+
+
+@router.post("/{user_id}/mfa/reset", response_model=UserPublic)
+def reset_mfa(user_id: UserId, db: DB, actor: CurrentActor) -> UserPublic:
+    """Turn a user's two-factor sign-in off (a lost phone); their sessions and tokens end.
+    409 when they have none."""
+    return two_factor.admin_reset(db, actor=actor, user_id=user_id)
 
 
 @router.post("/{user_id}/unlock", response_model=UserPublic)
