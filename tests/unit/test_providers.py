@@ -25,7 +25,7 @@ EMAIL = OutgoingEmail(
     reply_to="ben.okafor@brokersync.example",
     reference="delivery:4711",
 )
-SMS = OutgoingSms(to="+447700900123", text="Call Northbridge at 15:00", reference="delivery:4712")
+SMS = OutgoingSms(to="+447700900123", text="Call Northbridge about the Zephyrine bond", reference="delivery:4712")
 
 
 def _logged(caplog) -> str:
@@ -54,7 +54,7 @@ def test_the_log_sms_provider_logs_the_reference_and_channel_never_number_or_con
     assert len(lines) == 1
     assert "sms" in lines[0] and "delivery:4712" in lines[0]
     logged = _logged(caplog)
-    for secret in ("+447700900123", "7700900123", "Northbridge", "15:00"):
+    for secret in ("+447700900123", "7700900123", "Northbridge", "Zephyrine"):
         assert secret not in logged
 
 
