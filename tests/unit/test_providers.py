@@ -25,7 +25,9 @@ EMAIL = OutgoingEmail(
     reply_to="ben.okafor@brokersync.example",
     reference="delivery:4711",
 )
-SMS = OutgoingSms(to="+447700900123", text="Call Northbridge about the Zephyrine bond", reference="delivery:4712")
+SMS = OutgoingSms(
+    to="+447700900123", text="Call Northbridge about the Zephyrine bond", reference="delivery:4712"
+)
 
 
 def _logged(caplog) -> str:
