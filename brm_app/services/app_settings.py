@@ -92,22 +92,7 @@ def update_rules(
             },
             reverse=True,
         )
-    after = asdict(rules)
-    changes = audit.diff(before, after)
-    if changes:
-        row = db.get(AppSetting, KEY) or AppSetting(key=KEY, value="{}")
-        row.value = json.dumps(after, sort_keys=True)
-        row.updated_at = utcnow()
-        row.updated_by_id = getattr(actor, "user_id", None)
-        db.add(row)
-        audit.record(
-            db,
-            actor=actor,
-            action="settings.updated",
-            entity="settings",
-            entity_id=KEY,
-            changes=changes,
-        )
+    _store(db, actor, KEY, before, asdict(rules))
     return rules
 
 
@@ -154,20 +139,27 @@ def update_security(
     rules = get_security(db)
     before = asdict(rules)
     rules.mfa_required_roles = sorted(set(mfa_required_roles))
-    after = asdict(rules)
-    changes = audit.diff(before, after)
-    if changes:
-        row = db.get(AppSetting, SECURITY_KEY) or AppSetting(key=SECURITY_KEY, value="{}")
-        row.value = json.dumps(after, sort_keys=True)
-        row.updated_at = utcnow()
-        row.updated_by_id = getattr(actor, "user_id", None)
-        db.add(row)
-        audit.record(
-            db,
-            actor=actor,
-            action="settings.updated",
-            entity="settings",
-            entity_id=SECURITY_KEY,
-            changes=changes,
-        )
+    _store(db, actor, SECURITY_KEY, before, asdict(rules))
     return rules
+
+
+def _store(
+    db: Session, actor: Actor | SystemActor, key: str, before: dict[str, Any], after: dict[str, Any]
+) -> None:
+    """Save one settings row and audit what changed (nothing when nothing did)."""
+    changes = audit.diff(before, after)
+    if not changes:
+        return
+    row = db.get(AppSetting, key) or AppSetting(key=key, value="{}")
+    row.value = json.dumps(after, sort_keys=True)
+    row.updated_at = utcnow()
+    row.updated_by_id = getattr(actor, "user_id", None)
+    db.add(row)
+    audit.record(
+        db,
+        actor=actor,
+        action="settings.updated",
+        entity="settings",
+        entity_id=key,
+        changes=changes,
+    )
