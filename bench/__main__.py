@@ -90,7 +90,10 @@ def _selected(only: str) -> list[Scenario]:
     unknown = names - {s.name for s in SCENARIOS}
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
-    return [s for s in SCENARIOS if not names or s.name in names or s.server == "bare"]
+    refs = {s.ref for s in SCENARIOS if s.name in names and s.ref}
+    return [
+        s for s in SCENARIOS if not names or s.name in names or s.name in refs or s.server == "bare"
+    ]
 
 
 def _token(app: servers.Server) -> str:
@@ -110,7 +113,12 @@ def _bench_line(name: str, f: load.Figures) -> str:
 
 
 def _verdict(
-    target: Target, fig: load.Figures, lat: load.Figures | None, share: float | None, c: int
+    target: Target,
+    fig: load.Figures,
+    lat: load.Figures | None,
+    share: float | None,
+    c: int,
+    ref_share: float | None = None,
 ) -> str:
     """`targets=<what> <target>_met=yes|no ...` for each of the scenario's targets."""
     yes = {True: "yes", False: "no"}
@@ -123,6 +131,9 @@ def _verdict(
         marks.append(f"rps_met={yes[fig.rps >= target.min_rps]}")
     if target.share is not None:
         marks.append(f"share_met={yes[share is not None and share >= target.share]}")
+    if target.ref_share is not None:
+        met = ref_share is not None and ref_share >= target.ref_share
+        marks.append(f"ref_met={yes[met]}")
     return f"targets={target.describe()} " + " ".join(marks)
 
 
@@ -181,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     db_file = run_dir / "brm.db"
     shutil.copyfile(data.path, db_file)
     web_dir = dataset.OUT / "web"  # the production build's folder, kept between runs
-    app = bare = None
+    app = bare = ref = None
     failed, finished = False, False
     try:
         bare = servers.start_bare(log_dir=run_dir)
@@ -195,7 +206,18 @@ def main(argv: list[str] | None = None) -> int:
         t = time.perf_counter()
         bare.wait_ready("/", timeout=60)
         app.wait_ready("/api/health", timeout=600)
-        print(f"# servers ready in {time.perf_counter() - t:.1f} s: app {app.url}, bare {bare.url}")
+        if any(sc.server == "ref" for sc in scenarios):
+            # The reference service, on the app's database and with the app's key (its tokens).
+            ref = servers.start_ref(
+                log_dir=run_dir,
+                database_url=f"sqlite:///{db_file}",
+                secret_key=(run_dir / "secret_key").read_text().strip(),
+            )
+            ref.wait_ready("/docs", timeout=60)
+        print(
+            f"# servers ready in {time.perf_counter() - t:.1f} s: app {app.url}, bare {bare.url}"
+            + (f", reference {ref.url}" if ref else "")
+        )
         token = _token(app)
         headers = {"Authorization": f"Bearer {token}"}
         results: dict[str, load.Figures] = {}
@@ -227,10 +249,11 @@ def main(argv: list[str] | None = None) -> int:
                         latencies[sc.name] = lat
                         print(_bench_line(f"{sc.name}@c{c}", lat), flush=True)
                     continue
-                server = bare if sc.server == "bare" else app
+                server = {"bare": bare, "ref": ref}.get(sc.server, app)
+                assert server is not None
                 paths = sc.paths(ctx)
                 notes(sc.name)
-                hdrs = headers if sc.server == "app" else None
+                hdrs = headers if sc.server in ("app", "ref") else None
                 if settings.warmup > 0:
                     load.run(server.url, paths, settings, headers=hdrs, seconds=settings.warmup)
                 fig = load.run(server.url, paths, settings, headers=hdrs)
@@ -255,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         bare_fig = results.get("bare_json")
         for sc in scenarios:
             fig = results.get(sc.name)
-            if sc.server == "bare" or fig is None:
+            if sc.server in ("bare", "ref") or fig is None:
                 continue
             share = None
             if sc.server == "inproc":
@@ -265,9 +288,18 @@ def main(argv: list[str] | None = None) -> int:
                 against = f"vs=bare_json rps_share={share:.4f}"
             else:
                 continue
+            ref_share = None
+            if sc.ref and (ref_fig := results.get(sc.ref)) is not None:
+                ref_share = fig.rps / ref_fig.rps if ref_fig.rps else 0.0
+                against += f" ref={sc.ref} ref_share={ref_share:.3f} ref_rps={ref_fig.rps:.1f}"
             if sc.target is not None:
                 verdict = _verdict(
-                    sc.target, fig, latencies.get(sc.name), share, args.latency_connections
+                    sc.target,
+                    fig,
+                    latencies.get(sc.name),
+                    share,
+                    args.latency_connections,
+                    ref_share,
                 )
             else:
                 verdict = "targets=none (reference)"
@@ -282,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"# load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         finished = True
     finally:
-        for server in (app, bare):
+        for server in (app, bare, ref):
             if server is not None:
                 server.stop()
         if args.keep or failed or not finished:

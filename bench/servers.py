@@ -138,3 +138,24 @@ def start_bare(*, log_dir: Path) -> Server:
     ]
     env = {k: v for k, v in os.environ.items() if not k.startswith("GRANIAN_")}
     return _spawn("bare", cmd, env, log_dir / "bare-server.log", port)
+
+
+def start_ref(*, log_dir: Path, database_url: str, secret_key: str) -> Server:
+    """bench.ref_app (the reference FastAPI + SQLAlchemy service) under granian, one worker, on
+    the app's own database and key."""
+    port = free_port()
+    cmd = [
+        str(BIN / "granian"),
+        "--interface",
+        "asgi",
+        "--workers",
+        "1",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "bench.ref_app:app",
+    ]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GRANIAN_")}
+    env |= {"REF_DATABASE_URL": database_url, "REF_SECRET_KEY": secret_key}
+    return _spawn("ref", cmd, env, log_dir / "ref-server.log", port)

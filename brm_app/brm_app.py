@@ -9,7 +9,7 @@ import brm_app.pages  # noqa: F401  (registers every page)
 from brm_app import bootstrap, events, live, log_safety
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
-from brm_app.api.odd_paths import ControlCharacterPaths
+from brm_app.api.odd_paths import ApiFirst, ControlCharacterPaths
 from brm_app.services import notifications
 from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
@@ -23,17 +23,21 @@ log_safety.show_app_info_lines()
 bootstrap.wire()
 
 
+_API = create_api()
+
+
 class _App(rx.App):
-    """Reflex's app, with one wrapper outside its top-level router (api_transformer cannot reach
-    there): paths with control characters get the API's JSON 404 instead of plain text."""
+    """Reflex's app, with wrappers outside its top-level router (api_transformer cannot reach
+    there): paths with control characters get the API's JSON 404 instead of plain text, and
+    /api/ requests reach the API directly."""
 
     def __call__(self) -> ASGIApp:
-        return ControlCharacterPaths(super().__call__())
+        return ControlCharacterPaths(ApiFirst(BodyLimit(_API), super().__call__()))
 
 
 app = _App(
     # The API in front of Reflex's routes, and the size limits in front of both (and /_event).
-    api_transformer=[create_api(), BodyLimit],
+    api_transformer=[_API, BodyLimit],
     stylesheets=["/brm.css"],
     head_components=[rx.el.meta(name="referrer", content="same-origin")],
     # Any browser may report a "frontend exception": one bounded line each, no forged lines.

@@ -6,6 +6,7 @@ from fastapi import FastAPI
 
 from brm_app import __version__
 from brm_app.api import errors, methods
+from brm_app.api.router import check_routes
 from brm_app.api.routes import (
     app_settings,
     auth,
@@ -62,4 +63,5 @@ def create_api() -> FastAPI:
     ):
         api.include_router(module.router)
     methods.install(api)
+    check_routes(api)
     return api

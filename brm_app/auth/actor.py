@@ -22,6 +22,9 @@ class Actor:
     # Services refuse such an actor (rbac.require); only the password change and two-factor
     # enrolment accept it.
     setup_required: str | None = None
+    # The user's own time zone when the caller read it already (API calls do, with the token's
+    # row); None: services read it when they need it.
+    time_zone: str | None = None
 
     @property
     def label(self) -> str:

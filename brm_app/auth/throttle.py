@@ -85,7 +85,7 @@ def locked_accounts(db: Session, emails: list[str]) -> dict[str, datetime]:
         return {}
     now = utcnow()
     keys = [account_key(e) for e in emails]
-    rows = db.exec(
-        select(LoginThrottle).where(LoginThrottle.key.in_(keys), LoginThrottle.locked_until > now)
-    ).all()
+    # One account (a profile, every /users/me): an equality, not an expanding IN list.
+    match = LoginThrottle.key == keys[0] if len(keys) == 1 else LoginThrottle.key.in_(keys)
+    rows = db.exec(select(LoginThrottle).where(match, LoginThrottle.locked_until > now)).all()
     return {r.key.removeprefix("acct:"): r.locked_until for r in rows}

@@ -50,6 +50,8 @@ class Firm(SQLModel, table=True):
         sa.Index("ix_firms_live_name", "archived_at", "name_key", "id"),
         sa.Index("ix_firms_live_updated", "archived_at", "updated_at", "id"),
         sa.Index("ix_firms_live_contact", "archived_at", "tier", "last_interaction_at"),
+        # A broker's book by name: the covered firms' ids looked up without reading their rows.
+        sa.Index("ix_firms_id_live_name", "id", "archived_at", "name_key"),
         {"extend_existing": True},
     )
 

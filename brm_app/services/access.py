@@ -121,15 +121,18 @@ def trader_condition(actor: Actor | SystemActor) -> sa.ColumnElement[bool]:
     return sa.false()
 
 
+_COVERAGE = FirmCoverage.__table__  # type: ignore[attr-defined]
+# Core, on the connection: it runs for every check of a broker's firm.
+_COVERS = sa.select(_COVERAGE.c.firm_id).where(
+    _COVERAGE.c.firm_id == sa.bindparam("firm_id"),
+    _COVERAGE.c.broker_id == sa.bindparam("broker_id"),
+)
+
+
 def covers(db: Session, broker_id: int, firm_id: int) -> bool:
-    return (
-        db.exec(
-            select(FirmCoverage.firm_id).where(
-                FirmCoverage.firm_id == firm_id, FirmCoverage.broker_id == broker_id
-            )
-        ).first()
-        is not None
-    )
+    db.flush()  # as the ORM would before a query: coverage added in this transaction counts
+    found = db.connection().execute(_COVERS, {"firm_id": firm_id, "broker_id": broker_id})
+    return found.first() is not None
 
 
 def firm_visible(actor: Actor, permission: Permission, firm: Firm, db: Session) -> bool:

@@ -4,6 +4,7 @@ two-factor sign-in. Stored as JSON by key."""
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -109,10 +110,19 @@ class SecurityRules:
 
 def get_security(db: Session) -> SecurityRules:
     row = db.get(AppSetting, SECURITY_KEY)
-    if row is None:
+    return security_rules(None if row is None else row.value)
+
+
+@functools.lru_cache(maxsize=16)
+def _parsed_security(value: str) -> tuple[str, ...]:
+    return tuple(json.loads(value).get("mfa_required_roles", []))
+
+
+def security_rules(value: str | None) -> SecurityRules:
+    """The sign-in security rules from their stored JSON (parsed once per distinct value)."""
+    if value is None:
         return SecurityRules()
-    data = json.loads(row.value)
-    return SecurityRules(mfa_required_roles=list(data.get("mfa_required_roles", [])))
+    return SecurityRules(mfa_required_roles=list(_parsed_security(value)))
 
 
 def mfa_required_for(db: Session, role: str) -> bool:

@@ -18,7 +18,7 @@ from sqlmodel import Session, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
-from brm_app.db import is_postgres, utcnow
+from brm_app.db import utcnow
 from brm_app.models.audit import AuditEvent, AuditEventPublic
 from brm_app.services.pagination import Page, PageRequest, escape_like
 
@@ -38,17 +38,42 @@ def canonical(data: Any) -> str:
 
 
 def _content_hash(event: AuditEvent) -> str:
+    return _hash_of(
+        occurred_at=event.occurred_at,
+        actor_id=event.actor_id,
+        actor_label=event.actor_label,
+        action=event.action,
+        entity=event.entity,
+        entity_id=event.entity_id,
+        changes=event.changes,
+        ip=event.ip,
+        prev_hash=event.prev_hash,
+    )
+
+
+def _hash_of(
+    *,
+    occurred_at: datetime,
+    actor_id: int | None,
+    actor_label: str,
+    action: str,
+    entity: str,
+    entity_id: str | None,
+    changes: str,
+    ip: str | None,
+    prev_hash: str,
+) -> str:
     body = canonical(
         {
-            "occurred_at": event.occurred_at.isoformat(),
-            "actor_id": event.actor_id,
-            "actor_label": event.actor_label,
-            "action": event.action,
-            "entity": event.entity,
-            "entity_id": event.entity_id,
-            "changes": event.changes,
-            "ip": event.ip,
-            "prev_hash": event.prev_hash,
+            "occurred_at": occurred_at.isoformat(),
+            "actor_id": actor_id,
+            "actor_label": actor_label,
+            "action": action,
+            "entity": entity,
+            "entity_id": entity_id,
+            "changes": changes,
+            "ip": ip,
+            "prev_hash": prev_hash,
         }
     )
     return hashlib.sha256(body.encode()).hexdigest()
@@ -63,6 +88,14 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+_EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
+# Core statements on the caller's connection: every change of every service appends one event,
+# and the ORM's unit of work around two plain statements cost more than the statements.
+_HEAD = sa.select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
+_APPEND = sa.insert(_EVENTS)
+_PG_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
+
+
 def record(
     db: Session,
     *,
@@ -73,35 +106,32 @@ def record(
     changes: dict[str, Any] | None = None,
     ip: str | None = None,
     actor_label: str | None = None,
-) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction."""
-    if is_postgres(db):
-        db.exec(sa.text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_LOCK_KEY))
-    head = db.exec(
-        select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)
-    ).first()
+) -> None:
+    """Append one event to the chain, inside the caller's transaction (and flush what the caller
+    added, as before: its ids are assigned when this returns)."""
+    db.flush()
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
+    head = conn.execute(_HEAD).first()
     seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
     if actor is None:
         actor_id, label = None, actor_label or "anonymous"
     else:
         actor_id, label = actor.user_id, actor_label or actor.label
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=utcnow(),
-        actor_id=actor_id,
-        actor_label=label[:300],
-        action=action,
-        entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        changes=canonical(json.loads(canonical(changes or {}))),
-        ip=(ip if ip is not None else getattr(actor, "ip", None)),
-        prev_hash=prev,
-        hash="",
-    )
-    event.hash = _content_hash(event)
-    db.add(event)
-    db.flush()
-    return event
+    values: dict[str, Any] = {
+        "occurred_at": utcnow(),
+        "actor_id": actor_id,
+        "actor_label": label[:300],
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "changes": canonical(json.loads(canonical(changes or {}))),
+        "ip": ip if ip is not None else getattr(actor, "ip", None),
+        "prev_hash": prev,
+    }
+    values["hash"] = _hash_of(**values)
+    conn.execute(_APPEND, {"seq": seq, **values})
 
 
 @dataclass(frozen=True)

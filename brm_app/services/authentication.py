@@ -20,7 +20,7 @@ from sqlmodel import Session, select
 from brm_app.auth import credentials, sessions, throttle, tokens
 from brm_app.auth.actor import Actor
 from brm_app.auth.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
-from brm_app.db import utcnow
+from brm_app.db import UTCDateTime, utcnow
 from brm_app.models.user import Role, User
 from brm_app.services import app_settings, audit, two_factor
 from brm_app.services.errors import (
@@ -337,36 +337,56 @@ def issue_api_token(
     return ApiToken(token, expires_in)
 
 
-_TOKEN_USER = select(
-    User.id,
-    User.role,
-    User.email,
-    User.name,
-    User.is_active,
-    User.credentials_changed_at,
-    User.must_change_password,
-    User.mfa_enabled,
-).where(User.id == sa.bindparam("uid"))
+# Every API call's one query: the token's user and the per-role two-factor rule, as plain text
+# SQL on the connection (no ORM compilation: this runs before every route).
+_TOKEN_USER = sa.text(
+    "SELECT u.id, u.role, u.email, u.name, u.is_active, u.credentials_changed_at, "
+    "u.must_change_password, u.mfa_enabled, u.time_zone, "
+    "(SELECT s.value FROM app_settings s WHERE s.key = :security_key) AS security "
+    "FROM users u WHERE u.id = :uid"
+).columns(
+    sa.column("id", sa.Integer),
+    sa.column("role", sa.String),
+    sa.column("email", sa.String),
+    sa.column("name", sa.String),
+    sa.column("is_active", sa.Boolean),
+    sa.column("credentials_changed_at", UTCDateTime),
+    sa.column("must_change_password", sa.Boolean),
+    sa.column("mfa_enabled", sa.Boolean),
+    sa.column("time_zone", sa.String),
+    sa.column("security", sa.Text),
+)
 
 
-def actor_for_api_token(db: Session, *, token: str, ip: str | None, settings: Settings) -> Actor:
-    """Every API call: the token must be valid and its user still active, with unchanged credentials."""
+def api_token_claims(token: str, *, settings: Settings) -> tokens.TokenClaims:
+    """The token's signature and claims (no database): NotAuthenticated when they fail."""
     try:
-        claims = tokens.decode(token, secret=settings.secret_key)
+        return tokens.decode_cached(token, secret=settings.secret_key)
     except tokens.InvalidToken:
         raise NotAuthenticated("The access token is invalid or has expired.") from None
-    # A plain row, not an ORM object: this runs on every API call.
-    row = db.exec(_TOKEN_USER.params(uid=claims.user_id)).first()
+
+
+def actor_for_token_claims(db: Session, *, claims: tokens.TokenClaims, ip: str | None) -> Actor:
+    """The account behind verified claims: still active, credentials unchanged since the token
+    was issued (read on every call: a password change or deactivation voids it at once)."""
+    row = (
+        db.connection()
+        .execute(_TOKEN_USER, {"uid": claims.user_id, "security_key": app_settings.SECURITY_KEY})
+        .first()
+    )
     if row is None or not row.is_active:
         raise NotAuthenticated("The account is not active.")
     if claims.credentials_version != tokens.credentials_version(row.credentials_changed_at):
         raise NotAuthenticated("The access token was issued before the credentials changed.")
-    setup = setup_required(
-        db,
-        role=row.role,
-        must_change_password=row.must_change_password,
-        mfa_enabled=row.mfa_enabled,
-    )
+    if row.must_change_password:
+        setup: str | None = "password"
+    elif (
+        not row.mfa_enabled
+        and row.role in app_settings.security_rules(row.security).mfa_required_roles
+    ):
+        setup = "mfa"
+    else:
+        setup = None
     return Actor(
         user_id=row.id,
         role=Role(row.role),
@@ -374,7 +394,14 @@ def actor_for_api_token(db: Session, *, token: str, ip: str | None, settings: Se
         name=row.name,
         ip=ip,
         setup_required=setup,
+        time_zone=row.time_zone,
     )
+
+
+def actor_for_api_token(db: Session, *, token: str, ip: str | None, settings: Settings) -> Actor:
+    """Every API call: the token must be valid and its user still active, with unchanged credentials."""
+    claims = api_token_claims(token, settings=settings)
+    return actor_for_token_claims(db, claims=claims, ip=ip)
 
 
 def change_own_password(

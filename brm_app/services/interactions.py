@@ -73,6 +73,8 @@ def zone(name: object, field_name: str = "time_zone") -> ZoneInfo:
 def user_zone_name(db: Session, actor: AnyActor) -> str:
     if isinstance(actor, SystemActor):
         return "UTC"
+    if actor.time_zone is not None:
+        return actor.time_zone
     tz = db.exec(select(User.time_zone).where(User.id == actor.user_id)).first()
     return tz or "UTC"
 
@@ -467,6 +469,10 @@ def _refresh_last_contact(db: Session, firm_id: int) -> None:
     db.exec(sa.update(Firm).where(Firm.id == firm_id).values(last_interaction_at=latest))
 
 
+_INSERT_VERSION = sa.insert(InteractionVersion.__table__)  # type: ignore[attr-defined]
+_INSERT_TRADER_LINK = sa.insert(InteractionTrader.__table__)  # type: ignore[attr-defined]
+
+
 def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> InteractionPublic:
     require(actor, Permission.INTERACTIONS_LOG)
     checked = _check(db, actor, data)
@@ -491,17 +497,25 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
     )
     db.add(row)
     db.flush()
-    db.add(
-        InteractionVersion(
-            interaction_id=row.id,
-            version=1,
-            data=_version_json(row, checked.trader_ids),
-            saved_at=now,
-            saved_by_id=actor_id,
-        )
+    # The version and the trader links as plain inserts: nothing reads them back here.
+    conn = db.connection()
+    conn.execute(
+        _INSERT_VERSION,
+        {
+            "interaction_id": row.id,
+            "version": 1,
+            "data": _version_json(row, checked.trader_ids),
+            "saved_at": now,
+            "saved_by_id": actor_id,
+        },
     )
-    for tid in checked.trader_ids:
-        db.add(InteractionTrader(interaction_id=row.id, trader_id=tid, occurred_at=row.occurred_at))
+    conn.execute(
+        _INSERT_TRADER_LINK,
+        [
+            {"interaction_id": row.id, "trader_id": tid, "occurred_at": row.occurred_at}
+            for tid in checked.trader_ids
+        ],
+    )
     last = checked.firm.last_interaction_at
     if last is None or row.occurred_at > last:
         db.exec(

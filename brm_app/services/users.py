@@ -24,6 +24,7 @@ from brm_app.auth.passwords import (
 )
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
+from brm_app.models.auth_records import LoginThrottle
 from brm_app.models.user import NAME_MAX, Role, User, UserCreate, UserPublic, UserUpdate
 from brm_app.services import audit
 from brm_app.services.errors import Conflict, NotFound, ValidationFailed
@@ -133,8 +134,38 @@ def get_user(db: Session, *, actor: Actor, user_id: object) -> UserPublic:
     return _public(db, _get(db, user_id))
 
 
+_USERS = User.__table__  # type: ignore[attr-defined]
+_THROTTLE = LoginThrottle.__table__  # type: ignore[attr-defined]
+# /users/me: Core statements on the connection (the cheapest authenticated call stays cheap).
+_ME = sa.select(_USERS).where(_USERS.c.id == sa.bindparam("uid"))
+_LOCK = sa.select(_THROTTLE.c.locked_until).where(
+    _THROTTLE.c.key == sa.bindparam("key"), _THROTTLE.c.locked_until > sa.bindparam("now")
+)
+
+
 def get_me(db: Session, *, actor: Actor) -> UserPublic:
-    return _public(db, _get(db, actor.user_id))
+    conn = db.connection()
+    row = conn.execute(_ME, {"uid": actor.user_id}).mappings().first()
+    if row is None:
+        raise NotFound("User")
+    locked = conn.execute(
+        _LOCK, {"key": throttle.account_key(row["email"]), "now": utcnow()}
+    ).scalar()
+    return UserPublic(
+        user_id=row["id"],
+        email=row["email"],
+        name=row["name"],
+        role=Role(row["role"]),
+        is_active=row["is_active"],
+        manager_id=row["manager_id"],
+        created_at=row["created_at"],
+        last_login_at=row["last_login_at"],
+        time_zone=row["time_zone"],
+        locked_until=locked,
+        email_reminders=row["email_reminders"],
+        must_change_password=row["must_change_password"],
+        mfa_enabled=row["mfa_enabled"],
+    )
 
 
 def managers(db: Session, *, actor: Actor) -> list[UserPublic]:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.convertors import Convertor, register_url_convertor
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.interactions import InteractionTypeOut
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS
@@ -22,7 +23,7 @@ from brm_app.models.user import Role
 from brm_app.services import app_settings, interaction_config
 from brm_app.services.interaction_config import TypeConfig
 
-router = APIRouter(prefix="/api/v1", tags=["settings"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1", tags=["settings"], responses=ERRORS)
 
 # A new type's or outcome's name (lookups of existing ones take any checked text: TypeName).
 Name = name_text(60)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import Form, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute
 from pydantic import BaseModel, Field
@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brm_app.api.deps import DB, client_ip
 from brm_app.api.errors import NO_STORE, OAuthError, validation_errors
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ErrorItem, ErrorOut
 from brm_app.services import authentication
@@ -88,7 +89,7 @@ async def _check_parameters(request: Request) -> None:
         )
 
 
-router = APIRouter(prefix="/api/v1/auth", tags=["auth"], route_class=_TokenRoute)
+router = ApiRouter(prefix="/api/v1/auth", tags=["auth"], route_class=_TokenRoute)
 
 
 @router.post(

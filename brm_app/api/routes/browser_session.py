@@ -8,17 +8,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Request, Response
+from fastapi import Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, client_ip
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import NoNul
 from brm_app.auth import sessions
 from brm_app.services import authentication
 from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.settings import get_settings
 
-router = APIRouter(prefix="/api/session", include_in_schema=False)
+router = ApiRouter(prefix="/api/session", include_in_schema=False)
 
 
 class TicketIn(BaseModel):

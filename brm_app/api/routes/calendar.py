@@ -11,17 +11,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, Field
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import MAX_ID, Day
 from brm_app.api.schemas import ERRORS
 from brm_app.services import calendar, calendar_feed
 from brm_app.services.calendar_feed import FeedInfo
 from brm_app.settings import get_settings
 
-router = APIRouter(prefix="/api/v1", tags=["calendar"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1", tags=["calendar"], responses=ERRORS)
 
 FeedId = Annotated[int, Path(ge=1, le=MAX_ID, description="A calendar feed id")]
 CalendarDay = Annotated[Day, Query(description="A day, YYYY-MM-DD (your time zone)")]

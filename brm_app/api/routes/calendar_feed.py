@@ -5,17 +5,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter
 from fastapi.responses import Response
 
 from brm_app.api.deps import DB
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS, ErrorOut
 from brm_app.services import calendar_feed
 from brm_app.services.errors import NotFound
 from brm_app.settings import get_settings
 
-router = APIRouter(tags=["calendar"])
+router = ApiRouter(tags=["calendar"])
 
 
 @router.get(

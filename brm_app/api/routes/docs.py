@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException
+from fastapi import HTTPException
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse
 
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import NoNul
 from brm_app.settings import PROJECT_ROOT
 
-router = APIRouter(include_in_schema=False)
+router = ApiRouter(include_in_schema=False)
 
 SWAGGER_DIR = PROJECT_ROOT / ".tools" / "node_modules" / "swagger-ui-dist"
 _FILES = {"swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"}

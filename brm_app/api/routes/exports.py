@@ -16,12 +16,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Query, Request
+from fastapi import Query, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from brm_app.api.deps import CurrentActor, client_ip
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.browser_session import check_origin
 from brm_app.api.routes.firms import FirmSort
 from brm_app.api.routes.params import MAX_ID, NoNul
@@ -39,8 +40,8 @@ from brm_app.services.errors import DomainError
 from brm_app.services.firms import FirmQuery
 from brm_app.services.traders import TraderQuery
 
-api_router = APIRouter(prefix="/api/v1/exports", tags=["exports"], responses=ERRORS)
-browser_router = APIRouter(prefix="/api/session", include_in_schema=False)
+api_router = ApiRouter(prefix="/api/v1/exports", tags=["exports"], responses=ERRORS)
+browser_router = ApiRouter(prefix="/api/session", include_in_schema=False)
 
 Direction = Literal["asc", "desc"]
 Q = Annotated[
@@ -235,6 +236,6 @@ async def upload_for_import(request: Request) -> Any:
     return UploadOut(upload_id=upload_id, filename=staging.clean_name(filename), size=len(data))
 
 
-router = APIRouter()
+router = ApiRouter()
 router.include_router(api_router)
 router.include_router(browser_router)

@@ -9,10 +9,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import (
     MAX_ID,
     BodyId,
@@ -37,7 +38,7 @@ from brm_app.services import firms
 from brm_app.services.errors import ValidationFailed
 from brm_app.services.pagination import PageRequest
 
-router = APIRouter(prefix="/api/v1", tags=["firms"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1", tags=["firms"], responses=ERRORS)
 
 FirmSort = StrEnum("FirmSort", [(key, key) for key in firms.SORTS])
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import MAX_ID, Day, Limit, Offset
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.follow_up import FollowUpPatch, FollowUpPublic, FollowUpStatus, FollowUpWrite
@@ -26,7 +27,7 @@ from brm_app.services.errors import ValidationFailed
 from brm_app.services.follow_ups import FollowUpQuery
 from brm_app.services.pagination import PageRequest
 
-router = APIRouter(prefix="/api/v1/follow-ups", tags=["follow-ups"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1/follow-ups", tags=["follow-ups"], responses=ERRORS)
 
 FollowUpId = Annotated[int, Path(ge=1, le=MAX_ID, description="A follow-up id")]
 IdFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]

@@ -5,14 +5,14 @@ from __future__ import annotations
 import time
 
 import sqlalchemy as sa
-from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from brm_app import __version__
+from brm_app.api.router import ApiRouter
 from brm_app.db import get_engine
 from brm_app.migrations import current_revision, head_revision
 
-router = APIRouter(tags=["health"])
+router = ApiRouter(tags=["health"])
 
 
 @router.get("/api/health")

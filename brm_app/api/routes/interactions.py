@@ -11,10 +11,11 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import Depends, Path, Query
 from pydantic import BaseModel, StringConstraints
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import MAX_ID, Day, FirmId, Limit, NoNul, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.interaction import (
@@ -28,7 +29,7 @@ from brm_app.services.errors import ValidationFailed
 from brm_app.services.interactions import InteractionQuery
 from brm_app.services.pagination import PageRequest
 
-router = APIRouter(prefix="/api/v1", tags=["interactions"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1", tags=["interactions"], responses=ERRORS)
 
 InteractionId = Annotated[int, Path(ge=1, le=MAX_ID, description="An interaction id")]
 NameFilter = Annotated[str, StringConstraints(strip_whitespace=True, max_length=60), NoNul]
@@ -57,7 +58,7 @@ class Filters:
     cursor: str | None
 
 
-def filters(
+async def filters(
     broker_id: Annotated[
         int | None, Query(ge=1, le=MAX_ID, description="Only those this broker logged")
     ] = None,

@@ -5,17 +5,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from pydantic import BaseModel, Field
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import MAX_ID, Limit, Offset
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.job import JobPublic, JobState
 from brm_app.services import jobs_admin
 from brm_app.services.pagination import PageRequest
 
-router = APIRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1/jobs", tags=["jobs"], responses=ERRORS)
 
 JobId = Annotated[int, Path(ge=1, le=MAX_ID, description="A job id")]
 

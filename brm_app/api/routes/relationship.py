@@ -10,10 +10,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import Depends, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.interactions import NameFilter
 from brm_app.api.routes.params import MAX_ID, FirmId, Instant, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
@@ -22,7 +23,7 @@ from brm_app.models.interaction import InteractionPublic
 from brm_app.services import relationship
 from brm_app.services.pagination import PageRequest
 
-router = APIRouter(prefix="/api/v1", tags=["relationship"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1", tags=["relationship"], responses=ERRORS)
 
 Types = Annotated[
     list[NameFilter],

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 from pydantic import BaseModel, ConfigDict
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import NoNul
 from brm_app.api.schemas import ERRORS
 from brm_app.models.trader import RoleName
 from brm_app.services import traders
 
-router = APIRouter(prefix="/api/v1/trader-roles", tags=["trader roles"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1/trader-roles", tags=["trader roles"], responses=ERRORS)
 
 
 class RoleIn(BaseModel):

@@ -10,10 +10,11 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import (
     MAX_ID,
     BodyId,
@@ -38,7 +39,7 @@ from brm_app.services import traders
 from brm_app.services.pagination import PageRequest
 from brm_app.services.traders import TraderSaved
 
-router = APIRouter(prefix="/api/v1", tags=["traders"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1", tags=["traders"], responses=ERRORS)
 
 TraderSort = StrEnum("TraderSort", [(key, key) for key in traders.SORTS])
 RoleFilter = Annotated[

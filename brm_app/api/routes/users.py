@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Path, Query
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from brm_app.api.deps import DB, CurrentActor, SetupActor
+from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import MAX_ID, Offset, OneTimeCode, SearchText
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.user import Role, UserCreate, UserName, UserPublic, UserUpdate
@@ -17,7 +18,7 @@ from brm_app.settings import get_settings
 
 UserId = Annotated[int, Path(ge=1, le=MAX_ID, description="A user id")]
 
-router = APIRouter(prefix="/api/v1/users", tags=["users"], responses=ERRORS)
+router = ApiRouter(prefix="/api/v1/users", tags=["users"], responses=ERRORS)
 
 
 class UserCreatedOut(UserPublic):

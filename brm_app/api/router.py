@@ -1,0 +1,35 @@
+"""The API's router: every route runs in one worker-thread hop with its unit of work (deps.one_hop)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
+
+from brm_app.api import deps
+
+
+class ApiRouter(APIRouter):
+    """An APIRouter whose sync routes run through `deps.one_hop`."""
+
+    def add_api_route(self, path: str, endpoint: Callable[..., Any], **kwargs: Any) -> None:
+        super().add_api_route(path, deps.one_hop(endpoint), **kwargs)
+
+
+_PLACEHOLDERS = {deps.db_session, deps.actor_during_setup, deps.current_actor}
+
+
+def check_routes(api: FastAPI) -> None:
+    """At start: a route taking `DB` or an actor must be one `ApiRouter` built (else it would be
+    handed a placeholder instead of a session)."""
+    for route in api.routes:
+        if not isinstance(route, APIRoute):
+            continue
+        calls = {d.call for d in route.dependant.dependencies}
+        if calls & _PLACEHOLDERS and not getattr(route.endpoint, "__brm_one_hop__", False):
+            raise RuntimeError(
+                f"{route.path} takes DB or an actor but was not built by ApiRouter "
+                "(brm_app.api.router): it would be handed a placeholder"
+            )
