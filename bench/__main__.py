@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import dataset, load, servers
+from bench import dataset, load, pg, servers
 from bench.scenarios import SCENARIOS, BenchContext, Scenario, Target
 
 
@@ -191,32 +191,75 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = Path(tempfile.mkdtemp(prefix="brm-bench-"))
     db_file = run_dir / "brm.db"
     shutil.copyfile(data.path, db_file)
-    web_dir = dataset.OUT / "web"  # the production build's folder, kept between runs
-    app = bare = ref = None
+    bare = None
     failed, finished = False, False
     try:
         bare = servers.start_bare(log_dir=run_dir)
+        bare.wait_ready("/", timeout=60)
+        failed = _run_backend("", None, run_dir, db_file, scenarios, settings, args, data, bare)
+        pg_url = os.environ.get("BENCH_DATABASE_URL", "")
+        if pg_url:
+            # The same scenarios on PostgreSQL (their lines prefixed pg_), the same targets.
+            pg_dir = run_dir / "pg"
+            pg_dir.mkdir()
+            url = pg.prepare(pg_url, data.path, log=lambda m: print(m, flush=True))
+            on_pg = [sc for sc in scenarios if sc.server != "inproc"]
+            failed |= _run_backend("pg_", url, pg_dir, db_file, on_pg, settings, args, data, bare)
+        else:
+            print("# BENCH_DATABASE_URL not set: no PostgreSQL lines", flush=True)
+        btotal, _ = bare.rss_mb()
+        print(f"# bare server rss_mb={btotal:.1f}")
+        print(f"# load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        finished = True
+    finally:
+        if bare is not None:
+            bare.stop()
+        if args.keep or failed or not finished:
+            print(f"# run folder kept: {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+def _run_backend(
+    prefix: str,
+    database_url: str | None,
+    run_dir: Path,
+    db_file: Path,
+    scenarios: list[Scenario],
+    settings: load.LoadSettings,
+    args: argparse.Namespace,
+    data: dataset.Dataset,
+    bare: servers.Server,
+) -> bool:
+    """Start the app (and the reference) on one database, measure every scenario, print the
+    BENCH and RATIO lines (names prefixed by `prefix`). Answers whether any request failed."""
+    web_dir = dataset.OUT / "web"  # the production build's folder, kept between runs
+    app = ref = None
+    failed = False
+    db_url = database_url or f"sqlite:///{db_file}"
+    try:
         app = servers.start_app(
             data_dir=run_dir,
             db_file=db_file,
             web_dir=web_dir,
             admin_email=dataset.ADMIN_EMAIL,
             admin_password=dataset.ADMIN_PASSWORD,
+            database_url=database_url,
         )
         t = time.perf_counter()
-        bare.wait_ready("/", timeout=60)
         app.wait_ready("/api/health", timeout=600)
         if any(sc.server == "ref" for sc in scenarios):
             # The reference service, on the app's database and with the app's key (its tokens).
             ref = servers.start_ref(
                 log_dir=run_dir,
-                database_url=f"sqlite:///{db_file}",
+                database_url=db_url,
                 secret_key=(run_dir / "secret_key").read_text().strip(),
             )
             ref.wait_ready("/docs", timeout=60)
         print(
-            f"# servers ready in {time.perf_counter() - t:.1f} s: app {app.url}, bare {bare.url}"
-            + (f", reference {ref.url}" if ref else "")
+            f"# {prefix or 'sqlite_'}servers ready in {time.perf_counter() - t:.1f} s: "
+            f"app {app.url}, bare {bare.url}" + (f", reference {ref.url}" if ref else "")
         )
         token = _token(app)
         headers = {"Authorization": f"Bearer {token}"}
@@ -231,11 +274,12 @@ def main(argv: list[str] | None = None) -> int:
 
             def notes(name: str) -> None:
                 for note in ctx.notes.get(name, [])[shown.get(name, 0) :]:
-                    print(f"# {name}: {note}", flush=True)
+                    print(f"# {prefix}{name}: {note}", flush=True)
                 shown[name] = len(ctx.notes.get(name, []))
 
             for sc in scenarios:
                 c = args.latency_connections
+                name = prefix + sc.name
                 if sc.server == "inproc":
                     # Measured in this process, one run at a time (no server, no wrk): the main
                     # line and the @c1 line are two series of the same single-caller measurement.
@@ -243,11 +287,11 @@ def main(argv: list[str] | None = None) -> int:
                     fig = sc.measure(ctx, settings)
                     results[sc.name] = fig
                     notes(sc.name)
-                    print(_bench_line(sc.name, fig), flush=True)
+                    print(_bench_line(name, fig), flush=True)
                     if sc.targeted and c:
                         lat = sc.measure(ctx, settings)
                         latencies[sc.name] = lat
-                        print(_bench_line(f"{sc.name}@c{c}", lat), flush=True)
+                        print(_bench_line(f"{name}@c{c}", lat), flush=True)
                     continue
                 server = {"bare": bare, "ref": ref}.get(sc.server, app)
                 assert server is not None
@@ -259,19 +303,19 @@ def main(argv: list[str] | None = None) -> int:
                 fig = load.run(server.url, paths, settings, headers=hdrs)
                 server.check_alive(sc.name)
                 results[sc.name] = fig
-                print(_bench_line(sc.name, fig), flush=True)
+                print(_bench_line(name, fig), flush=True)
                 if sc.targeted and sc.server == "app" and c:
                     # One worker serves one request at a time: at 8 connections p50 is ~8x the
                     # service time. The latency a single user sees is measured on its own.
                     lat = load.run(server.url, paths, latency_settings, headers=hdrs)
                     latencies[sc.name] = lat
-                    print(_bench_line(f"{sc.name}@c{c}", lat), flush=True)
+                    print(_bench_line(f"{name}@c{c}", lat), flush=True)
                 if fig.failed:
                     failed = True
-                    print(f"# {sc.name}: FAILED requests {fig.errors}", flush=True)
+                    print(f"# {name}: FAILED requests {fig.errors}", flush=True)
                 if fig.errors.get("timeouts"):
                     print(
-                        f"# {sc.name}: {fig.errors['timeouts']} requests took over "
+                        f"# {name}: {fig.errors['timeouts']} requests took over "
                         f"{settings.timeout:g} s (not in the percentiles: the real p95 is worse)",
                         flush=True,
                     )
@@ -291,7 +335,9 @@ def main(argv: list[str] | None = None) -> int:
             ref_share = None
             if sc.ref and (ref_fig := results.get(sc.ref)) is not None:
                 ref_share = fig.rps / ref_fig.rps if ref_fig.rps else 0.0
-                against += f" ref={sc.ref} ref_share={ref_share:.3f} ref_rps={ref_fig.rps:.1f}"
+                against += (
+                    f" ref={prefix}{sc.ref} ref_share={ref_share:.3f} ref_rps={ref_fig.rps:.1f}"
+                )
             if sc.target is not None:
                 verdict = _verdict(
                     sc.target,
@@ -304,24 +350,16 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 verdict = "targets=none (reference)"
             print(
-                f"RATIO {sc.name} {against} p95_ms={fig.p95_ms:.2f} p99_ms={fig.p99_ms:.2f} "
-                f"{verdict}"
+                f"RATIO {prefix}{sc.name} {against} p95_ms={fig.p95_ms:.2f} "
+                f"p99_ms={fig.p99_ms:.2f} {verdict}"
             )
         total, largest = app.rss_mb()
-        print(f"RSS app_server total_mb={total:.1f} largest_process_mb={largest:.1f}")
-        btotal, _ = bare.rss_mb()
-        print(f"# bare server rss_mb={btotal:.1f}")
-        print(f"# load average at the end {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        finished = True
+        print(f"RSS {prefix}app_server total_mb={total:.1f} largest_process_mb={largest:.1f}")
     finally:
-        for server in (app, bare, ref):
+        for server in (app, ref):
             if server is not None:
                 server.stop()
-        if args.keep or failed or not finished:
-            print(f"# run folder kept: {run_dir}")
-        else:
-            shutil.rmtree(run_dir, ignore_errors=True)
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ import json
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Annotated
 
@@ -168,18 +169,19 @@ def get_db() -> Iterator[Session]:
         yield session
 
 
-def get_write_db() -> Iterator[Session]:
-    if engine.dialect.name == "sqlite":
-        with _writers, Session(engine) as session:
-            session.connection(execution_options={"write": True})
-            yield session
-    else:
-        with Session(engine) as session:
-            yield session
+@contextmanager
+def writing(db: Session) -> Iterator[None]:
+    """SQLite: this process's writers one at a time, the write lock taken up front, and both let
+    go at the commit (not after the response)."""
+    if engine.dialect.name != "sqlite":
+        yield
+        return
+    with _writers:
+        db.connection(execution_options={"write": True})
+        yield
 
 
 DB = Annotated[Session, Depends(get_db)]
-WriteDB = Annotated[Session, Depends(get_write_db)]
 
 
 def utc(value: datetime | None) -> datetime | None:
@@ -395,7 +397,26 @@ def _audit(db: Session, *, user: User, action: str, entity: str, entity_id, chan
 
 
 @app.post("/interactions", response_model=InteractionOut, status_code=201)
-def log_interaction(body: InteractionIn, db: WriteDB, user: CurrentUser) -> InteractionOut:
+def log_interaction(body: InteractionIn, db: DB, user: CurrentUser) -> InteractionOut:
+    db.rollback()  # the token check's read transaction ends: the write starts its own
+    with writing(db):
+        row, firm, trader = _log(db, user, body)
+    return InteractionOut(
+        interaction_id=row.id,
+        firm_id=firm.id,
+        broker_id=user.id,
+        trader_ids=[trader.id],
+        interaction_type=row.interaction_type,
+        interaction_date=body.interaction_date,
+        subject=row.subject,
+        notes=row.notes,
+        outcome=row.outcome,
+        duration_minutes=row.duration_minutes,
+        version=1,
+    )
+
+
+def _log(db: Session, user: User, body: InteractionIn) -> tuple[Interaction, Firm, Trader]:
     trader = db.get(Trader, body.trader_id)
     firm = db.get(Firm, trader.firm_id) if trader is not None else None
     covered = (
@@ -452,16 +473,4 @@ def log_interaction(body: InteractionIn, db: WriteDB, user: CurrentUser) -> Inte
         },
     )
     db.commit()
-    return InteractionOut(
-        interaction_id=row.id,
-        firm_id=firm.id,
-        broker_id=user.id,
-        trader_ids=[trader.id],
-        interaction_type=row.interaction_type,
-        interaction_date=body.interaction_date,
-        subject=row.subject,
-        notes=row.notes,
-        outcome=row.outcome,
-        duration_minutes=row.duration_minutes,
-        version=1,
-    )
+    return row, firm, trader

@@ -95,7 +95,13 @@ def _spawn(name: str, cmd: list[str], env: dict[str, str], log: Path, port: int)
 
 
 def start_app(
-    *, data_dir: Path, db_file: Path, web_dir: Path, admin_email: str, admin_password: str
+    *,
+    data_dir: Path,
+    db_file: Path,
+    web_dir: Path,
+    admin_email: str,
+    admin_password: str,
+    database_url: str | None = None,
 ) -> Server:
     """`brm serve` (production build, one granian worker, no Redis, no scheduler) on its own port
     and data."""
@@ -103,7 +109,7 @@ def start_app(
     env = {
         **os.environ,
         "BRM_DATA_DIR": str(data_dir),
-        "BRM_DATABASE_URL": f"sqlite:///{db_file}",
+        "BRM_DATABASE_URL": database_url or f"sqlite:///{db_file}",
         "BRM_PORT": str(port),
         "BRM_ADMIN_EMAIL": admin_email,
         "BRM_ADMIN_PASSWORD": admin_password,

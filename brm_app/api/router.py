@@ -21,12 +21,25 @@ class ApiRouter(APIRouter):
 _PLACEHOLDERS = {deps.db_session, deps.actor_during_setup, deps.current_actor}
 
 
+def _api_routes(routes: list[Any]) -> list[APIRoute]:
+    """Every APIRoute, also inside included routers (FastAPI keeps those as wrappers holding
+    the original router)."""
+    found = []
+    for route in routes:
+        if isinstance(route, APIRoute):
+            found.append(route)
+        elif (inner := getattr(route, "original_router", None)) is not None:
+            found.extend(_api_routes(inner.routes))
+    return found
+
+
 def check_routes(api: FastAPI) -> None:
     """At start: a route taking `DB` or an actor must be one `ApiRouter` built (else it would be
     handed a placeholder instead of a session)."""
-    for route in api.routes:
-        if not isinstance(route, APIRoute):
-            continue
+    routes = _api_routes(api.routes)
+    if not routes:
+        raise RuntimeError("no API routes found to check (has FastAPI changed how it keeps them?)")
+    for route in routes:
         calls = {d.call for d in route.dependant.dependencies}
         if calls & _PLACEHOLDERS and not getattr(route.endpoint, "__brm_one_hop__", False):
             raise RuntimeError(

@@ -63,34 +63,43 @@ def outcomes(db: Session) -> list[str]:
     )
 
 
+_TYPES = InteractionType.__table__  # type: ignore[attr-defined]
+_OUTCOMES = InteractionOutcome.__table__  # type: ignore[attr-defined]
+_PAIRS = InteractionTypeOutcome.__table__  # type: ignore[attr-defined]
+
+
 def resolve(db: Session, type_name: str, outcome_name: str | None) -> tuple[str, str | None]:
     """Canonical names for a type and outcome, or ValidationFailed naming the bad one."""
     # One query (it runs on every logged interaction): the type, the outcome and their pairing.
     outcome_key = name_key(outcome_name) if outcome_name is not None else None
-    pair = sa.and_(
-        InteractionTypeOutcome.type_id == InteractionType.id,
-        InteractionTypeOutcome.outcome_id == InteractionOutcome.id,
+    types, outcomes, pairs = _TYPES.c, _OUTCOMES.c, _PAIRS.c
+    pair = sa.and_(pairs.type_id == types.id, pairs.outcome_id == outcomes.id)
+    # Core on the connection: no ORM objects for three names (after what this transaction added).
+    db.flush()
+    found = (
+        db.connection()
+        .execute(
+            sa.select(types.name, types.is_active, outcomes.name, pairs.type_id)
+            .select_from(_TYPES)
+            .outerjoin(_OUTCOMES, outcomes.name_key == outcome_key)
+            .outerjoin(_PAIRS, pair)
+            .where(types.name_key == name_key(type_name))
+        )
+        .first()
     )
-    found = db.exec(
-        select(InteractionType, InteractionOutcome.name, InteractionTypeOutcome.type_id)
-        .select_from(InteractionType)
-        .outerjoin(InteractionOutcome, InteractionOutcome.name_key == outcome_key)
-        .outerjoin(InteractionTypeOutcome, pair)
-        .where(InteractionType.name_key == name_key(type_name))
-    ).first()
-    itype = found[0] if found else None
-    if itype is None or not itype.is_active:
+    if found is None or not found[1]:
         raise ValidationFailed(
             "is not an interaction type (an admin can add it)", field="interaction_type"
         )
+    type_label = found[0]
     if outcome_name is None:
-        return itype.name, None
-    _, outcome, allowed = found
+        return type_label, None
+    _, _, outcome, allowed = found
     if outcome is None:
         raise ValidationFailed("is not an outcome (an admin can add it)", field="outcome")
     if allowed is None:
-        raise ValidationFailed(f"is not allowed for a {itype.name}", field="outcome")
-    return itype.name, outcome
+        raise ValidationFailed(f"is not allowed for a {type_label}", field="outcome")
+    return type_label, outcome
 
 
 def add_type(

@@ -469,6 +469,7 @@ def _refresh_last_contact(db: Session, firm_id: int) -> None:
     db.exec(sa.update(Firm).where(Firm.id == firm_id).values(last_interaction_at=latest))
 
 
+_INSERT_INTERACTION = sa.insert(Interaction.__table__)  # type: ignore[attr-defined]
 _INSERT_VERSION = sa.insert(InteractionVersion.__table__)  # type: ignore[attr-defined]
 _INSERT_TRADER_LINK = sa.insert(InteractionTrader.__table__)  # type: ignore[attr-defined]
 
@@ -480,25 +481,27 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
     actor_id = getattr(actor, "user_id", None)
     if actor_id is None:
         raise PermissionDenied("Interactions are logged by a person.")
-    row = Interaction(
-        firm_id=checked.firm.id,
-        broker_id=actor_id,
-        interaction_type=checked.interaction_type,
-        occurred_at=checked.occurred_at,
-        time_zone=checked.time_zone,
-        duration_minutes=checked.duration_minutes,
-        subject=checked.subject,
-        notes=data.notes or None,
-        outcome=checked.outcome,
-        version=1,
-        created_at=now,
-        updated_at=now,
-        updated_by_id=actor_id,
-    )
-    db.add(row)
+    values = {
+        "firm_id": checked.firm.id,
+        "broker_id": actor_id,
+        "interaction_type": checked.interaction_type,
+        "occurred_at": checked.occurred_at,
+        "time_zone": checked.time_zone,
+        "duration_minutes": checked.duration_minutes,
+        "subject": checked.subject,
+        "notes": data.notes or None,
+        "outcome": checked.outcome,
+        "version": 1,
+        "created_at": now,
+        "updated_at": now,
+        "updated_by_id": actor_id,
+    }
+    # Plain inserts on the connection (the ORM's unit of work cost more than the statements);
+    # `row` is what the answer is built from, not a session object.
     db.flush()
-    # The version and the trader links as plain inserts: nothing reads them back here.
     conn = db.connection()
+    new_id = conn.execute(_INSERT_INTERACTION, values).inserted_primary_key[0]
+    row = Interaction(id=new_id, **values)
     conn.execute(
         _INSERT_VERSION,
         {
