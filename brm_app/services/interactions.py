@@ -500,7 +500,9 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
     # `row` is what the answer is built from, not a session object.
     db.flush()
     conn = db.connection()
-    new_id = conn.execute(_INSERT_INTERACTION, values).inserted_primary_key[0]
+    inserted = conn.execute(_INSERT_INTERACTION, values).inserted_primary_key
+    assert inserted is not None
+    new_id = inserted[0]
     row = Interaction(id=new_id, **values)
     conn.execute(
         _INSERT_VERSION,
