@@ -52,6 +52,22 @@ class Firm(SQLModel, table=True):
         sa.Index("ix_firms_live_contact", "archived_at", "tier", "last_interaction_at"),
         # A broker's book by name: the covered firms' ids looked up without reading their rows.
         sa.Index("ix_firms_id_live_name", "id", "archived_at", "name_key"),
+        # Live firms in list order as partial indexes: PostgreSQL's planner walks these for a
+        # page (an index-only scan), where it sorted the whole table instead of using the above.
+        sa.Index(
+            "ix_firms_live_by_name",
+            "name_key",
+            "id",
+            postgresql_where=sa.text("archived_at IS NULL"),
+            sqlite_where=sa.text("archived_at IS NULL"),
+        ),
+        sa.Index(
+            "ix_firms_live_by_updated",
+            "updated_at",
+            "id",
+            postgresql_where=sa.text("archived_at IS NULL"),
+            sqlite_where=sa.text("archived_at IS NULL"),
+        ),
         {"extend_existing": True},
     )
 
