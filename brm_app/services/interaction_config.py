@@ -66,25 +66,27 @@ def outcomes(db: Session) -> list[str]:
 _TYPES = InteractionType.__table__  # type: ignore[attr-defined]
 _OUTCOMES = InteractionOutcome.__table__  # type: ignore[attr-defined]
 _PAIRS = InteractionTypeOutcome.__table__  # type: ignore[attr-defined]
+_RESOLVE = (
+    sa.select(_TYPES.c.name, _TYPES.c.is_active, _OUTCOMES.c.name, _PAIRS.c.type_id)
+    .select_from(_TYPES)
+    .outerjoin(_OUTCOMES, _OUTCOMES.c.name_key == sa.bindparam("outcome_key"))
+    .outerjoin(
+        _PAIRS,
+        sa.and_(_PAIRS.c.type_id == _TYPES.c.id, _PAIRS.c.outcome_id == _OUTCOMES.c.id),
+    )
+    .where(_TYPES.c.name_key == sa.bindparam("type_key"))
+)
 
 
 def resolve(db: Session, type_name: str, outcome_name: str | None) -> tuple[str, str | None]:
     """Canonical names for a type and outcome, or ValidationFailed naming the bad one."""
     # One query (it runs on every logged interaction): the type, the outcome and their pairing.
     outcome_key = name_key(outcome_name) if outcome_name is not None else None
-    types, outcomes, pairs = _TYPES.c, _OUTCOMES.c, _PAIRS.c
-    pair = sa.and_(pairs.type_id == types.id, pairs.outcome_id == outcomes.id)
-    # Core on the connection: no ORM objects for three names (after what this transaction added).
+    # Core on the connection, one prepared statement (after what this transaction added).
     db.flush()
     found = (
         db.connection()
-        .execute(
-            sa.select(types.name, types.is_active, outcomes.name, pairs.type_id)
-            .select_from(_TYPES)
-            .outerjoin(_OUTCOMES, outcomes.name_key == outcome_key)
-            .outerjoin(_PAIRS, pair)
-            .where(types.name_key == name_key(type_name))
-        )
+        .execute(_RESOLVE, {"type_key": name_key(type_name), "outcome_key": outcome_key})
         .first()
     )
     if found is None or not found[1]:

@@ -15,7 +15,8 @@ import json
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import cache
-from typing import Any, Literal
+from types import SimpleNamespace
+from typing import Any, Literal, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 import sqlalchemy as sa
@@ -502,8 +503,10 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
     conn = db.connection()
     inserted = conn.execute(_INSERT_INTERACTION, values).inserted_primary_key
     assert inserted is not None
-    new_id = inserted[0]
-    row = Interaction(id=new_id, **values)
+    # Not a session object, and no model validation: the values were checked above.
+    row = cast(
+        Interaction, SimpleNamespace(id=inserted[0], voided_at=None, void_reason=None, **values)
+    )
     conn.execute(
         _INSERT_VERSION,
         {
