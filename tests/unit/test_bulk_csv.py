@@ -282,9 +282,10 @@ def test_firm_import_gives_the_exact_report(people):
 
 
 def test_a_row_that_fails_half_way_leaves_nothing(people, monkeypatch):
-    """The firm row is written, then its coverage fails: the savepoint takes the firm back."""
+    """The firm rows are written, then coverage fails: the batch's savepoint takes them all
+    back; one by one, the failing row's savepoint takes its firm back and the others stay."""
     manager, _ben, _ = people
-    real = firms._add_coverage
+    real, real_batch = firms._add_coverage, firms._insert_coverage
 
     def failing(db, actor, firm, primary_id, secondary_ids):
         if firm.name == "Half Done":
@@ -292,7 +293,15 @@ def test_a_row_that_fails_half_way_leaves_nothing(people, monkeypatch):
             raise ValidationFailed("must be an active broker", field="primary_broker_id")
         return real(db, actor, firm, primary_id, secondary_ids)
 
+    def failing_batch(db, rows):
+        ids = [r["firm_id"] for r in rows]
+        # The batch's firms really are in the database at this point.
+        if "Half Done" in db.exec(select(Firm.name).where(Firm.id.in_(ids))).all():
+            raise ValidationFailed("must be an active broker", field="primary_broker_id")
+        return real_batch(db, rows)
+
     monkeypatch.setattr(firms, "_add_coverage", failing)
+    monkeypatch.setattr(firms, "_insert_coverage", failing_batch)
     text = "name,primary_broker_email\nBefore,ben@test.example\nHalf Done,ben@test.example\nAfter,ben@test.example\n"
     report = run_import(manager, text, chunk_size=2)
     assert report.issues == (RowIssue(3, "primary_broker_email", "must be an active broker"),)

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
 from sqlmodel import Session, select
 
@@ -60,7 +61,9 @@ AnyActor = Actor | SystemActor
 # when they may no longer act (session ended, account deactivated).
 ActorFor = Callable[[Session], AnyActor]
 
-CHUNK_SIZE = 50
+# Rows per transaction: enough for set-wise checks and bulk inserts to pay, few enough that
+# the write lock is held for a fraction of a second (other users keep writing meanwhile).
+CHUNK_SIZE = 500
 ROW = "row"  # the "field" of an issue about the whole row
 _T = TypeVar("_T")
 
@@ -257,14 +260,20 @@ def _run_chunk(
                     select(User.email, User.id).where(active_broker())
                 ).all()
             }
-            ctx.firm_cache = {}
-            for offset, (number, cells) in enumerate(chunk, start=1):
-                row_issues = _import_row(db, actor, ctx, number, cells)
+            rows = [(number, cells, row_values(cells, ctx.columns)) for number, cells in chunk]
+            ctx.firm_cache = _firms_named(db, actor, rows) if ctx.kind == "traders" else {}
+            pending: list[tuple[int, Any]] = []
+            for number, cells, values in rows:
+                row_issues, item = _check_row(db, actor, ctx, number, cells, values)
                 if row_issues:
                     issues.extend(row_issues)
                 else:
-                    imported += 1
-                if progress is not None:
+                    pending.append((number, item))
+            created = _create_all(db, actor, ctx.kind, pending)
+            issues.extend(created)
+            imported = len(pending) - len({i.row for i in created})
+            if progress is not None:
+                for offset in range(1, len(chunk) + 1):
                     progress(done + offset)
             if dry_run:
                 raise _Rollback
@@ -273,9 +282,15 @@ def _run_chunk(
     return issues, imported
 
 
-def _import_row(
-    db: Session, actor: AnyActor, ctx: _Context, number: int, cells: list[str]
-) -> list[RowIssue]:
+def _check_row(
+    db: Session,
+    actor: AnyActor,
+    ctx: _Context,
+    number: int,
+    cells: list[str],
+    values: dict[str, str],
+) -> tuple[list[RowIssue], Any]:
+    """The row's problems found before writing, or ([], what to create)."""
     extra = [c for c in cells[ctx.header_width :] if c.strip()]
     if extra:
         return [
@@ -285,10 +300,9 @@ def _import_row(
                 f"has {len(cells)} cells but the header has {ctx.header_width}: "
                 "check the separators and quotes",
             )
-        ]
-    values = row_values(cells, ctx.columns)
+        ], None
     if ctx.kind == "firms":
-        return _firm_row(db, actor, ctx, number, values)
+        return _firm_row(ctx, number, values)
     return _trader_row(db, actor, ctx, number, values)
 
 
@@ -300,14 +314,12 @@ def _duplicate(ctx: _Context, number: int, key: tuple, fld: str) -> RowIssue | N
 # ---- firms ---------------------------------------------------------------------------------
 
 
-def _firm_row(
-    db: Session, actor: AnyActor, ctx: _Context, number: int, values: dict[str, str]
-) -> list[RowIssue]:
+def _firm_row(ctx: _Context, number: int, values: dict[str, str]) -> tuple[list[RowIssue], Any]:
     name, lei = values.get("name", ""), values.get("lei", "").upper()
     if name and (dup := _duplicate(ctx, number, ("name", name_key(name)), "name")):
-        return [dup]
+        return [dup], None
     if lei and (dup := _duplicate(ctx, number, ("lei", lei), "lei")):
-        return [dup]
+        return [dup], None
 
     payload: dict[str, Any] = {}
     for key in ("name", "lei", "notes"):
@@ -353,10 +365,8 @@ def _firm_row(
 
     data = _validate(FirmWrite, payload, number, issues)
     if issues or data is None:
-        return _ordered(ctx.kind, issues)
-    return _create(
-        db, ctx.kind, number, lambda: firms.create_firm(db, actor=actor, data=data, public=False)
-    )
+        return _ordered(ctx.kind, issues), None
+    return [], data
 
 
 # ---- traders -------------------------------------------------------------------------------
@@ -364,14 +374,14 @@ def _firm_row(
 
 def _trader_row(
     db: Session, actor: AnyActor, ctx: _Context, number: int, values: dict[str, str]
-) -> list[RowIssue]:
+) -> tuple[list[RowIssue], Any]:
     firm_lei, firm_name = values.get("firm_lei", "").upper(), values.get("firm_name", "")
-    firm_key = ("lei", firm_lei) if firm_lei else ("name", name_key(firm_name))
+    firm_key = _firm_key(values)
     email = values.get("email", "").lower()
     if (firm_lei or firm_name) and email:
         dup = _duplicate(ctx, number, ("trader", *firm_key, email), "email")
         if dup:
-            return [dup]
+            return [dup], None
 
     payload: dict[str, Any] = {}
     for key in ("name", "email", "phone", "role"):
@@ -414,13 +424,34 @@ def _trader_row(
 
     data = _validate(TraderWrite, payload, number, issues)
     if issues or data is None or firm_id is None:
-        return _ordered(ctx.kind, issues)
-    return _create(
-        db,
-        ctx.kind,
-        number,
-        lambda: traders.create_trader(db, actor=actor, firm_id=firm_id, data=data),
-    )
+        return _ordered(ctx.kind, issues), None
+    return [], (firm_id, data)
+
+
+def _firm_key(values: dict[str, str]) -> tuple[str, str]:
+    firm_lei, firm_name = values.get("firm_lei", "").upper(), values.get("firm_name", "")
+    return ("lei", firm_lei) if firm_lei else ("name", name_key(firm_name))
+
+
+def _firms_named(
+    db: Session, actor: AnyActor, rows: list[tuple[int, list[str], dict[str, str]]]
+) -> dict[tuple[str, str], tuple[int, str] | None]:
+    """(id, name key) of the live firm the actor may see for each LEI or name the rows name
+    (None: no such firm), in one query per kind of key and slice of keys."""
+    keys = {_firm_key(values) for _, _, values in rows}
+    out: dict[tuple[str, str], tuple[int, str] | None] = dict.fromkeys(keys)
+    for kind, column in (("lei", Firm.lei), ("name", Firm.name_key)):
+        wanted = sorted(k[1] for k in keys if k[0] == kind and k[1])
+        for start in range(0, len(wanted), 500):
+            found = db.exec(
+                select(Firm.id, Firm.name_key, column)
+                .where(column.in_(wanted[start : start + 500]), access.firm_condition(actor))
+                .order_by(Firm.id)
+            ).all()
+            for firm_id, key, value in found:
+                if out.get((kind, value)) is None:
+                    out[(kind, value)] = (firm_id, key)
+    return out
 
 
 def _find_firm(
@@ -490,20 +521,62 @@ def _wording(message: str) -> str:
     return "is required" if message == "Field required" else message
 
 
+def _create_all(
+    db: Session, actor: AnyActor, kind: Kind, pending: list[tuple[int, Any]]
+) -> list[RowIssue]:
+    """Create the rows that passed their checks, in one batch (firms.create_firms /
+    traders.create_traders: the rules of a single create, checked set-wise, one insert per
+    table, one audit event per row). When the batch fails as a whole (someone created a
+    clashing firm or trader between its checks and its insert), nothing of it remains and its
+    rows go one by one, each in its own savepoint, as single creates."""
+    if not pending:
+        return []
+    try:
+        with db.begin_nested():
+            if kind == "firms":
+                outcomes = firms.create_firms(db, actor=actor, items=[d for _, d in pending])
+            else:
+                outcomes = traders.create_traders(db, actor=actor, items=[i for _, i in pending])
+    except (sa.exc.IntegrityError, DomainError):
+        log.info("a batch of %d %s failed as a whole: creating them one by one", len(pending), kind)
+        issues: list[RowIssue] = []
+        for number, item in pending:
+            issues.extend(_create(db, kind, number, _single_create(db, actor, kind, item)))
+        return issues
+    return [
+        issue
+        for (number, _), exc in zip(pending, outcomes, strict=True)
+        if exc is not None
+        for issue in _issues_of(kind, number, exc)
+    ]
+
+
+def _single_create(db: Session, actor: AnyActor, kind: Kind, item: Any) -> Callable[[], object]:
+    if kind == "firms":
+        return lambda: firms.create_firm(db, actor=actor, data=item, public=False)
+    firm_id, data = item
+    return lambda: traders.create_trader(db, actor=actor, firm_id=firm_id, data=data)
+
+
 def _create(db: Session, kind: Kind, number: int, create: Callable[[], object]) -> list[RowIssue]:
     """Run one create in a savepoint: on any domain error nothing of the row remains."""
     try:
         with db.begin_nested():
             create()
-    except ValidationFailed as exc:
+    except DomainError as exc:
+        return _issues_of(kind, number, exc)
+    return []
+
+
+def _issues_of(kind: Kind, number: int, exc: DomainError) -> list[RowIssue]:
+    """A service's refusal of one row, as the row's issues."""
+    if isinstance(exc, ValidationFailed):
         return _ordered(
             kind, [RowIssue(number, _column_of(k), _wording(v)) for k, v in exc.errors.items()]
         )
-    except Conflict as exc:
+    if isinstance(exc, Conflict):
         return [RowIssue(number, _column_of(exc.field) if exc.field else ROW, exc.message)]
-    except DomainError as exc:
-        return [RowIssue(number, ROW, exc.message)]
-    return []
+    return [RowIssue(number, ROW, exc.message)]
 
 
 def _ordered(kind: Kind, issues: list[RowIssue]) -> list[RowIssue]:
