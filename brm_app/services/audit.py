@@ -38,21 +38,29 @@ def canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
-def _content_hash(event: AuditEvent) -> str:
+_HASHED = (
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "entity",
+    "entity_id",
+    "changes",
+    "ip",
+    "prev_hash",
+)
+
+
+def _hash_of(values: dict[str, Any]) -> str:
+    """The hash over an event's content (`values`: its fields by name, occurred_at a datetime)."""
     body = canonical(
-        {
-            "occurred_at": event.occurred_at.isoformat(),
-            "actor_id": event.actor_id,
-            "actor_label": event.actor_label,
-            "action": event.action,
-            "entity": event.entity,
-            "entity_id": event.entity_id,
-            "changes": event.changes,
-            "ip": event.ip,
-            "prev_hash": event.prev_hash,
-        }
+        {k: values[k].isoformat() if k == "occurred_at" else values[k] for k in _HASHED}
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _content_hash(event: AuditEvent) -> str:
+    return _hash_of({k: getattr(event, k) for k in _HASHED})
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -74,37 +82,41 @@ def _lock_chain(db: Session) -> tuple[int, str]:
     return (head[0] + 1, head[1]) if head else (1, GENESIS)
 
 
-def _event(
-    seq: int,
-    prev: str,
-    *,
-    actor: Actor | SystemActor | None,
-    action: str,
-    entity: str,
-    entity_id: Any,
-    changes: dict[str, Any] | None,
-    ip: str | None,
-    actor_label: str | None,
-) -> AuditEvent:
+def _who(
+    actor: Actor | SystemActor | None, ip: str | None, actor_label: str | None
+) -> tuple[int | None, str, str | None]:
+    """(actor_id, actor_label, ip) of an event."""
     if actor is None:
         actor_id, label = None, actor_label or "anonymous"
     else:
         actor_id, label = actor.user_id, actor_label or actor.label
-    event = AuditEvent(
-        seq=seq,
-        occurred_at=utcnow(),
-        actor_id=actor_id,
-        actor_label=label[:300],
-        action=action,
-        entity=entity,
-        entity_id=None if entity_id is None else str(entity_id),
-        changes=canonical(json.loads(canonical(changes or {}))),
-        ip=(ip if ip is not None else getattr(actor, "ip", None)),
-        prev_hash=prev,
-        hash="",
-    )
-    event.hash = _content_hash(event)
-    return event
+    return actor_id, label[:300], (ip if ip is not None else getattr(actor, "ip", None))
+
+
+def _row(
+    seq: int,
+    prev: str,
+    who: tuple[int | None, str, str | None],
+    action: str,
+    entity: str,
+    entity_id: Any,
+    changes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One event's column values, its hash included."""
+    row = {
+        "seq": seq,
+        "occurred_at": utcnow(),
+        "actor_id": who[0],
+        "actor_label": who[1],
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "changes": canonical(json.loads(canonical(changes or {}))),
+        "ip": who[2],
+        "prev_hash": prev,
+    }
+    row["hash"] = _hash_of(row)
+    return row
 
 
 def record(
@@ -120,17 +132,8 @@ def record(
 ) -> AuditEvent:
     """Append one event to the chain, inside the caller's transaction."""
     seq, prev = _lock_chain(db)
-    event = _event(
-        seq,
-        prev,
-        actor=actor,
-        action=action,
-        entity=entity,
-        entity_id=entity_id,
-        changes=changes,
-        ip=ip,
-        actor_label=actor_label,
-    )
+    row = _row(seq, prev, _who(actor, ip, actor_label), action, entity, entity_id, changes)
+    event = AuditEvent(**row)
     db.add(event)
     db.flush()
     return event
@@ -151,25 +154,16 @@ def record_many(
 ) -> None:
     """Append one event per change, in order, inside the caller's transaction: the same events
     (one each, chained one after the other) as calling `record` for each, in one round trip.
-    For bulk work (imports), where a flush per event is most of the cost."""
+    For bulk work (imports), where a flush per event was most of the cost."""
     if not events:
         return
     seq, prev = _lock_chain(db)
+    who = _who(actor, None, None)
     rows = []
-    for offset, change in enumerate(events):
-        event = _event(
-            seq + offset,
-            prev,
-            actor=actor,
-            action=change.action,
-            entity=change.entity,
-            entity_id=change.entity_id,
-            changes=change.changes,
-            ip=None,
-            actor_label=None,
-        )
-        prev = event.hash
-        rows.append(event.model_dump(exclude={"id"}))
+    for offset, c in enumerate(events):
+        row = _row(seq + offset, prev, who, c.action, c.entity, c.entity_id, c.changes)
+        prev = row["hash"]
+        rows.append(row)
     db.connection().execute(sa.insert(AuditEvent.__table__), rows)
 
 

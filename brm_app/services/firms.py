@@ -42,7 +42,7 @@ from brm_app.models.firm import (
 )
 from brm_app.models.trader import Trader, TraderMove
 from brm_app.models.user import Role, User
-from brm_app.services import access, audit, search
+from brm_app.services import access, audit, drafts, search
 from brm_app.services.brokers import active_broker, active_brokers, check_active_broker
 from brm_app.services.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from brm_app.services.pagination import (
@@ -506,7 +506,7 @@ def create_firms(
     now = utcnow()
     created_by = getattr(actor, "user_id", None)
     assigned_by = actor.user_id if isinstance(actor, Actor) else None
-    new: list[tuple[int, Firm, int, list[int]]] = []
+    new: list[tuple[int, Any, int, list[int]]] = []
     for index, data in enumerate(items):
         primary_id, secondary_ids = data.primary_broker_id, data.secondary_broker_ids
         try:
@@ -536,8 +536,13 @@ def create_firms(
         taken_names[key] = None
         if data.lei:
             taken_leis.add(data.lei)
-        firm = Firm(
-            name=data.name, name_key=key, created_at=now, updated_at=now, created_by_id=created_by
+        firm = drafts.draft(
+            Firm,
+            name=data.name,
+            name_key=key,
+            created_at=now,
+            updated_at=now,
+            created_by_id=created_by,
         )
         _apply(
             firm,
@@ -552,12 +557,11 @@ def create_firms(
         new.append((index, firm, primary_id, secondary))
     if not new:
         return results
-    columns = [c.name for c in Firm.__table__.columns if c.name != "id"]
     ids = (
         db.connection()
         .execute(
             sa.insert(Firm.__table__).returning(Firm.__table__.c.id, sort_by_parameter_order=True),
-            [{c: getattr(firm, c) for c in columns} for _, firm, _, _ in new],
+            [drafts.values(Firm, firm) for _, firm, _, _ in new],
         )
         .scalars()
         .all()

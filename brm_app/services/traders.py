@@ -36,7 +36,7 @@ from brm_app.models.trader import (
     TraderWrite,
 )
 from brm_app.models.user import Role, User
-from brm_app.services import access, audit, firms, search
+from brm_app.services import access, audit, drafts, firms, search
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, capped_count
 from brm_app.services.validation import require_id, require_name, require_text
@@ -273,7 +273,7 @@ def _snapshot(t: Trader) -> dict[str, Any]:
         "email": t.email,
         "phone": t.phone,
         "role": t.role,
-        "permissions": [p.value for p in t.permissions],
+        "permissions": [p.value for p in TraderPermission if getattr(t, p.value)],
         "status": t.status,
     }
 
@@ -461,7 +461,7 @@ def create_traders(
     }
     roles = dict(db.exec(select(TraderRole.name_key, TraderRole.name)).all())
     now = utcnow()
-    new: list[Trader] = []
+    new: list[Any] = []
     one_by_one: list[int] = []
     for index, (firm_id, data) in enumerate(items):
         try:
@@ -487,7 +487,8 @@ def create_traders(
         ):
             one_by_one.append(index)  # creates a portal account: the single path does that
             continue
-        trader = Trader(
+        trader = drafts.draft(
+            Trader,
             firm_id=firm_id,
             name=data.name,
             name_key=name_key(data.name),
@@ -501,14 +502,13 @@ def create_traders(
         _set_permissions(trader, data.permissions)
         new.append(trader)
     if new:
-        columns = [c.name for c in Trader.__table__.columns if c.name != "id"]
         ids = (
             db.connection()
             .execute(
                 sa.insert(Trader.__table__).returning(
                     Trader.__table__.c.id, sort_by_parameter_order=True
                 ),
-                [{c: getattr(t, c) for c in columns} for t in new],
+                [drafts.values(Trader, t) for t in new],
             )
             .scalars()
             .all()
