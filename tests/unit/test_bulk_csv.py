@@ -131,6 +131,9 @@ def test_parse_limits(monkeypatch):
     assert bulk.parse(b"name\na\nb\nc\n").row_count == 3
     with pytest.raises(ValidationFailed, match="more than 3 rows"):
         bulk.parse(b"name\na\nb\nc\nd\n")
+    # `brm import` reads files of any size (a brokerage's whole book): no limits there.
+    monkeypatch.setattr(csv_format, "MAX_BYTES", 5)
+    assert bulk.parse(b"name\na\nb\nc\nd\n", limited=False).row_count == 4
 
 
 def test_suggest_and_check_mapping():
