@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import dataset, load, servers
+from bench import dataset, imports, load, servers
 from bench.scenarios import SCENARIOS, BenchContext, Scenario, Target
 
 
@@ -212,8 +212,30 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"# {name}: {note}", flush=True)
                 shown[name] = len(ctx.notes.get(name, []))
 
+            importing = imports.ImportRun(
+                app_url=app.url,
+                headers=headers,
+                run_db=db_file,
+                env=app.env,
+                folder=run_dir,
+            )
             for sc in scenarios:
                 c = args.latency_connections
+                if sc.server == "import":
+                    if sc.name == "import_firms_100k":
+                        done = imports.import_firms(importing)
+                    else:
+                        done = imports.import_traders(
+                            importing, lambda text, name=sc.name: ctx.note(name, text)
+                        )
+                    app.check_alive(sc.name)
+                    notes(sc.name)
+                    for line in done.lines(sc.name):
+                        print(line, flush=True)
+                    if done.api_me.failed:
+                        failed = True
+                        print(f"# {sc.name}: FAILED api_me requests {done.api_me.errors}")
+                    continue
                 if sc.server == "inproc":
                     # Measured in this process, one run at a time (no server, no wrk): the main
                     # line and the @c1 line are two series of the same single-caller measurement.
@@ -255,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
         bare_fig = results.get("bare_json")
         for sc in scenarios:
             fig = results.get(sc.name)
-            if sc.server == "bare" or fig is None:
+            if sc.server in ("bare", "import") or fig is None:
                 continue
             share = None
             if sc.server == "inproc":

@@ -122,7 +122,7 @@ LIST_TARGET = Target(p95_ms=25.0, share=0.40)
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    server: Literal["app", "bare", "inproc"]
+    server: Literal["app", "bare", "inproc", "import"]
     # The requests wrk rotates over: paths (GET with the harness's token) or a Requests.
     paths: Callable[[BenchContext], list[str] | Requests] = lambda ctx: ["/"]
     target: Target | None = LIST_TARGET
@@ -454,6 +454,10 @@ SCENARIOS: list[Scenario] = [
         measure=reminder_scan,
         needs_activity=True,
     ),
+    # A brokerage moving in (bench.imports): `brm import` into the run's database while wrk asks
+    # the app for api_me. After the read scenarios (they add 100,000 firms to the book).
+    Scenario("import_firms_100k", "import", target=None),
+    Scenario("import_traders_500k", "import", target=None),
     # Last: it adds interactions (to the run's copy of the database, never to the cache).
     Scenario(
         "api_interaction_create",

@@ -21,6 +21,7 @@ from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import is_postgres, utcnow
 from brm_app.models.audit import AuditEvent, AuditEventPublic
+from brm_app.services import drafts
 from brm_app.services.pagination import Page, PageRequest, escape_like
 
 GENESIS = "0" * 64
@@ -164,7 +165,7 @@ def record_many(
         row = _row(seq + offset, prev, who, c.action, c.entity, c.entity_id, c.changes)
         prev = row["hash"]
         rows.append(row)
-    db.connection().execute(sa.insert(AuditEvent.__table__), rows)
+    db.connection().execute(sa.insert(drafts.table(AuditEvent)), rows)
 
 
 @dataclass(frozen=True)

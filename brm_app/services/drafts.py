@@ -8,14 +8,21 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import SQLModel
+
+
+def table(model: type[SQLModel]) -> sa.Table:
+    """The model's table (for Core statements)."""
+    found = model.__table__  # type: ignore[attr-defined]
+    assert isinstance(found, sa.Table)
+    return found
 
 
 @cache
 def columns(model: type[SQLModel]) -> tuple[str, ...]:
     """The model's columns but its generated primary key."""
-    table = model.__table__  # type: ignore[attr-defined]
-    return tuple(c.name for c in table.columns if c.name != "id")
+    return tuple(c.name for c in table(model).columns if c.name != "id")
 
 
 @cache
@@ -30,7 +37,7 @@ def _default_makers(model: type[SQLModel]) -> tuple[tuple[str, Any, Any], ...]:
 
 def _defaults(model: type[SQLModel]) -> dict[str, Any]:
     return {
-        name: factory() if factory is not None else default  # type: ignore[call-arg]
+        name: factory() if factory is not None else default
         for name, default, factory in _default_makers(model)
     }
 

@@ -500,7 +500,7 @@ def create_firms(
     taken_leis = set(_chunked_in(db, select(Firm.lei), Firm.lei, leis))
     broker_ids = {d.primary_broker_id for d in items if d.primary_broker_id is not None}
     broker_ids |= {b for d in items for b in d.secondary_broker_ids or []}
-    if is_broker:
+    if is_broker and actor.user_id is not None:
         broker_ids.add(actor.user_id)
     active = set(_chunked_in(db, select(User.id).where(active_broker()), User.id, broker_ids))
     now = utcnow()
@@ -526,7 +526,7 @@ def create_firms(
                 raise Conflict(f"A firm with this name already exists{hint}.", field="name")
             if data.lei and data.lei in taken_leis:
                 raise Conflict("Another firm already has this LEI.", field="lei")
-            if primary_id not in active:
+            if primary_id is None or primary_id not in active:
                 raise ValidationFailed("must be an active broker", field="primary_broker_id")
             if any(b not in active for b in secondary_ids or []):
                 raise ValidationFailed("must be an active broker", field="secondary_broker_ids")
@@ -554,13 +554,16 @@ def create_firms(
             notes=data.notes,
         )
         secondary = sorted(set(secondary_ids or []) - {primary_id})
+        assert primary_id is not None  # refused above otherwise
         new.append((index, firm, primary_id, secondary))
     if not new:
         return results
     ids = (
         db.connection()
         .execute(
-            sa.insert(Firm.__table__).returning(Firm.__table__.c.id, sort_by_parameter_order=True),
+            sa.insert(drafts.table(Firm)).returning(
+                drafts.table(Firm).c.id, sort_by_parameter_order=True
+            ),
             [drafts.values(Firm, firm) for _, firm, _, _ in new],
         )
         .scalars()
@@ -601,14 +604,16 @@ def create_firms(
 
 
 def _insert_coverage(db: Session, rows: list[dict[str, Any]]) -> None:
-    db.connection().execute(sa.insert(FirmCoverage.__table__), rows)
+    db.connection().execute(sa.insert(drafts.table(FirmCoverage)), rows)
 
 
-def _chunked_in(db: Session, stmt: Any, column: Any, values: set[Any], size: int = 500) -> list:
+def _chunked_in(
+    db: Session, stmt: Any, column: Any, values: set[Any], size: int = 500
+) -> list[Any]:
     """The rows of `stmt` where `column` is one of `values`, asked in slices (bound-parameter
     limits)."""
     ordered = sorted(values, key=str)
-    out: list = []
+    out: list[Any] = []
     for start in range(0, len(ordered), size):
         out.extend(db.exec(stmt.where(column.in_(ordered[start : start + size]))).all())
     return out

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth import credentials
 from brm_app.auth.actor import Actor, SystemActor
@@ -453,7 +453,7 @@ def create_traders(
         for f, e in firms._chunked_in(
             db,
             select(Trader.firm_id, Trader.email).where(
-                Trader.firm_id.in_(firm_ids), Trader.archived_at.is_(None)
+                col(Trader.firm_id).in_(firm_ids), col(Trader.archived_at).is_(None)
             ),
             Trader.email,
             emails,
@@ -505,8 +505,8 @@ def create_traders(
         ids = (
             db.connection()
             .execute(
-                sa.insert(Trader.__table__).returning(
-                    Trader.__table__.c.id, sort_by_parameter_order=True
+                sa.insert(drafts.table(Trader)).returning(
+                    drafts.table(Trader).c.id, sort_by_parameter_order=True
                 ),
                 [drafts.values(Trader, t) for t in new],
             )

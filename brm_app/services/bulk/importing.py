@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
@@ -440,16 +440,16 @@ def _firms_named(
     (None: no such firm), in one query per kind of key and slice of keys."""
     keys = {_firm_key(values) for _, _, values in rows}
     out: dict[tuple[str, str], tuple[int, str] | None] = dict.fromkeys(keys)
-    for kind, column in (("lei", Firm.lei), ("name", Firm.name_key)):
+    for kind, column in (("lei", col(Firm.lei)), ("name", col(Firm.name_key))):
         wanted = sorted(k[1] for k in keys if k[0] == kind and k[1])
         for start in range(0, len(wanted), 500):
             found = db.exec(
                 select(Firm.id, Firm.name_key, column)
                 .where(column.in_(wanted[start : start + 500]), access.firm_condition(actor))
-                .order_by(Firm.id)
+                .order_by(col(Firm.id))
             ).all()
             for firm_id, key, value in found:
-                if out.get((kind, value)) is None:
+                if firm_id is not None and value is not None and out.get((kind, value)) is None:
                     out[(kind, value)] = (firm_id, key)
     return out
 
