@@ -114,7 +114,7 @@ def _import(run: ImportRun, kind: str, path: Path) -> tuple[float, float, int, s
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if out.returncode not in (0, 1):
+    if out.returncode not in (0, 1) or not out.stdout.strip():
         raise RuntimeError(f"brm import {kind} failed ({out.returncode}): {out.stderr[-3000:]}")
     return seconds, cpu, out.returncode, out.stdout
 

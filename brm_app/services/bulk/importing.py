@@ -21,6 +21,7 @@ import io
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -479,10 +480,17 @@ def _split_list(cell: str) -> list[str]:
     return out
 
 
+@cache
+def _enum_values(enum: type) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for member in enum:  # type: ignore[attr-defined]
+        out.setdefault(member.value.casefold(), member.value)
+    return out
+
+
 def _enum_value(text: str, enum: type) -> str:
     """The enum value matching `text` ignoring case, else `text` (for the schema to refuse)."""
-    folded = text.strip().casefold()
-    return next((m.value for m in enum if m.value.casefold() == folded), text)
+    return _enum_values(enum).get(text.strip().casefold(), text)
 
 
 def _validate(
