@@ -1,13 +1,16 @@
 """Importing firms and traders from CSV: every row through the API's schemas and services.
 
 Rules:
-- each row becomes a FirmWrite / TraderWrite and goes through firms.create_firm /
-  traders.create_trader, so every rule of a single create applies (uniqueness, coverage, access,
-  the audit trail);
-- each row is atomic: it runs in a SAVEPOINT, so a row that fails half-way leaves nothing;
-- rows are committed in chunks (one short transaction per chunk), so a big file never holds one
-  giant transaction and finished chunks survive a later failure; the acting user is re-checked
-  at the start of every chunk (a session that ends stops the import);
+- each row becomes a FirmWrite / TraderWrite and goes through the firms / traders services
+  (create_firms / create_traders for a chunk at once: every rule of a single create, checked
+  set-wise: uniqueness, coverage, access, one audit event per row);
+- each row is atomic: the batch writes nothing of a row it refuses; a batch that fails as a
+  whole (a clash written meanwhile) is rolled back and its rows go one by one through
+  create_firm / create_trader, each in a SAVEPOINT, so a row that fails half-way leaves nothing;
+- rows are committed in chunks (one short transaction per chunk, after the chunk's rows were
+  checked in a read-only one), so a big file never holds one giant transaction nor the write
+  lock for long, and finished chunks survive a later failure; the acting user is re-checked at
+  the start of every chunk (a session that ends stops the import);
 - a row repeating an earlier row of the same file (firm name ignoring case and spacing, LEI; a
   trader's firm + email) is rejected as a duplicate of that row;
 - the report names every rejected row (as numbered in the file, header = row 1), the field and
@@ -252,24 +255,25 @@ def _run_chunk(
 ) -> tuple[list[RowIssue], int]:
     issues: list[RowIssue] = []
     imported = 0
+    # Checking the rows (most of the work) reads only: other users keep writing meanwhile. The
+    # write transaction that follows runs the services, which check again what may have changed.
+    with unit_of_work() as db:
+        actor = _actor(db, actor_for, ctx.kind)
+        ctx.brokers = {
+            email: user_id
+            for email, user_id in db.exec(select(User.email, User.id).where(active_broker())).all()
+        }
+        rows = [(number, cells, row_values(cells, ctx.columns)) for number, cells in chunk]
+        ctx.firm_cache = _firms_named(db, actor, rows) if ctx.kind == "traders" else {}
+        pending: list[tuple[int, Any]] = []
+        for number, cells, values in rows:
+            row_issues, item = _check_row(db, actor, ctx, number, cells, values)
+            if row_issues:
+                issues.extend(row_issues)
+            else:
+                pending.append((number, item))
     try:
         with unit_of_work(write=True) as db:
-            actor = _actor(db, actor_for, ctx.kind)
-            ctx.brokers = {
-                email: user_id
-                for email, user_id in db.exec(
-                    select(User.email, User.id).where(active_broker())
-                ).all()
-            }
-            rows = [(number, cells, row_values(cells, ctx.columns)) for number, cells in chunk]
-            ctx.firm_cache = _firms_named(db, actor, rows) if ctx.kind == "traders" else {}
-            pending: list[tuple[int, Any]] = []
-            for number, cells, values in rows:
-                row_issues, item = _check_row(db, actor, ctx, number, cells, values)
-                if row_issues:
-                    issues.extend(row_issues)
-                else:
-                    pending.append((number, item))
             created = _create_all(db, actor, ctx.kind, pending)
             issues.extend(created)
             imported = len(pending) - len({i.row for i in created})
