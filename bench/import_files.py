@@ -94,7 +94,7 @@ def traders_csv(firms: int, per_firm: int, seed: int = 1) -> str:
                     firm_name(f),
                     f"{first} {last}",
                     email,
-                    f"+44 7911 {n % 1000000:06d}" if k % 2 == 0 else "",
+                    f"+44 7911 {n % 300000:06d}" if k % 2 == 0 else "",
                     _ROLES[n % len(_ROLES)],
                     "receive_email;view_portfolio" if k % 3 == 0 else "receive_email",
                     "left" if n % 20 == 19 else "active",
