@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from bench import dataset, load, pg, servers
+from bench import dataset, imports, load, pg, servers
 from bench.scenarios import SCENARIOS, BenchContext, Scenario, Target
 
 
@@ -203,7 +203,8 @@ def main(argv: list[str] | None = None) -> int:
             pg_dir = run_dir / "pg"
             pg_dir.mkdir()
             url = pg.prepare(pg_url, data.path, log=lambda m: print(m, flush=True))
-            on_pg = [sc for sc in scenarios if sc.server != "inproc"]
+            # In-process scenarios and imports measure the SQLite file (imports: on SQLite only).
+            on_pg = [sc for sc in scenarios if sc.server not in ("inproc", "import")]
             failed |= _run_backend("pg_", url, pg_dir, db_file, on_pg, settings, args, data, bare)
         else:
             print("# BENCH_DATABASE_URL not set: no PostgreSQL lines", flush=True)
@@ -277,9 +278,31 @@ def _run_backend(
                     print(f"# {prefix}{name}: {note}", flush=True)
                 shown[name] = len(ctx.notes.get(name, []))
 
+            importing = imports.ImportRun(
+                app_url=app.url,
+                headers=headers,
+                run_db=db_file,
+                env=app.env,
+                folder=run_dir,
+            )
             for sc in scenarios:
                 c = args.latency_connections
                 name = prefix + sc.name
+                if sc.server == "import":
+                    if sc.name == "import_firms_100k":
+                        done = imports.import_firms(importing)
+                    else:
+                        done = imports.import_traders(
+                            importing, lambda text, name=sc.name: ctx.note(name, text)
+                        )
+                    app.check_alive(sc.name)
+                    notes(sc.name)
+                    for line in done.lines(sc.name):
+                        print(line, flush=True)
+                    if done.api_me.failed:
+                        failed = True
+                        print(f"# {sc.name}: FAILED api_me requests {done.api_me.errors}")
+                    continue
                 if sc.server == "inproc":
                     # Measured in this process, one run at a time (no server, no wrk): the main
                     # line and the @c1 line are two series of the same single-caller measurement.
@@ -322,7 +345,7 @@ def _run_backend(
         bare_fig = results.get("bare_json")
         for sc in scenarios:
             fig = results.get(sc.name)
-            if sc.server in ("bare", "ref") or fig is None:
+            if sc.server in ("bare", "ref", "import") or fig is None:
                 continue
             share = None
             if sc.server == "inproc":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -80,46 +81,41 @@ def wrk_path() -> str:
     return path
 
 
-def run(
+def _command(
     base_url: str,
-    requests: list[str] | Requests,
+    requests: Requests,
     settings: LoadSettings,
-    *,
-    headers: dict[str, str] | None = None,
-    seconds: float | None = None,
-) -> Figures:
-    """Drive `requests` (paths, or a Requests; rotated) at `base_url` for `seconds` (default:
-    settings.duration). A Requests' own headers replace `headers`."""
-    if not isinstance(requests, Requests):
-        requests = Requests(list(requests))
-    if requests.headers is not None:
-        headers = requests.headers
+    headers: dict[str, str] | None,
+    seconds: float,
+    paths_file: str,
+) -> list[str]:
     headers = dict(headers or {})
     if requests.bodies is not None:
         headers.setdefault("Content-Type", "application/json")
-    paths = requests.paths
-    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as fh:
-        fh.write("\n".join(requests.lines()) + "\n")
-        paths_file = fh.name
     cmd = [
         wrk_path(),
         f"-t{settings.threads}",
         f"-c{settings.connections}",
-        f"-d{max(1, round(seconds or settings.duration))}s",
+        f"-d{max(1, round(seconds))}s",
         f"--timeout={max(1, round(settings.timeout))}s",
         "-s",
         str(SCRIPT),
     ]
     for key, value in headers.items():
         cmd += ["-H", f"{key}: {value}"]
-    cmd += [base_url + paths[0], "--", paths_file]
-    try:
-        out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
-    finally:
-        Path(paths_file).unlink(missing_ok=True)
-    match = _LINE.search(out.stdout)
-    if out.returncode != 0 or match is None:
-        raise LoadError(f"wrk failed ({out.returncode}): {out.stdout[-2000:]} {out.stderr[-2000:]}")
+    return [*cmd, base_url + requests.paths[0], "--", paths_file]
+
+
+def _paths_file(requests: Requests) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".paths", delete=False) as fh:
+        fh.write("\n".join(requests.lines()) + "\n")
+        return fh.name
+
+
+def _figures(returncode: int, stdout: str, stderr: str) -> Figures:
+    match = _LINE.search(stdout)
+    if returncode != 0 or match is None:
+        raise LoadError(f"wrk failed ({returncode}): {stdout[-2000:]} {stderr[-2000:]}")
     values = {k: int(v) for k, v in (kv.split("=") for kv in match.group(1).split())}
     return Figures(
         requests=values["requests"],
@@ -134,3 +130,53 @@ def run(
             if k.endswith("_errors") or k == "timeouts"
         },
     )
+
+
+class Background:
+    """wrk running until `stop()` (for load while something else is measured)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        requests: list[str],
+        settings: LoadSettings,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        reqs = Requests(list(requests))
+        self._paths = _paths_file(reqs)
+        cmd = _command(base_url, reqs, settings, headers, 24 * 3600, self._paths)
+        self._proc = subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+
+    def stop(self) -> Figures:
+        """Stop wrk (SIGINT: it ends its run and reports it) and answer its figures."""
+        try:
+            self._proc.send_signal(signal.SIGINT)
+            out, err = self._proc.communicate(timeout=60)
+        finally:
+            Path(self._paths).unlink(missing_ok=True)
+        return _figures(0 if self._proc.returncode in (0, -signal.SIGINT) else 1, out, err)
+
+
+def run(
+    base_url: str,
+    requests: list[str] | Requests,
+    settings: LoadSettings,
+    *,
+    headers: dict[str, str] | None = None,
+    seconds: float | None = None,
+) -> Figures:
+    """Drive `requests` (paths, or a Requests; rotated) at `base_url` for `seconds` (default:
+    settings.duration). A Requests' own headers replace `headers`."""
+    if not isinstance(requests, Requests):
+        requests = Requests(list(requests))
+    if requests.headers is not None:
+        headers = requests.headers
+    paths_file = _paths_file(requests)
+    cmd = _command(base_url, requests, settings, headers, seconds or settings.duration, paths_file)
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=600)
+    finally:
+        Path(paths_file).unlink(missing_ok=True)
+    return _figures(out.returncode, out.stdout, out.stderr)

@@ -127,7 +127,7 @@ REF_READ_TARGET = Target(p95_ms=25.0, share=0.10, ref_share=1.0)
 @dataclass(frozen=True)
 class Scenario:
     name: str
-    server: Literal["app", "bare", "ref", "inproc"]
+    server: Literal["app", "bare", "ref", "inproc", "import"]
     # The requests wrk rotates over: paths (GET with the harness's token) or a Requests.
     paths: Callable[[BenchContext], list[str] | Requests] = lambda ctx: ["/"]
     target: Target | None = LIST_TARGET
@@ -495,6 +495,10 @@ SCENARIOS: list[Scenario] = [
         measure=reminder_scan,
         needs_activity=True,
     ),
+    # A brokerage moving in (bench.imports): `brm import` into the run's database while wrk asks
+    # the app for api_me. After the read scenarios (they add 100,000 firms to the book).
+    Scenario("import_firms_100k", "import", target=None),
+    Scenario("import_traders_500k", "import", target=None),
     # Last: they add interactions (to the run's copy of the database, never to the cache).
     Scenario(
         "ref_interaction_create",

@@ -31,6 +31,7 @@ class Server:
     url: str
     proc: subprocess.Popen
     log: Path
+    env: dict[str, str]
 
     def stop(self) -> None:
         if self.proc.poll() is not None:
@@ -91,7 +92,7 @@ def _spawn(name: str, cmd: list[str], env: dict[str, str], log: Path, port: int)
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    return Server(name, f"http://127.0.0.1:{port}", proc, log)
+    return Server(name, f"http://127.0.0.1:{port}", proc, log, env)
 
 
 def start_app(

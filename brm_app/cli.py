@@ -243,7 +243,7 @@ def _run_import(
         return actor_of(user, ip=None)
 
     try:
-        csv_file = bulk.parse(data)
+        csv_file = bulk.parse(data, limited=False)  # no upload limits on the server
         mapping = bulk.suggest_mapping(csv_file.header, kind)
         broker_id = None
         if primary_broker:

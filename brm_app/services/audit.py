@@ -37,46 +37,29 @@ def canonical(data: Any) -> str:
     return json.dumps(data, sort_keys=True, separators=(",", ":"), default=_json_default)
 
 
-def _content_hash(event: AuditEvent) -> str:
-    return _hash_of(
-        occurred_at=event.occurred_at,
-        actor_id=event.actor_id,
-        actor_label=event.actor_label,
-        action=event.action,
-        entity=event.entity,
-        entity_id=event.entity_id,
-        changes=event.changes,
-        ip=event.ip,
-        prev_hash=event.prev_hash,
-    )
+_HASHED = (
+    "occurred_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "entity",
+    "entity_id",
+    "changes",
+    "ip",
+    "prev_hash",
+)
 
 
-def _hash_of(
-    *,
-    occurred_at: datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    entity: str,
-    entity_id: str | None,
-    changes: str,
-    ip: str | None,
-    prev_hash: str,
-) -> str:
+def _hash_of(values: dict[str, Any]) -> str:
+    """The hash over an event's content (`values`: its fields by name, occurred_at a datetime)."""
     body = canonical(
-        {
-            "occurred_at": occurred_at.isoformat(),
-            "actor_id": actor_id,
-            "actor_label": actor_label,
-            "action": action,
-            "entity": entity,
-            "entity_id": entity_id,
-            "changes": changes,
-            "ip": ip,
-            "prev_hash": prev_hash,
-        }
+        {k: values[k].isoformat() if k == "occurred_at" else values[k] for k in _HASHED}
     )
     return hashlib.sha256(body.encode()).hexdigest()
+
+
+def _content_hash(event: AuditEvent) -> str:
+    return _hash_of({k: getattr(event, k) for k in _HASHED})
 
 
 def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
@@ -89,11 +72,59 @@ def diff(before: dict[str, Any], after: dict[str, Any]) -> dict[str, Any]:
 
 
 _EVENTS = AuditEvent.__table__  # type: ignore[attr-defined]
-# Core statements on the caller's connection: every change of every service appends one event,
+# Core statements on the caller's connection: every change of every service appends an event,
 # and the ORM's unit of work around two plain statements cost more than the statements.
 _HEAD = sa.select(_EVENTS.c.seq, _EVENTS.c.hash).order_by(_EVENTS.c.seq.desc()).limit(1)
 _APPEND = sa.insert(_EVENTS)
 _PG_LOCK = sa.text("SELECT pg_advisory_xact_lock(:k)")
+
+
+def _lock_chain(db: Session) -> tuple[int, str]:
+    """Hold the chain (until the transaction ends) and answer its head: (next seq, prev hash).
+    What the caller added is flushed first, as before (its ids are assigned when this returns)."""
+    db.flush()
+    conn = db.connection()
+    if conn.dialect.name == "postgresql":
+        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
+    head = conn.execute(_HEAD).first()
+    return (head[0] + 1, head[1]) if head else (1, GENESIS)
+
+
+def _who(
+    actor: Actor | SystemActor | None, ip: str | None, actor_label: str | None
+) -> tuple[int | None, str, str | None]:
+    """(actor_id, actor_label, ip) of an event."""
+    if actor is None:
+        actor_id, label = None, actor_label or "anonymous"
+    else:
+        actor_id, label = actor.user_id, actor_label or actor.label
+    return actor_id, label[:300], (ip if ip is not None else getattr(actor, "ip", None))
+
+
+def _row(
+    seq: int,
+    prev: str,
+    who: tuple[int | None, str, str | None],
+    action: str,
+    entity: str,
+    entity_id: Any,
+    changes: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """One event's column values, its hash included."""
+    row = {
+        "seq": seq,
+        "occurred_at": utcnow(),
+        "actor_id": who[0],
+        "actor_label": who[1],
+        "action": action,
+        "entity": entity,
+        "entity_id": None if entity_id is None else str(entity_id),
+        "changes": canonical(json.loads(canonical(changes or {}))),
+        "ip": who[2],
+        "prev_hash": prev,
+    }
+    row["hash"] = _hash_of(row)
+    return row
 
 
 def record(
@@ -107,31 +138,10 @@ def record(
     ip: str | None = None,
     actor_label: str | None = None,
 ) -> None:
-    """Append one event to the chain, inside the caller's transaction (and flush what the caller
-    added, as before: its ids are assigned when this returns)."""
-    db.flush()
-    conn = db.connection()
-    if conn.dialect.name == "postgresql":
-        conn.execute(_PG_LOCK, {"k": _PG_LOCK_KEY})
-    head = conn.execute(_HEAD).first()
-    seq, prev = (head[0] + 1, head[1]) if head else (1, GENESIS)
-    if actor is None:
-        actor_id, label = None, actor_label or "anonymous"
-    else:
-        actor_id, label = actor.user_id, actor_label or actor.label
-    values: dict[str, Any] = {
-        "occurred_at": utcnow(),
-        "actor_id": actor_id,
-        "actor_label": label[:300],
-        "action": action,
-        "entity": entity,
-        "entity_id": None if entity_id is None else str(entity_id),
-        "changes": canonical(json.loads(canonical(changes or {}))),
-        "ip": ip if ip is not None else getattr(actor, "ip", None),
-        "prev_hash": prev,
-    }
-    values["hash"] = _hash_of(**values)
-    conn.execute(_APPEND, {"seq": seq, **values})
+    """Append one event to the chain, inside the caller's transaction."""
+    seq, prev = _lock_chain(db)
+    row = _row(seq, prev, _who(actor, ip, actor_label), action, entity, entity_id, changes)
+    db.connection().execute(_APPEND, row)
 
 
 @dataclass(frozen=True)

@@ -42,9 +42,9 @@ from brm_app.models.firm import (
 )
 from brm_app.models.trader import Trader, TraderMove
 from brm_app.models.user import Role, User
-from brm_app.services import access, audit, search
+from brm_app.services import access, audit, drafts, search
 from brm_app.services.brokers import active_broker, active_brokers, check_active_broker
-from brm_app.services.errors import Conflict, PermissionDenied, ValidationFailed
+from brm_app.services.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from brm_app.services.pagination import (
     Page,
     PageRequest,
@@ -476,6 +476,147 @@ def create_firm(
         changes={"after": {**_snapshot(firm), **coverage}},
     )
     return to_public(db, actor, firm) if public else None
+
+
+def create_firms(
+    db: Session, *, actor: AnyActor, items: Sequence[FirmWrite]
+) -> list[DomainError | None]:
+    """Create many firms at once (bulk imports): for each item, the error that `create_firm`
+    would raise for it (and then nothing of it is written), or None when it was created.
+
+    The same rules as create_firm, checked for the whole batch in a few queries (uniqueness
+    among existing firms and earlier items, active brokers), then written with one insert per
+    table and one audit event per firm. A firm written by someone else between the checks and
+    the insert surfaces as IntegrityError from this call (nothing of the batch is then usable:
+    roll back and retry it item by item)."""
+    require(actor, Permission.FIRMS_CREATE)
+    is_broker = access.works_own_book(actor)
+    results: list[DomainError | None] = [None] * len(items)
+    names = {name_key(d.name) for d in items}
+    leis = {d.lei for d in items if d.lei}
+    taken_names = dict(
+        _chunked_in(db, select(Firm.name_key, Firm.archived_at), Firm.name_key, names)
+    )
+    taken_leis = set(_chunked_in(db, select(Firm.lei), Firm.lei, leis))
+    broker_ids = {d.primary_broker_id for d in items if d.primary_broker_id is not None}
+    broker_ids |= {b for d in items for b in d.secondary_broker_ids or []}
+    if is_broker and actor.user_id is not None:
+        broker_ids.add(actor.user_id)
+    active = set(_chunked_in(db, select(User.id).where(active_broker()), User.id, broker_ids))
+    now = utcnow()
+    created_by = getattr(actor, "user_id", None)
+    assigned_by = actor.user_id if isinstance(actor, Actor) else None
+    new: list[tuple[int, Any, int, list[int]]] = []
+    for index, data in enumerate(items):
+        primary_id, secondary_ids = data.primary_broker_id, data.secondary_broker_ids
+        try:
+            if is_broker:
+                if (primary_id not in (None, actor.user_id)) or secondary_ids:
+                    raise PermissionDenied(
+                        "Only managers and admins assign coverage; you become the primary broker."
+                    )
+                primary_id = actor.user_id
+            elif primary_id is None:
+                raise ValidationFailed(
+                    "choose the firm's primary broker", field="primary_broker_id"
+                )
+            key = name_key(data.name)
+            if key in taken_names:
+                hint = " (it is archived: an admin can restore it)" if taken_names[key] else ""
+                raise Conflict(f"A firm with this name already exists{hint}.", field="name")
+            if data.lei and data.lei in taken_leis:
+                raise Conflict("Another firm already has this LEI.", field="lei")
+            if primary_id is None or primary_id not in active:
+                raise ValidationFailed("must be an active broker", field="primary_broker_id")
+            if any(b not in active for b in secondary_ids or []):
+                raise ValidationFailed("must be an active broker", field="secondary_broker_ids")
+        except DomainError as exc:
+            results[index] = exc
+            continue
+        taken_names[key] = None
+        if data.lei:
+            taken_leis.add(data.lei)
+        firm = drafts.draft(
+            Firm,
+            name=data.name,
+            name_key=key,
+            created_at=now,
+            updated_at=now,
+            created_by_id=created_by,
+        )
+        _apply(
+            firm,
+            lei=data.lei,
+            address=data.address,
+            contact=data.contact_details,
+            account_status=data.account_status,
+            tier=data.tier,
+            notes=data.notes,
+        )
+        secondary = sorted(set(secondary_ids or []) - {primary_id})
+        assert primary_id is not None  # refused above otherwise
+        new.append((index, firm, primary_id, secondary))
+    if not new:
+        return results
+    ids = (
+        db.connection()
+        .execute(
+            sa.insert(drafts.table(Firm)).returning(
+                drafts.table(Firm).c.id, sort_by_parameter_order=True
+            ),
+            [drafts.values(Firm, firm) for _, firm, _, _ in new],
+        )
+        .scalars()
+        .all()
+    )
+    coverage_rows = []
+    changes = []
+    for firm_id, (_, firm, primary, secondary) in zip(ids, new, strict=True):
+        firm.id = firm_id
+        coverage_rows.append(
+            {
+                "firm_id": firm_id,
+                "broker_id": primary,
+                "role": CoverageRole.PRIMARY.value,
+                "assigned_at": now,
+                "assigned_by_id": assigned_by,
+            }
+        )
+        coverage_rows.extend(
+            {
+                "firm_id": firm_id,
+                "broker_id": b,
+                "role": CoverageRole.SECONDARY.value,
+                "assigned_at": now,
+                "assigned_by_id": assigned_by,
+            }
+            for b in secondary
+        )
+        coverage = {"primary_broker_id": primary, "secondary_broker_ids": secondary}
+        changes.append(
+            audit.Change(
+                "firm.created", "firm", firm_id, {"after": {**_snapshot(firm), **coverage}}
+            )
+        )
+    _insert_coverage(db, coverage_rows)
+    audit.record_many(db, actor=actor, events=changes)
+    return results
+
+
+def _insert_coverage(db: Session, rows: list[dict[str, Any]]) -> None:
+    db.connection().execute(sa.insert(drafts.table(FirmCoverage)), rows)
+
+
+def _chunked_in(
+    db: Session, stmt: Any, column: Any, values: set[Any], size: int = 500
+) -> list[Any]:
+    """The rows of `stmt` where `column` is one of `values`, asked in slices (bound-parameter
+    limits)."""
+    ordered = sorted(values, key=str)
+    out: list[Any] = []
+    for start in range(0, len(ordered), size):
+        out.extend(db.exec(stmt.where(column.in_(ordered[start : start + size]))).all())
+    return out
 
 
 def _add_coverage(

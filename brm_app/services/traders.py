@@ -9,11 +9,12 @@ deactivates that user.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth import credentials
 from brm_app.auth.actor import Actor, SystemActor
@@ -35,8 +36,8 @@ from brm_app.models.trader import (
     TraderWrite,
 )
 from brm_app.models.user import Role, User
-from brm_app.services import access, audit, firms, search
-from brm_app.services.errors import Conflict, NotFound, ValidationFailed
+from brm_app.services import access, audit, drafts, firms, search
+from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, capped_count
 from brm_app.services.validation import require_id, require_name, require_text
 
@@ -272,7 +273,7 @@ def _snapshot(t: Trader) -> dict[str, Any]:
         "email": t.email,
         "phone": t.phone,
         "role": t.role,
-        "permissions": [p.value for p in t.permissions],
+        "permissions": [p.value for p in TraderPermission if getattr(t, p.value)],
         "status": t.status,
     }
 
@@ -417,6 +418,116 @@ def create_trader(
     )
     password = _sync_portal(db, actor, trader, was_granted=False)
     return TraderSaved(to_public(db, trader, firm.name), password)
+
+
+def create_traders(
+    db: Session, *, actor: AnyActor, items: Sequence[tuple[int, TraderWrite]]
+) -> list[DomainError | None]:
+    """Create many traders at once (bulk imports), each (firm id, data): for each item, the error
+    that `create_trader` would raise for it (and then nothing of it is written), or None.
+
+    The same rules as create_trader, checked for the whole batch in a few queries (the firms
+    and the actor's access to each, emails already working at the firm or earlier in the
+    batch, the roles), then one insert and one audit event per trader. An item that grants
+    portal access (which creates an account) goes through create_trader itself. A trader
+    written by someone else between the checks and the insert surfaces as IntegrityError."""
+    require(actor, Permission.TRADERS_EDIT)
+    results: list[DomainError | None] = [None] * len(items)
+    firm_ids = {require_id(firm_id, "firm_id") for firm_id, _ in items}
+    found = {f.id: f for f in firms._chunked_in(db, select(Firm), Firm.id, firm_ids)}
+    usable: dict[int, DomainError | None] = {}
+    for firm_id in firm_ids:
+        firm = found.get(firm_id)
+        try:
+            if firm is None:
+                raise NotFound("Firm")
+            require(actor, Permission.TRADERS_EDIT, firm, db=db, what="Firm")
+            if firm.archived_at is not None:
+                raise ValidationFailed("This firm is archived; restore it first.", field="firm_id")
+            usable[firm_id] = None
+        except DomainError as exc:
+            usable[firm_id] = exc
+    emails = {data.email for _, data in items}
+    taken = {
+        (f, e)
+        for f, e in firms._chunked_in(
+            db,
+            select(Trader.firm_id, Trader.email).where(
+                col(Trader.firm_id).in_(firm_ids), col(Trader.archived_at).is_(None)
+            ),
+            Trader.email,
+            emails,
+        )
+    }
+    roles = dict(db.exec(select(TraderRole.name_key, TraderRole.name)).all())
+    now = utcnow()
+    new: list[Any] = []
+    one_by_one: list[int] = []
+    for index, (firm_id, data) in enumerate(items):
+        try:
+            problem = usable[firm_id]
+            if problem is not None:
+                raise problem
+            if data.firm_id is not None and data.firm_id != firm_id:
+                raise ValidationFailed("does not match the firm in the address", field="firm_id")
+            if (firm_id, data.email) in taken:
+                raise Conflict(
+                    "A trader with this email already works at this firm.", field="email"
+                )
+            role = roles.get(name_key(data.role))
+            if role is None:
+                raise ValidationFailed("is not a trader role (an admin can add it)", field="role")
+        except DomainError as exc:
+            results[index] = exc
+            continue
+        taken.add((firm_id, data.email))
+        if (
+            TraderPermission.PORTAL_ACCESS in data.permissions
+            and data.status == TraderStatus.ACTIVE
+        ):
+            one_by_one.append(index)  # creates a portal account: the single path does that
+            continue
+        trader = drafts.draft(
+            Trader,
+            firm_id=firm_id,
+            name=data.name,
+            name_key=name_key(data.name),
+            email=data.email,
+            phone=data.phone,
+            role=role,
+            status=data.status.value,
+            created_at=now,
+            updated_at=now,
+        )
+        _set_permissions(trader, data.permissions)
+        new.append(trader)
+    if new:
+        ids = (
+            db.connection()
+            .execute(
+                sa.insert(drafts.table(Trader)).returning(
+                    drafts.table(Trader).c.id, sort_by_parameter_order=True
+                ),
+                [drafts.values(Trader, t) for t in new],
+            )
+            .scalars()
+            .all()
+        )
+        changes = []
+        for trader_id, trader in zip(ids, new, strict=True):
+            trader.id = trader_id
+            changes.append(
+                audit.Change("trader.created", "trader", trader_id, {"after": _snapshot(trader)})
+            )
+        audit.record_many(db, actor=actor, events=changes)
+    for index in one_by_one:
+        firm_id, data = items[index]
+        try:
+            with db.begin_nested():
+                create_trader(db, actor=actor, firm_id=firm_id, data=data)
+        except DomainError as exc:
+            results[index] = exc
+    return results
 
 
 def _save(

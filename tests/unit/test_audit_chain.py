@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from brm_app.auth.actor import SystemActor
 from brm_app.db import get_engine, unit_of_work
+from brm_app.models.audit import AuditEvent
 from brm_app.services import audit
 
 
@@ -46,6 +47,36 @@ def test_intact_chain_verifies(database_url):
     seed()
     report = verify()
     assert report.ok and report.events == 6 and report.problem is None
+
+
+def test_a_batch_appends_the_same_chained_events_as_one_by_one(database_url):
+    """record_many (bulk imports): one event per change, in order, continuing the chain."""
+    seed(2)
+    changes = [audit.Change("test.batch", "thing", i, {"i": i, "at": i * 10}) for i in range(5)]
+    with unit_of_work(write=True) as db:
+        audit.record_many(db, actor=SystemActor(label="system:batch"), events=changes)
+        audit.record_many(db, actor=SystemActor(), events=[])
+    seed(1)
+    report = verify()
+    assert report.ok and report.events == 8
+    with unit_of_work() as db:
+        rows = db.exec(
+            sa.select(
+                AuditEvent.seq,
+                AuditEvent.action,
+                AuditEvent.entity_id,
+                AuditEvent.changes,
+                AuditEvent.actor_label,
+            ).order_by(AuditEvent.seq)
+        ).all()
+    assert [tuple(r) for r in rows[2:7]] == [
+        (3 + i, "test.batch", str(i), f'{{"at":{i * 10},"i":{i}}}', "system:batch")
+        for i in range(5)
+    ]
+    # Tampering with a batch event is found like any other.
+    tamper("UPDATE audit_events SET changes = '{\"i\":9}' WHERE seq = 5")
+    report = verify()
+    assert not report.ok and report.first_bad_seq == 5
 
 
 def test_database_refuses_update_and_delete(database_url):

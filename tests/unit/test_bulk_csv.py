@@ -22,7 +22,7 @@ from brm_app.models.audit import AuditEvent
 from brm_app.models.firm import AccountStatus, Firm, FirmCoverage, Tier
 from brm_app.models.trader import Trader, TraderPermission, TraderStatus
 from brm_app.models.user import Role, User
-from brm_app.services import authentication, bulk, firms, users
+from brm_app.services import audit, authentication, bulk, firms, users
 from brm_app.services.bulk import csv_format, staging
 from brm_app.services.bulk.importing import ImportReport, RowIssue
 from brm_app.services.errors import (
@@ -131,6 +131,9 @@ def test_parse_limits(monkeypatch):
     assert bulk.parse(b"name\na\nb\nc\n").row_count == 3
     with pytest.raises(ValidationFailed, match="more than 3 rows"):
         bulk.parse(b"name\na\nb\nc\nd\n")
+    # `brm import` reads files of any size (a brokerage's whole book): no limits there.
+    monkeypatch.setattr(csv_format, "MAX_BYTES", 5)
+    assert bulk.parse(b"name\na\nb\nc\nd\n", limited=False).row_count == 4
 
 
 def test_suggest_and_check_mapping():
@@ -282,9 +285,10 @@ def test_firm_import_gives_the_exact_report(people):
 
 
 def test_a_row_that_fails_half_way_leaves_nothing(people, monkeypatch):
-    """The firm row is written, then its coverage fails: the savepoint takes the firm back."""
+    """The firm rows are written, then coverage fails: the batch's savepoint takes them all
+    back; one by one, the failing row's savepoint takes its firm back and the others stay."""
     manager, _ben, _ = people
-    real = firms._add_coverage
+    real, real_batch = firms._add_coverage, firms._insert_coverage
 
     def failing(db, actor, firm, primary_id, secondary_ids):
         if firm.name == "Half Done":
@@ -292,7 +296,15 @@ def test_a_row_that_fails_half_way_leaves_nothing(people, monkeypatch):
             raise ValidationFailed("must be an active broker", field="primary_broker_id")
         return real(db, actor, firm, primary_id, secondary_ids)
 
+    def failing_batch(db, rows):
+        ids = [r["firm_id"] for r in rows]
+        # The batch's firms really are in the database at this point.
+        if "Half Done" in db.exec(select(Firm.name).where(Firm.id.in_(ids))).all():
+            raise ValidationFailed("must be an active broker", field="primary_broker_id")
+        return real_batch(db, rows)
+
     monkeypatch.setattr(firms, "_add_coverage", failing)
+    monkeypatch.setattr(firms, "_insert_coverage", failing_batch)
     text = "name,primary_broker_email\nBefore,ben@test.example\nHalf Done,ben@test.example\nAfter,ben@test.example\n"
     report = run_import(manager, text, chunk_size=2)
     assert report.issues == (RowIssue(3, "primary_broker_email", "must be an active broker"),)
@@ -301,6 +313,31 @@ def test_a_row_that_fails_half_way_leaves_nothing(people, monkeypatch):
         assert db.exec(select(func.count()).select_from(FirmCoverage)).one() == 2
         actions = db.exec(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
     assert actions.count("firm.created") == 2
+
+
+def test_a_clash_written_meanwhile_sends_the_chunk_row_by_row(people, monkeypatch):
+    """A firm created by someone else between the batch's checks and its insert: the insert
+    fails as a whole, nothing of it stays, and the rows go one by one (the clash is reported)."""
+    manager, ben, _ = people
+    make_firm(manager, name="Taken Meanwhile", primary_broker_id=ben.user_id)
+    real = firms._chunked_in
+
+    def blind_to_names(db, stmt, column, values, size=500):
+        if column is Firm.name_key:
+            return []  # the check ran before the other user's firm was committed
+        return real(db, stmt, column, values, size)
+
+    monkeypatch.setattr(firms, "_chunked_in", blind_to_names)
+    text = "name,primary_broker_email\nFirst,ben@test.example\nTaken Meanwhile,ben@test.example\nLast,ben@test.example\n"
+    report = run_import(manager, text)
+    assert report.issues == (RowIssue(3, "name", "A firm with this name already exists."),)
+    assert firm_names() == ["First", "Last", "Taken Meanwhile"]
+    with unit_of_work() as db:
+        actions = db.exec(select(AuditEvent.action).order_by(AuditEvent.seq)).all()
+        assert db.exec(select(func.count()).select_from(FirmCoverage)).one() == 3
+    assert actions.count("firm.created") == 3
+    with unit_of_work() as db:
+        assert audit.verify_chain(db).ok
 
 
 def test_default_primary_broker_and_broker_imports(people):

@@ -2,7 +2,7 @@
 
 One CSV format per kind serves both directions (an export re-imports unchanged):
 - csv_format: the columns, reading untrusted files (encoding, delimiter, limits), header mapping;
-- importing: every row through the same schemas and services as the API, one savepoint per row;
+- importing: every row through the same schemas and services as the API, in chunks;
 - exporting: every row the actor may see under the list filters, streamed page by page;
 - staging: uploaded files kept for their owner under the data dir until imported.
 """

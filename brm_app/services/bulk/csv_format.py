@@ -250,11 +250,14 @@ def _sniff_delimiter(text: str) -> str:
     return best if counts[best] else ","
 
 
-def parse(data: object) -> CsvFile:
-    """Decode and check an uploaded CSV file; ValidationFailed (field "file") says what is wrong."""
+def parse(data: object, *, limited: bool = True) -> CsvFile:
+    """Decode and check an uploaded CSV file; ValidationFailed (field "file") says what is wrong.
+
+    `limited=False` (the `brm import` command, run by an operator on the server) lifts the size
+    and row limits that protect the app from uploads."""
     if not isinstance(data, bytes | bytearray):
         raise ValidationFailed("must be a file", field="file")
-    if len(data) > MAX_BYTES:
+    if limited and len(data) > MAX_BYTES:
         raise ValidationFailed(
             f"The file is larger than {MAX_BYTES // (1024 * 1024)} MB: split it.", field="file"
         )
@@ -272,7 +275,7 @@ def parse(data: object) -> CsvFile:
             header, header_row = [c.strip() for c in cells], number
             continue
         count += 1
-        if count > MAX_ROWS:
+        if limited and count > MAX_ROWS:
             raise ValidationFailed(
                 f"The file has more than {MAX_ROWS:,} rows: split it.", field="file"
             )

@@ -1,13 +1,16 @@
 """Importing firms and traders from CSV: every row through the API's schemas and services.
 
 Rules:
-- each row becomes a FirmWrite / TraderWrite and goes through firms.create_firm /
-  traders.create_trader, so every rule of a single create applies (uniqueness, coverage, access,
-  the audit trail);
-- each row is atomic: it runs in a SAVEPOINT, so a row that fails half-way leaves nothing;
-- rows are committed in chunks (one short transaction per chunk), so a big file never holds one
-  giant transaction and finished chunks survive a later failure; the acting user is re-checked
-  at the start of every chunk (a session that ends stops the import);
+- each row becomes a FirmWrite / TraderWrite and goes through the firms / traders services
+  (create_firms / create_traders for a chunk at once: every rule of a single create, checked
+  set-wise: uniqueness, coverage, access, one audit event per row);
+- each row is atomic: the batch writes nothing of a row it refuses; a batch that fails as a
+  whole (a clash written meanwhile) is rolled back and its rows go one by one through
+  create_firm / create_trader, each in a SAVEPOINT, so a row that fails half-way leaves nothing;
+- rows are committed in chunks (one short transaction per chunk, after the chunk's rows were
+  checked in a read-only one), so a big file never holds one giant transaction nor the write
+  lock for long, and finished chunks survive a later failure; the acting user is re-checked at
+  the start of every chunk (a session that ends stops the import);
 - a row repeating an earlier row of the same file (firm name ignoring case and spacing, LEI; a
   trader's firm + email) is rejected as a duplicate of that row;
 - the report names every rejected row (as numbered in the file, header = row 1), the field and
@@ -21,10 +24,12 @@ import io
 import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
@@ -60,7 +65,9 @@ AnyActor = Actor | SystemActor
 # when they may no longer act (session ended, account deactivated).
 ActorFor = Callable[[Session], AnyActor]
 
-CHUNK_SIZE = 50
+# Rows per transaction: enough for set-wise checks and bulk inserts to pay, few enough that
+# the write lock is held for a fraction of a second (other users keep writing meanwhile).
+CHUNK_SIZE = 500
 ROW = "row"  # the "field" of an issue about the whole row
 _T = TypeVar("_T")
 
@@ -248,23 +255,30 @@ def _run_chunk(
 ) -> tuple[list[RowIssue], int]:
     issues: list[RowIssue] = []
     imported = 0
+    # Checking the rows (most of the work) reads only: other users keep writing meanwhile. The
+    # write transaction that follows runs the services, which check again what may have changed.
+    with unit_of_work() as db:
+        actor = _actor(db, actor_for, ctx.kind)
+        ctx.brokers = {
+            email: user_id
+            for email, user_id in db.exec(select(User.email, User.id).where(active_broker())).all()
+        }
+        rows = [(number, cells, row_values(cells, ctx.columns)) for number, cells in chunk]
+        ctx.firm_cache = _firms_named(db, actor, rows) if ctx.kind == "traders" else {}
+        pending: list[tuple[int, Any]] = []
+        for number, cells, values in rows:
+            row_issues, item = _check_row(db, actor, ctx, number, cells, values)
+            if row_issues:
+                issues.extend(row_issues)
+            else:
+                pending.append((number, item))
     try:
         with unit_of_work(write=True) as db:
-            actor = _actor(db, actor_for, ctx.kind)
-            ctx.brokers = {
-                email: user_id
-                for email, user_id in db.exec(
-                    select(User.email, User.id).where(active_broker())
-                ).all()
-            }
-            ctx.firm_cache = {}
-            for offset, (number, cells) in enumerate(chunk, start=1):
-                row_issues = _import_row(db, actor, ctx, number, cells)
-                if row_issues:
-                    issues.extend(row_issues)
-                else:
-                    imported += 1
-                if progress is not None:
+            created = _create_all(db, actor, ctx.kind, pending)
+            issues.extend(created)
+            imported = len(pending) - len({i.row for i in created})
+            if progress is not None:
+                for offset in range(1, len(chunk) + 1):
                     progress(done + offset)
             if dry_run:
                 raise _Rollback
@@ -273,9 +287,15 @@ def _run_chunk(
     return issues, imported
 
 
-def _import_row(
-    db: Session, actor: AnyActor, ctx: _Context, number: int, cells: list[str]
-) -> list[RowIssue]:
+def _check_row(
+    db: Session,
+    actor: AnyActor,
+    ctx: _Context,
+    number: int,
+    cells: list[str],
+    values: dict[str, str],
+) -> tuple[list[RowIssue], Any]:
+    """The row's problems found before writing, or ([], what to create)."""
     extra = [c for c in cells[ctx.header_width :] if c.strip()]
     if extra:
         return [
@@ -285,10 +305,9 @@ def _import_row(
                 f"has {len(cells)} cells but the header has {ctx.header_width}: "
                 "check the separators and quotes",
             )
-        ]
-    values = row_values(cells, ctx.columns)
+        ], None
     if ctx.kind == "firms":
-        return _firm_row(db, actor, ctx, number, values)
+        return _firm_row(ctx, number, values)
     return _trader_row(db, actor, ctx, number, values)
 
 
@@ -300,14 +319,12 @@ def _duplicate(ctx: _Context, number: int, key: tuple, fld: str) -> RowIssue | N
 # ---- firms ---------------------------------------------------------------------------------
 
 
-def _firm_row(
-    db: Session, actor: AnyActor, ctx: _Context, number: int, values: dict[str, str]
-) -> list[RowIssue]:
+def _firm_row(ctx: _Context, number: int, values: dict[str, str]) -> tuple[list[RowIssue], Any]:
     name, lei = values.get("name", ""), values.get("lei", "").upper()
     if name and (dup := _duplicate(ctx, number, ("name", name_key(name)), "name")):
-        return [dup]
+        return [dup], None
     if lei and (dup := _duplicate(ctx, number, ("lei", lei), "lei")):
-        return [dup]
+        return [dup], None
 
     payload: dict[str, Any] = {}
     for key in ("name", "lei", "notes"):
@@ -353,10 +370,8 @@ def _firm_row(
 
     data = _validate(FirmWrite, payload, number, issues)
     if issues or data is None:
-        return _ordered(ctx.kind, issues)
-    return _create(
-        db, ctx.kind, number, lambda: firms.create_firm(db, actor=actor, data=data, public=False)
-    )
+        return _ordered(ctx.kind, issues), None
+    return [], data
 
 
 # ---- traders -------------------------------------------------------------------------------
@@ -364,14 +379,14 @@ def _firm_row(
 
 def _trader_row(
     db: Session, actor: AnyActor, ctx: _Context, number: int, values: dict[str, str]
-) -> list[RowIssue]:
+) -> tuple[list[RowIssue], Any]:
     firm_lei, firm_name = values.get("firm_lei", "").upper(), values.get("firm_name", "")
-    firm_key = ("lei", firm_lei) if firm_lei else ("name", name_key(firm_name))
+    firm_key = _firm_key(values)
     email = values.get("email", "").lower()
     if (firm_lei or firm_name) and email:
         dup = _duplicate(ctx, number, ("trader", *firm_key, email), "email")
         if dup:
-            return [dup]
+            return [dup], None
 
     payload: dict[str, Any] = {}
     for key in ("name", "email", "phone", "role"):
@@ -414,13 +429,34 @@ def _trader_row(
 
     data = _validate(TraderWrite, payload, number, issues)
     if issues or data is None or firm_id is None:
-        return _ordered(ctx.kind, issues)
-    return _create(
-        db,
-        ctx.kind,
-        number,
-        lambda: traders.create_trader(db, actor=actor, firm_id=firm_id, data=data),
-    )
+        return _ordered(ctx.kind, issues), None
+    return [], (firm_id, data)
+
+
+def _firm_key(values: dict[str, str]) -> tuple[str, str]:
+    firm_lei, firm_name = values.get("firm_lei", "").upper(), values.get("firm_name", "")
+    return ("lei", firm_lei) if firm_lei else ("name", name_key(firm_name))
+
+
+def _firms_named(
+    db: Session, actor: AnyActor, rows: list[tuple[int, list[str], dict[str, str]]]
+) -> dict[tuple[str, str], tuple[int, str] | None]:
+    """(id, name key) of the live firm the actor may see for each LEI or name the rows name
+    (None: no such firm), in one query per kind of key and slice of keys."""
+    keys = {_firm_key(values) for _, _, values in rows}
+    out: dict[tuple[str, str], tuple[int, str] | None] = dict.fromkeys(keys)
+    for kind, column in (("lei", col(Firm.lei)), ("name", col(Firm.name_key))):
+        wanted = sorted(k[1] for k in keys if k[0] == kind and k[1])
+        for start in range(0, len(wanted), 500):
+            found = db.exec(
+                select(Firm.id, Firm.name_key, column)
+                .where(column.in_(wanted[start : start + 500]), access.firm_condition(actor))
+                .order_by(col(Firm.id))
+            ).all()
+            for firm_id, key, value in found:
+                if firm_id is not None and value is not None and out.get((kind, value)) is None:
+                    out[(kind, value)] = (firm_id, key)
+    return out
 
 
 def _find_firm(
@@ -448,10 +484,17 @@ def _split_list(cell: str) -> list[str]:
     return out
 
 
+@cache
+def _enum_values(enum: type) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for member in enum:  # type: ignore[attr-defined]
+        out.setdefault(member.value.casefold(), member.value)
+    return out
+
+
 def _enum_value(text: str, enum: type) -> str:
     """The enum value matching `text` ignoring case, else `text` (for the schema to refuse)."""
-    folded = text.strip().casefold()
-    return next((m.value for m in enum if m.value.casefold() == folded), text)
+    return _enum_values(enum).get(text.strip().casefold(), text)
 
 
 def _validate(
@@ -490,20 +533,62 @@ def _wording(message: str) -> str:
     return "is required" if message == "Field required" else message
 
 
+def _create_all(
+    db: Session, actor: AnyActor, kind: Kind, pending: list[tuple[int, Any]]
+) -> list[RowIssue]:
+    """Create the rows that passed their checks, in one batch (firms.create_firms /
+    traders.create_traders: the rules of a single create, checked set-wise, one insert per
+    table, one audit event per row). When the batch fails as a whole (someone created a
+    clashing firm or trader between its checks and its insert), nothing of it remains and its
+    rows go one by one, each in its own savepoint, as single creates."""
+    if not pending:
+        return []
+    try:
+        with db.begin_nested():
+            if kind == "firms":
+                outcomes = firms.create_firms(db, actor=actor, items=[d for _, d in pending])
+            else:
+                outcomes = traders.create_traders(db, actor=actor, items=[i for _, i in pending])
+    except (sa.exc.IntegrityError, DomainError):
+        log.info("a batch of %d %s failed as a whole: creating them one by one", len(pending), kind)
+        issues: list[RowIssue] = []
+        for number, item in pending:
+            issues.extend(_create(db, kind, number, _single_create(db, actor, kind, item)))
+        return issues
+    return [
+        issue
+        for (number, _), exc in zip(pending, outcomes, strict=True)
+        if exc is not None
+        for issue in _issues_of(kind, number, exc)
+    ]
+
+
+def _single_create(db: Session, actor: AnyActor, kind: Kind, item: Any) -> Callable[[], object]:
+    if kind == "firms":
+        return lambda: firms.create_firm(db, actor=actor, data=item, public=False)
+    firm_id, data = item
+    return lambda: traders.create_trader(db, actor=actor, firm_id=firm_id, data=data)
+
+
 def _create(db: Session, kind: Kind, number: int, create: Callable[[], object]) -> list[RowIssue]:
     """Run one create in a savepoint: on any domain error nothing of the row remains."""
     try:
         with db.begin_nested():
             create()
-    except ValidationFailed as exc:
+    except DomainError as exc:
+        return _issues_of(kind, number, exc)
+    return []
+
+
+def _issues_of(kind: Kind, number: int, exc: DomainError) -> list[RowIssue]:
+    """A service's refusal of one row, as the row's issues."""
+    if isinstance(exc, ValidationFailed):
         return _ordered(
             kind, [RowIssue(number, _column_of(k), _wording(v)) for k, v in exc.errors.items()]
         )
-    except Conflict as exc:
+    if isinstance(exc, Conflict):
         return [RowIssue(number, _column_of(exc.field) if exc.field else ROW, exc.message)]
-    except DomainError as exc:
-        return [RowIssue(number, ROW, exc.message)]
-    return []
+    return [RowIssue(number, ROW, exc.message)]
 
 
 def _ordered(kind: Kind, issues: list[RowIssue]) -> list[RowIssue]:
