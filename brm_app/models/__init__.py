@@ -22,18 +22,33 @@ from brm_app.models.interaction import (
     InteractionVersion,
 )
 from brm_app.models.job import Job
+from brm_app.models.portfolio import (
+    ApiKey,
+    DailyClose,
+    FxRate,
+    Instrument,
+    InstrumentPrice,
+    OmsExecution,
+    Portfolio,
+    PortfolioTransaction,
+)
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
 __all__ = [
+    "ApiKey",
     "AppSetting",
     "AuditEvent",
     "CalendarFeed",
     "ClientPresence",
+    "DailyClose",
     "Firm",
     "FirmCoverage",
     "FollowUp",
     "FollowUpTrader",
+    "FxRate",
+    "Instrument",
+    "InstrumentPrice",
     "Interaction",
     "InteractionOutcome",
     "InteractionTrader",
@@ -44,6 +59,9 @@ __all__ = [
     "LoginThrottle",
     "Notification",
     "NotificationDelivery",
+    "OmsExecution",
+    "Portfolio",
+    "PortfolioTransaction",
     "RecoveryCode",
     "Reminder",
     "Role",
