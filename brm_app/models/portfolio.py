@@ -21,6 +21,12 @@ from brm_app.db import UTCDateTime, utcnow
 from brm_app.models.fields import RecordId, check_name, check_text
 
 
+def plain(value: Decimal) -> Decimal:
+    """Without trailing zeros and never in exponent form: 100.0000 -> 100, 1.50 -> 1.5."""
+    n = value.normalize()
+    return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n  # type: ignore[operator]
+
+
 class ExactDecimal(sa.types.TypeDecorator):
     """A Decimal stored exactly: NUMERIC(28, 10) on PostgreSQL, canonical text on SQLite."""
 
@@ -43,7 +49,7 @@ class ExactDecimal(sa.types.TypeDecorator):
     def process_result_value(self, value, dialect):
         if value is None:
             return None
-        return Decimal(str(value)).normalize() if dialect.name == "sqlite" else Decimal(value)
+        return plain(Decimal(str(value)))
 
 
 def exact_column() -> Any:
@@ -406,3 +412,71 @@ class ApiKeyPublic(BaseModel):
 class ApiKeyCreated(ApiKeyPublic):
     # The key itself: shown once, never stored.
     key: str
+
+
+# ---- the OMS's execution reports (FIX ExecutionReport, 35=8, as JSON) ----------------------------
+
+FixId = Annotated[
+    str,
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=64),
+    AfterValidator(check_name),
+]
+
+
+class ExecutionReport(BaseModel):
+    """One execution report. `exec_type`: F (trade, a fill) books a transaction; H (trade cancel)
+    books the reversing entry of the fill named by `exec_ref_id`; G (trade correct) reverses that
+    fill and books this one instead; any other type (0 new, 4 canceled, 5 replaced, 8 rejected
+    ...) is recorded without a transaction. `side`: buy/sell or FIX 1/2. `account`: the firm's
+    LEI or id; `trader`: the trader's email or id (optional)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    exec_id: FixId
+    order_id: FixId
+    cl_ord_id: FixId | None = None
+    exec_ref_id: FixId | None = None
+    exec_type: Annotated[str, StringConstraints(min_length=1, max_length=1, to_upper=True)]
+    ord_status: (
+        Annotated[str, StringConstraints(min_length=1, max_length=1, to_upper=True)] | None
+    ) = None
+    symbol: Symbol
+    side: Annotated[str, StringConstraints(to_lower=True, pattern=r"^(buy|sell|1|2)$")]
+    last_qty: Amount | None = None
+    last_px: Amount | None = None
+    cum_qty: Amount | None = None
+    leaves_qty: Amount | None = None
+    avg_px: Amount | None = None
+    currency: Currency | None = None
+    transact_time: datetime
+    settl_date: date | None = None
+    account: FixId
+    trader: (
+        Annotated[
+            str,
+            StringConstraints(strip_whitespace=True, max_length=254),
+            AfterValidator(check_text),
+        ]
+        | None
+    ) = None
+
+
+class ExecutionBatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    # The limit (1,000) is the service's, answered with 413; this bound only stops absurd bodies.
+    executions: list[dict[str, Any]] = PField(min_length=1, max_length=100_000)
+
+
+class ExecutionResult(BaseModel):
+    exec_id: str
+    # booked | reversed | corrected | recorded | duplicate
+    status: str
+    transaction_id: int | None = None
+
+
+class ExecutionBatchResult(BaseModel):
+    received: int
+    booked: int
+    duplicates: int
+    results: list[ExecutionResult]

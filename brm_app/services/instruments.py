@@ -8,15 +8,19 @@ ISO 6166 check digit and unique; currencies are 3-letter codes; admins add, edit
 from __future__ import annotations
 
 import re
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
+from pydantic import BaseModel
 from sqlmodel import Session, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
 from brm_app.models.portfolio import (
+    DailyClose,
     Instrument,
     InstrumentPrice,
     InstrumentPublic,
@@ -222,3 +226,34 @@ def resolve(
     if not row.active:
         raise ValidationFailed(f"{row.symbol} is inactive: it cannot be traded", field=field)
     return row
+
+
+class ClosePublic(BaseModel):
+    day: date
+    close: Decimal
+
+
+def daily_closes(
+    db: Session,
+    *,
+    actor: AnyActor,
+    instrument_id: object,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> list[ClosePublic]:
+    """An instrument's daily closes, oldest first, at most 800 days per call."""
+    require(actor, Permission.PORTFOLIOS_VIEW)
+    row = db.get(Instrument, require_id(instrument_id, "instrument_id"))
+    if row is None:
+        raise NotFound("Instrument")
+    end = date_to or utcnow().date()
+    start = date_from or end - timedelta(days=731)
+    if end < start:
+        raise ValidationFailed("ends before it starts", field="date_to")
+    start = max(start, end - timedelta(days=800))
+    rows = db.exec(
+        select(DailyClose)
+        .where(DailyClose.instrument_id == row.id, DailyClose.day >= start, DailyClose.day <= end)
+        .order_by(DailyClose.day)
+    ).all()
+    return [ClosePublic(day=r.day, close=r.close) for r in rows]

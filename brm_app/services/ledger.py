@@ -10,6 +10,7 @@ Average cost, signed positions:
   take cash (and count against the instrument when named); deposits and withdrawals move cash;
   transfers without an instrument move cash.
 - cash is kept per currency; buys take, sells give, in the instrument's currency.
+- within a day, buys and other incoming transactions count before sells and transfers out.
 - a reversed transaction and its reversing entry both count for nothing (the history is then
   computed as if the original had never been booked, so later average costs are right too).
 """
@@ -116,7 +117,10 @@ def effective(transactions: Iterable[Tx]) -> list[Tx]:
     txs = list(transactions)
     reversed_ids = {t.reverses_id for t in txs if t.reverses_id is not None}
     keep = [t for t in txs if t.reverses_id is None and t.id not in reversed_ids]
-    return sorted(keep, key=lambda t: (t.trade_date, t.id))
+    # Within a day (the ledger knows dates, not times) what comes in before what goes out, so
+    # a same-day buy always covers a same-day sell, whatever order they were booked in.
+    outgoing = (TxKind.SELL.value, TxKind.TRANSFER_OUT.value)
+    return sorted(keep, key=lambda t: (t.trade_date, t.kind in outgoing, t.id))
 
 
 def compute(transactions: Iterable[Tx], *, allow_short: bool = False) -> Ledger:

@@ -37,6 +37,7 @@ from brm_app.models.portfolio import (
     TransactionWrite,
     TxKind,
     TxSource,
+    plain,
 )
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role
@@ -60,7 +61,7 @@ def _money(value: Decimal) -> Decimal:
 
 
 def _fine(value: Decimal) -> Decimal:
-    return value.quantize(FINE, rounding=ROUND_HALF_EVEN).normalize()
+    return plain(value.quantize(FINE, rounding=ROUND_HALF_EVEN))
 
 
 # ---- access ------------------------------------------------------------------------------------
@@ -215,7 +216,7 @@ def value(db: Session, firm: Firm, portfolio: Portfolio | None) -> PortfolioPubl
                 "name": info.name,
                 "asset_class": info.asset_class,
                 "currency": pos.currency,
-                "quantity": pos.quantity.normalize(),
+                "quantity": plain(pos.quantity),
                 "average_cost": _fine(pos.average_cost),
                 "cost_basis": _money(pos.cost),
                 "last_price": price.price if price else None,
@@ -527,8 +528,10 @@ def reverse(
     source: TxSource = TxSource.MANUAL,
     exec_id: str | None = None,
     note: str | None = None,
+    check_holdings: bool = True,
 ) -> PortfolioTransaction:
-    """The reversing entry of `original` (the pair then counts for nothing)."""
+    """The reversing entry of `original` (the pair then counts for nothing). `check_holdings`
+    False: the caller checks the holdings after more bookings (an OMS batch)."""
     if original.reverses_id is not None:
         raise ValidationFailed(
             "is itself a reversal: book the transaction again instead", field="transaction_id"
@@ -561,7 +564,8 @@ def reverse(
         created_by_id=getattr(actor, "user_id", None),
     )
     # Without the original, later sells must still be covered.
-    _assert_holdings(db, portfolio, [_as_tx(row)])
+    if check_holdings:
+        _assert_holdings(db, portfolio, [_as_tx(row)])
     db.add(row)
     portfolio.updated_at = utcnow()
     db.add(portfolio)
