@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import sqlalchemy as sa
 from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
@@ -392,7 +392,7 @@ class ApiKeyWrite(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: ShortName
-    scopes: list[Annotated[str, StringConstraints(max_length=40)]] = PField(
+    scopes: list[Literal["oms.executions"]] = PField(
         default_factory=lambda: ["oms.executions"], min_length=1, max_length=5
     )
     firm_ids: list[RecordId] | None = PField(default=None, max_length=200)

@@ -78,6 +78,18 @@ MATRIX: dict[str, Row] = {
     "FirmsState.open_new": UI,
     "FirmsState.set_dialog_open": UI,
     # ---- /firms/[firm_id] ----
+    # ---- /firms/[firm_id]/portfolio (the world's portal trader lacks view_portfolio) ----
+    "PortfolioState.load": VIEWERS,
+    "PortfolioState.refresh": VIEWERS,
+    "PortfolioState.tx_next": VIEWERS,
+    "PortfolioState.tx_prev": VIEWERS,
+    "PortfolioState.open_book": EDITORS,
+    "PortfolioState.set_book_open": UI,
+    "PortfolioState.set_book_kind": UI,
+    "PortfolioState.book": EDITORS,
+    "PortfolioState.ask_reverse": EDITORS,
+    "PortfolioState.set_reverse_open": UI,
+    "PortfolioState.reverse": EDITORS,
     "FirmState.load": READERS,
     "FirmState.search_traders": VIEWERS,
     "FirmState.traders_next": VIEWERS,
