@@ -117,3 +117,48 @@ def test_a_tick_revalues_open_pages_of_that_instrument_only(world):
     assert shown.tick == 1
     assert stranger.state(PortfolioState).summary == {}
     assert server.errors == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_instruments_page_is_for_admins(world, role):
+    from brm_app.models.portfolio import ApiKey, Instrument
+    from brm_app.state.admin_instruments import InstrumentsState
+
+    browser = Browser(session_token_for(world.users[role].email), "/admin/instruments")
+    browser.fire(InstrumentsState, "load")
+    browser.fire(InstrumentsState, "open_new")
+    browser.fire(
+        InstrumentsState,
+        "save",
+        {
+            "symbol": "NEWCO",
+            "name": "New Co",
+            "asset_class": "equity",
+            "currency": "EUR",
+            "isin": "US0378331005",
+        },
+    )
+    browser.fire(InstrumentsState, "create_key", {"key_name": "OMS"})
+    with unit_of_work() as db:
+        made = db.exec(select(Instrument).where(Instrument.symbol == "NEWCO")).first()
+        keys = db.exec(select(func.count()).select_from(ApiKey)).one()
+    shown = browser.state(InstrumentsState)
+    if role == "admin":
+        assert made is not None and made.isin == "US0378331005" and keys == 1
+        assert shown.reveal_key.startswith("brmk_") and shown.keys[0]["name"] == "OMS"
+        # A bad ISIN: a message by the field, nothing saved.
+        browser.fire(InstrumentsState, "open_new")
+        browser.fire(
+            InstrumentsState,
+            "save",
+            {
+                "symbol": "BAD",
+                "name": "Bad",
+                "asset_class": "equity",
+                "currency": "USD",
+                "isin": "US0378331006",
+            },
+        )
+        assert "check digit" in browser.state(InstrumentsState).errors["isin"]
+    else:
+        assert made is None and keys == 0 and shown.reveal_key == "" and shown.rows == []
