@@ -98,8 +98,9 @@ def test_one_feed_holds_the_lease_and_stores_ticks_and_history(database_url):
         assert market_data.rate(market_data.fx_table(db), "EUR", "USD") is not None
     assert closes > 500
     # The holder stops renewing: after the lease runs out the other takes over.
-    assert second.take_lease(now=utcnow() + timedelta(seconds=30)) is True
-    assert first.take_lease() is False
+    later = utcnow() + timedelta(seconds=30)
+    assert second.take_lease(now=later) is True
+    assert first.take_lease(now=later + timedelta(seconds=1)) is False
     p = None
     with unit_of_work() as db:
         p = portfolios.get_portfolio(db, actor=broker, firm_id=firm.firm_id)
