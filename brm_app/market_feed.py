@@ -20,7 +20,7 @@ import uuid
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from brm_app import bootstrap
 from brm_app.db import unit_of_work, utcnow
@@ -79,7 +79,7 @@ class Feed:
                 return False
             swapped = db.exec(
                 sa.update(AppSetting)
-                .where(AppSetting.key == LEASE_KEY, AppSetting.value == row.value)
+                .where(col(AppSetting.key) == LEASE_KEY, col(AppSetting.value) == row.value)
                 .values(value=mine, updated_at=now)
             ).rowcount
             return bool(swapped)
@@ -105,7 +105,7 @@ class Feed:
                 added = market_data.backfill_history(db, self.provider, todo)
             if added:
                 log.info("stored %s daily closes for %s instruments", added, len(todo))
-            self._backfilled |= {i.id for i in todo}
+            self._backfilled |= {i.id for i in todo if i.id is not None}
         with unit_of_work(write=True) as db:
             return market_data.fetch(db, self.provider, held, self.reporting)
 
@@ -116,7 +116,9 @@ def _reporting() -> tuple[str, ...]:
     default = get_settings().reporting_currency
     with unit_of_work() as db:
         others = db.exec(
-            select(Firm.reporting_currency).where(Firm.reporting_currency.is_not(None)).distinct()
+            select(Firm.reporting_currency)
+            .where(col(Firm.reporting_currency).is_not(None))
+            .distinct()
         ).all()
     return tuple(sorted({default, *(c for c in others if c)}))
 

@@ -27,18 +27,18 @@ def plain(value: Decimal) -> Decimal:
     return n.quantize(Decimal(1)) if n.as_tuple().exponent > 0 else n  # type: ignore[operator]
 
 
-class ExactDecimal(sa.types.TypeDecorator):
+class ExactDecimal(sa.types.TypeDecorator[Decimal]):
     """A Decimal stored exactly: NUMERIC(28, 10) on PostgreSQL, canonical text on SQLite."""
 
     impl = sa.Numeric(28, 10)
     cache_ok = True
 
-    def load_dialect_impl(self, dialect):
+    def load_dialect_impl(self, dialect: sa.Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(sa.String(40))
         return dialect.type_descriptor(sa.Numeric(28, 10, asdecimal=True))
 
-    def process_bind_param(self, value, dialect):
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         if value is None:
             return None
         value = Decimal(value)
@@ -46,7 +46,7 @@ class ExactDecimal(sa.types.TypeDecorator):
             return format(value.normalize(), "f")
         return value
 
-    def process_result_value(self, value, dialect):
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Decimal | None:
         if value is None:
             return None
         return plain(Decimal(str(value)))
@@ -388,12 +388,16 @@ class PortfolioPublic(BaseModel):
     missing_fx: list[str] = []
 
 
+def _default_scopes() -> list[Literal["oms.executions"]]:
+    return ["oms.executions"]
+
+
 class ApiKeyWrite(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     name: ShortName
     scopes: list[Literal["oms.executions"]] = PField(
-        default_factory=lambda: ["oms.executions"], min_length=1, max_length=5
+        default_factory=_default_scopes, min_length=1, max_length=5
     )
     firm_ids: list[RecordId] | None = PField(default=None, max_length=200)
 

@@ -18,11 +18,13 @@ from brm_app.components.ui import (
     shown_once_dialog,
 )
 from brm_app.models.portfolio import AssetClass
-from brm_app.state.admin_instruments import PAGE_SIZE
-from brm_app.state.admin_instruments import InstrumentsState as S
+from brm_app.state.admin_instruments import PAGE_SIZE, InstrumentsState
+
+# The state's vars as the Vars they are on the class (mypy sees their Python types).
+S: Any = InstrumentsState
 
 
-def _row(r: Any) -> rx.Component:
+def _row(r: Any) -> Any:
     return rx.table.row(
         rx.table.cell(rx.text(r["symbol"], weight="bold")),
         rx.table.cell(r["name"]),
@@ -52,7 +54,7 @@ def _row(r: Any) -> rx.Component:
     )
 
 
-def _key_row(k: Any) -> rx.Component:
+def _key_row(k: Any) -> Any:
     return rx.table.row(
         rx.table.cell(rx.text(k["name"], weight="medium")),
         rx.table.cell(rx.code(k["prefix"], "…", variant="ghost")),
@@ -86,7 +88,7 @@ def _edit_dialog() -> rx.Component:
         on_submit=S.save,
         form_key=S.form_key,
         errors=e,
-        saving=False,
+        saving=rx.Var.create(False),
         submit_label="Save",
         submit_id="instrument-save",
         max_width="520px",
@@ -155,7 +157,7 @@ def _edit_dialog() -> rx.Component:
 
 
 @app_page("/admin/instruments", "Instruments", on_load=[S.load])
-def admin_instruments() -> rx.Component:
+def admin_instruments() -> Any:
     return rx.vstack(
         page_header(
             "Instruments",

@@ -69,7 +69,7 @@ def _header() -> rx.Component:
         rx.hstack(
             rx.link(
                 rx.button(rx.icon("chart-pie", size=16), "Portfolio", variant="soft"),
-                href="/firms/" + S.firm_id.to_string() + "/portfolio",
+                href=f"/firms/{S.firm_id}/portfolio",
                 id="open-portfolio",
             ),
             rx.cond(

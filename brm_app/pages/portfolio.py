@@ -9,13 +9,15 @@ import reflex as rx
 from brm_app.components.firm_form import form_dialog
 from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, empty_state, field, pager, table_scroll
-from brm_app.state.portfolio import KINDS, TX_PAGE
-from brm_app.state.portfolio import PortfolioState as S
+from brm_app.state.portfolio import KINDS, TX_PAGE, PortfolioState
 
 _SIGN_COLORS = {"up": "green", "down": "red"}
 
+# The state's vars as the Vars they are on the class (mypy sees their Python types).
+S: Any = PortfolioState
 
-def _signed(value: Any, sign: Any, **props: Any) -> rx.Component:
+
+def _signed(value: Any, sign: Any, **props: Any) -> Any:
     return rx.text(
         value,
         color_scheme=rx.match(sign, ("up", "green"), ("down", "red"), "gray"),
@@ -46,7 +48,7 @@ def _flash_class(r: Any) -> Any:
     )
 
 
-def _holding_row(r: Any) -> rx.Component:
+def _holding_row(r: Any) -> Any:
     return rx.table.row(
         rx.table.cell(
             rx.vstack(
@@ -71,7 +73,7 @@ def _holding_row(r: Any) -> rx.Component:
     )
 
 
-def _holding_card(r: Any) -> rx.Component:
+def _holding_card(r: Any) -> Any:
     """A holding on a phone: stacked, no sideways scrolling."""
     return rx.box(
         rx.flex(
@@ -176,7 +178,7 @@ def _holdings() -> rx.Component:
     )
 
 
-def _tx_row(t: Any) -> rx.Component:
+def _tx_row(t: Any) -> Any:
     return rx.table.row(
         rx.table.cell(t["date"], white_space="nowrap"),
         rx.table.cell(
@@ -246,7 +248,7 @@ def _transactions() -> rx.Component:
         ),
         pager(
             S.tx_offset,
-            TX_PAGE,
+            rx.Var.create(TX_PAGE),
             S.txs.length(),
             S.tx_total.to_string(),
             S.tx_has_prev,
@@ -269,7 +271,7 @@ def _book_dialog() -> rx.Component:
         on_submit=S.book,
         form_key=S.book_key,
         errors=e,
-        saving=False,
+        saving=rx.Var.create(False),
         submit_label="Book",
         submit_id="book-submit",
         max_width="560px",
@@ -373,7 +375,7 @@ def _book_dialog() -> rx.Component:
     )
 
 
-def _reverse_dialog() -> rx.Component:
+def _reverse_dialog() -> Any:
     return rx.alert_dialog.root(
         rx.alert_dialog.content(
             rx.alert_dialog.title("Reverse this transaction?"),
@@ -407,7 +409,7 @@ def _reverse_dialog() -> rx.Component:
     )
 
 
-def _content() -> rx.Component:
+def _content() -> Any:
     cur = S.summary["currency"].to(str)
     return rx.vstack(
         rx.link(
@@ -481,7 +483,7 @@ def _content() -> rx.Component:
 
 
 @app_page("/firms/[firm_id]/portfolio", "Portfolio", on_load=[S.load])
-def portfolio_page() -> rx.Component:
+def portfolio_page() -> Any:
     return rx.cond(
         S.found,
         _content(),

@@ -12,8 +12,9 @@ import hashlib
 import json
 import secrets
 from dataclasses import dataclass
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
@@ -69,7 +70,7 @@ def _public(row: ApiKey) -> ApiKeyPublic:
 
 
 def create_key(
-    db: Session, *, actor: Actor | SystemActor, data: ApiKeyWrite | dict
+    db: Session, *, actor: Actor | SystemActor, data: ApiKeyWrite | dict[str, Any]
 ) -> ApiKeyCreated:
     require(actor, Permission.API_KEYS_MANAGE)
     if isinstance(data, dict):
@@ -83,7 +84,7 @@ def create_key(
     firm_ids = None
     if data.firm_ids is not None:
         firm_ids = sorted(set(data.firm_ids))
-        found = set(db.exec(select(Firm.id).where(Firm.id.in_(firm_ids))).all())
+        found = set(db.exec(select(Firm.id).where(col(Firm.id).in_(firm_ids))).all())
         if missing := [f for f in firm_ids if f not in found]:
             raise ValidationFailed(f"no firm with id {missing[0]}", field="firm_ids")
     key = PREFIX + secrets.token_urlsafe(32)
@@ -110,7 +111,7 @@ def create_key(
 
 def list_keys(db: Session, *, actor: Actor | SystemActor) -> list[ApiKeyPublic]:
     require(actor, Permission.API_KEYS_MANAGE)
-    return [_public(r) for r in db.exec(select(ApiKey).order_by(ApiKey.id.desc())).all()]
+    return [_public(r) for r in db.exec(select(ApiKey).order_by(col(ApiKey.id).desc())).all()]
 
 
 def revoke_key(db: Session, *, actor: Actor | SystemActor, api_key_id: object) -> ApiKeyPublic:
@@ -144,7 +145,7 @@ def actor_for_key(db: Session, *, key: str, scope: str, ip: str | None) -> Servi
         db.add(row)
     firm_ids = json.loads(row.firm_ids) if row.firm_ids else None
     return ServiceActor(
-        key_id=row.id,
+        key_id=row.id or 0,
         name=row.name,
         scopes=frozenset(row.scopes.split(",")),
         firm_ids=frozenset(firm_ids) if firm_ids is not None else None,

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import SystemActor
 from brm_app.auth.passwords import generate_password
@@ -346,7 +349,7 @@ def load_portfolios(db: Session, *, seed: int | None = None) -> int:
     are stored so the page shows values before the feed's first tick. Returns the transactions
     booked."""
     from datetime import timedelta
-    from decimal import ROUND_DOWN, Decimal
+    from decimal import ROUND_DOWN
 
     from brm_app.db import utcnow
     from brm_app.models.firm import Firm, FirmCoverage
@@ -361,7 +364,7 @@ def load_portfolios(db: Session, *, seed: int | None = None) -> int:
     feed = SimulatedMarketData(seed=get_settings().market_data_seed if seed is None else seed)
     today = utcnow().date()
     start = today - timedelta(days=market_data.HISTORY_DAYS)
-    closes: dict[str, dict] = {}
+    closes: dict[str, dict[date, Decimal]] = {}
     for symbol, name, asset_class, currency, isin, exchange in DEMO_INSTRUMENTS:
         if db.exec(select(Instrument.id).where(Instrument.symbol == symbol)).first() is None:
             instruments.create_instrument(
@@ -385,7 +388,7 @@ def load_portfolios(db: Session, *, seed: int | None = None) -> int:
         db, feed.fx_rates([(c, q) for c in currencies for q in ("USD", "EUR", "GBP") if c != q])
     )
 
-    def close_on(symbol: str, day):
+    def close_on(symbol: str, day: date) -> tuple[date, Decimal | None]:
         series = closes[symbol]
         while day not in series and day > start:
             day -= timedelta(days=1)
@@ -394,19 +397,24 @@ def load_portfolios(db: Session, *, seed: int | None = None) -> int:
     booked = 0
     firms_ = db.exec(
         select(Firm.id, FirmCoverage.broker_id)
-        .join(FirmCoverage, FirmCoverage.firm_id == Firm.id)
-        .where(FirmCoverage.role == "primary", Firm.archived_at.is_(None))
-        .order_by(Firm.id)
+        .join(FirmCoverage, col(FirmCoverage.firm_id) == Firm.id)
+        .where(FirmCoverage.role == "primary", col(Firm.archived_at).is_(None))
+        .order_by(col(Firm.id))
     ).all()
     for n, (firm_id, broker_id) in enumerate(firms_):
         if db.exec(select(Firm.id).where(Firm.id == firm_id)).first() is None:
             continue
-        broker = actor_of(db.get(User, broker_id), ip=None)
+        user = db.get(User, broker_id)
+        if user is None:
+            continue
+        broker = actor_of(user, ip=None)
         trader_ids = list(
-            db.exec(select(Trader.id).where(Trader.firm_id == firm_id).order_by(Trader.id)).all()
+            db.exec(
+                select(Trader.id).where(Trader.firm_id == firm_id).order_by(col(Trader.id))
+            ).all()
         )
 
-        def book(broker=broker, firm_id=firm_id, **data):
+        def book(broker: Any = broker, firm_id: int | None = firm_id, **data: Any) -> None:
             nonlocal booked
             portfolios.book_transaction(db, actor=broker, firm_id=firm_id, data=data)
             booked += 1

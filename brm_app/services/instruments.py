@@ -14,7 +14,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import BaseModel
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
@@ -99,7 +99,7 @@ def _check_unique(db: Session, data: InstrumentWrite, isin: str | None, own_id: 
 
 
 def create_instrument(
-    db: Session, *, actor: AnyActor, data: InstrumentWrite | dict
+    db: Session, *, actor: AnyActor, data: InstrumentWrite | dict[str, Any]
 ) -> InstrumentPublic:
     require(actor, Permission.INSTRUMENTS_MANAGE)
     if isinstance(data, dict):
@@ -129,7 +129,7 @@ def create_instrument(
 
 
 def update_instrument(
-    db: Session, *, actor: AnyActor, instrument_id: object, data: InstrumentWrite | dict
+    db: Session, *, actor: AnyActor, instrument_id: object, data: InstrumentWrite | dict[str, Any]
 ) -> InstrumentPublic:
     require(actor, Permission.INSTRUMENTS_MANAGE)
     row = db.get(Instrument, require_id(instrument_id, "instrument_id"))
@@ -183,14 +183,14 @@ def list_instruments(
     require(actor, Permission.PORTFOLIOS_VIEW)
     conds: list[Any] = []
     if not include_inactive:
-        conds.append(Instrument.active.is_(True))
+        conds.append(col(Instrument.active).is_(True))
     if asset_class:
         conds.append(Instrument.asset_class == asset_class)
     if q and q.strip():
         like = f"{escape_like(q.strip().upper())}%"
         conds.append(
             sa.or_(
-                Instrument.symbol.like(like, escape="\\"),
+                col(Instrument.symbol).like(like, escape="\\"),
                 func.upper(Instrument.name).like(
                     f"%{escape_like(q.strip().upper())}%", escape="\\"
                 ),
@@ -199,7 +199,11 @@ def list_instruments(
     total = db.exec(select(func.count()).select_from(Instrument).where(*conds)).one()
     rows = db.exec(
         select(Instrument, InstrumentPrice)
-        .join(InstrumentPrice, InstrumentPrice.instrument_id == Instrument.id, isouter=True)
+        .join(
+            InstrumentPrice,
+            col(InstrumentPrice.instrument_id) == Instrument.id,
+            isouter=True,
+        )
         .where(*conds)
         .order_by(Instrument.symbol)
         .offset(page.offset)
@@ -254,6 +258,6 @@ def daily_closes(
     rows = db.exec(
         select(DailyClose)
         .where(DailyClose.instrument_id == row.id, DailyClose.day >= start, DailyClose.day <= end)
-        .order_by(DailyClose.day)
+        .order_by(col(DailyClose.day))
     ).all()
     return [ClosePublic(day=r.day, close=r.close) for r in rows]

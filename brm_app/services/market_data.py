@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app import events
 from brm_app.db import utcnow
@@ -35,10 +35,10 @@ def held_instruments(db: Session) -> list[Instrument]:
     """Instruments that appear in any portfolio's transactions (the feed covers these)."""
     ids = (
         select(PortfolioTransaction.instrument_id)
-        .where(PortfolioTransaction.instrument_id.is_not(None))
+        .where(col(PortfolioTransaction.instrument_id).is_not(None))
         .distinct()
     )
-    return list(db.exec(select(Instrument).where(Instrument.id.in_(ids))).all())
+    return list(db.exec(select(Instrument).where(col(Instrument.id).in_(ids))).all())
 
 
 def record_quotes(db: Session, quotes: Iterable[Quote], *, at: datetime | None = None) -> list[int]:
@@ -51,13 +51,15 @@ def record_quotes(db: Session, quotes: Iterable[Quote], *, at: datetime | None =
     by_symbol = {
         i.symbol: i.id
         for i in db.exec(
-            select(Instrument).where(Instrument.symbol.in_([q.symbol for q in quotes]))
+            select(Instrument).where(col(Instrument.symbol).in_([q.symbol for q in quotes]))
         )
     }
     existing = {
         p.instrument_id: p
         for p in db.exec(
-            select(InstrumentPrice).where(InstrumentPrice.instrument_id.in_(by_symbol.values()))
+            select(InstrumentPrice).where(
+                col(InstrumentPrice.instrument_id).in_(by_symbol.values())
+            )
         )
     }
     changed = []
@@ -92,14 +94,14 @@ def record_closes(db: Session, closes: Iterable[Close]) -> int:
     ids = {
         i.symbol: i.id
         for i in db.exec(
-            select(Instrument).where(Instrument.symbol.in_({c.symbol for c in closes}))
+            select(Instrument).where(col(Instrument.symbol).in_({c.symbol for c in closes}))
         )
     }
     have = {
         (r.instrument_id, r.day)
         for r in db.exec(
             select(DailyClose).where(
-                DailyClose.instrument_id.in_(ids.values()),
+                col(DailyClose.instrument_id).in_(ids.values()),
                 DailyClose.day >= min(c.day for c in closes),
             )
         )
@@ -160,7 +162,7 @@ def latest_prices(db: Session, instrument_ids: Iterable[int]) -> dict[int, Instr
         return {}
     return {
         p.instrument_id: p
-        for p in db.exec(select(InstrumentPrice).where(InstrumentPrice.instrument_id.in_(ids)))
+        for p in db.exec(select(InstrumentPrice).where(col(InstrumentPrice.instrument_id).in_(ids)))
     }
 
 
@@ -194,7 +196,7 @@ def backfill_history(
     with_history = set(
         db.exec(
             select(DailyClose.instrument_id)
-            .where(DailyClose.instrument_id.in_([i.id for i in instruments]))
+            .where(col(DailyClose.instrument_id).in_([i.id for i in instruments]))
             .distinct()
         ).all()
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from pydantic import ValidationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app import events
 from brm_app.auth.actor import Actor, SystemActor
@@ -88,7 +88,7 @@ def _firm(db: Session, actor: Actor | SystemActor | ServiceActor, account: str) 
     if firm is None or firm.archived_at is not None:
         raise NotFound("Firm")
     if isinstance(actor, ServiceActor):
-        if not actor.may_touch(firm.id):
+        if not actor.may_touch(portfolios.ident(firm.id)):
             raise NotFound("Firm")
     else:
         portfolios.load_firm(db, actor, firm.id, Permission.PORTFOLIOS_TRADE)
@@ -100,7 +100,7 @@ def _trader(db: Session, firm: Firm, who: str | None, field: str) -> int | None:
         return None
     cond = Trader.id == int(who) if who.isdigit() else Trader.email == who.lower()
     trader_id = db.exec(
-        select(Trader.id).where(cond, Trader.firm_id == firm.id, Trader.archived_at.is_(None))
+        select(Trader.id).where(cond, Trader.firm_id == firm.id, col(Trader.archived_at).is_(None))
     ).first()
     if trader_id is None:
         raise ValidationFailed("is not a trader of this firm (email or id)", field=field)
@@ -112,7 +112,9 @@ def post_executions(
 ) -> ExecutionBatchResult:
     reports = _parse(executions)
     if is_postgres(db):
-        db.exec(sa.text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_LOCK_KEY))
+        db.connection().execute(
+            sa.text("SELECT pg_advisory_xact_lock(:k)").bindparams(k=_PG_LOCK_KEY)
+        )
 
     # Idempotency first: what was seen before, and what repeats inside this batch.
     hashes = [content_hash(r) for r in reports]
@@ -120,7 +122,7 @@ def post_executions(
     ids = list({r.exec_id for r in reports})
     for start in range(0, len(ids), 500):
         for row in db.exec(
-            select(OmsExecution).where(OmsExecution.exec_id.in_(ids[start : start + 500]))
+            select(OmsExecution).where(col(OmsExecution.exec_id).in_(ids[start : start + 500]))
         ):
             seen[row.exec_id] = row
     in_batch: dict[str, str] = {}
@@ -157,22 +159,24 @@ def post_executions(
         firms[r.account] = firm
         transaction_id, status = None, "recorded"
         if r.exec_type in (FILL, CANCEL, CORRECT):
-            portfolio = touched.get(firm.id)
+            firm_id = portfolios.ident(firm.id)
+            portfolio = touched.get(firm_id)
             if portfolio is None:
                 existing = db.exec(select(Portfolio).where(Portfolio.firm_id == firm.id)).first()
-                portfolio = touched[firm.id] = portfolios._portfolio_for_update(db, firm, existing)
+                portfolio = touched[firm_id] = portfolios._portfolio_for_update(db, firm, existing)
             if r.exec_type in (CANCEL, CORRECT):
                 transaction_id = _reverse_ref(db, actor, portfolio, r, where)
                 status = "reversed"
             if r.exec_type in (FILL, CORRECT):
-                row = _book_fill(db, actor, firm, portfolio, r, where)
-                transaction_id, status = row.id, ("booked" if r.exec_type == FILL else "corrected")
+                fill = _book_fill(db, actor, firm, portfolio, r, where)
+                transaction_id = fill.id
+                status = "booked" if r.exec_type == FILL else "corrected"
             booked += 1
         db.add(
             OmsExecution(
                 exec_id=r.exec_id,
                 content_hash=h,
-                firm_id=firm.id,
+                firm_id=portfolios.ident(firm.id),
                 transaction_id=transaction_id,
                 api_key_id=actor.key_id if isinstance(actor, ServiceActor) else None,
             )
@@ -184,7 +188,10 @@ def post_executions(
     # Holdings checked once per portfolio, over the whole batch (a sell needs what it sells).
     for portfolio in touched.values():
         try:
-            compute(portfolios._txs(db, portfolio.id), allow_short=portfolio.allow_short)
+            compute(
+                portfolios._txs(db, portfolios.ident(portfolio.id)),
+                allow_short=portfolio.allow_short,
+            )
         except Oversold as exc:
             symbol = db.get(Instrument, exc.instrument_id)
             raise ValidationFailed(
@@ -270,7 +277,7 @@ def _reverse_ref(
         select(PortfolioTransaction).where(
             PortfolioTransaction.exec_id == r.exec_ref_id,
             PortfolioTransaction.portfolio_id == portfolio.id,
-            PortfolioTransaction.reverses_id.is_(None),
+            col(PortfolioTransaction.reverses_id).is_(None),
         )
     ).first()
     if original is None:
@@ -285,4 +292,4 @@ def _reverse_ref(
         note=f"{'Cancel' if r.exec_type == CANCEL else 'Correction'} of fill {r.exec_ref_id}",
         check_holdings=False,
     )
-    return row.id
+    return portfolios.ident(row.id)

@@ -18,7 +18,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app import bootstrap, events
 from brm_app.auth.actor import Actor, SystemActor
@@ -56,6 +56,13 @@ FINE = Decimal("0.000001")
 INSTRUMENT_KINDS = (TxKind.BUY, TxKind.SELL, TxKind.SPLIT)
 
 
+def ident(value: int | None) -> int:
+    """The id of a stored (flushed) row."""
+    if value is None:
+        raise ValueError("the row has no id yet (not flushed)")
+    return value
+
+
 def _money(value: Decimal) -> Decimal:
     return value.quantize(CENT, rounding=ROUND_HALF_EVEN)
 
@@ -83,9 +90,9 @@ def portfolio_visible(
                 select(Trader.id).where(
                     Trader.user_id == actor.user_id,
                     Trader.firm_id == firm.id,
-                    Trader.archived_at.is_(None),
-                    Trader.portal_access.is_(True),
-                    Trader.view_portfolio.is_(True),
+                    col(Trader.archived_at).is_(None),
+                    col(Trader.portal_access).is_(True),
+                    col(Trader.view_portfolio).is_(True),
                 )
             ).first()
             is not None
@@ -122,7 +129,7 @@ def reporting_currency(firm: Firm) -> str:
 def _txs(db: Session, portfolio_id: int) -> list[Tx]:
     t = PortfolioTransaction
     rows = db.exec(
-        select(
+        select(  # type: ignore[call-overload, misc]
             t.id,
             t.kind,
             t.trade_date,
@@ -139,7 +146,7 @@ def _txs(db: Session, portfolio_id: int) -> list[Tx]:
 
 
 def ledger_of(db: Session, portfolio: Portfolio) -> Ledger:
-    return compute(_txs(db, portfolio.id), allow_short=portfolio.allow_short)
+    return compute(_txs(db, ident(portfolio.id)), allow_short=portfolio.allow_short)
 
 
 @dataclass
@@ -182,7 +189,9 @@ def value(db: Session, firm: Firm, portfolio: Portfolio | None) -> PortfolioPubl
     ledger = ledger_of(db, portfolio)
     ids = list(ledger.positions)
     infos = (
-        {i.id: i for i in db.exec(select(Instrument).where(Instrument.id.in_(ids)))} if ids else {}
+        {i.id: i for i in db.exec(select(Instrument).where(col(Instrument.id).in_(ids)))}
+        if ids
+        else {}
     )
     prices = market_data.latest_prices(db, ids)
     conv = _Valuer(market_data.fx_table(db), rep, set())
@@ -258,7 +267,7 @@ def value(db: Session, firm: Firm, portfolio: Portfolio | None) -> PortfolioPubl
             )
         )
     return PortfolioPublic(
-        portfolio_id=portfolio.id,
+        portfolio_id=ident(portfolio.id),
         firm_id=firm.id,
         firm_name=firm.name,
         reporting_currency=rep,
@@ -294,7 +303,7 @@ def revalue(db: Session, *, actor: AnyActor, firm_id: object) -> PortfolioPublic
     firm, portfolio = load_firm(db, actor, firm_id)
     if portfolio is not None:
         ids = list(ledger_of(db, portfolio).positions)
-        held = list(db.exec(select(Instrument).where(Instrument.id.in_(ids)))) if ids else []
+        held = list(db.exec(select(Instrument).where(col(Instrument.id).in_(ids)))) if ids else []
         market_data.fetch(db, bootstrap.providers().market_data, held, (reporting_currency(firm),))
     return value(db, firm, portfolio)
 
@@ -400,7 +409,7 @@ def _portfolio_for_update(db: Session, firm: Firm, portfolio: Portfolio | None) 
     if portfolio is None:
         try:
             with db.begin_nested():
-                portfolio = Portfolio(firm_id=firm.id)
+                portfolio = Portfolio(firm_id=ident(firm.id))
                 db.add(portfolio)
                 db.flush()
         except sa.exc.IntegrityError:  # created meanwhile by another request
@@ -412,7 +421,7 @@ def _portfolio_for_update(db: Session, firm: Firm, portfolio: Portfolio | None) 
 
 def _assert_holdings(db: Session, portfolio: Portfolio, extra: list[Tx]) -> None:
     try:
-        compute([*_txs(db, portfolio.id), *extra], allow_short=portfolio.allow_short)
+        compute([*_txs(db, ident(portfolio.id)), *extra], allow_short=portfolio.allow_short)
     except Oversold as exc:
         symbol = db.exec(select(Instrument.symbol).where(Instrument.id == exc.instrument_id)).one()
         raise ValidationFailed(
@@ -469,7 +478,7 @@ def store(
 ) -> PortfolioTransaction:
     """Book one checked transaction (the caller audits and publishes)."""
     row = PortfolioTransaction(
-        portfolio_id=portfolio.id,
+        portfolio_id=ident(portfolio.id),
         kind=checked.kind.value,
         instrument_id=checked.instrument.id if checked.instrument else None,
         trade_date=checked.trade_date,
@@ -496,7 +505,7 @@ def store(
 
 
 def book_transaction(
-    db: Session, *, actor: AnyActor, firm_id: object, data: TransactionWrite | dict
+    db: Session, *, actor: AnyActor, firm_id: object, data: TransactionWrite | dict[str, Any]
 ) -> TransactionPublic:
     """Book a transaction by hand (the portfolio is created with the firm's first one)."""
     firm, portfolio = load_firm(db, actor, firm_id, Permission.PORTFOLIOS_TRADE)
@@ -515,8 +524,8 @@ def book_transaction(
         entity_id=row.id,
         changes=changes,
     )
-    events.publish(db, TOPIC, (), firm.id)
-    return to_public(db, [row], firm.id)[0]
+    events.publish(db, TOPIC, (), ident(firm.id))
+    return to_public(db, [row], ident(firm.id))[0]
 
 
 def reverse(
@@ -545,7 +554,7 @@ def reverse(
         return None if v is None else -v
 
     row = PortfolioTransaction(
-        portfolio_id=portfolio.id,
+        portfolio_id=ident(portfolio.id),
         kind=original.kind,
         instrument_id=original.instrument_id,
         trade_date=original.trade_date,
@@ -596,8 +605,8 @@ def reverse_transaction(
         entity_id=row.id,
         changes={"firm_id": firm.id, "reverses_id": original.id, "reason": reason},
     )
-    events.publish(db, TOPIC, (), firm.id)
-    return to_public(db, [row], firm.id)[0]
+    events.publish(db, TOPIC, (), ident(firm.id))
+    return to_public(db, [row], ident(firm.id))[0]
 
 
 def to_public(
@@ -609,7 +618,7 @@ def to_public(
     symbols = (
         dict(
             db.exec(
-                select(Instrument.id, Instrument.symbol).where(Instrument.id.in_(inst_ids))
+                select(Instrument.id, Instrument.symbol).where(col(Instrument.id).in_(inst_ids))
             ).all()
         )
         if inst_ids
@@ -617,14 +626,14 @@ def to_public(
     )
     trader_ids = {r.trader_id for r in rows if r.trader_id}
     names = (
-        dict(db.exec(select(Trader.id, Trader.name).where(Trader.id.in_(trader_ids))).all())
+        dict(db.exec(select(Trader.id, Trader.name).where(col(Trader.id).in_(trader_ids))).all())
         if trader_ids
         else {}
     )
     reversed_by = dict(
         db.exec(
             select(PortfolioTransaction.reverses_id, PortfolioTransaction.id).where(
-                PortfolioTransaction.reverses_id.in_([r.id for r in rows])
+                col(PortfolioTransaction.reverses_id).in_([r.id for r in rows])
             )
         ).all()
     )
@@ -698,11 +707,11 @@ def list_transactions(
     rows = db.exec(
         select(t)
         .where(*conds)
-        .order_by(t.trade_date.desc(), t.id.desc())
+        .order_by(col(t.trade_date).desc(), col(t.id).desc())
         .offset(page.offset)
         .limit(page.limit + 1)
     ).all()
-    items = to_public(db, list(rows), firm.id)
+    items = to_public(db, list(rows), ident(firm.id))
     return Page.build(items, page=page, total=total)
 
 
@@ -713,7 +722,9 @@ def move_to_firm(db: Session, source_id: int, target_id: int) -> dict[str, int]:
 
     source = db.exec(select(Portfolio).where(Portfolio.firm_id == source_id)).first()
     db.exec(
-        sa.update(OmsExecution).where(OmsExecution.firm_id == source_id).values(firm_id=target_id)
+        sa.update(OmsExecution)
+        .where(col(OmsExecution.firm_id) == source_id)
+        .values(firm_id=target_id)
     )
     if source is None:
         return {"portfolio_transactions_moved": 0}
@@ -725,7 +736,7 @@ def move_to_firm(db: Session, source_id: int, target_id: int) -> dict[str, int]:
         return {"portfolio_transactions_moved": 0}
     moved = db.exec(
         sa.update(PortfolioTransaction)
-        .where(PortfolioTransaction.portfolio_id == source.id)
+        .where(col(PortfolioTransaction.portfolio_id) == source.id)
         .values(portfolio_id=target.id)
     ).rowcount
     db.delete(source)

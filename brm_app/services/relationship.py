@@ -13,7 +13,7 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
@@ -142,9 +142,9 @@ def _trades(
             conds[-1] = t.trade_date <= before.astimezone(UTC).date()
     rows = db.exec(
         select(t, Portfolio.firm_id)
-        .join(Portfolio, Portfolio.id == t.portfolio_id)
+        .join(Portfolio, col(Portfolio.id) == t.portfolio_id)
         .where(*conds)
-        .order_by(t.trade_date.desc(), t.id.desc())
+        .order_by(col(t.trade_date).desc(), col(t.id).desc())
         .limit(limit + 1)
     ).all()
     out = []

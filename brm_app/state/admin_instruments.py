@@ -103,7 +103,7 @@ class InstrumentsState(PagedListMixin, rx.State):
         return None
 
     @rx.event
-    def open_new(self):
+    def open_new(self) -> Any:
         self.edit_id = 0
         self.form = {"asset_class": "equity", "currency": "USD"}
         self.edit_active = True
@@ -112,7 +112,7 @@ class InstrumentsState(PagedListMixin, rx.State):
         self.edit_open = True
 
     @rx.event
-    def open_edit(self, instrument_id: Any):
+    def open_edit(self, instrument_id: Any) -> Any:
         chosen = as_id(instrument_id)
         row = next((r for r in self.rows if r["id"] == chosen), None)
         if row is None:
@@ -125,11 +125,11 @@ class InstrumentsState(PagedListMixin, rx.State):
         self.edit_open = True
 
     @rx.event
-    def set_edit_open(self, value: bool):
+    def set_edit_open(self, value: bool) -> Any:
         self.edit_open = bool(value)
 
     @rx.event
-    def set_edit_active(self, value: bool):
+    def set_edit_active(self, value: bool) -> Any:
         self.edit_active = bool(value)
 
     @rx.event
@@ -182,7 +182,7 @@ class InstrumentsState(PagedListMixin, rx.State):
         return None
 
     @rx.event
-    def hide_key(self):
+    def hide_key(self) -> Any:
         self.reveal_open, self.reveal_key = False, ""
 
     @rx.event

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import reflex as rx
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
@@ -130,7 +130,7 @@ class PortfolioState(ServiceMixin, rx.State):
         return "a" if self.tick % 2 == 0 else "b"
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         from brm_app.live import watch_portfolio
 
         self.found = self.not_found = False
@@ -202,7 +202,7 @@ class PortfolioState(ServiceMixin, rx.State):
             self.tick += 1
         return user_id, frozenset(prices)
 
-    async def _refresh_txs(self):
+    async def _refresh_txs(self) -> Any:
         page = PageRequest(offset=self.tx_offset, limit=TX_PAGE)
         try:
             result = await self._call(portfolios.list_transactions, firm_id=self.firm_id, page=page)
@@ -218,7 +218,7 @@ class PortfolioState(ServiceMixin, rx.State):
         await self._refresh_portfolio(live=True)
 
     @rx.event
-    async def refresh(self):
+    async def refresh(self) -> Any:
         """Revalue now from the market data provider (POST .../portfolio/update)."""
         firm_id = self.firm_id
         try:
@@ -229,20 +229,20 @@ class PortfolioState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def tx_next(self):
+    async def tx_next(self) -> Any:
         if self.tx_has_next:
             self.tx_offset += TX_PAGE
         return await self._refresh_txs()
 
     @rx.event
-    async def tx_prev(self):
+    async def tx_prev(self) -> Any:
         self.tx_offset = max(0, self.tx_offset - TX_PAGE)
         return await self._refresh_txs()
 
     # ---- book ------------------------------------------------------------------------------
 
     @rx.event
-    async def open_book(self):
+    async def open_book(self) -> Any:
         if not self.can_trade:
             return None
         firm_id = self.firm_id
@@ -254,14 +254,14 @@ class PortfolioState(ServiceMixin, rx.State):
             symbols = list(
                 db.exec(
                     select(Instrument.symbol)
-                    .where(Instrument.active.is_(True))
+                    .where(col(Instrument.active).is_(True))
                     .order_by(Instrument.symbol)
                     .limit(500)
                 ).all()
             )
             people = db.exec(
                 select(Trader.id, Trader.name)
-                .where(Trader.firm_id == firm_id, Trader.archived_at.is_(None))
+                .where(Trader.firm_id == firm_id, col(Trader.archived_at).is_(None))
                 .order_by(Trader.name_key)
                 .limit(200)
             ).all()
@@ -278,16 +278,16 @@ class PortfolioState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    def set_book_open(self, value: bool):
+    def set_book_open(self, value: bool) -> Any:
         self.book_open = bool(value)
 
     @rx.event
-    def set_book_kind(self, value: str):
+    def set_book_kind(self, value: str) -> Any:
         if isinstance(value, str) and value in KINDS:
             self.book_kind = value
 
     @rx.event
-    async def book(self, form: dict):
+    async def book(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict):
             return None
         data: dict[str, Any] = {"kind": self.book_kind}
@@ -329,8 +329,10 @@ class PortfolioState(ServiceMixin, rx.State):
     # ---- reverse ---------------------------------------------------------------------------
 
     @rx.event
-    def ask_reverse(self, transaction_id: int):
+    def ask_reverse(self, transaction_id: int) -> Any:
         tx_id = as_id(transaction_id)
+        if tx_id is None:
+            return None
         row = next((t for t in self.txs if t["id"] == tx_id), None)
         if row is None or not self.can_trade:
             return
@@ -338,11 +340,11 @@ class PortfolioState(ServiceMixin, rx.State):
         self.reverse_open = True
 
     @rx.event
-    def set_reverse_open(self, value: bool):
+    def set_reverse_open(self, value: bool) -> Any:
         self.reverse_open = bool(value)
 
     @rx.event
-    async def reverse(self, form: dict):
+    async def reverse(self, form: dict[str, Any]) -> Any:
         reason = form.get("reason") if isinstance(form, dict) else None
         reason = reason.strip()[:500] if isinstance(reason, str) and reason.strip() else None
         try:
