@@ -162,6 +162,27 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "portfolio_holdings",
+        sa.Column("portfolio_id", sa.Integer(), nullable=False),
+        sa.Column("instrument_id", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("quantity", _exact(), nullable=False),
+        sa.Column("cost", _exact(), nullable=False),
+        sa.Column("realized", _exact(), nullable=False),
+        sa.ForeignKeyConstraint(["instrument_id"], ["instruments.id"]),
+        sa.ForeignKeyConstraint(["portfolio_id"], ["portfolios.id"]),
+        sa.PrimaryKeyConstraint("portfolio_id", "instrument_id"),
+    )
+    op.create_table(
+        "portfolio_cash",
+        sa.Column("portfolio_id", sa.Integer(), nullable=False),
+        sa.Column("currency", sa.String(length=3), nullable=False),
+        sa.Column("balance", _exact(), nullable=False),
+        sa.Column("contributions", _exact(), nullable=False),
+        sa.ForeignKeyConstraint(["portfolio_id"], ["portfolios.id"]),
+        sa.PrimaryKeyConstraint("portfolio_id", "currency"),
+    )
+    op.create_table(
         "oms_executions",
         sa.Column("exec_id", sa.String(length=64), nullable=False),
         sa.Column("content_hash", sa.String(length=64), nullable=False),
@@ -192,6 +213,8 @@ def downgrade() -> None:
         batch_op.drop_column("reporting_currency")
 
     op.drop_table("oms_executions")
+    op.drop_table("portfolio_cash")
+    op.drop_table("portfolio_holdings")
     op.drop_index("ix_portfolio_tx_trader", table_name="portfolio_transactions")
     op.drop_index("ix_portfolio_tx_portfolio_date", table_name="portfolio_transactions")
 

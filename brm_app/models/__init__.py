@@ -30,6 +30,8 @@ from brm_app.models.portfolio import (
     InstrumentPrice,
     OmsExecution,
     Portfolio,
+    PortfolioCash,
+    PortfolioHolding,
     PortfolioTransaction,
 )
 from brm_app.models.trader import Trader, TraderMove, TraderRole
@@ -61,6 +63,8 @@ __all__ = [
     "NotificationDelivery",
     "OmsExecution",
     "Portfolio",
+    "PortfolioCash",
+    "PortfolioHolding",
     "PortfolioTransaction",
     "RecoveryCode",
     "Reminder",

@@ -157,6 +157,34 @@ class PortfolioTransaction(SQLModel, table=True):
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
 
 
+class PortfolioHolding(SQLModel, table=True):
+    """What the ledger gives, kept per portfolio and instrument after every booking (rewritten
+    from the transactions, never edited): revaluing every portfolio after a tick reads these and
+    the latest prices, not two million transactions. Reads of one portfolio use the ledger."""
+
+    __tablename__ = "portfolio_holdings"
+    __table_args__ = {"extend_existing": True}
+
+    portfolio_id: int = Field(foreign_key="portfolios.id", primary_key=True)
+    instrument_id: int = Field(foreign_key="instruments.id", primary_key=True)
+    currency: str = Field(max_length=3)
+    quantity: Decimal = Field(sa_type=ExactDecimal)
+    cost: Decimal = Field(sa_type=ExactDecimal)
+    realized: Decimal = Field(sa_type=ExactDecimal)
+
+
+class PortfolioCash(SQLModel, table=True):
+    """Cash per currency and net contributions, as the ledger gives them (see PortfolioHolding)."""
+
+    __tablename__ = "portfolio_cash"
+    __table_args__ = {"extend_existing": True}
+
+    portfolio_id: int = Field(foreign_key="portfolios.id", primary_key=True)
+    currency: str = Field(max_length=3, primary_key=True)
+    balance: Decimal = Field(sa_type=ExactDecimal)
+    contributions: Decimal = Field(sa_type=ExactDecimal)
+
+
 class OmsExecution(SQLModel, table=True):
     """Every execution report received, by its exec_id: a resend with the same content changes
     nothing, one with different content is refused (409)."""

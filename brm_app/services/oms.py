@@ -188,7 +188,7 @@ def post_executions(
     # Holdings checked once per portfolio, over the whole batch (a sell needs what it sells).
     for portfolio in touched.values():
         try:
-            compute(
+            ledger = compute(
                 portfolios._txs(db, portfolios.ident(portfolio.id)),
                 allow_short=portfolio.allow_short,
             )
@@ -200,6 +200,7 @@ def post_executions(
                 f"{exc.day.isoformat()})",
                 field="executions",
             ) from None
+        portfolios.refresh_snapshot(db, portfolio, ledger)
     if booked:
         audit.record(
             db,

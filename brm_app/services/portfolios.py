@@ -29,8 +29,11 @@ from brm_app.models.portfolio import (
     CashPublic,
     HoldingPublic,
     Instrument,
+    InstrumentPrice,
     PerformanceMetrics,
     Portfolio,
+    PortfolioCash,
+    PortfolioHolding,
     PortfolioPublic,
     PortfolioTransaction,
     TransactionPublic,
@@ -292,6 +295,77 @@ def value(db: Session, firm: Firm, portfolio: Portfolio | None) -> PortfolioPubl
     )
 
 
+def refresh_snapshot(db: Session, portfolio: Portfolio, ledger: Ledger | None = None) -> Ledger:
+    """Rewrite the portfolio's holdings and cash rows from its ledger (after every change)."""
+    pid = ident(portfolio.id)
+    ledger = ledger if ledger is not None else ledger_of(db, portfolio)
+    db.exec(sa.delete(PortfolioHolding).where(col(PortfolioHolding.portfolio_id) == pid))
+    db.exec(sa.delete(PortfolioCash).where(col(PortfolioCash.portfolio_id) == pid))
+    for pos in ledger.positions.values():
+        db.add(
+            PortfolioHolding(
+                portfolio_id=pid,
+                instrument_id=pos.instrument_id,
+                currency=pos.currency,
+                quantity=pos.quantity,
+                cost=pos.cost,
+                realized=pos.realized,
+            )
+        )
+    for currency in sorted(set(ledger.cash) | set(ledger.contributions)):
+        db.add(
+            PortfolioCash(
+                portfolio_id=pid,
+                currency=currency,
+                balance=ledger.cash.get(currency, ZERO),
+                contributions=ledger.contributions.get(currency, ZERO),
+            )
+        )
+    db.flush()
+    return ledger
+
+
+def revalue_all(db: Session) -> dict[int, float]:
+    """Every portfolio's total value (holdings at the latest prices, plus cash) in its firm's
+    reporting currency, from the holdings kept per portfolio: one pass over holdings x prices,
+    summed in SQL. For bulk figures (a tick revalues all portfolios in well under a second);
+    a single portfolio's exact figures come from `value`."""
+    h, p, c = PortfolioHolding, InstrumentPrice, PortfolioCash
+    real = sa.Float()
+    held = db.exec(
+        select(
+            col(h.portfolio_id),
+            col(h.currency),
+            func.sum(sa.cast(col(h.quantity), real) * sa.cast(col(p.price), real)),
+        )
+        .join(p, col(p.instrument_id) == col(h.instrument_id))
+        .group_by(col(h.portfolio_id), col(h.currency))
+    ).all()
+    cash = db.exec(
+        select(col(c.portfolio_id), col(c.currency), sa.cast(col(c.balance), real))
+    ).all()
+    default = get_settings().reporting_currency
+    reporting = {
+        pid: rep or default
+        for pid, rep in db.exec(
+            select(col(Portfolio.id), col(Firm.reporting_currency)).join(
+                Firm, col(Firm.id) == col(Portfolio.firm_id)
+            )
+        ).all()
+    }
+    table = market_data.fx_table(db)
+    rates: dict[tuple[str, str], float] = {}
+    totals: dict[int, float] = dict.fromkeys(reporting, 0.0)
+    for pid, currency, amount in [*held, *cash]:
+        to = reporting.get(pid, default)
+        key = (currency, to)
+        if key not in rates:
+            r = market_data.rate(table, currency, to)
+            rates[key] = float(r) if r is not None else 0.0
+        totals[pid] = totals.get(pid, 0.0) + float(amount or 0.0) * rates[key]
+    return totals
+
+
 def get_portfolio(db: Session, *, actor: AnyActor, firm_id: object) -> PortfolioPublic:
     firm, portfolio = load_firm(db, actor, firm_id)
     return value(db, firm, portfolio)
@@ -514,6 +588,7 @@ def book_transaction(
     checked = check_transaction(db, firm, data)
     portfolio = _portfolio_for_update(db, firm, portfolio)
     row = store(db, actor=actor, portfolio=portfolio, checked=checked)
+    refresh_snapshot(db, portfolio)
     changes = _snapshot(row)
     changes["firm_id"] = firm.id
     audit.record(
@@ -597,6 +672,7 @@ def reverse_transaction(
         raise NotFound("Transaction")
     portfolio = _portfolio_for_update(db, firm, portfolio)
     row = reverse(db, actor=actor, portfolio=portfolio, original=original, note=reason)
+    refresh_snapshot(db, portfolio)
     audit.record(
         db,
         actor=actor,
@@ -739,6 +815,9 @@ def move_to_firm(db: Session, source_id: int, target_id: int) -> dict[str, int]:
         .where(col(PortfolioTransaction.portfolio_id) == source.id)
         .values(portfolio_id=target.id)
     ).rowcount
+    for model in (PortfolioHolding, PortfolioCash):
+        db.exec(sa.delete(model).where(col(model.portfolio_id) == source.id))
     db.delete(source)
     db.flush()
+    refresh_snapshot(db, target)
     return {"portfolio_transactions_moved": moved or 0}

@@ -129,3 +129,58 @@ def test_the_portfolio_page_fits_a_phone(browser, server: Server):
     width = page.evaluate("document.documentElement.scrollWidth")
     assert width <= 390, width
     context.close()
+
+
+def test_with_two_workers_a_tick_revalues_pages_on_both(browser, workers_server: Server):
+    """PostgreSQL + Redis, two workers: one of them fetches the feed (it holds the lease), and
+    the open portfolio pages on both workers revalue."""
+    from tests.e2e.test_live_events_e2e import _on_two_workers
+
+    server, redis_url = workers_server, workers_server.env["BRM_REDIS_URL"]
+    email = "wes.workers@e2e.example"
+    create_user_via_api(server, email, "broker", "Wes Workers", PASSWORD)
+    broker = _token(server, email, PASSWORD)
+    admin = _token(server, ADMIN_EMAIL, ADMIN_PASSWORD)
+    with server.api() as api:
+        r = api.post(
+            "/api/v1/instruments",
+            headers=admin,
+            json={
+                "symbol": "TWOW",
+                "name": "Two Workers plc",
+                "asset_class": "equity",
+                "currency": "USD",
+            },
+        )
+        assert r.status_code == 201, r.text
+        firm_id = api.post(
+            "/api/v1/firms", headers=broker, json={"name": "Two Workers Capital"}
+        ).json()["firm_id"]
+        r = api.post(
+            f"/api/v1/firms/{firm_id}/portfolio/transactions",
+            headers=broker,
+            json={
+                "kind": "buy",
+                "symbol": "TWOW",
+                "quantity": "4",
+                "price": "50",
+                "trade_date": "2026-03-02",
+            },
+        )
+        assert r.status_code == 201, r.text
+    _publish(server, "TWOW", "50")
+    first = browser.new_context().new_page()
+    sign_in(first, server.url, email, PASSWORD)
+    url = f"{server.url}/firms/{firm_id}/portfolio"
+    first.goto(url)
+    second = first.context.new_page()
+    second.goto(url)
+    second.wait_for_selector("#total-value", timeout=20_000)
+    pages = [first, second]
+    assert len(_on_two_workers(pages, redis_url)) == 2, "the pages did not reach both workers"
+    for page in pages:
+        page.wait_for_selector("#holding-TWOW", timeout=20_000)
+        expect(page.locator("#market-value")).to_have_text("200.00", timeout=15_000)
+    _publish(server, "TWOW", "61.25")
+    for page in pages:
+        expect(page.locator("#market-value")).to_have_text("245.00", timeout=5_000)

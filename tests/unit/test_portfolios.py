@@ -235,3 +235,47 @@ def test_the_portfolio_is_created_with_the_first_transaction(book):
     assert p.portfolio_id == tx.portfolio_id
     assert p.cash_value == D("250.50")
     assert date.fromisoformat("2026-03-02") == tx.settlement_date
+
+
+def test_kept_holdings_follow_every_change_and_revalue_all_matches(book):
+    from brm_app.models.portfolio import PortfolioCash, PortfolioHolding
+    from brm_app.services import oms
+
+    instrument("EURX", "EUR")
+    instrument("USDX")
+    book_tx(book, kind="deposit", amount="1000", currency="EUR")
+    book_tx(book, kind="buy", symbol="EURX", quantity="10", price="50")
+    second = book_tx(book, kind="buy", symbol="EURX", quantity="5", price="70")
+    call(
+        portfolios.reverse_transaction,
+        actor=book.broker,
+        firm_id=book.firm.firm_id,
+        transaction_id=second.transaction_id,
+    )
+    call(
+        oms.post_executions,
+        executions=[
+            {
+                "exec_id": "K1",
+                "order_id": "O",
+                "exec_type": "F",
+                "symbol": "USDX",
+                "side": "buy",
+                "last_qty": "3",
+                "last_px": "100",
+                "transact_time": "2026-03-03T10:00:00Z",
+                "account": str(book.firm.firm_id),
+            }
+        ],
+    )
+    prices([Quote("EURX", D(60)), Quote("USDX", D(90))], [Rate("EUR", "USD", D("1.1"))])
+    with unit_of_work() as db:
+        held = {(h.instrument_id, h.quantity, h.cost) for h in db.exec(select(PortfolioHolding))}
+        cash = {(c.currency, c.balance) for c in db.exec(select(PortfolioCash))}
+        totals = portfolios.revalue_all(db)
+    assert {(q, c) for _, q, c in held} == {(D(10), D(500)), (D(3), D(300))}
+    assert cash == {("EUR", D(500)), ("USD", D(-300))}
+    p = call(portfolios.get_portfolio, actor=book.broker, firm_id=book.firm.firm_id)
+    # 10 x 60 x 1.1 + 3 x 90 + 500 x 1.1 - 300
+    assert p.total_value == D("1180.00")
+    assert totals == {p.portfolio_id: pytest.approx(1180.0)}

@@ -47,6 +47,8 @@ NO_RECORD_RULE = {
     "InstrumentPrice": "market data, the same for everyone; written by the feed",
     "DailyClose": "market data, the same for everyone; written by the feed",
     "FxRate": "market data, the same for everyone; written by the feed",
+    "PortfolioHolding": "kept by the portfolio service from the ledger; never named by a client",
+    "PortfolioCash": "kept by the portfolio service from the ledger; never named by a client",
     "OmsExecution": "found by exec_id inside the OMS service, after the firm's check",
     "ApiKey": "admin-only: API_KEYS_MANAGE sees every key; the OMS finds one by its hash",
 }
