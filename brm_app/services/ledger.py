@@ -123,10 +123,13 @@ def effective(transactions: Iterable[Tx]) -> list[Tx]:
     return sorted(keep, key=lambda t: (t.trade_date, t.kind in outgoing, t.id))
 
 
-def compute(transactions: Iterable[Tx], *, allow_short: bool = False) -> Ledger:
-    """The ledger after these transactions; raises Oversold when a position would go below zero
-    at any date (unless shorting is allowed)."""
-    ledger = Ledger()
+def compute(
+    transactions: Iterable[Tx], *, allow_short: bool = False, start: Ledger | None = None
+) -> Ledger:
+    """The ledger after these transactions (applied onto `start`, changed in place, when given:
+    only right when they all come after what `start` holds); raises Oversold when a position
+    would go below zero at any date (unless shorting is allowed)."""
+    ledger = start if start is not None else Ledger()
     for t in effective(transactions):
         kind = TxKind(t.kind)
         qty, price, amount, fees = t.quantity or ZERO, t.price or ZERO, t.amount or ZERO, t.fees

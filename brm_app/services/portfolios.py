@@ -12,6 +12,7 @@ audited and published ("portfolio" event, after commit) so open pages of the fir
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -46,7 +47,7 @@ from brm_app.models.trader import Trader
 from brm_app.models.user import Role
 from brm_app.services import access, audit, instruments, market_data
 from brm_app.services.errors import NotFound, ValidationFailed
-from brm_app.services.ledger import ZERO, Ledger, Oversold, Tx, compute
+from brm_app.services.ledger import ZERO, Ledger, Oversold, Position, Tx, compute
 from brm_app.services.pagination import Page, PageRequest
 from brm_app.services.validation import parse, require_id
 from brm_app.settings import get_settings
@@ -148,8 +149,109 @@ def _txs(db: Session, portfolio_id: int) -> list[Tx]:
     return [Tx(*row) for row in rows]
 
 
+def txs_of_many(db: Session, portfolio_ids: list[int]) -> dict[int, list[Tx]]:
+    """The transactions of several portfolios, in one query per 500 portfolios."""
+    t = PortfolioTransaction
+    out: dict[int, list[Tx]] = {pid: [] for pid in portfolio_ids}
+    for start in range(0, len(portfolio_ids), 500):
+        rows = db.exec(
+            select(  # type: ignore[call-overload, misc]
+                t.portfolio_id,
+                t.id,
+                t.kind,
+                t.trade_date,
+                t.currency,
+                t.instrument_id,
+                t.quantity,
+                t.price,
+                t.amount,
+                t.fees,
+                t.reverses_id,
+            ).where(col(t.portfolio_id).in_(portfolio_ids[start : start + 500]))
+        ).all()
+        for pid, *rest in rows:
+            out[pid].append(Tx(*rest))
+    return out
+
+
 def ledger_of(db: Session, portfolio: Portfolio) -> Ledger:
     return compute(_txs(db, ident(portfolio.id)), allow_short=portfolio.allow_short)
+
+
+def kept_ledger(db: Session, portfolio: Portfolio) -> Ledger:
+    """The ledger as kept after the last change (portfolio_holdings, portfolio_cash): what
+    `ledger_of` computes, read in two small queries instead of every transaction."""
+    pid = ident(portfolio.id)
+    return kept_ledgers(db, [pid])[pid]
+
+
+def kept_ledgers(db: Session, portfolio_ids: list[int]) -> dict[int, Ledger]:
+    out = {pid: Ledger() for pid in portfolio_ids}
+    for start in range(0, len(portfolio_ids), 500):
+        chunk = portfolio_ids[start : start + 500]
+        # Columns, not ORM objects: a batch may read thousands of rows.
+        h, c = PortfolioHolding, PortfolioCash
+        for pid, iid, currency, quantity, cost, realized in db.exec(
+            select(  # type: ignore[call-overload]
+                col(h.portfolio_id),
+                col(h.instrument_id),
+                col(h.currency),
+                col(h.quantity),
+                col(h.cost),
+                col(h.realized),
+            ).where(col(h.portfolio_id).in_(chunk))
+        ):
+            out[pid].positions[iid] = Position(iid, currency, quantity, cost, realized)
+        for pid, currency, balance, contributions in db.exec(
+            select(
+                col(c.portfolio_id), col(c.currency), col(c.balance), col(c.contributions)
+            ).where(col(c.portfolio_id).in_(chunk))
+        ):
+            if balance:
+                out[pid].cash[currency] = balance
+            if contributions:
+                out[pid].contributions[currency] = contributions
+    return out
+
+
+def appendable(db: Session, portfolio_ids: list[int], first_new: dict[int, date]) -> set[int]:
+    """The portfolios whose new transactions (earliest trade date in `first_new`, not yet
+    flushed) come after everything booked before, in the ledger's order: later than the last
+    trade date, or on it when nothing went out that day. Those can be applied onto the kept
+    ledger instead of recomputing every transaction."""
+    t = PortfolioTransaction
+    if not portfolio_ids:
+        return set()
+    last: dict[int, date] = {}
+    for start in range(0, len(portfolio_ids), 500):
+        chunk = portfolio_ids[start : start + 500]
+        last.update(
+            db.exec(
+                select(col(t.portfolio_id), func.max(col(t.trade_date)))
+                .where(col(t.portfolio_id).in_(chunk))
+                .group_by(col(t.portfolio_id))
+            ).all()
+        )
+    ok = {pid for pid in portfolio_ids if pid not in last or first_new[pid] > last[pid]}
+    same_day = [pid for pid in portfolio_ids if pid in last and first_new[pid] == last[pid]]
+    if same_day:
+        outflows = (
+            set(
+                db.exec(
+                    select(col(t.portfolio_id))
+                    .where(
+                        col(t.portfolio_id).in_(same_day),
+                        col(t.kind).in_([TxKind.SELL.value, TxKind.TRANSFER_OUT.value]),
+                        col(t.trade_date) == first_new[same_day[0]],
+                    )
+                    .distinct()
+                ).all()
+            )
+            if len({first_new[p] for p in same_day}) == 1
+            else set(same_day)
+        )
+        ok |= {pid for pid in same_day if pid not in outflows}
+    return ok
 
 
 @dataclass
@@ -189,7 +291,7 @@ def value(db: Session, firm: Firm, portfolio: Portfolio | None) -> PortfolioPubl
             ),
             last_updated=None,
         )
-    ledger = ledger_of(db, portfolio)
+    ledger = kept_ledger(db, portfolio)
     ids = list(ledger.positions)
     infos = (
         {i.id: i for i in db.exec(select(Instrument).where(col(Instrument.id).in_(ids)))}
@@ -297,32 +399,50 @@ def value(db: Session, firm: Firm, portfolio: Portfolio | None) -> PortfolioPubl
 
 def refresh_snapshot(db: Session, portfolio: Portfolio, ledger: Ledger | None = None) -> Ledger:
     """Rewrite the portfolio's holdings and cash rows from its ledger (after every change)."""
-    pid = ident(portfolio.id)
     ledger = ledger if ledger is not None else ledger_of(db, portfolio)
-    db.exec(sa.delete(PortfolioHolding).where(col(PortfolioHolding.portfolio_id) == pid))
-    db.exec(sa.delete(PortfolioCash).where(col(PortfolioCash.portfolio_id) == pid))
-    for pos in ledger.positions.values():
-        db.add(
-            PortfolioHolding(
-                portfolio_id=pid,
-                instrument_id=pos.instrument_id,
-                currency=pos.currency,
-                quantity=pos.quantity,
-                cost=pos.cost,
-                realized=pos.realized,
-            )
-        )
-    for currency in sorted(set(ledger.cash) | set(ledger.contributions)):
-        db.add(
-            PortfolioCash(
-                portfolio_id=pid,
-                currency=currency,
-                balance=ledger.cash.get(currency, ZERO),
-                contributions=ledger.contributions.get(currency, ZERO),
-            )
-        )
-    db.flush()
+    refresh_snapshots(db, {ident(portfolio.id): ledger})
     return ledger
+
+
+def refresh_snapshots(db: Session, ledgers: dict[int, Ledger]) -> None:
+    """The same for several portfolios at once (portfolio id -> its ledger), in bulk."""
+    if not ledgers:
+        return
+    db.flush()
+    ids = list(ledgers)
+    conn = db.connection()
+    for model in (PortfolioHolding, PortfolioCash):
+        conn.execute(sa.delete(model).where(col(model.portfolio_id).in_(ids)))
+    holdings = [
+        {
+            "portfolio_id": pid,
+            "instrument_id": pos.instrument_id,
+            "currency": pos.currency,
+            "quantity": pos.quantity,
+            "cost": pos.cost,
+            "realized": pos.realized,
+        }
+        for pid, ledger in ledgers.items()
+        for pos in ledger.positions.values()
+    ]
+    cash = [
+        {
+            "portfolio_id": pid,
+            "currency": currency,
+            "balance": ledger.cash.get(currency, ZERO),
+            "contributions": ledger.contributions.get(currency, ZERO),
+        }
+        for pid, ledger in ledgers.items()
+        for currency in sorted(set(ledger.cash) | set(ledger.contributions))
+    ]
+    if holdings:
+        conn.execute(sa.insert(PortfolioHolding), holdings)
+    if cash:
+        conn.execute(sa.insert(PortfolioCash), cash)
+    # What the session may hold of the old rows is stale now.
+    for obj in list(db.identity_map.values()):
+        if isinstance(obj, PortfolioHolding | PortfolioCash) and obj.portfolio_id in ledgers:
+            db.expunge(obj)
 
 
 def revalue_all(db: Session) -> dict[int, float]:
@@ -355,7 +475,7 @@ def revalue_all(db: Session) -> dict[int, float]:
     }
     table = market_data.fx_table(db)
     rates: dict[tuple[str, str], float] = {}
-    totals: dict[int, float] = dict.fromkeys(reporting, 0.0)
+    totals: dict[int, float] = {pid: 0.0 for pid in reporting if pid is not None}
     for pid, currency, amount in [*held, *cash]:
         to = reporting.get(pid, default)
         key = (currency, to)
@@ -420,7 +540,15 @@ class Checked:
     note: str | None
 
 
-def check_transaction(db: Session, firm: Firm, data: TransactionWrite) -> Checked:
+Resolver = Callable[..., Instrument]
+
+
+def check_transaction(
+    db: Session, firm: Firm, data: TransactionWrite, *, resolve: Resolver | None = None
+) -> Checked:
+    """Every rule of one transaction but the holdings check. `resolve` finds the instrument
+    (default: instruments.resolve; a batch passes one that looks in what it loaded at once)."""
+    resolve = resolve or (lambda **kw: instruments.resolve(db, **kw))
     kind = data.kind
     if not 1990 <= data.trade_date.year <= 2999:
         raise ValidationFailed("must be between the years 1990 and 2999", field="trade_date")
@@ -432,7 +560,7 @@ def check_transaction(db: Session, firm: Firm, data: TransactionWrite) -> Checke
     if kind in INSTRUMENT_KINDS or (
         kind in (TxKind.TRANSFER_IN, TxKind.TRANSFER_OUT) and names_instrument
     ):
-        instrument = instruments.resolve(db, instrument_id=data.instrument_id, symbol=data.symbol)
+        instrument = resolve(instrument_id=data.instrument_id, symbol=data.symbol)
         quantity = _positive(data.quantity, "quantity")
         if kind in (TxKind.BUY, TxKind.SELL, TxKind.TRANSFER_IN):
             price = _positive(data.price, "price", "must be greater than zero")
@@ -443,9 +571,7 @@ def check_transaction(db: Session, firm: Firm, data: TransactionWrite) -> Checke
             )
     else:
         if kind in (TxKind.DIVIDEND, TxKind.FEE) and names_instrument:
-            instrument = instruments.resolve(
-                db, instrument_id=data.instrument_id, symbol=data.symbol
-            )
+            instrument = resolve(instrument_id=data.instrument_id, symbol=data.symbol)
         amount = _positive(data.amount, "amount")
         currency = data.currency or (
             instrument.currency if instrument else reporting_currency(firm)
@@ -549,8 +675,10 @@ def store(
     order_id: str | None = None,
     exec_id: str | None = None,
     check_holdings: bool = True,
+    flush: bool = True,
 ) -> PortfolioTransaction:
-    """Book one checked transaction (the caller audits and publishes)."""
+    """Book one checked transaction (the caller audits and publishes). `flush` False: the
+    caller flushes a whole batch at once (the row has no id until then)."""
     row = PortfolioTransaction(
         portfolio_id=ident(portfolio.id),
         kind=checked.kind.value,
@@ -574,7 +702,8 @@ def store(
     db.add(row)
     portfolio.updated_at = utcnow()
     db.add(portfolio)
-    db.flush()
+    if flush:
+        db.flush()
     return row
 
 

@@ -170,7 +170,7 @@ def bulk_load_portfolios(
             pid = n + 1
             txs: list[Tx] = []
             first = start + timedelta(days=rng.randrange(30))
-            rows = [(next_id[0], pid, "deposit", None, first, first, None, None,
+            rows: list[tuple[Any, ...]] = [(next_id[0], pid, "deposit", None, first, first, None, None,
                      Decimal(50_000_000), "USD", Decimal(0), "import", now)]  # fmt: skip
             next_id[0] += 1
             for iid in rng.sample(range(1, plan.instruments + 1), plan.holdings_per_portfolio):
