@@ -503,6 +503,7 @@ def oms_batch_1000(ctx: BenchContext, settings: LoadSettings) -> Figures:
     firms = _portfolio_firms(ctx, 200)
     symbols = [row[0] for row in ctx.sql("SELECT symbol FROM instruments ORDER BY id LIMIT 200")]
     counter = iter(range(10**9))
+    run_tag = time.time_ns()  # each measurement's fills are new ones
     rng = random.Random(11)
 
     def batch() -> list[dict]:
@@ -511,8 +512,8 @@ def oms_batch_1000(ctx: BenchContext, settings: LoadSettings) -> Figures:
             n = next(counter)
             out.append(
                 {
-                    "exec_id": f"bench-{n}",
-                    "order_id": f"bench-order-{n // 4}",
+                    "exec_id": f"bench-{run_tag}-{n}",
+                    "order_id": f"bench-order-{run_tag}-{n // 4}",
                     "exec_type": "F",
                     "ord_status": "2",
                     "symbol": rng.choice(symbols),
