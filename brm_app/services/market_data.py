@@ -12,12 +12,14 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from brm_app import events
-from brm_app.db import utcnow
+from brm_app.db import UTCDateTime, utcnow
 from brm_app.models.portfolio import (
     DailyClose,
+    ExactDecimal,
     FxRate,
     Instrument,
     InstrumentPrice,
@@ -43,44 +45,79 @@ def held_instruments(db: Session) -> list[Instrument]:
 
 def record_quotes(db: Session, quotes: Iterable[Quote], *, at: datetime | None = None) -> list[int]:
     """Store the latest price of each known symbol; returns the ids of instruments whose price
-    changed, and publishes them as one "prices" event."""
-    quotes = list(quotes)
+    changed, and publishes them as one "prices" event. In bulk (a tick may carry every
+    instrument): one UPDATE executed for many rows, one INSERT for the new ones."""
+    quotes = [q for q in quotes if q.price.is_finite() and q.price > 0]
     if not quotes:
         return []
     at = at or utcnow()
-    by_symbol = {
-        i.symbol: i.id
-        for i in db.exec(
-            select(Instrument).where(col(Instrument.symbol).in_([q.symbol for q in quotes]))
+    p = InstrumentPrice
+    by_symbol: dict[str, int] = {}
+    existing: dict[int, tuple[Decimal, Decimal | None]] = {}
+    symbols = sorted({q.symbol for q in quotes})
+    for start in range(0, len(symbols), 500):
+        chunk = dict(
+            db.exec(
+                select(col(Instrument.symbol), col(Instrument.id)).where(
+                    col(Instrument.symbol).in_(symbols[start : start + 500])
+                )
+            ).all()
         )
-    }
-    existing = {
-        p.instrument_id: p
-        for p in db.exec(
-            select(InstrumentPrice).where(
-                col(InstrumentPrice.instrument_id).in_(by_symbol.values())
+        by_symbol.update({k: v for k, v in chunk.items() if v is not None})
+        for iid, price, prev in db.exec(
+            select(col(p.instrument_id), col(p.price), col(p.prev_close)).where(
+                col(p.instrument_id).in_(list(chunk.values()))
             )
-        )
-    }
-    changed = []
+        ).all():
+            existing[iid] = (price, prev)
+    changed: list[int] = []
+    updates: list[dict[str, object]] = []
+    inserts: list[dict[str, object]] = []
     for q in quotes:
         instrument_id = by_symbol.get(q.symbol)
-        if instrument_id is None or not q.price.is_finite() or q.price <= 0:
+        if instrument_id is None:
             continue
-        row = existing.get(instrument_id)
-        if row is None:
-            row = InstrumentPrice(
-                instrument_id=instrument_id, price=q.price, prev_close=q.prev_close, as_of=at
+        if instrument_id not in existing:
+            inserts.append(
+                {
+                    "instrument_id": instrument_id,
+                    "price": q.price,
+                    "prev_close": q.prev_close,
+                    "as_of": at,
+                }
             )
+            existing[instrument_id] = (q.price, q.prev_close)
             changed.append(instrument_id)
-        else:
-            if row.price != q.price:
-                changed.append(instrument_id)
-            row.price, row.as_of = q.price, at
-            if q.prev_close is not None:
-                row.prev_close = q.prev_close
-        db.add(row)
-    db.flush()
+            continue
+        price, prev = existing[instrument_id]
+        if price != q.price:
+            changed.append(instrument_id)
+        updates.append(
+            {
+                "b_id": instrument_id,
+                "b_price": q.price,
+                "b_prev": q.prev_close if q.prev_close is not None else prev,
+                "b_as_of": at,
+            }
+        )
+    conn = db.connection()
+    if inserts:
+        conn.execute(sa.insert(p), inserts)
+    if updates:
+        conn.execute(
+            sa.update(p)
+            .where(col(p.instrument_id) == sa.bindparam("b_id"))
+            .values(
+                price=sa.bindparam("b_price", type_=ExactDecimal()),
+                prev_close=sa.bindparam("b_prev", type_=ExactDecimal()),
+                as_of=sa.bindparam("b_as_of", type_=UTCDateTime()),
+            ),
+            updates,
+        )
+    # Rows the session may hold are stale now.
+    for obj in list(db.identity_map.values()):
+        if isinstance(obj, InstrumentPrice):
+            db.expire(obj)
     if changed:
         events.publish(db, TOPIC, (), *changed)
     return changed
