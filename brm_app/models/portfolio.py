@@ -336,6 +336,17 @@ class TransactionWrite(BaseModel):
     note: Note | None = None
 
 
+class PortfolioSettings(BaseModel):
+    """A firm's portfolio settings; only the fields sent change."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    # The firm's reporting currency (null: the BRM_REPORTING_CURRENCY setting).
+    reporting_currency: Currency | None = None
+    # Allow sells of more than is held (short positions); needs the portfolio to exist.
+    allow_short: bool | None = None
+
+
 class TransactionReverse(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -414,6 +425,7 @@ class PortfolioPublic(BaseModel):
     last_updated: datetime | None
     # Currencies without an FX rate to the reporting currency (left out of the totals).
     missing_fx: list[str] = []
+    allow_short: bool = False
 
 
 def _default_scopes() -> list[Literal["oms.executions"]]:

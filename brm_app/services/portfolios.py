@@ -36,6 +36,7 @@ from brm_app.models.portfolio import (
     PortfolioCash,
     PortfolioHolding,
     PortfolioPublic,
+    PortfolioSettings,
     PortfolioTransaction,
     TransactionPublic,
     TransactionWrite,
@@ -394,6 +395,7 @@ def value(db: Session, firm: Firm, portfolio: Portfolio | None) -> PortfolioPubl
         ),
         last_updated=last_updated,
         missing_fx=sorted(conv.missing),
+        allow_short=portfolio.allow_short,
     )
 
 
@@ -484,6 +486,60 @@ def revalue_all(db: Session) -> dict[int, float]:
             rates[key] = float(r) if r is not None else 0.0
         totals[pid] = totals.get(pid, 0.0) + float(amount or 0.0) * rates[key]
     return totals
+
+
+def update_settings(
+    db: Session, *, actor: AnyActor, firm_id: object, data: PortfolioSettings | dict[str, Any]
+) -> PortfolioPublic:
+    """The firm's reporting currency (an ISO 4217 code, or null for the setting's default) and
+    whether its portfolio allows short positions (once the portfolio exists; turned off only
+    while no position is short). Brokers covering the firm, managers and admins; audited."""
+    import pycountry
+
+    firm, portfolio = load_firm(db, actor, firm_id, Permission.PORTFOLIOS_TRADE)
+    if isinstance(data, dict):
+        data = parse(PortfolioSettings, data)
+    sent = data.model_fields_set
+    before = {"reporting_currency": firm.reporting_currency, "allow_short": None}
+    after = dict(before)
+    if "reporting_currency" in sent:
+        code = data.reporting_currency
+        if code is not None and pycountry.currencies.get(alpha_3=code) is None:
+            raise ValidationFailed("is not an ISO 4217 currency code", field="reporting_currency")
+        firm.reporting_currency = code
+        after["reporting_currency"] = code
+        db.add(firm)
+    if "allow_short" in sent and data.allow_short is not None:
+        if portfolio is None:
+            raise ValidationFailed(
+                "the portfolio starts with its first transaction: book one first",
+                field="allow_short",
+            )
+        before["allow_short"] = portfolio.allow_short
+        if portfolio.allow_short and not data.allow_short:
+            # Turning shorting off must leave no short position behind.
+            try:
+                compute(_txs(db, ident(portfolio.id)), allow_short=False)
+            except Oversold:
+                raise ValidationFailed(
+                    "the portfolio holds short positions: close them first", field="allow_short"
+                ) from None
+        portfolio.allow_short = data.allow_short
+        after["allow_short"] = data.allow_short
+        db.add(portfolio)
+    db.flush()
+    changes = audit.diff(before, after)
+    if changes:
+        audit.record(
+            db,
+            actor=actor,
+            action="portfolio.settings",
+            entity="firm",
+            entity_id=firm.id,
+            changes=changes,
+        )
+        events.publish(db, TOPIC, (), ident(firm.id))
+    return value(db, firm, portfolio)
 
 
 def get_portfolio(db: Session, *, actor: AnyActor, firm_id: object) -> PortfolioPublic:

@@ -303,6 +303,42 @@ def test_the_same_batch_posted_twice_at_once_books_once(client, desk):
     assert _count() == 200
 
 
+def test_settings_reporting_currency_and_shorting(client, desk):
+    fid = desk.firm.firm_id
+    url = f"{API}/firms/{fid}/portfolio/settings"
+    r = client.patch(url, json={"allow_short": True}, headers=desk.h["broker"])
+    assert r.status_code == 422 and r.json()["errors"][0]["field"] == "allow_short"
+    r = client.patch(url, json={"reporting_currency": "XYZ"}, headers=desk.h["broker"])
+    assert r.status_code == 422
+    r = client.patch(url, json={"reporting_currency": "eur"}, headers=desk.h["broker"])
+    assert r.status_code == 200 and r.json()["reporting_currency"] == "EUR"
+    tx = f"{API}/firms/{fid}/portfolio/transactions"
+    body = {
+        "kind": "sell",
+        "symbol": "AAPL",
+        "quantity": "10",
+        "price": "100",
+        "trade_date": "2026-03-02",
+    }
+    client.post(
+        tx,
+        json={"kind": "deposit", "amount": "1", "currency": "USD", "trade_date": "2026-03-01"},
+        headers=desk.h["broker"],
+    )
+    assert client.post(tx, json=body, headers=desk.h["broker"]).status_code == 422
+    r = client.patch(url, json={"allow_short": True}, headers=desk.h["broker"])
+    assert r.status_code == 200 and r.json()["allow_short"] is True
+    assert client.post(tx, json=body, headers=desk.h["broker"]).status_code == 201
+    (aapl,) = client.get(f"{API}/firms/{fid}/portfolio", headers=desk.h["broker"]).json()["assets"]
+    assert aapl["quantity"] == "-10"
+    # A short position is open: shorting cannot be turned off.
+    r = client.patch(url, json={"allow_short": False}, headers=desk.h["broker"])
+    assert r.status_code == 422
+    assert client.patch(url, json={}, headers=desk.h["other"]).status_code == 404
+    r = client.patch(url, json={"reporting_currency": None}, headers=desk.h["broker"])
+    assert r.json()["reporting_currency"] == "USD"  # the setting's default again
+
+
 # ---- the access matrix rows ------------------------------------------------------------------
 
 # Callers: admin, compliance, manager, broker (covers the firm), trader (portal, own firm, with
@@ -322,6 +358,12 @@ MATRIX = [
         "/firms/$firm_id/portfolio/transactions/$tx_id/reverse",
         {},
         (201, 403, 201, 201, 403, 404),
+    ),
+    (
+        "PATCH",
+        "/firms/$firm_id/portfolio/settings",
+        {"reporting_currency": "EUR"},
+        (200, 403, 200, 200, 403, 404),
     ),
     ("GET", "/instruments", None, (200, 200, 200, 200, 200, 200)),
     (

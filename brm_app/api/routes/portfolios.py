@@ -20,6 +20,7 @@ from brm_app.models.portfolio import (
     InstrumentPublic,
     InstrumentWrite,
     PortfolioPublic,
+    PortfolioSettings,
     TransactionPublic,
     TransactionReverse,
     TransactionWrite,
@@ -51,6 +52,15 @@ def update_portfolio(firm_id: FirmId, db: DB, actor: CurrentActor) -> PortfolioP
     """Revalue now: fetch the latest prices and FX rates of the portfolio's instruments from the
     market data provider, store them, and return the portfolio valued at them."""
     return portfolios.revalue(db, actor=actor, firm_id=firm_id)
+
+
+@router.patch("/firms/{firm_id}/portfolio/settings", response_model=PortfolioPublic)
+def update_portfolio_settings(
+    firm_id: FirmId, body: PortfolioSettings, db: DB, actor: CurrentActor
+) -> PortfolioPublic:
+    """The firm's reporting currency (ISO 4217; null: the server's default) and whether the
+    portfolio allows short positions. Only the fields sent change."""
+    return portfolios.update_settings(db, actor=actor, firm_id=firm_id, data=body)
 
 
 @router.get("/firms/{firm_id}/portfolio/transactions", response_model=PageOut[TransactionPublic])
