@@ -500,7 +500,7 @@ def update_settings(
     if isinstance(data, dict):
         data = parse(PortfolioSettings, data)
     sent = data.model_fields_set
-    before = {"reporting_currency": firm.reporting_currency, "allow_short": None}
+    before: dict[str, Any] = {"reporting_currency": firm.reporting_currency, "allow_short": None}
     after = dict(before)
     if "reporting_currency" in sent:
         code = data.reporting_currency
