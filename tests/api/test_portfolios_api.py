@@ -412,3 +412,51 @@ def test_access_matrix(client, people):
             ).transaction_id
 
     assert play_matrix(client, people, MATRIX, World) == []
+
+
+def test_csv_imports_of_a_blotter_and_instruments(client, desk):
+    csv_headers = {"Content-Type": "text/csv"}
+    r = client.post(
+        f"{API}/instruments/import",
+        content=b"symbol,name,asset_class,currency,isin\nNESN,Nestle,equity,CHF,CH0038863350\n"
+        b"AAPL,Apple Inc. (renamed),equity,USD,\n",
+        headers={**desk.h["admin"], **csv_headers},
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["created"], r.json()["updated"]) == (1, 1)
+    bad = client.post(
+        f"{API}/instruments/import",
+        content=b"symbol,name,asset_class,currency,isin\nBAD1,Bad,equity,USD,US0378331006\n",
+        headers={**desk.h["admin"], **csv_headers},
+    )
+    assert bad.status_code == 422 and "row 2: isin" in {e["field"] for e in bad.json()["errors"]}
+    assert (
+        client.post(
+            f"{API}/instruments/import",
+            content=b"symbol\nX\n",
+            headers={**desk.h["broker"], **csv_headers},
+        ).status_code
+        == 403
+    )
+    url = f"{API}/firms/{desk.firm.firm_id}/portfolio/import"
+    blotter = (
+        b"kind,symbol,trade_date,quantity,price,amount,currency,trader\n"
+        b"deposit,,2026-03-01,,,5000,USD,\n"
+        b"buy,AAPL,2026-03-02,10,190,,,tess@desk.example\n"
+        b"sell,AAPL,2026-03-05,4,200,,,\n"
+    )
+    wrong = blotter.replace(b"4,200", b"40,200").replace(b"2026-03-02,10,190", b"2026-03-02,10,0")
+    r = client.post(url, content=wrong, headers={**desk.h["broker"], **csv_headers})
+    assert r.status_code == 422, r.text
+    assert {e["field"] for e in r.json()["errors"]} == {"row 3: price"}
+    assert _count() == 0
+    r = client.post(url, content=blotter, headers={**desk.h["broker"], **csv_headers})
+    assert r.status_code == 200 and r.json()["booked"] == 3, r.text
+    txs = client.get(
+        f"{API}/firms/{desk.firm.firm_id}/portfolio/transactions", headers=desk.h["broker"]
+    ).json()["items"]
+    assert {t["source"] for t in txs} == {"import"}
+    assert (
+        client.post(url, content=blotter, headers={**desk.h["other"], **csv_headers}).status_code
+        == 404
+    )

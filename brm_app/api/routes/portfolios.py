@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Body, Path, Query
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.params import MAX_ID, Day, FirmId, Limit, NoNul, Offset
@@ -27,8 +27,9 @@ from brm_app.models.portfolio import (
     TxKind,
     TxSource,
 )
-from brm_app.services import instruments, portfolios
+from brm_app.services import instruments, portfolio_import, portfolios
 from brm_app.services.pagination import PageRequest
+from brm_app.services.portfolio_import import ImportResult
 from brm_app.services.portfolios import TransactionQuery
 
 router = APIRouter(prefix="/api/v1", tags=["portfolios"], responses=ERRORS)
@@ -124,6 +125,27 @@ def reverse_transaction(
     return portfolios.reverse_transaction(
         db, actor=actor, firm_id=firm_id, transaction_id=transaction_id, reason=body.reason
     )
+
+
+CsvBody = Annotated[
+    bytes,
+    Body(media_type="text/csv", description="A CSV file (UTF-8), its first row naming columns"),
+]
+
+
+@router.post("/firms/{firm_id}/portfolio/import", response_model=ImportResult)
+def import_blotter(firm_id: FirmId, body: CsvBody, db: DB, actor: CurrentActor) -> ImportResult:
+    """A trade blotter for brokers without an OMS: columns kind, symbol, trade_date,
+    settlement_date, quantity, price, amount, currency, fees, trader (email), note. Booked whole
+    (source "import") or not at all: every bad row and field is named."""
+    return portfolio_import.import_blotter(db, actor=actor, firm_id=firm_id, data=body)
+
+
+@router.post("/instruments/import", response_model=ImportResult)
+def import_instruments(body: CsvBody, db: DB, actor: CurrentActor) -> ImportResult:
+    """The instrument master from CSV (admins): columns symbol, name, asset_class, currency,
+    isin, exchange, active; an existing symbol is updated. Whole or not at all."""
+    return portfolio_import.import_instruments(db, actor=actor, data=body)
 
 
 @router.get("/instruments", response_model=PageOut[InstrumentPublic])
