@@ -209,7 +209,13 @@ async def push_portfolios(app: rx.App, event: events.Event) -> int:
                 root = state._get_root_state()
                 owner = await root.get_state(SessionOwnerState)
                 page = await root.get_state(PortfolioState)
-                if owner._owner_user_id != user_id or page.firm_id != firm_id:
+                shown = str(page.router.url.path or "")
+                if (
+                    owner._owner_user_id != user_id
+                    or page.firm_id != firm_id
+                    or not shown.endswith("/portfolio")
+                ):
+                    # Signed in as someone else, or on another page now: stop pushing to it.
                     _portfolio_tabs.pop(token, None)
                     continue
                 if not await asyncio.to_thread(_signed_in_as, credentials_of(root), user_id):

@@ -15,6 +15,7 @@ from brm_app.db import unit_of_work
 from brm_app.models.portfolio import PortfolioTransaction
 from brm_app.providers.market_data import Quote
 from brm_app.services import instruments, market_data, portfolios
+from brm_app.state.dashboard import DashboardState
 from brm_app.state.portfolio import PortfolioState
 from tests.state.conftest import Browser, session_token_for, tab_server
 from tests.state.test_live_push import _Worker
@@ -105,6 +106,10 @@ def test_a_tick_revalues_open_pages_of_that_instrument_only(world):
     _seed(world)
     server = tab_server()
     broker, stranger = _page(world, "broker"), _page(world, "broker2")
+    # A tab that showed the portfolio and went on to the dashboard is no longer pushed to.
+    moved_on = _page(world, "broker")
+    moved_on.open("/")
+    moved_on.fire(DashboardState, "load")
     assert broker.state(PortfolioState).summary["market"] == "1,000.00"
     with unit_of_work(write=True) as db:
         changed = market_data.record_quotes(db, [Quote("ACME", D("10.50"), D("9.50"))])
@@ -116,6 +121,7 @@ def test_a_tick_revalues_open_pages_of_that_instrument_only(world):
     assert shown.assets[0]["price"] == "10.5000" and shown.assets[0]["flash"] == "up"
     assert shown.tick == 1
     assert stranger.state(PortfolioState).summary == {}
+    assert moved_on.state(PortfolioState).summary["market"] == "1,000.00"
     assert server.errors == []
 
 
