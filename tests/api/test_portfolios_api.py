@@ -417,7 +417,7 @@ def test_access_matrix(client, people):
 def test_csv_imports_of_a_blotter_and_instruments(client, desk):
     csv_headers = {"Content-Type": "text/csv"}
     r = client.post(
-        f"{API}/instruments/import",
+        f"{API}/instrument-imports",
         content=b"symbol,name,asset_class,currency,isin\nNESN,Nestle,equity,CHF,CH0038863350\n"
         b"AAPL,Apple Inc. (renamed),equity,USD,\n",
         headers={**desk.h["admin"], **csv_headers},
@@ -425,14 +425,14 @@ def test_csv_imports_of_a_blotter_and_instruments(client, desk):
     assert r.status_code == 200, r.text
     assert (r.json()["created"], r.json()["updated"]) == (1, 1)
     bad = client.post(
-        f"{API}/instruments/import",
+        f"{API}/instrument-imports",
         content=b"symbol,name,asset_class,currency,isin\nBAD1,Bad,equity,USD,US0378331006\n",
         headers={**desk.h["admin"], **csv_headers},
     )
     assert bad.status_code == 422 and "row 2: isin" in {e["field"] for e in bad.json()["errors"]}
     assert (
         client.post(
-            f"{API}/instruments/import",
+            f"{API}/instrument-imports",
             content=b"symbol\nX\n",
             headers={**desk.h["broker"], **csv_headers},
         ).status_code

@@ -141,7 +141,7 @@ def import_blotter(firm_id: FirmId, body: CsvBody, db: DB, actor: CurrentActor) 
     return portfolio_import.import_blotter(db, actor=actor, firm_id=firm_id, data=body)
 
 
-@router.post("/instruments/import", response_model=ImportResult)
+@router.post("/instrument-imports", response_model=ImportResult)
 def import_instruments(body: CsvBody, db: DB, actor: CurrentActor) -> ImportResult:
     """The instrument master from CSV (admins): columns symbol, name, asset_class, currency,
     isin, exchange, active; an existing symbol is updated. Whole or not at all."""
