@@ -213,7 +213,7 @@ async def push_portfolios(app: rx.App, event: events.Event) -> int:
                 if (
                     owner._owner_user_id != user_id
                     or page.firm_id != firm_id
-                    or not shown.endswith("/portfolio")
+                    or not shown.rstrip("/").endswith("/portfolio")
                 ):
                     # Signed in as someone else, or on another page now: stop pushing to it.
                     _portfolio_tabs.pop(token, None)
