@@ -51,6 +51,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="open follow-ups seeded (with reminders; plus done ones, 4%% as many)",
     )
     ap.add_argument(
+        "--portfolios",
+        type=int,
+        default=_env_num("BENCH_PORTFOLIOS", 10_000),
+        help="portfolios seeded (about 200 transactions each; 0: none)",
+    )
+    ap.add_argument(
+        "--instruments",
+        type=int,
+        default=_env_num("BENCH_INSTRUMENTS", 5_000),
+        help="instruments seeded (with two years of daily closes)",
+    )
+    ap.add_argument(
         "--duration",
         type=float,
         default=_env_num("BENCH_DURATION", 10.0, float),
@@ -160,6 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         interactions=args.interactions,
         open_follow_ups=args.follow_ups,
         done_follow_ups=args.follow_ups // 25,
+        portfolios=args.portfolios,
+        instruments=args.instruments,
     )
     data = dataset.prepare(params, reuse=args.reuse, log=lambda m: print(m, flush=True))
     f = data.figures
@@ -180,6 +194,18 @@ def main(argv: list[str] | None = None) -> int:
             flush=True,
         )
     print(f"# seed steps: {f['steps']} book: {f['book_steps']}", flush=True)
+    if f.get("portfolios"):
+        print(
+            f"SEED portfolios={f['portfolios']} holdings={f['portfolio_holdings']} "
+            f"transactions={f['portfolio_transactions']} instruments={f['instruments']} "
+            f"daily_closes={f['daily_closes']} steps={f['portfolio_steps']} {cached}",
+            flush=True,
+        )
+    else:
+        skipped = [sc.name for sc in scenarios if sc.needs_portfolios]
+        if skipped:
+            print(f"# no portfolios seeded: skipping {', '.join(skipped)}", flush=True)
+        scenarios = [sc for sc in scenarios if not sc.needs_portfolios]
     if "activity_steps" in f:
         print(f"# activity steps: {f['activity_steps']}", flush=True)
     if not f.get("interactions"):

@@ -36,6 +36,9 @@ class DatasetParams:
     interactions: int = 2_000_000
     open_follow_ups: int = 100_000
     done_follow_ups: int = 4_000
+    # Portfolios on every tenth firm (0 leaves them out), with two years of daily closes.
+    portfolios: int = 10_000
+    instruments: int = 5_000
 
     @property
     def stem(self) -> str:
@@ -43,6 +46,8 @@ class DatasetParams:
         stem = f"book-f{self.firms}-t{self.traders_per_firm}-b{self.brokers or 'auto'}"
         if self.interactions or self.open_follow_ups or self.done_follow_ups:
             stem += f"-i{self.interactions}-o{self.open_follow_ups}-d{self.done_follow_ups}"
+        if self.portfolios:
+            stem += f"-p{self.portfolios}-n{self.instruments}"
         return f"{stem}-s{self.seed}"
 
 
@@ -143,6 +148,38 @@ def activity(ctx: SeedContext) -> None:
     )
 
 
+def portfolios(ctx: SeedContext) -> None:
+    """Instruments with two years of daily closes, and portfolios (about 200 transactions and 20
+    holdings each) on every tenth firm: see services.seed_portfolios."""
+    from sqlmodel import select
+
+    from brm_app.db import unit_of_work
+    from brm_app.models.firm import Firm
+    from brm_app.services import seed_portfolios
+
+    p = ctx.params
+    if not p.portfolios:
+        return
+    plan = seed_portfolios.PortfolioPlan(
+        portfolios=p.portfolios, instruments=p.instruments, seed=p.seed
+    )
+    with unit_of_work() as db:
+        firm_ids = list(db.exec(select(Firm.id).order_by(Firm.id)).all())
+    every = max(1, len(firm_ids) // max(1, p.portfolios))
+    with unit_of_work(write=True) as db:
+        result = seed_portfolios.bulk_load_portfolios(
+            db, plan, firm_ids=[f for f in firm_ids[::every] if f is not None], progress=ctx.log
+        )
+    ctx.figures.update(
+        portfolios=result.portfolios,
+        portfolio_transactions=result.transactions,
+        portfolio_holdings=result.holdings,
+        instruments=result.instruments,
+        daily_closes=result.daily_closes,
+        portfolio_steps=result.steps,
+    )
+
+
 def compact(ctx: SeedContext) -> None:
     """Fold the write-ahead log into the file, so the cache is one file."""
     from brm_app.db import get_engine
@@ -151,14 +188,18 @@ def compact(ctx: SeedContext) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-STEPS: list[Step] = [migrate, first_admin, book, activity, compact]
+STEPS: list[Step] = [migrate, first_admin, book, activity, portfolios, compact]
 
 
 def _fingerprint(params: DatasetParams) -> str:
     # Not the migration head: a cached database of an older revision is brought up to date by
     # the server's own start (`brm serve` migrates), so a new index does not mean reseeding.
     h = hashlib.sha256(json.dumps(asdict(params), sort_keys=True).encode())
-    for source in (ROOT / "brm_app" / "services" / "seed.py", Path(__file__)):
+    for source in (
+        ROOT / "brm_app" / "services" / "seed.py",
+        ROOT / "brm_app" / "services" / "seed_portfolios.py",
+        Path(__file__),
+    ):
         h.update(source.read_bytes())
     h.update(",".join(s.__name__ for s in STEPS).encode())
     return h.hexdigest()[:12]

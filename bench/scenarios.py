@@ -137,6 +137,8 @@ class Scenario:
     needs_activity: bool = False
     # The reference app's scenario for the same call (its RATIO line gives the app's share).
     ref: str | None = None
+    # Needs the seeded portfolios (skipped without them).
+    needs_portfolios: bool = False
 
     @property
     def targeted(self) -> bool:
@@ -457,6 +459,121 @@ def reminder_scan(ctx: BenchContext, settings: LoadSettings) -> Figures:
     return figures
 
 
+# ---- portfolios ------------------------------------------------------------------------------
+
+
+def _portfolio_firms(ctx: BenchContext, n: int = 500) -> list[int]:
+    rows = ctx.sql("SELECT firm_id FROM portfolios ORDER BY id")
+    rng = random.Random(7)
+    return [r[0] for r in rng.sample(rows, min(n, len(rows)))]
+
+
+def api_portfolio(ctx: BenchContext) -> list[str]:
+    """GET /api/v1/firms/{id}/portfolio (as the admin) over 500 portfolios: the ledger of about
+    200 transactions each, valued at the latest prices and FX rates."""
+    firms = _portfolio_firms(ctx)
+    body = ctx.get(f"/api/v1/firms/{firms[0]}/portfolio")
+    ctx.note(
+        "api_portfolio",
+        f"{len(firms)} portfolios rotated; e.g. {len(body['assets'])} holdings, total "
+        f"{body['total_value']} {body['reporting_currency']}",
+    )
+    return [f"/api/v1/firms/{f}/portfolio" for f in firms]
+
+
+def revalue_all(ctx: BenchContext, settings: LoadSettings) -> Figures:
+    """A tick of every instrument (each price moves, stored in one write transaction), then
+    every portfolio revalued from the holdings kept per portfolio and the new prices; in this
+    process on the run's database, rolled back after each run."""
+    from decimal import Decimal
+
+    from sqlmodel import Session, select
+
+    from brm_app.db import get_engine
+    from brm_app.models.portfolio import Instrument
+    from brm_app.providers.market_data import Quote
+    from brm_app.services import market_data, portfolios
+
+    assert ctx.run_db is not None
+    ds._point_app_at(f"sqlite:///{ctx.run_db}", ctx.run_db.parent)
+    engine = get_engine()
+    with Session(engine) as db:
+        symbols = list(db.exec(select(Instrument.symbol)).all())
+    rng = random.Random(3)
+    sizes: list[int] = []
+    tick_times: list[float] = []
+
+    def run() -> float:
+        quotes = [Quote(s, Decimal(rng.randrange(1000, 50_000)) / 100) for s in symbols]
+        with Session(engine) as db:
+            t = time.perf_counter()
+            db.connection(execution_options={"brm_write": True})
+            market_data.record_quotes(db, quotes)
+            ticked = time.perf_counter()
+            totals = portfolios.revalue_all(db)
+            elapsed = time.perf_counter() - t
+            db.rollback()
+        sizes.append(len(totals))
+        tick_times.append(ticked - t)
+        return elapsed
+
+    figures = _timed(run, settings, min_runs=5)
+    ctx.note(
+        "revalue_all",
+        f"{len(symbols)} instruments ticked, {sizes[-1]} portfolios revalued per run; the tick's "
+        f"price writes alone: median {statistics.median(tick_times) * 1000:.0f} ms",
+    )
+    engine.dispose()
+    return figures
+
+
+def oms_batch_1000(ctx: BenchContext, settings: LoadSettings) -> Figures:
+    """POST /api/v1/oms/executions with 1,000 fills (buys across the seeded portfolios), each
+    batch new, as a service account's API key: from request to the booked answer."""
+    r = ctx.api.post("/api/v1/api-keys", json={"name": f"Bench OMS {time.time_ns()}"})
+    if r.status_code != 201:
+        raise RuntimeError(f"POST /api/v1/api-keys answered {r.status_code}: {r.text[:500]}")
+    headers = {"Authorization": f"Bearer {r.json()['key']}"}
+    firms = _portfolio_firms(ctx, 200)
+    symbols = [row[0] for row in ctx.sql("SELECT symbol FROM instruments ORDER BY id LIMIT 200")]
+    counter = iter(range(10**9))
+    run_tag = time.time_ns()  # each measurement's fills are new ones
+    rng = random.Random(11)
+
+    def batch() -> list[dict]:
+        out = []
+        for _ in range(1000):
+            n = next(counter)
+            out.append(
+                {
+                    "exec_id": f"bench-{run_tag}-{n}",
+                    "order_id": f"bench-order-{run_tag}-{n // 4}",
+                    "exec_type": "F",
+                    "ord_status": "2",
+                    "symbol": rng.choice(symbols),
+                    "side": "buy",
+                    "last_qty": str(rng.randrange(1, 100)),
+                    "last_px": f"{rng.randrange(1000, 50_000) / 100:.2f}",
+                    "transact_time": "2026-03-02T14:30:00Z",
+                    "account": str(rng.choice(firms)),
+                }
+            )
+        return out
+
+    def run() -> float:
+        body = {"executions": batch()}
+        t = time.perf_counter()
+        answer = ctx.api.post("/api/v1/oms/executions", json=body, headers=headers, timeout=120)
+        elapsed = time.perf_counter() - t
+        if answer.status_code != 200 or answer.json()["booked"] != 1000:
+            raise RuntimeError(f"OMS batch answered {answer.status_code}: {answer.text[:500]}")
+        return elapsed
+
+    figures = _timed(run, LoadSettings(duration=settings.duration, warmup=0.0), min_runs=10)
+    ctx.note("oms_batch_1000", f"{figures.requests} batches of 1,000 fills over {len(firms)} firms")
+    return figures
+
+
 SCENARIOS: list[Scenario] = [
     Scenario("bare_json", "bare", lambda ctx: ["/"], target=None),
     # Floors, for reading the others: Reflex's own /ping (no auth, no database) and the
@@ -494,6 +611,28 @@ SCENARIOS: list[Scenario] = [
         target=Target(p95_ms=100.0),
         measure=reminder_scan,
         needs_activity=True,
+    ),
+    Scenario(
+        "api_portfolio",
+        "app",
+        api_portfolio,
+        target=Target(p95_ms=25.0),
+        needs_portfolios=True,
+    ),
+    Scenario(
+        "revalue_all",
+        "inproc",
+        target=Target(p95_ms=1000.0),
+        measure=revalue_all,
+        needs_portfolios=True,
+    ),
+    # These add rows (to the run's copy of the database, never to the cache).
+    Scenario(
+        "oms_batch_1000",
+        "inproc",
+        target=Target(p95_ms=2000.0),
+        measure=oms_batch_1000,
+        needs_portfolios=True,
     ),
     # A brokerage moving in (bench.imports): `brm import` into the run's database while wrk asks
     # the app for api_me. After the read scenarios (they add 100,000 firms to the book).

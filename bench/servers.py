@@ -121,6 +121,8 @@ def start_app(
         # measurements. Its scan is measured in-process at the anchor (reminder_scan).
         "BRM_SCHEDULER_SECONDS": "0",
         "BRM_JOBS_IN_PROCESS": "0",
+        # No market data feed: the portfolio scenarios drive prices themselves.
+        "BRM_MARKET_DATA_PROVIDER": "off",
         "REFLEX_WEB_WORKDIR": str(web_dir),
     }
     for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):

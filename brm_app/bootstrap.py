@@ -13,6 +13,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from brm_app.providers.email import EmailProvider, LogEmailProvider
+from brm_app.providers.market_data import (
+    CsvMarketData,
+    MarketDataProvider,
+    NoMarketData,
+    SimulatedMarketData,
+)
 from brm_app.providers.sms import LogSmsProvider, SmsProvider
 from brm_app.settings import Settings, get_settings
 
@@ -21,16 +27,26 @@ EMAIL_ADAPTERS: dict[str, Callable[[], EmailProvider]] = {"log": LogEmailProvide
 SMS_ADAPTERS: dict[str, Callable[[], SmsProvider]] = {"log": LogSmsProvider}
 
 
+def _market_data(settings: Settings) -> MarketDataProvider:
+    if settings.market_data_provider == "simulated":
+        return SimulatedMarketData(seed=settings.market_data_seed)
+    if settings.market_data_provider == "csv" and settings.market_data_url:
+        return CsvMarketData(settings.market_data_url)
+    return NoMarketData()
+
+
 @dataclass(frozen=True)
 class Providers:
     email: EmailProvider
     sms: SmsProvider
+    market_data: MarketDataProvider
 
 
 def _build(settings: Settings) -> Providers:
     return Providers(
         email=EMAIL_ADAPTERS[settings.email_provider](),
         sms=SMS_ADAPTERS[settings.sms_provider](),
+        market_data=_market_data(settings),
     )
 
 
@@ -56,13 +72,17 @@ def providers() -> Providers:
 
 @contextmanager
 def use_providers(
-    *, email: EmailProvider | None = None, sms: SmsProvider | None = None
+    *,
+    email: EmailProvider | None = None,
+    sms: SmsProvider | None = None,
+    market_data: MarketDataProvider | None = None,
 ) -> Iterator[Providers]:
     """Swap some providers for the duration of a block (tests): use_providers(email=fake)."""
     current = providers()
     chosen = Providers(
         email=current.email if email is None else email,
         sms=current.sms if sms is None else sms,
+        market_data=current.market_data if market_data is None else market_data,
     )
     _override.append(chosen)
     try:
@@ -82,8 +102,9 @@ def wire() -> None:
     from brm_app.models.firm import Firm
     from brm_app.models.follow_up import FollowUp
     from brm_app.models.interaction import Interaction
+    from brm_app.models.portfolio import Portfolio
     from brm_app.models.trader import Trader
-    from brm_app.services import access, firms, follow_ups, interactions
+    from brm_app.services import access, firms, follow_ups, interactions, portfolios
 
     # Who may see (and so act on) one record of each kind.
     rbac.install_record_rules(
@@ -92,8 +113,11 @@ def wire() -> None:
             Trader: access.trader_visible,
             Interaction: interactions.interaction_visible,
             FollowUp: follow_ups.follow_up_visible,
+            Portfolio: portfolios.portfolio_visible,
         }
     )
     # What moves from a merged firm to the one it is merged into (traders and coverage move in
     # firms.merge_firms itself).
-    firms.install_merge_hooks([interactions.move_to_firm, follow_ups.move_to_firm])
+    firms.install_merge_hooks(
+        [interactions.move_to_firm, follow_ups.move_to_firm, portfolios.move_to_firm]
+    )

@@ -6,11 +6,11 @@ import reflex as rx
 from starlette.types import ASGIApp
 
 import brm_app.pages  # noqa: F401  (registers every page)
-from brm_app import bootstrap, events, live, log_safety
+from brm_app import bootstrap, events, live, log_safety, market_feed
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
 from brm_app.api.odd_paths import ApiFirst, ControlCharacterPaths
-from brm_app.services import notifications
+from brm_app.services import market_data, notifications, portfolios
 from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
 from brm_app.state.session_guard import SessionGuard
@@ -53,5 +53,13 @@ app.add_middleware(ArgumentGuard(), index=2)
 app.register_lifespan_task(live.scheduler_loop)
 # Live events: what each topic's change does to the open tabs this worker holds.
 app.register_lifespan_task(
-    events.listen, subscribers={notifications.TOPIC: live.deliver_notifications}
+    events.listen,
+    subscribers={
+        notifications.TOPIC: live.deliver_notifications,
+        market_data.TOPIC: live.deliver_portfolios,
+        portfolios.TOPIC: live.deliver_portfolios,
+    },
 )
+# Market data: one process fetches the feed (a lease in the database), every worker's open
+# portfolio pages revalue through the "prices" events it publishes.
+app.register_lifespan_task(market_feed.feed_loop)

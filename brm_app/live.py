@@ -157,3 +157,78 @@ async def scheduler_loop(app: rx.App) -> None:
     runner = build_runner(chores=[forget_stale_tabs])
     # Bells refresh through the "notifications" events the runner's transactions publish.
     await runner.run_forever()
+
+
+# ---- portfolio pages: revalued live as prices arrive ----------------------------------------
+
+# The tabs of this worker showing a portfolio page: client token -> (firm, user, instruments
+# held). Written when the page loads (by the worker holding the tab's socket); a tab that went
+# elsewhere is dropped when its next push finds it on another page.
+_portfolio_tabs: dict[str, tuple[int, int, frozenset[int]]] = {}
+MAX_WATCHED = 10_000
+
+
+def watch_portfolio(client_token: str, firm_id: int, user_id: int, held: frozenset[int]) -> None:
+    if not client_token or len(client_token) > 100:
+        return
+    if len(_portfolio_tabs) >= MAX_WATCHED and client_token not in _portfolio_tabs:
+        _portfolio_tabs.pop(next(iter(_portfolio_tabs)))
+    _portfolio_tabs[client_token] = (firm_id, user_id, held)
+
+
+def _watching(event: events.Event) -> dict[str, tuple[int, int]]:
+    from brm_app.services import market_data, portfolios
+
+    ids = set(event.ids)
+    out = {}
+    for token, (firm_id, user_id, held) in list(_portfolio_tabs.items()):
+        if (event.topic == market_data.TOPIC and held & ids) or (
+            event.topic == portfolios.TOPIC and firm_id in ids
+        ):
+            out[token] = (firm_id, user_id)
+    return out
+
+
+async def push_portfolios(app: rx.App, event: events.Event) -> int:
+    """Revalue the open portfolio pages this event concerns, on the tabs this worker holds:
+    the instruments whose prices moved ("prices"), or the firms whose transactions changed
+    ("portfolio"). Each tab is revalued from the stored prices for its own signed-in user."""
+    from brm_app.state.portfolio import PortfolioState
+    from brm_app.state.session_guard import SessionOwnerState, credentials_of
+
+    targets = _watching(event)
+    if not targets:
+        return 0
+    updated = 0
+    for token in _tabs_here(app, list(targets)):
+        firm_id, user_id = targets[token]
+        try:
+            async with app.modify_state(
+                rx.BaseStateToken(ident=token, cls=PortfolioState)
+            ) as state:
+                root = state._get_root_state()
+                owner = await root.get_state(SessionOwnerState)
+                page = await root.get_state(PortfolioState)
+                shown = str(page.router.url.path or "")
+                if (
+                    owner._owner_user_id != user_id
+                    or page.firm_id != firm_id
+                    or not shown.rstrip("/").endswith("/portfolio")
+                ):
+                    # Signed in as someone else, or on another page now: stop pushing to it.
+                    _portfolio_tabs.pop(token, None)
+                    continue
+                if not await asyncio.to_thread(_signed_in_as, credentials_of(root), user_id):
+                    _portfolio_tabs.pop(token, None)
+                    continue
+                _, held = await page._refresh_portfolio(live=True)
+                _portfolio_tabs[token] = (firm_id, user_id, held)
+                updated += 1
+        except Exception:  # a vanished tab must not stop the others
+            log.debug("could not revalue a tab", exc_info=True)
+    return updated
+
+
+async def deliver_portfolios(app: rx.App, event: events.Event) -> None:
+    """Subscriber of "prices" and "portfolio" events."""
+    await push_portfolios(app, event)

@@ -26,6 +26,7 @@ SECTIONS: list[Section] = [
     Section("Audit trail", "/audit", "scroll-text", Permission.AUDIT_VIEW),
     Section("Settings", "/admin/settings", "settings", Permission.APP_SETTINGS),
     Section("Jobs", "/admin/jobs", "list-checks", Permission.JOBS_MANAGE),
+    Section("Instruments", "/admin/instruments", "chart-line", Permission.INSTRUMENTS_MANAGE),
     Section("My account", "/account", "circle-user"),
 ]
 

@@ -51,6 +51,7 @@ class SettingsError(ValueError):
 # The adapters each outside system can use (bootstrap maps each name to its adapter).
 EMAIL_PROVIDERS = ("log",)
 SMS_PROVIDERS = ("log",)
+MARKET_DATA_PROVIDERS = ("simulated", "csv", "off")
 
 
 def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -88,6 +89,13 @@ class Settings:
     sms_provider: str
     # Run background jobs (reminders, deliveries) in the app's own process; 0 when `brm worker` does.
     jobs_in_process: bool = True
+    # Portfolio totals' currency for firms without their own; where prices and FX rates come from.
+    reporting_currency: str = "USD"
+    market_data_provider: str = "simulated"
+    # The CSV provider's file path or http(s) URL; the simulated feed's seed and tick interval.
+    market_data_url: str | None = None
+    market_data_seed: int = 42
+    market_data_tick_seconds: float = 1.0
 
     @property
     def is_sqlite(self) -> bool:
@@ -217,7 +225,23 @@ def load_settings() -> Settings:
         email_provider=email_provider,
         sms_provider=sms_provider,
         jobs_in_process=_env_bool("BRM_JOBS_IN_PROCESS", True),
+        reporting_currency=_reporting_currency(),
+        market_data_provider=_env_choice(
+            "BRM_MARKET_DATA_PROVIDER", "simulated", MARKET_DATA_PROVIDERS
+        ),
+        market_data_url=_env("BRM_MARKET_DATA_URL"),
+        market_data_seed=_env_int("BRM_MARKET_DATA_SEED", 42),
+        market_data_tick_seconds=_env_int("BRM_MARKET_DATA_TICK_MS", 1000) / 1000,
     )
+
+
+def _reporting_currency() -> str:
+    code = (_env("BRM_REPORTING_CURRENCY") or "USD").upper()
+    if len(code) != 3 or not code.isalpha() or not code.isascii():
+        raise SettingsError(
+            f"BRM_REPORTING_CURRENCY must be a 3-letter currency code, got {code!r}"
+        )
+    return code
 
 
 @functools.cache

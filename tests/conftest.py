@@ -109,6 +109,8 @@ def _configure(monkeypatch, tmp_path: Path, url: str, **extra: str) -> None:
     monkeypatch.setenv("BRM_DATABASE_URL", url)
     monkeypatch.setenv("BRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BRM_SECRET_KEY", "test-secret-key-" + "x" * 40)
+    # No market data feed in tests, except where a test drives one (use_providers).
+    monkeypatch.setenv("BRM_MARKET_DATA_PROVIDER", "off")
     for key, value in extra.items():
         monkeypatch.setenv(key, value)
     settings_module.get_settings.cache_clear()

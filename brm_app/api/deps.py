@@ -43,7 +43,20 @@ class PendingWork:
         self.write = write
 
 
-class PendingActor:
+class Pending:
+    """Something a dependency could not finish on the loop (it needs the database): the route's
+    worker thread calls `resolve` in the request's transaction and hands the route the result."""
+
+    __slots__ = ("_resolve",)
+
+    def __init__(self, resolve: Callable[[Session], Any]):
+        self._resolve = resolve
+
+    def resolve(self, db: Session) -> Any:
+        return self._resolve(db)
+
+
+class PendingActor(Pending):
     """A bearer whose token's signature and claims are verified; the account's state (active,
     credentials unchanged, setup pending) is checked on the route's worker thread, in its
     transaction, before the route runs."""
@@ -112,11 +125,11 @@ def _run_in_unit_of_work(endpoint: Callable[..., Any], kwargs: dict[str, Any]) -
     """On the worker thread: open the unit of work, check the actor in it, run the route, commit
     (before the response leaves: a 2xx means the write is stored; a failing commit answers 500)."""
     work: tuple[str, PendingWork] | None = None
-    actors: list[tuple[str, PendingActor]] = []
+    actors: list[tuple[str, Pending]] = []
     for name, value in kwargs.items():
         if type(value) is PendingWork:
             work = (name, value)
-        elif type(value) is PendingActor:
+        elif isinstance(value, Pending):
             actors.append((name, value))
     if work is None and not actors:
         return endpoint(**kwargs)

@@ -56,10 +56,16 @@ class Permission(StrEnum):
     APP_SETTINGS = "app.settings"
     # Background jobs: see them, retry dead ones
     JOBS_MANAGE = "jobs.manage"
+    # Portfolios: see one (traders: their own firm's, with `view_portfolio`), book and reverse
+    # transactions; the instrument master; service-account API keys (the OMS's)
+    PORTFOLIOS_VIEW = "portfolios.view"
+    PORTFOLIOS_TRADE = "portfolios.trade"
+    INSTRUMENTS_MANAGE = "instruments.manage"
+    API_KEYS_MANAGE = "api_keys.manage"
 
 
 P = Permission
-_EVERYONE = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW}
+_EVERYONE = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW, P.PORTFOLIOS_VIEW}
 # What a broker does to the firms they cover (the record rules limit it to those).
 _BOOK = {
     P.FIRMS_CREATE,
@@ -72,6 +78,7 @@ _BOOK = {
     P.INTERACTIONS_LOG,
     P.FOLLOW_UPS_VIEW,
     P.FOLLOW_UPS_EDIT,
+    P.PORTFOLIOS_TRADE,
 }
 _MANAGE_BOOKS = {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TEAM_VIEW}
 # Compliance reads everything, changes nothing.
@@ -99,6 +106,8 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INTERACTIONS_VOID,
             P.APP_SETTINGS,
             P.JOBS_MANAGE,
+            P.INSTRUMENTS_MANAGE,
+            P.API_KEYS_MANAGE,
         }
     ),
     Role.COMPLIANCE: frozenset(_EVERYONE | _REVIEW),

@@ -21,6 +21,8 @@ TYPE_ICONS = {
     "Roadshow": "route",
     "Research request": "file-search",
     "Follow-up": "calendar-check",
+    "Trade": "chart-candlestick",
+    "OMS fill": "arrow-left-right",
 }
 
 

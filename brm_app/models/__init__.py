@@ -22,18 +22,35 @@ from brm_app.models.interaction import (
     InteractionVersion,
 )
 from brm_app.models.job import Job
+from brm_app.models.portfolio import (
+    ApiKey,
+    DailyClose,
+    FxRate,
+    Instrument,
+    InstrumentPrice,
+    OmsExecution,
+    Portfolio,
+    PortfolioCash,
+    PortfolioHolding,
+    PortfolioTransaction,
+)
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
 __all__ = [
+    "ApiKey",
     "AppSetting",
     "AuditEvent",
     "CalendarFeed",
     "ClientPresence",
+    "DailyClose",
     "Firm",
     "FirmCoverage",
     "FollowUp",
     "FollowUpTrader",
+    "FxRate",
+    "Instrument",
+    "InstrumentPrice",
     "Interaction",
     "InteractionOutcome",
     "InteractionTrader",
@@ -44,6 +61,11 @@ __all__ = [
     "LoginThrottle",
     "Notification",
     "NotificationDelivery",
+    "OmsExecution",
+    "Portfolio",
+    "PortfolioCash",
+    "PortfolioHolding",
+    "PortfolioTransaction",
     "RecoveryCode",
     "Reminder",
     "Role",

@@ -94,6 +94,8 @@ class Firm(SQLModel, table=True):
     merged_into_id: int | None = Field(default=None, foreign_key="firms.id")
     # The latest live interaction's date, kept by the interaction service (due-for-contact lists).
     last_interaction_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # Portfolio totals are in this currency (None: the BRM_REPORTING_CURRENCY setting).
+    reporting_currency: str | None = Field(default=None, max_length=3)
 
 
 class FirmCoverage(SQLModel, table=True):

@@ -67,6 +67,11 @@ def _header() -> rx.Component:
         ),
         rx.spacer(),
         rx.hstack(
+            rx.link(
+                rx.button(rx.icon("chart-pie", size=16), "Portfolio", variant="soft"),
+                href=f"/firms/{S.firm_id}/portfolio",
+                id="open-portfolio",
+            ),
             rx.cond(
                 S.can_edit,
                 rx.button(

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import SystemActor
 from brm_app.auth.passwords import generate_password
@@ -190,6 +193,7 @@ def load_book(db: Session, *, broker_ids: list[int]) -> tuple[int, int]:
             )
             n_traders += 1
     load_activity(db, broker_ids=broker_ids)
+    load_portfolios(db)
     return len(DEMO_FIRMS), n_traders
 
 
@@ -319,3 +323,154 @@ def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:
             for email in result.created:
                 fh.write(f"  {email}\n")
     return result
+
+
+# The demo instrument master: (symbol, name, asset class, currency, ISIN, exchange).
+DEMO_INSTRUMENTS: list[tuple[str, str, str, str, str | None, str]] = [
+    ("AAPL", "Apple Inc.", "equity", "USD", "US0378331005", "XNAS"),
+    ("MSFT", "Microsoft Corp.", "equity", "USD", "US5949181045", "XNAS"),
+    ("JPM", "JPMorgan Chase & Co.", "equity", "USD", "US46625H1005", "XNYS"),
+    ("SAP", "SAP SE", "equity", "EUR", "DE0007164600", "XETR"),
+    ("ASML", "ASML Holding N.V.", "equity", "EUR", "NL0010273215", "XAMS"),
+    ("NESN", "Nestle S.A.", "equity", "CHF", "CH0038863350", "XSWX"),
+    ("SHEL", "Shell plc", "equity", "GBP", "GB00BP6MXD84", "XLON"),
+    ("7203", "Toyota Motor Corp.", "equity", "JPY", "JP3633400001", "XTKS"),
+    ("CSPX", "iShares Core S&P 500 UCITS ETF", "fund", "USD", "IE00B5BMR087", "XLON"),
+    ("AGGG", "iShares Core Global Aggregate Bond ETF", "fund", "USD", None, "XLON"),
+    ("UST10", "US Treasury 10Y note", "bond", "USD", None, "OTC"),
+    ("GOLD", "Gold spot (oz)", "commodity", "USD", None, "OTC"),
+]
+
+
+def load_portfolios(db: Session, *, seed: int | None = None) -> int:
+    """Every demo firm gets a portfolio with two years of history: a deposit, buys at the
+    simulated feed's own daily closes (the same seed as the live feed, so the history and the
+    ticks agree), some sells, dividends and a fee; the closes, the latest prices and FX rates
+    are stored so the page shows values before the feed's first tick. Returns the transactions
+    booked."""
+    from datetime import timedelta
+    from decimal import ROUND_DOWN
+
+    from brm_app.db import utcnow
+    from brm_app.models.firm import Firm, FirmCoverage
+    from brm_app.models.portfolio import Instrument
+    from brm_app.models.trader import Trader
+    from brm_app.providers.market_data import SimulatedMarketData
+    from brm_app.services import instruments, market_data, portfolios
+    from brm_app.services.authentication import actor_of
+    from brm_app.settings import get_settings
+
+    system = SystemActor(label="system:demo")
+    feed = SimulatedMarketData(seed=get_settings().market_data_seed if seed is None else seed)
+    today = utcnow().date()
+    start = today - timedelta(days=market_data.HISTORY_DAYS)
+    closes: dict[str, dict[date, Decimal]] = {}
+    for symbol, name, asset_class, currency, isin, exchange in DEMO_INSTRUMENTS:
+        if db.exec(select(Instrument.id).where(Instrument.symbol == symbol)).first() is None:
+            instruments.create_instrument(
+                db,
+                actor=system,
+                data={
+                    "symbol": symbol,
+                    "name": name,
+                    "asset_class": asset_class,
+                    "currency": currency,
+                    "isin": isin if isin and instruments.isin_check_digit_ok(isin) else None,
+                    "exchange": exchange,
+                },
+            )
+        history = feed.daily_closes(symbol, start, today - timedelta(days=1))
+        market_data.record_closes(db, history)
+        closes[symbol] = {c.day: c.close for c in history}
+    market_data.record_quotes(db, feed.latest([s[0] for s in DEMO_INSTRUMENTS]))
+    currencies = sorted({s[3] for s in DEMO_INSTRUMENTS})
+    market_data.record_rates(
+        db, feed.fx_rates([(c, q) for c in currencies for q in ("USD", "EUR", "GBP") if c != q])
+    )
+
+    def close_on(symbol: str, day: date) -> tuple[date, Decimal | None]:
+        series = closes[symbol]
+        while day not in series and day > start:
+            day -= timedelta(days=1)
+        return day, series.get(day)
+
+    booked = 0
+    firms_ = db.exec(
+        select(Firm.id, FirmCoverage.broker_id)
+        .join(FirmCoverage, col(FirmCoverage.firm_id) == Firm.id)
+        .where(FirmCoverage.role == "primary", col(Firm.archived_at).is_(None))
+        .order_by(col(Firm.id))
+    ).all()
+    for n, (firm_id, broker_id) in enumerate(firms_):
+        if db.exec(select(Firm.id).where(Firm.id == firm_id)).first() is None:
+            continue
+        user = db.get(User, broker_id)
+        if user is None:
+            continue
+        broker = actor_of(user, ip=None)
+        trader_ids = list(
+            db.exec(
+                select(Trader.id).where(Trader.firm_id == firm_id).order_by(col(Trader.id))
+            ).all()
+        )
+
+        def book(broker: Any = broker, firm_id: int | None = firm_id, **data: Any) -> None:
+            nonlocal booked
+            portfolios.book_transaction(db, actor=broker, firm_id=firm_id, data=data)
+            booked += 1
+
+        first_day = start + timedelta(days=3 + n)
+        picks = [DEMO_INSTRUMENTS[(n + k * 5) % len(DEMO_INSTRUMENTS)] for k in range(5)]
+        book(kind="deposit", amount="1000000", currency="USD", trade_date=first_day)
+        for currency in sorted({p[3] for p in picks} - {"USD"}):
+            book(kind="deposit", amount="400000", currency=currency, trade_date=first_day)
+        for k, (symbol, *_rest) in enumerate(picks):
+            day, price = close_on(symbol, first_day + timedelta(days=7 + 20 * k))
+            if price is None:
+                continue
+            budget = Decimal(120_000 + 15_000 * ((n + k) % 4))
+            quantity = (budget / price).quantize(Decimal(1), rounding=ROUND_DOWN)
+            if quantity <= 0:
+                continue
+            trader = trader_ids[k % len(trader_ids)] if trader_ids else None
+            book(
+                kind="buy",
+                symbol=symbol,
+                quantity=quantity,
+                price=price,
+                fees="12.50",
+                trade_date=day,
+                trader_id=trader,
+            )
+            # Top up half a year later, sell a third after a year, a dividend each year.
+            day2, price2 = close_on(symbol, day + timedelta(days=180))
+            if price2 is not None:
+                book(
+                    kind="buy",
+                    symbol=symbol,
+                    quantity=max(1, int(quantity) // 4),
+                    price=price2,
+                    fees="8.00",
+                    trade_date=day2,
+                    trader_id=trader,
+                )
+            day3, price3 = close_on(symbol, day + timedelta(days=400))
+            if price3 is not None and (n + k) % 2 == 0:
+                book(
+                    kind="sell",
+                    symbol=symbol,
+                    quantity=max(1, int(quantity) // 3),
+                    price=price3,
+                    fees="9.75",
+                    trade_date=day3,
+                    trader_id=trader,
+                )
+            if k < 2:
+                book(
+                    kind="dividend",
+                    symbol=symbol,
+                    amount=str((budget / 100).quantize(Decimal(1))),
+                    trade_date=day + timedelta(days=300),
+                )
+        book(kind="fee", amount="250", currency="USD", trade_date=today - timedelta(days=30))
+    return booked

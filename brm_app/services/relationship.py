@@ -9,18 +9,19 @@ longest-neglected first and shows, per firm, the last contact, interactions in t
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.auth.rbac import Permission, require
+from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import utcnow
 from brm_app.models.firm import AccountStatus, Firm
 from brm_app.models.follow_up import FollowUp, FollowUpPublic, FollowUpTrader
 from brm_app.models.interaction import Interaction, InteractionPublic, InteractionTrader
+from brm_app.models.portfolio import Portfolio, PortfolioTransaction, TransactionPublic
 from brm_app.services import access, app_settings, firms, follow_ups, interactions, traders
 from brm_app.services.errors import ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, capped_count
@@ -31,10 +32,12 @@ AnyActor = Actor | SystemActor
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    kind: str  # "interaction" | "follow_up"
+    kind: str  # "interaction" | "follow_up" | "trade"
     at: datetime
     interaction: InteractionPublic | None = None
     follow_up: FollowUpPublic | None = None
+    # Orders' fills and other portfolio transactions (OMS, manual, import).
+    transaction: TransactionPublic | None = None
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,15 @@ def timeline(
         raise ValidationFailed("must be between 1 and 100", field="limit")
     i_conds: list[Any] = [Interaction.voided_at.is_(None)]
     f_conds: list[Any] = []
+    t_conds: list[Any] = []
     if firm_id is not None:
         firm = firms.load(db, actor, firm_id, Permission.INTERACTIONS_VIEW)
         i_conds.append(Interaction.firm_id == firm.id)
         f_conds.append(FollowUp.firm_id == firm.id)
+        t_conds.append(Portfolio.firm_id == firm.id)
     else:
         trader = traders.load(db, actor, trader_id)
+        t_conds.append(PortfolioTransaction.trader_id == trader.id)
         i_conds.append(
             Interaction.id.in_(
                 select(InteractionTrader.interaction_id).where(
@@ -115,10 +121,38 @@ def timeline(
         entries += [
             TimelineEntry("follow_up", p.due_at, follow_up=p) for p in follow_ups.to_public(db, fus)
         ]
+    if include_follow_ups and not outcomes and not types and has(actor, Permission.PORTFOLIOS_VIEW):
+        entries += _trades(db, t_conds, before, limit)
     entries.sort(key=lambda e: e.at, reverse=True)
     has_more = len(entries) > limit
     entries = entries[:limit]
     return Timeline(entries, has_more, entries[-1].at if has_more and entries else None)
+
+
+def _trades(
+    db: Session, conds: list[Any], before: datetime | None, limit: int
+) -> list[TimelineEntry]:
+    """Transactions as timeline entries, at the start of their trade date (UTC)."""
+    from brm_app.services import portfolios
+
+    t = PortfolioTransaction
+    if before is not None:
+        conds = [*conds, t.trade_date < before.astimezone(UTC).date()]
+        if before.astimezone(UTC).time() != time():
+            conds[-1] = t.trade_date <= before.astimezone(UTC).date()
+    rows = db.exec(
+        select(t, Portfolio.firm_id)
+        .join(Portfolio, col(Portfolio.id) == t.portfolio_id)
+        .where(*conds)
+        .order_by(col(t.trade_date).desc(), col(t.id).desc())
+        .limit(limit + 1)
+    ).all()
+    out = []
+    for row, firm_id in rows:
+        (pub,) = portfolios.to_public(db, [row], firm_id)
+        at = datetime.combine(row.trade_date, time(), tzinfo=UTC)
+        out.append(TimelineEntry("trade", at, transaction=pub))
+    return out
 
 
 @dataclass(frozen=True)

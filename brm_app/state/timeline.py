@@ -36,7 +36,9 @@ def timeline_rows(entries: list[relationship.TimelineEntry]) -> list[dict[str, A
                     "version": i.version,
                 }
             )
-        else:
+        elif e.transaction is not None:
+            rows.append(_trade_row(e.transaction, e.at))
+        elif e.follow_up is not None:
             f = e.follow_up
             rows.append(
                 {
@@ -56,6 +58,48 @@ def timeline_rows(entries: list[relationship.TimelineEntry]) -> list[dict[str, A
                 }
             )
     return rows
+
+
+_VERBS = {
+    "buy": "Bought",
+    "sell": "Sold",
+    "dividend": "Dividend",
+    "fee": "Fee",
+    "deposit": "Deposit",
+    "withdrawal": "Withdrawal",
+    "transfer_in": "Transfer in",
+    "transfer_out": "Transfer out",
+    "split": "Split",
+}
+
+
+def _trade_row(t: Any, at: datetime) -> dict[str, Any]:
+    verb = _VERBS.get(t.kind, t.kind)
+    if t.reverses_id:
+        verb = f"Reversal: {verb.lower()}"
+    if t.symbol and t.quantity is not None and t.price is not None:
+        title = f"{verb} {abs(t.quantity):f} {t.symbol} @ {t.price:f} {t.currency}"
+    elif t.symbol and t.quantity is not None:
+        title = f"{verb} {t.symbol} ({t.quantity:f})"
+    else:
+        amount = f"{abs(t.amount):f}" if t.amount is not None else ""
+        title = f"{verb} {amount} {t.currency}" + (f" ({t.symbol})" if t.symbol else "")
+    notes = " · ".join(p for p in (f"order {t.order_id}" if t.order_id else "", t.note or "") if p)
+    return {
+        "kind": "trade",
+        "id": t.transaction_id,
+        "href": f"/firms/{t.firm_id}/portfolio",
+        "at": at.isoformat(),
+        "title": title,
+        "type": "OMS fill" if t.source == "oms" else "Trade",
+        "outcome": "",
+        "who": t.source,
+        "traders": t.trader_name or "",
+        "status": "",
+        "overdue": False,
+        "notes": notes[:240],
+        "version": 0,
+    }
 
 
 class TimelineMixin(ServiceMixin, rx.State, mixin=True):

@@ -61,7 +61,13 @@ def _serving(data_dir: Path, **settings: str) -> Iterator[Server]:
         "BRM_SCHEDULER_SECONDS": "1",
         # Build into a folder of its own, so a developer's running app is left alone.
         "REFLEX_WEB_WORKDIR": str(data_dir / "web"),
+        # Market data from a CSV file the tests write (empty: no ticks, as if off), so a test
+        # drives the prices itself (tests/e2e/test_portfolio_e2e.py).
+        "BRM_MARKET_DATA_PROVIDER": "csv",
+        "BRM_MARKET_DATA_URL": str(data_dir / "prices.csv"),
+        "BRM_MARKET_DATA_TICK_MS": "250",
     }
+    (data_dir / "prices.csv").write_text("symbol,price,prev_close\n")
     env.pop("BRM_REDIS_URL", None)
     env.update(settings)
     with open(log, "w") as out:

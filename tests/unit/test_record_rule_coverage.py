@@ -42,6 +42,15 @@ NO_RECORD_RULE = {
     "Job": "admin-only: JOBS_MANAGE sees every job, loaded by id only to retry it",
     "UserTotp": "the actor's own row (keyed by their user id), or an admin's reset under USERS_MANAGE",
     "RecoveryCode": "found by the hash of the code among the user's own, never by an id from a client",
+    "PortfolioTransaction": "rows of a portfolio, reached only through it (the firm's, which has a rule)",
+    "Instrument": "app-wide master list, the same for everyone who sees portfolios; admins edit",
+    "InstrumentPrice": "market data, the same for everyone; written by the feed",
+    "DailyClose": "market data, the same for everyone; written by the feed",
+    "FxRate": "market data, the same for everyone; written by the feed",
+    "PortfolioHolding": "kept by the portfolio service from the ledger; never named by a client",
+    "PortfolioCash": "kept by the portfolio service from the ledger; never named by a client",
+    "OmsExecution": "found by exec_id inside the OMS service, after the firm's check",
+    "ApiKey": "admin-only: API_KEYS_MANAGE sees every key; the OMS finds one by its hash",
 }
 
 

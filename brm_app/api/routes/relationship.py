@@ -20,6 +20,7 @@ from brm_app.api.routes.params import MAX_ID, FirmId, Instant, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.follow_up import FollowUpPublic
 from brm_app.models.interaction import InteractionPublic
+from brm_app.models.portfolio import TransactionPublic
 from brm_app.services import relationship
 from brm_app.services.pagination import PageRequest
 
@@ -46,10 +47,14 @@ TimelineLimit = Annotated[int, Query(ge=1, le=100, description="Entries, 1 to 10
 
 
 class TimelineEntryOut(BaseModel):
-    kind: Literal["interaction", "follow_up"]
-    at: datetime = Field(description="The interaction's date or the follow-up's due time")
+    kind: Literal["interaction", "follow_up", "trade"]
+    at: datetime = Field(
+        description="The interaction's date, the follow-up's due time or the trade date"
+    )
     interaction: InteractionPublic | None = None
     follow_up: FollowUpPublic | None = None
+    # Orders' fills and other portfolio transactions.
+    transaction: TransactionPublic | None = None
 
 
 class TimelineOut(BaseModel):
@@ -62,7 +67,11 @@ class TimelineOut(BaseModel):
         return cls(
             entries=[
                 TimelineEntryOut(
-                    kind=e.kind, at=e.at, interaction=e.interaction, follow_up=e.follow_up
+                    kind=e.kind,
+                    at=e.at,
+                    interaction=e.interaction,
+                    follow_up=e.follow_up,
+                    transaction=e.transaction,
                 )
                 for e in line.entries
             ],

@@ -1,0 +1,180 @@
+"""CSV imports: a trade blotter into a firm's portfolio (brokers without an OMS), and the
+instrument master (admins).
+
+Rules: the whole file is checked first, and booked only when every row passes (a file with a
+bad row changes nothing and names each bad row and field, up to 50); blotter rows pass the same
+checks as a booking by hand (services.portfolios) and come in with source "import"; the holdings
+are checked once over the whole file (a sell needs what the file or the portfolio holds);
+instruments are created, or updated when the symbol exists. Each import is one audit event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlmodel import Session, col, select
+
+from brm_app import events
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import Permission, require
+from brm_app.models.portfolio import Instrument, InstrumentWrite, TransactionWrite, TxSource
+from brm_app.models.trader import Trader
+from brm_app.services import audit, instruments, portfolios
+from brm_app.services.bulk import csv_format
+from brm_app.services.errors import DomainError, ValidationFailed
+from brm_app.services.ledger import Oversold, compute
+from brm_app.services.validation import pydantic_errors
+
+AnyActor = Actor | SystemActor
+MAX_REPORTED = 50
+BLOTTER_COLUMNS = (
+    "kind", "symbol", "trade_date", "settlement_date", "quantity", "price", "amount",
+    "currency", "fees", "trader", "note",
+)  # fmt: skip
+INSTRUMENT_COLUMNS = ("symbol", "name", "asset_class", "currency", "isin", "exchange", "active")
+
+
+class ImportResult(BaseModel):
+    rows: int
+    booked: int = 0
+    created: int = 0
+    updated: int = 0
+
+
+@dataclass
+class _Rows:
+    """The file's rows as {column: text}, by the header's (case-insensitive) names."""
+
+    file: csv_format.CsvFile
+    columns: dict[int, str]
+
+    @classmethod
+    def of(cls, data: object, known: tuple[str, ...]) -> _Rows:
+        f = csv_format.parse(data)
+        names = [h.strip().lower().replace(" ", "_") for h in f.header]
+        unknown = [h for h in names if h and h not in known]
+        if unknown:
+            raise ValidationFailed(
+                f"unknown column {unknown[0]!r} (known: {', '.join(known)})", field="file"
+            )
+        return cls(f, {i: n for i, n in enumerate(names) if n})
+
+    def __iter__(self) -> Any:
+        for number, cells in self.file.records():
+            yield (
+                number,
+                {
+                    name: csv_format.unescape_cell(cells[i].strip())
+                    for i, name in self.columns.items()
+                    if i < len(cells) and cells[i].strip()
+                },
+            )
+
+
+def _fail(problems: dict[str, str]) -> None:
+    if problems:
+        raise ValidationFailed(problems)
+
+
+def import_blotter(db: Session, *, actor: AnyActor, firm_id: object, data: object) -> ImportResult:
+    firm, portfolio = portfolios.load_firm(db, actor, firm_id, Permission.PORTFOLIOS_TRADE)
+    rows = _Rows.of(data, BLOTTER_COLUMNS)
+    checked: list[portfolios.Checked] = []
+    problems: dict[str, str] = {}
+    traders = {
+        email.lower(): tid
+        for tid, email in db.exec(
+            select(Trader.id, Trader.email).where(
+                Trader.firm_id == firm.id, col(Trader.archived_at).is_(None)
+            )
+        ).all()
+    }
+    for number, values in rows:
+        trader = values.pop("trader", None)
+        try:
+            data_row = TransactionWrite.model_validate(values)
+            one = portfolios.check_transaction(db, firm, data_row)
+            if trader:
+                if trader.lower() not in traders:
+                    raise ValidationFailed("is not a trader of this firm (email)", field="trader")
+                one = portfolios.Checked(**{**one.__dict__, "trader_id": traders[trader.lower()]})
+            checked.append(one)
+        except ValidationError as exc:
+            for k, v in pydantic_errors(exc).items():
+                problems.setdefault(f"row {number}: {k}", v)
+        except ValidationFailed as exc:
+            for k, v in exc.errors.items():
+                problems.setdefault(f"row {number}: {k}", v)
+        if len(problems) >= MAX_REPORTED:
+            break
+    _fail(problems)
+    portfolio = portfolios._portfolio_for_update(db, firm, portfolio)
+    for one in checked:
+        portfolios.store(
+            db, actor=actor, portfolio=portfolio, checked=one, source=TxSource.IMPORT,
+            check_holdings=False, flush=False,
+        )  # fmt: skip
+    db.flush()
+    try:
+        ledger = compute(
+            portfolios._txs(db, portfolios.ident(portfolio.id)), allow_short=portfolio.allow_short
+        )
+    except Oversold as exc:
+        symbol = db.get(Instrument, exc.instrument_id)
+        raise ValidationFailed(
+            f"the file sells more {symbol.symbol if symbol else exc.instrument_id} than the "
+            f"portfolio holds ({exc.held.normalize():f} on {exc.day.isoformat()})",
+            field="file",
+        ) from None
+    portfolios.refresh_snapshot(db, portfolio, ledger)
+    audit.record(
+        db, actor=actor, action="portfolio.import", entity="firm", entity_id=firm.id,
+        changes={"rows": len(checked)},
+    )  # fmt: skip
+    events.publish(db, portfolios.TOPIC, (), portfolios.ident(firm.id))
+    return ImportResult(rows=len(checked), booked=len(checked))
+
+
+def import_instruments(db: Session, *, actor: AnyActor, data: object) -> ImportResult:
+    require(actor, Permission.INSTRUMENTS_MANAGE)
+    rows = _Rows.of(data, INSTRUMENT_COLUMNS)
+    parsed: list[tuple[int, InstrumentWrite]] = []
+    problems: dict[str, str] = {}
+    for number, values in rows:
+        if "active" in values:
+            values["active"] = values["active"].lower() not in ("0", "no", "false", "n")
+        try:
+            parsed.append((number, InstrumentWrite.model_validate(values)))
+        except ValidationError as exc:
+            for k, v in pydantic_errors(exc).items():
+                problems.setdefault(f"row {number}: {k}", v)
+        if len(problems) >= MAX_REPORTED:
+            break
+    _fail(problems)
+    existing = {
+        i.symbol: i.id
+        for i in db.exec(
+            select(Instrument).where(col(Instrument.symbol).in_([w.symbol for _, w in parsed]))
+        )
+    }
+    created = updated = 0
+    for number, write in parsed:
+        try:
+            with db.begin_nested():
+                if write.symbol in existing:
+                    instruments.update_instrument(
+                        db, actor=actor, instrument_id=existing[write.symbol], data=write
+                    )
+                    updated += 1
+                else:
+                    made = instruments.create_instrument(db, actor=actor, data=write)
+                    existing[write.symbol] = made.instrument_id
+                    created += 1
+        except DomainError as exc:
+            errors = exc.errors if isinstance(exc, ValidationFailed) else {"symbol": exc.message}
+            for k, v in errors.items():
+                problems.setdefault(f"row {number}: {k}", v)
+    _fail(problems)
+    return ImportResult(rows=len(parsed), created=created, updated=updated)

@@ -1,0 +1,170 @@
+"""The portfolio page's handlers for each role, and live revaluation of open pages: a price
+tick reaches only tabs of this worker still signed in as their user, whose page shows a firm
+holding that instrument; the value changes and the position flashes."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+from sqlmodel import func, select
+
+from brm_app import events, live
+from brm_app.auth.actor import SystemActor
+from brm_app.db import unit_of_work
+from brm_app.models.portfolio import PortfolioTransaction
+from brm_app.providers.market_data import Quote
+from brm_app.services import instruments, market_data, portfolios
+from brm_app.state.dashboard import DashboardState
+from brm_app.state.portfolio import PortfolioState
+from tests.state.conftest import Browser, session_token_for, tab_server
+from tests.state.test_live_push import _Worker
+from tests.state.world import EDITORS, ROLES, STAFF_READERS, World
+
+SYSTEM = SystemActor(label="system:test")
+
+
+def _txs() -> int:
+    with unit_of_work() as db:
+        return db.exec(select(func.count()).select_from(PortfolioTransaction)).one()
+
+
+def _seed(w: World) -> int:
+    with unit_of_work(write=True) as db:
+        instruments.create_instrument(
+            db,
+            actor=SYSTEM,
+            data={"symbol": "ACME", "name": "Acme", "asset_class": "equity", "currency": "USD"},
+        )
+        market_data.record_quotes(db, [Quote("ACME", D("10.00"), D("9.50"))])
+        tx = portfolios.book_transaction(
+            db,
+            actor=SYSTEM,
+            firm_id=w.f,
+            data={
+                "kind": "buy",
+                "symbol": "ACME",
+                "quantity": "100",
+                "price": "8",
+                "trade_date": "2026-03-02",
+            },
+        )
+    return tx.transaction_id
+
+
+def _page(w: World, role: str) -> Browser:
+    browser = Browser(session_token_for(w.users[role].email), f"/firms/{w.f}/portfolio")
+    live.remember_tab(browser.token, w.users[role].id)
+    browser.fire(PortfolioState, "load")
+    return browser
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_load_book_and_reverse_by_role(world, role):
+    first = _seed(world)
+    browser = _page(world, role)
+    shown = browser.state(PortfolioState)
+    assert shown.found == (role in STAFF_READERS), role
+    if role in STAFF_READERS:
+        assert shown.assets[0]["symbol"] == "ACME" and shown.summary["market"] == "1,000.00"
+        assert shown.can_trade == (role in EDITORS)
+    before = _txs()
+    browser.fire(PortfolioState, "open_book")
+    browser.fire(
+        PortfolioState,
+        "book",
+        {"symbol": "ACME", "quantity": "5", "price": "11", "trade_date": "2026-03-03"},
+    )
+    assert _txs() == before + (1 if role in EDITORS else 0), role
+    browser.fire(PortfolioState, "ask_reverse", first)
+    browser.fire(PortfolioState, "reverse", {"reason": "test"})
+    if role in EDITORS:
+        # Reversing the first buy would leave nothing for... nothing was sold: it is reversed.
+        assert _txs() == before + 2
+        assert browser.state(PortfolioState).assets[0]["quantity"] == "5"
+    else:
+        assert _txs() == before
+
+
+def test_bad_input_shows_field_messages_and_books_nothing(world):
+    _seed(world)
+    browser = _page(world, "broker")
+    browser.fire(PortfolioState, "open_book")
+    browser.fire(PortfolioState, "set_book_kind", "sell")
+    browser.fire(
+        PortfolioState,
+        "book",
+        {"symbol": "ACME", "quantity": "500", "price": "11", "trade_date": "2026-03-03"},
+    )
+    state = browser.state(PortfolioState)
+    assert "sells more ACME" in state.book_errors["quantity"]
+    assert state.book_open
+    assert _txs() == 1
+
+
+def test_a_tick_revalues_open_pages_of_that_instrument_only(world):
+    _seed(world)
+    server = tab_server()
+    broker, stranger = _page(world, "broker"), _page(world, "broker2")
+    # A tab that showed the portfolio and went on to the dashboard is no longer pushed to.
+    moved_on = _page(world, "broker")
+    moved_on.open("/")
+    moved_on.fire(DashboardState, "load")
+    assert broker.state(PortfolioState).summary["market"] == "1,000.00"
+    with unit_of_work(write=True) as db:
+        changed = market_data.record_quotes(db, [Quote("ACME", D("10.50"), D("9.50"))])
+    event = events.Event(market_data.TOPIC, frozenset(), tuple(changed))
+    updated = server.loop.run(live.push_portfolios(_Worker(server), event))
+    assert updated == 1  # the stranger's tab shows no portfolio: nothing to revalue
+    shown = broker.state(PortfolioState)
+    assert shown.summary["market"] == "1,050.00"
+    assert shown.assets[0]["price"] == "10.5000" and shown.assets[0]["flash"] == "up"
+    assert shown.tick == 1
+    assert stranger.state(PortfolioState).summary == {}
+    assert moved_on.state(PortfolioState).summary["market"] == "1,000.00"
+    assert server.errors == []
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_instruments_page_is_for_admins(world, role):
+    from brm_app.models.portfolio import ApiKey, Instrument
+    from brm_app.state.admin_instruments import InstrumentsState
+
+    browser = Browser(session_token_for(world.users[role].email), "/admin/instruments")
+    browser.fire(InstrumentsState, "load")
+    browser.fire(InstrumentsState, "open_new")
+    browser.fire(
+        InstrumentsState,
+        "save",
+        {
+            "symbol": "NEWCO",
+            "name": "New Co",
+            "asset_class": "equity",
+            "currency": "EUR",
+            "isin": "US0378331005",
+        },
+    )
+    browser.fire(InstrumentsState, "create_key", {"key_name": "OMS"})
+    with unit_of_work() as db:
+        made = db.exec(select(Instrument).where(Instrument.symbol == "NEWCO")).first()
+        keys = db.exec(select(func.count()).select_from(ApiKey)).one()
+    shown = browser.state(InstrumentsState)
+    if role == "admin":
+        assert made is not None and made.isin == "US0378331005" and keys == 1
+        assert shown.reveal_key.startswith("brmk_") and shown.keys[0]["name"] == "OMS"
+        # A bad ISIN: a message by the field, nothing saved.
+        browser.fire(InstrumentsState, "open_new")
+        browser.fire(
+            InstrumentsState,
+            "save",
+            {
+                "symbol": "BAD",
+                "name": "Bad",
+                "asset_class": "equity",
+                "currency": "USD",
+                "isin": "US0378331006",
+            },
+        )
+        assert "check digit" in browser.state(InstrumentsState).errors["isin"]
+    else:
+        assert made is None and keys == 0 and shown.reveal_key == "" and shown.rows == []
