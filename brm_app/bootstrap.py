@@ -79,11 +79,12 @@ def wire() -> None:
     """
     # Imported here, not at the top: services may take providers from this module.
     from brm_app.auth import rbac
+    from brm_app.models.communication import Conversation
     from brm_app.models.firm import Firm
     from brm_app.models.follow_up import FollowUp
     from brm_app.models.interaction import Interaction
     from brm_app.models.trader import Trader
-    from brm_app.services import access, firms, follow_ups, interactions
+    from brm_app.services import access, conversations, firms, follow_ups, interactions
 
     # Who may see (and so act on) one record of each kind.
     rbac.install_record_rules(
@@ -92,8 +93,11 @@ def wire() -> None:
             Trader: access.trader_visible,
             Interaction: interactions.interaction_visible,
             FollowUp: follow_ups.follow_up_visible,
+            Conversation: conversations.conversation_visible,
         }
     )
     # What moves from a merged firm to the one it is merged into (traders and coverage move in
     # firms.merge_firms itself).
-    firms.install_merge_hooks([interactions.move_to_firm, follow_ups.move_to_firm])
+    firms.install_merge_hooks(
+        [interactions.move_to_firm, follow_ups.move_to_firm, conversations.move_to_firm]
+    )

@@ -42,6 +42,18 @@ NO_RECORD_RULE = {
     "Job": "admin-only: JOBS_MANAGE sees every job, loaded by id only to retry it",
     "UserTotp": "the actor's own row (keyed by their user id), or an admin's reset under USERS_MANAGE",
     "RecoveryCode": "found by the hash of the code among the user's own, never by an id from a client",
+    "Message": "loaded by id, then its conversation through conversations.load (which has a rule)",
+    "MessageAttachment": "loaded by id, then its conversation through conversations.load",
+    "ConversationParticipant": "rows of a conversation, reached only through it",
+    "ConversationRead": "the actor's own read state in a conversation they may see",
+    "MessageRead": "receipts of messages, reached only through their conversation",
+    "MessageDelivery": "written by the server, shown with its message, never named by a client",
+    "CommunicationLogEntry": "searched whole under COMMS_LOG (compliance, admins); never by id",
+    "WebhookEvent": "written by verified provider webhooks, never named by a client",
+    "SmsOptOut": "keyed by phone number, written by inbound STOP/START",
+    "InboundTriage": "listed whole under COMMS_LOG (compliance, admins)",
+    "NotificationPreference": "the actor's own rows (keyed by their user id)",
+    "QuietHours": "the actor's own row (keyed by their user id)",
 }
 
 

@@ -11,12 +11,13 @@ from datetime import timedelta
 from brm_app import bootstrap
 from brm_app.auth import rbac
 from brm_app.db import unit_of_work, utcnow
+from brm_app.models.communication import Conversation
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import FollowUp, FollowUpWrite
 from brm_app.models.interaction import Interaction, InteractionWrite
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role
-from brm_app.services import access, firms, follow_ups, interactions
+from brm_app.services import access, conversations, firms, follow_ups, interactions
 from tests.factories import make_firm, make_trader, make_user
 
 EXPECTED_RULES = {
@@ -24,8 +25,13 @@ EXPECTED_RULES = {
     Trader: access.trader_visible,
     Interaction: interactions.interaction_visible,
     FollowUp: follow_ups.follow_up_visible,
+    Conversation: conversations.conversation_visible,
 }
-EXPECTED_MERGE_HOOKS = (interactions.move_to_firm, follow_ups.move_to_firm)
+EXPECTED_MERGE_HOOKS = (
+    interactions.move_to_firm,
+    follow_ups.move_to_firm,
+    conversations.move_to_firm,
+)
 
 
 def test_wire_installs_exactly_the_expected_rules_and_hooks():
@@ -110,4 +116,8 @@ def test_wiring_twice_is_harmless(database_url):
         result = firms.merge_firms(
             db, actor=manager, source_id=source.firm_id, target_id=target.firm_id
         )
-    assert result.moved == {"interactions_moved": 1, "follow_ups_moved": 1}
+    assert result.moved == {
+        "interactions_moved": 1,
+        "follow_ups_moved": 1,
+        "conversations_moved": 0,
+    }
