@@ -16,9 +16,36 @@ from brm_app.providers.email import EmailProvider, LogEmailProvider
 from brm_app.providers.sms import LogSmsProvider, SmsProvider
 from brm_app.settings import Settings, get_settings
 
+
+def _sendgrid() -> EmailProvider:
+    from brm_app.providers.sendgrid_email import SendGridEmailProvider
+
+    s = get_settings()
+    assert s.sendgrid_api_key is not None  # settings refuse sendgrid without it
+    return SendGridEmailProvider(
+        api_key=s.sendgrid_api_key, from_email=s.email_from, host=s.sendgrid_api_host
+    )
+
+
+def _twilio() -> SmsProvider:
+    from brm_app.providers.twilio_sms import TwilioSmsProvider
+
+    s = get_settings()
+    assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_from
+    return TwilioSmsProvider(
+        account_sid=s.twilio_account_sid,
+        auth_token=s.twilio_auth_token,
+        from_number=s.twilio_from,
+        api_base=s.twilio_api_base,
+    )
+
+
 # Setting value -> adapter. Each name here is one the settings accept (EMAIL_PROVIDERS ...).
-EMAIL_ADAPTERS: dict[str, Callable[[], EmailProvider]] = {"log": LogEmailProvider}
-SMS_ADAPTERS: dict[str, Callable[[], SmsProvider]] = {"log": LogSmsProvider}
+EMAIL_ADAPTERS: dict[str, Callable[[], EmailProvider]] = {
+    "log": LogEmailProvider,
+    "sendgrid": _sendgrid,
+}
+SMS_ADAPTERS: dict[str, Callable[[], SmsProvider]] = {"log": LogSmsProvider, "twilio": _twilio}
 
 
 @dataclass(frozen=True)

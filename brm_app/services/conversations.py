@@ -647,7 +647,8 @@ def record_message(
     db.add(conv)
     if sender_user_id is not None:
         _ensure_user_participant(db, conv.id, sender_user_id)
-        _set_read(db, conv.id, sender_user_id, msg.id)
+        # Writing in a conversation reads it: receipts for what came before.
+        _read_through(db, conv.id, sender_user_id, msg.id)
     communication_log.append(
         db,
         actor=actor,
@@ -773,28 +774,35 @@ def mark_read(
         if target > last:
             raise ValidationFailed("is not a message of this conversation", field="up_to")
         last = target
-    state = db.get(ConversationRead, (conv.id, actor.user_id))
-    before = state.last_read_message_id if state else 0
-    if last <= before:
-        return _unread_of(db, conv.id, actor.user_id)
-    newly = db.exec(
-        select(Message.id).where(
-            Message.conversation_id == conv.id,
-            Message.id > before,
-            Message.id <= last,
-            sa.or_(Message.sender_user_id.is_(None), Message.sender_user_id != actor.user_id),
-        )
-    ).all()
-    now = utcnow()
-    for mid in newly:
-        if db.get(MessageRead, (mid, actor.user_id)) is None:
-            db.add(MessageRead(message_id=mid, user_id=actor.user_id, read_at=now))
-    _set_read(db, conv.id, actor.user_id, last)
+    newly = _read_through(db, conv.id, actor.user_id, last)
     db.flush()
     if newly:
         # The readers' receipts show on the writers' pages; the reader's own counts drop.
         events.publish(db, TOPIC, audience(db, conv) | {actor.user_id}, conv.id)
     return _unread_of(db, conv.id, actor.user_id)
+
+
+def _read_through(db: Session, conv_id: int, user_id: int, last: int) -> int:
+    """The user has read up to message `last`: a receipt for each message of others newly read.
+    Returns how many."""
+    state = db.get(ConversationRead, (conv_id, user_id))
+    before = state.last_read_message_id if state else 0
+    if last <= before:
+        return 0
+    newly = db.exec(
+        select(Message.id).where(
+            Message.conversation_id == conv_id,
+            Message.id > before,
+            Message.id <= last,
+            sa.or_(Message.sender_user_id.is_(None), Message.sender_user_id != user_id),
+        )
+    ).all()
+    now = utcnow()
+    for mid in newly:
+        if db.get(MessageRead, (mid, user_id)) is None:
+            db.add(MessageRead(message_id=mid, user_id=user_id, read_at=now))
+    _set_read(db, conv_id, user_id, last)
+    return len(newly)
 
 
 def _unread_of(db: Session, conv_id: int, user_id: int) -> int:
