@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -237,9 +238,9 @@ def load_settings() -> Settings:
     )
 
 
-def _communications(email_provider: str, sms_provider: str) -> dict[str, object]:
+def _communications(email_provider: str, sms_provider: str) -> dict[str, Any]:
     """The communications settings, checked: a real provider needs its keys and sender."""
-    values: dict[str, object] = {
+    values: dict[str, Any] = {
         "email_from": _env("BRM_EMAIL_FROM", "no-reply@brokersync.example"),
         "inbound_domain": (_env("BRM_INBOUND_DOMAIN") or "").lower() or None,
         "sendgrid_api_key": _env("BRM_SENDGRID_API_KEY"),
@@ -251,7 +252,7 @@ def _communications(email_provider: str, sms_provider: str) -> dict[str, object]
         "twilio_api_base": _env("BRM_TWILIO_API_BASE"),
         "delivery_max_attempts": _env_int("BRM_DELIVERY_MAX_ATTEMPTS", 5),
     }
-    if not 1 <= int(values["delivery_max_attempts"]) <= 20:  # type: ignore[call-overload]
+    if not 1 <= values["delivery_max_attempts"] <= 20:
         raise SettingsError("BRM_DELIVERY_MAX_ATTEMPTS must be between 1 and 20")
     if email_provider == "sendgrid" and not values["sendgrid_api_key"]:
         raise SettingsError("BRM_EMAIL_PROVIDER=sendgrid needs BRM_SENDGRID_API_KEY")

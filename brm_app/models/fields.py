@@ -175,7 +175,17 @@ def optional_text(max_length: int) -> object:
 
 LEI = _optional(40, check_lei)
 Phone = _optional(40, check_phone)
-Mobile = _optional(40, check_mobile)
+# Spelled out (not through _optional) so type checkers see a type.
+Mobile = Annotated[
+    Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=40),
+        AfterValidator(check_text),
+        AfterValidator(check_mobile),
+    ]
+    | None,
+    BeforeValidator(_blank_to_none),
+]
 Country = _optional(10, check_country)
 OptionalEmail = _optional(254, check_email)
 Website = _optional(300, check_website)

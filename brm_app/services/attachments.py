@@ -13,7 +13,7 @@ import zipfile
 from io import BytesIO
 from pathlib import Path
 
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission
@@ -27,7 +27,7 @@ from brm_app.models.communication import (
 from brm_app.models.fields import check_name
 from brm_app.services import audit
 from brm_app.services.errors import NotFound, ValidationFailed
-from brm_app.services.validation import require_id, require_text
+from brm_app.services.validation import require_id, require_text, rid
 from brm_app.settings import get_settings
 
 AnyActor = Actor | SystemActor
@@ -177,8 +177,8 @@ def upload(
     digest = hashlib.sha256(data).hexdigest()
     _store(bytes(data), digest)
     row = MessageAttachment(
-        conversation_id=conv.id,
-        uploaded_by_id=actor.user_id,
+        conversation_id=rid(conv.id),
+        uploaded_by_id=rid(actor.user_id),
         filename=name,
         content_type=content_type,
         size=len(data),
@@ -226,7 +226,7 @@ def claim_for_message(
         raise ValidationFailed("at most 10 attachments per message", field="attachment_ids")
     if not ids:
         return []
-    rows = db.exec(select(MessageAttachment).where(MessageAttachment.id.in_(ids))).all()
+    rows = db.exec(select(MessageAttachment).where(col(MessageAttachment.id).in_(ids))).all()
     found = {r.id: r for r in rows}
     for i in ids:
         r = found.get(i)

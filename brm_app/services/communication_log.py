@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
@@ -37,7 +37,7 @@ from brm_app.models.communication import (
 from brm_app.services import audit
 from brm_app.services.errors import ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, escape_like
-from brm_app.services.validation import optional_id, require_text
+from brm_app.services.validation import optional_id, require_text, rid
 
 AnyActor = Actor | SystemActor
 ACTION = "communication.logged"
@@ -115,8 +115,8 @@ def verify_log(db: Session, *, batch: int = 5000) -> LogReport:
     while True:
         rows = db.exec(
             select(CommunicationLogEntry)
-            .where(CommunicationLogEntry.id > last_id)
-            .order_by(CommunicationLogEntry.id)
+            .where(col(CommunicationLogEntry.id) > last_id)
+            .order_by(col(CommunicationLogEntry.id))
             .limit(batch)
         ).all()
         if not rows:
@@ -124,13 +124,13 @@ def verify_log(db: Session, *, batch: int = 5000) -> LogReport:
         ids = [str(r.id) for r in rows]
         vouched: dict[str, str] = {}
         for entity_id, changes in db.exec(
-            select(AuditEvent.entity_id, AuditEvent.changes).where(
-                AuditEvent.entity == ENTITY,
-                AuditEvent.action == ACTION,
-                AuditEvent.entity_id.in_(ids),
+            select(col(AuditEvent.entity_id), col(AuditEvent.changes)).where(
+                col(AuditEvent.entity) == ENTITY,
+                col(AuditEvent.action) == ACTION,
+                col(AuditEvent.entity_id).in_(ids),
             )
         ).all():
-            vouched[entity_id] = json.loads(changes).get("content_hash", "")
+            vouched[str(entity_id)] = json.loads(changes).get("content_hash", "")
         for row in rows:
             recorded = vouched.get(str(row.id))
             if recorded is None:
@@ -149,7 +149,7 @@ def verify_log(db: Session, *, batch: int = 5000) -> LogReport:
                     row.id,
                 )
             count += 1
-            last_id = row.id
+            last_id = rid(row.id)
         db.expunge_all()
     return LogReport(True, count)
 
@@ -181,20 +181,20 @@ def _conditions(db: Session, actor: AnyActor, q: LogQuery) -> list[Any]:
     if q.channel:
         if q.channel not in {c.value for c in Channel}:
             raise ValidationFailed("must be in_app, email or sms", field="channel")
-        conds.append(CommunicationLogEntry.channel == q.channel)
+        conds.append(col(CommunicationLogEntry.channel) == q.channel)
     start, end = local_day_bounds(q.date_from, q.date_to, user_zone_name(db, actor))
     if start:
-        conds.append(CommunicationLogEntry.occurred_at >= start)
+        conds.append(col(CommunicationLogEntry.occurred_at) >= start)
     if end:
-        conds.append(CommunicationLogEntry.occurred_at < end)
+        conds.append(col(CommunicationLogEntry.occurred_at) < end)
     text = require_text(q.text, "text", max_length=200)
     if text:
         pattern = f"%{escape_like(text.lower())}%"
         conds.append(
             sa.or_(
-                sa.func.lower(CommunicationLogEntry.content).like(pattern, escape="\\"),
-                sa.func.lower(CommunicationLogEntry.sender).like(pattern, escape="\\"),
-                sa.func.lower(CommunicationLogEntry.recipients).like(pattern, escape="\\"),
+                sa.func.lower(col(CommunicationLogEntry.content)).like(pattern, escape="\\"),
+                sa.func.lower(col(CommunicationLogEntry.sender)).like(pattern, escape="\\"),
+                sa.func.lower(col(CommunicationLogEntry.recipients)).like(pattern, escape="\\"),
             )
         )
     return conds
@@ -232,7 +232,9 @@ def search(
     rows = db.exec(
         select(CommunicationLogEntry)
         .where(*conds)
-        .order_by(CommunicationLogEntry.occurred_at.desc(), CommunicationLogEntry.id.desc())
+        .order_by(
+            col(CommunicationLogEntry.occurred_at).desc(), col(CommunicationLogEntry.id).desc()
+        )
         .offset(page.offset)
         .limit(page.limit + 1)
     ).all()
@@ -251,7 +253,7 @@ def _all(db: Session, actor: AnyActor, query: LogQuery) -> Iterator[Communicatio
     yield from db.exec(
         select(CommunicationLogEntry)
         .where(*conds)
-        .order_by(CommunicationLogEntry.occurred_at, CommunicationLogEntry.id)
+        .order_by(col(CommunicationLogEntry.occurred_at), col(CommunicationLogEntry.id))
     ).all()
 
 
@@ -322,7 +324,7 @@ def export_package(db: Session, *, actor: AnyActor, query: LogQuery) -> bytes:
         manifest["entries.jsonl"] = hashlib.sha256(body).hexdigest()
         if message_ids:
             for att in db.exec(
-                select(MessageAttachment).where(MessageAttachment.message_id.in_(message_ids))
+                select(MessageAttachment).where(col(MessageAttachment.message_id).in_(message_ids))
             ).all():
                 data = attachments.read_stored(att.sha256)
                 name = f"attachments/{att.sha256}-{attachments.safe_name(att.filename)}"

@@ -49,7 +49,7 @@ from brm_app.providers.email import OutgoingEmail
 from brm_app.providers.sms import OutgoingSms
 from brm_app.services import communication_log, conversations, traders
 from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
-from brm_app.services.validation import optional_id
+from brm_app.services.validation import optional_id, rid
 from brm_app.settings import get_settings
 
 AnyActor = Actor | SystemActor
@@ -118,23 +118,26 @@ def _conversation_for(
                 "the trader does not work at this conversation's firm", field="conversation_id"
             )
         joined = db.exec(
-            select(ConversationParticipant.id).where(
-                ConversationParticipant.conversation_id == conv.id,
-                ConversationParticipant.trader_id == trader.id,
+            select(col(ConversationParticipant.id)).where(
+                col(ConversationParticipant.conversation_id) == conv.id,
+                col(ConversationParticipant.trader_id) == trader.id,
             )
         ).first()
         if joined is None:
-            db.add(ConversationParticipant(conversation_id=conv.id, trader_id=trader.id))
+            db.add(ConversationParticipant(conversation_id=rid(conv.id), trader_id=rid(trader.id)))
         return conv
     latest = db.exec(
         select(Conversation)
-        .join(ConversationParticipant, ConversationParticipant.conversation_id == Conversation.id)
+        .join(
+            ConversationParticipant,
+            col(ConversationParticipant.conversation_id) == col(Conversation.id),
+        )
         .where(
-            ConversationParticipant.trader_id == trader.id,
-            Conversation.firm_id == trader.firm_id,
+            col(ConversationParticipant.trader_id) == trader.id,
+            col(Conversation.firm_id) == trader.firm_id,
             conversations.conversation_condition(actor),
         )
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
         .limit(1)
     ).first()
     if latest is not None:
@@ -192,8 +195,8 @@ def queue_delivery(
 ) -> MessageDelivery:
     s = get_settings()
     delivery = MessageDelivery(
-        message_id=msg.id,
-        trader_id=trader.id,
+        message_id=rid(msg.id),
+        trader_id=rid(trader.id),
         channel=channel.value,
         address=address,
         provider=s.email_provider if channel == Channel.EMAIL else s.sms_provider,
@@ -226,7 +229,7 @@ def _log_status(db: Session, d: MessageDelivery, actor: AnyActor | None = None) 
         entry=CommunicationLogEntry(
             kind="delivery",
             occurred_at=utcnow(),
-            message_id=msg.id,
+            message_id=rid(msg.id),
             conversation_id=msg.conversation_id,
             firm_id=msg.firm_id,
             broker_id=msg.sender_user_id if msg.direction == Direction.OUTBOUND.value else None,
@@ -246,7 +249,7 @@ def _log_status(db: Session, d: MessageDelivery, actor: AnyActor | None = None) 
     )
     conv = db.get(Conversation, msg.conversation_id)
     if conv is not None:
-        events.publish(db, conversations.TOPIC, conversations.audience(db, conv), conv.id)
+        events.publish(db, conversations.TOPIC, conversations.audience(db, conv), rid(conv.id))
 
 
 def _set_status(db: Session, d: MessageDelivery, status: DeliveryStatus, **values: Any) -> None:
@@ -290,7 +293,7 @@ def _outgoing(db: Session, d: MessageDelivery) -> OutgoingEmail | OutgoingSms:
 
 
 def _load_locked(db: Session, delivery_id: int) -> MessageDelivery | None:
-    stmt = select(MessageDelivery).where(MessageDelivery.id == delivery_id)
+    stmt = select(MessageDelivery).where(col(MessageDelivery.id) == delivery_id)
     if is_postgres(db):
         stmt = stmt.with_for_update()
     return db.exec(stmt).first()
@@ -357,8 +360,8 @@ def sweep_interrupted(db: Session) -> int:
     """Deliveries left "sending" long ago (their sender stopped) become "unknown"."""
     stale = db.exec(
         select(MessageDelivery).where(
-            col(MessageDelivery.status) == DeliveryStatus.SENDING.value,
-            col(MessageDelivery.sending_at) < utcnow() - SENDING_STALE,
+            col(col(MessageDelivery.status)) == DeliveryStatus.SENDING.value,
+            col(col(MessageDelivery.sending_at)) < utcnow() - SENDING_STALE,
         )
     ).all()
     for d in stale:
@@ -393,7 +396,7 @@ def resend(db: Session, *, actor: AnyActor, delivery_id: object) -> None:
     queue.enqueue(
         db,
         SEND_KIND,
-        {"delivery_id": d.id},
+        {"delivery_id": rid(d.id)},
         key=f"{SEND_KIND}:{d.id}:{d.attempts}:{utcnow().timestamp()}",
         max_attempts=get_settings().delivery_max_attempts,
     )
@@ -415,8 +418,8 @@ def delivery_by_provider_id(
 ) -> MessageDelivery | None:
     return db.exec(
         select(MessageDelivery).where(
-            MessageDelivery.provider == provider,
-            MessageDelivery.provider_message_id == provider_message_id,
+            col(MessageDelivery.provider) == provider,
+            col(MessageDelivery.provider_message_id) == provider_message_id,
         )
     ).first()
 

@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from brm_app import events
 from brm_app.auth.actor import Actor, SystemActor
@@ -56,7 +56,7 @@ from brm_app.models.user import Role, User
 from brm_app.services import access, attachments, communication_log
 from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, escape_like
-from brm_app.services.validation import optional_id, require_id, require_text
+from brm_app.services.validation import optional_id, require_id, require_text, rid
 
 AnyActor = Actor | SystemActor
 TOPIC = "messages"
@@ -70,15 +70,17 @@ def portal_trader(db: Session, user_id: int) -> Trader | None:
     """The trader record behind a portal account (live, with portal access)."""
     return db.exec(
         select(Trader).where(
-            Trader.user_id == user_id,
-            Trader.archived_at.is_(None),
-            Trader.portal_access.is_(True),
+            col(Trader.user_id) == user_id,
+            col(Trader.archived_at).is_(None),
+            col(Trader.portal_access).is_(True),
         )
     ).first()
 
 
 def _team_ids(manager_id: int) -> Any:
-    return select(User.id).where(sa.or_(User.manager_id == manager_id, User.id == manager_id))
+    return select(col(User.id)).where(
+        sa.or_(col(User.manager_id) == manager_id, col(User.id) == manager_id)
+    )
 
 
 def conversation_condition(actor: AnyActor) -> sa.ColumnElement[bool]:
@@ -87,27 +89,27 @@ def conversation_condition(actor: AnyActor) -> sa.ColumnElement[bool]:
         return sa.true()
     if actor.role == Role.BROKER:
         return sa.or_(
-            Conversation.firm_id.in_(access.covered_firm_ids(actor.user_id)),
-            Conversation.started_by_id == actor.user_id,
+            col(Conversation.firm_id).in_(access.covered_firm_ids(actor.user_id)),
+            col(Conversation.started_by_id) == actor.user_id,
         )
     if actor.role == Role.MANAGER:
         team = _team_ids(actor.user_id)
         return sa.or_(
-            Conversation.started_by_id.in_(team),
-            Conversation.firm_id.in_(
-                select(FirmCoverage.firm_id).where(FirmCoverage.broker_id.in_(team))
+            col(Conversation.started_by_id).in_(team),
+            col(Conversation.firm_id).in_(
+                select(col(FirmCoverage.firm_id)).where(col(FirmCoverage.broker_id).in_(team))
             ),
         )
     if actor.role == Role.TRADER:
         return (
-            select(ConversationParticipant.id)
-            .join(Trader, Trader.id == ConversationParticipant.trader_id)
+            select(col(ConversationParticipant.id))
+            .join(Trader, col(Trader.id) == col(ConversationParticipant.trader_id))
             .where(
-                ConversationParticipant.conversation_id == Conversation.id,
-                Trader.user_id == actor.user_id,
-                Trader.firm_id == Conversation.firm_id,
-                Trader.archived_at.is_(None),
-                Trader.portal_access.is_(True),
+                col(ConversationParticipant.conversation_id) == col(Conversation.id),
+                col(Trader.user_id) == actor.user_id,
+                col(Trader.firm_id) == col(Conversation.firm_id),
+                col(Trader.archived_at).is_(None),
+                col(Trader.portal_access).is_(True),
             )
             .exists()
         )
@@ -119,7 +121,9 @@ def conversation_visible(
 ) -> bool:
     """The record rule (bootstrap.wire installs it): the list condition, for one conversation."""
     found = db.exec(
-        select(Conversation.id).where(Conversation.id == conv.id, conversation_condition(actor))
+        select(col(Conversation.id)).where(
+            col(Conversation.id) == conv.id, conversation_condition(actor)
+        )
     ).first()
     return found is not None
 
@@ -145,23 +149,25 @@ def audience(db: Session, conv: Conversation) -> set[int]:
     """The users whose open pages show this conversation (for live events): its broker side,
     their managers, and its traders' portal accounts. Compliance and admins reload."""
     brokers = set(
-        db.exec(select(FirmCoverage.broker_id).where(FirmCoverage.firm_id == conv.firm_id)).all()
+        db.exec(
+            select(col(FirmCoverage.broker_id)).where(col(FirmCoverage.firm_id) == conv.firm_id)
+        ).all()
     )
     brokers.add(conv.started_by_id)
     managers = {
         m
-        for m in db.exec(select(User.manager_id).where(User.id.in_(brokers))).all()
+        for m in db.exec(select(col(User.manager_id)).where(col(User.id).in_(brokers))).all()
         if m is not None
     }
     traders = {
         u
         for u in db.exec(
-            select(Trader.user_id)
-            .join(ConversationParticipant, ConversationParticipant.trader_id == Trader.id)
+            select(col(Trader.user_id))
+            .join(ConversationParticipant, col(ConversationParticipant.trader_id) == col(Trader.id))
             .where(
-                ConversationParticipant.conversation_id == conv.id,
-                Trader.firm_id == conv.firm_id,
-                Trader.portal_access.is_(True),
+                col(ConversationParticipant.conversation_id) == conv.id,
+                col(Trader.firm_id) == conv.firm_id,
+                col(Trader.portal_access).is_(True),
             )
         ).all()
         if u is not None
@@ -174,19 +180,19 @@ def audience(db: Session, conv: Conversation) -> set[int]:
 
 def _unread_expr(user_id: int) -> Any:
     last_read = (
-        select(ConversationRead.last_read_message_id)
+        select(col(ConversationRead.last_read_message_id))
         .where(
-            ConversationRead.conversation_id == Conversation.id,
-            ConversationRead.user_id == user_id,
+            col(ConversationRead.conversation_id) == col(Conversation.id),
+            col(ConversationRead.user_id) == user_id,
         )
         .scalar_subquery()
     )
     return (
-        select(sa.func.count(Message.id))
+        select(sa.func.count(col(Message.id)))
         .where(
-            Message.conversation_id == Conversation.id,
-            Message.id > sa.func.coalesce(last_read, 0),
-            sa.or_(Message.sender_user_id.is_(None), Message.sender_user_id != user_id),
+            col(Message.conversation_id) == col(Conversation.id),
+            col(Message.id) > sa.func.coalesce(last_read, 0),
+            sa.or_(col(Message.sender_user_id).is_(None), col(Message.sender_user_id) != user_id),
         )
         .scalar_subquery()
     )
@@ -198,10 +204,10 @@ def _traders_of(db: Session, conv_ids: Iterable[int]) -> dict[int, list[Particip
     if not ids:
         return out
     for cid, tid, name in db.exec(
-        select(ConversationParticipant.conversation_id, Trader.id, Trader.name)
-        .join(Trader, Trader.id == ConversationParticipant.trader_id)
-        .where(ConversationParticipant.conversation_id.in_(ids))
-        .order_by(Trader.name_key, Trader.id)
+        select(col(ConversationParticipant.conversation_id), col(Trader.id), col(Trader.name))
+        .join(Trader, col(Trader.id) == col(ConversationParticipant.trader_id))
+        .where(col(ConversationParticipant.conversation_id).in_(ids))
+        .order_by(col(Trader.name_key), col(Trader.id))
     ).all():
         out.setdefault(cid, []).append(ParticipantPublic(trader_id=tid, user_id=None, name=name))
     return out
@@ -212,22 +218,30 @@ def _conversations_public(
 ) -> list[ConversationPublic]:
     if not rows:
         return []
-    ids = [c.id for c, _ in rows]
+    ids = [rid(c.id) for c, _ in rows]
     traders = _traders_of(db, ids)
     firm_names = dict(
-        db.exec(select(Firm.id, Firm.name).where(Firm.id.in_({c.firm_id for c, _ in rows}))).all()
+        db.exec(
+            select(col(Firm.id), col(Firm.name)).where(
+                col(Firm.id).in_({c.firm_id for c, _ in rows})
+            )
+        ).all()
     )
     starters = dict(
         db.exec(
-            select(User.id, User.name).where(User.id.in_({c.started_by_id for c, _ in rows}))
+            select(col(User.id), col(User.name)).where(
+                col(User.id).in_({c.started_by_id for c, _ in rows})
+            )
         ).all()
     )
-    latest_ids = (select(sa.func.max(Message.id)).where(Message.conversation_id.in_(ids))).group_by(
-        Message.conversation_id
-    )
+    latest_ids = (
+        select(sa.func.max(col(Message.id))).where(col(Message.conversation_id).in_(ids))
+    ).group_by(col(Message.conversation_id))
     last_text = dict(
         db.exec(
-            select(Message.conversation_id, Message.text).where(Message.id.in_(latest_ids))
+            select(col(Message.conversation_id), col(Message.text)).where(
+                col(Message.id).in_(latest_ids)
+            )
         ).all()
     )
     return [
@@ -238,10 +252,10 @@ def _conversations_public(
             subject=c.subject,
             started_by_id=c.started_by_id,
             started_by_name=starters.get(c.started_by_id, ""),
-            traders=traders.get(c.id, []),
+            traders=traders.get(rid(c.id), []),
             created_at=c.created_at,
             last_message_at=c.last_message_at,
-            last_message=(last_text.get(c.id) or "")[:140],
+            last_message=(last_text.get(rid(c.id)) or "")[:140],
             unread=unread or 0,
         )
         for c, unread in rows
@@ -262,13 +276,13 @@ def list_conversations(
     conds: list[Any] = [conversation_condition(actor)]
     firm = optional_id(firm_id, "firm_id")
     if firm is not None:
-        conds.append(Conversation.firm_id == firm)
+        conds.append(col(Conversation.firm_id) == firm)
     trader = optional_id(trader_id, "trader_id")
     if trader is not None:
         conds.append(
-            Conversation.id.in_(
-                select(ConversationParticipant.conversation_id).where(
-                    ConversationParticipant.trader_id == trader
+            col(Conversation.id).in_(
+                select(col(ConversationParticipant.conversation_id)).where(
+                    col(ConversationParticipant.trader_id) == trader
                 )
             )
         )
@@ -277,18 +291,20 @@ def list_conversations(
         pattern = f"%{escape_like(text.lower())}%"
         conds.append(
             sa.or_(
-                sa.func.lower(Conversation.subject).like(pattern, escape="\\"),
-                Conversation.firm_id.in_(
-                    select(Firm.id).where(sa.func.lower(Firm.name).like(pattern, escape="\\"))
+                sa.func.lower(col(Conversation.subject)).like(pattern, escape="\\"),
+                col(Conversation.firm_id).in_(
+                    select(col(Firm.id)).where(
+                        sa.func.lower(col(Firm.name)).like(pattern, escape="\\")
+                    )
                 ),
-                Conversation.id.in_(
-                    select(ConversationParticipant.conversation_id)
-                    .join(Trader, Trader.id == ConversationParticipant.trader_id)
-                    .where(sa.func.lower(Trader.name).like(pattern, escape="\\"))
+                col(Conversation.id).in_(
+                    select(col(ConversationParticipant.conversation_id))
+                    .join(Trader, col(Trader.id) == col(ConversationParticipant.trader_id))
+                    .where(sa.func.lower(col(Trader.name)).like(pattern, escape="\\"))
                 ),
-                Conversation.id.in_(
-                    select(Message.conversation_id).where(
-                        sa.func.lower(Message.text).like(pattern, escape="\\")
+                col(Conversation.id).in_(
+                    select(col(Message.conversation_id)).where(
+                        sa.func.lower(col(Message.text)).like(pattern, escape="\\")
                     )
                 ),
             )
@@ -297,7 +313,7 @@ def list_conversations(
     rows = db.exec(
         select(Conversation, _unread_expr(user_id))
         .where(*conds)
-        .order_by(Conversation.last_message_at.desc(), Conversation.id.desc())
+        .order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
         .offset(page.offset)
         .limit(page.limit + 1)
     ).all()
@@ -324,7 +340,7 @@ def get_conversation(
 ) -> ConversationPublic:
     conv = load(db, actor, conversation_id)
     user_id = getattr(actor, "user_id", None) or 0
-    unread = db.exec(select(_unread_expr(user_id)).where(Conversation.id == conv.id)).one()
+    unread = db.exec(select(_unread_expr(user_id)).where(col(Conversation.id) == conv.id)).one()
     return _conversations_public(db, actor, [(conv, unread)])[0]
 
 
@@ -335,20 +351,26 @@ def messages_public(db: Session, rows: Sequence[Message]) -> list[CommunicationP
     ids = [m.id for m in rows]
     user_ids = {m.sender_user_id for m in rows if m.sender_user_id}
     trader_ids = {m.sender_trader_id for m in rows if m.sender_trader_id}
-    users = dict(db.exec(select(User.id, User.name).where(User.id.in_(user_ids))).all())
-    traders = dict(db.exec(select(Trader.id, Trader.name).where(Trader.id.in_(trader_ids))).all())
-    atts: dict[int, list[Any]] = {}
+    users = dict(
+        db.exec(select(col(User.id), col(User.name)).where(col(User.id).in_(user_ids))).all()
+    )
+    traders = dict(
+        db.exec(
+            select(col(Trader.id), col(Trader.name)).where(col(Trader.id).in_(trader_ids))
+        ).all()
+    )
+    atts: dict[int | None, list[Any]] = {}
     for a in db.exec(
         select(MessageAttachment)
-        .where(MessageAttachment.message_id.in_(ids))
-        .order_by(MessageAttachment.id)
+        .where(col(MessageAttachment.message_id).in_(ids))
+        .order_by(col(MessageAttachment.id))
     ).all():
         atts.setdefault(a.message_id, []).append(attachments.to_public(a))
-    dels: dict[int, list[DeliveryPublic]] = {}
+    dels: dict[int | None, list[DeliveryPublic]] = {}
     for d in db.exec(
         select(MessageDelivery)
-        .where(MessageDelivery.message_id.in_(ids))
-        .order_by(MessageDelivery.id)
+        .where(col(MessageDelivery.message_id).in_(ids))
+        .order_by(col(MessageDelivery.id))
     ).all():
         dels.setdefault(d.message_id, []).append(
             DeliveryPublic(
@@ -363,12 +385,17 @@ def messages_public(db: Session, rows: Sequence[Message]) -> list[CommunicationP
                 delivered_at=d.delivered_at,
             )
         )
-    reads: dict[int, list[ReadReceipt]] = {}
+    reads: dict[int | None, list[ReadReceipt]] = {}
     for mid, uid, name, at in db.exec(
-        select(MessageRead.message_id, MessageRead.user_id, User.name, MessageRead.read_at)
-        .join(User, User.id == MessageRead.user_id)
-        .where(MessageRead.message_id.in_(ids))
-        .order_by(MessageRead.read_at)
+        select(
+            col(MessageRead.message_id),
+            col(MessageRead.user_id),
+            col(User.name),
+            col(MessageRead.read_at),
+        )
+        .join(User, col(User.id) == col(MessageRead.user_id))
+        .where(col(MessageRead.message_id).in_(ids))
+        .order_by(col(MessageRead.read_at))
     ).all():
         reads.setdefault(mid, []).append(ReadReceipt(user_id=uid, name=name, read_at=at))
     out = []
@@ -412,11 +439,13 @@ def list_messages(
     conv = load(db, actor, conversation_id)
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 200:
         raise ValidationFailed("must be between 1 and 200", field="limit")
-    conds: list[Any] = [Message.conversation_id == conv.id]
+    conds: list[Any] = [col(Message.conversation_id) == conv.id]
     before = optional_id(before_id, "before_id")
     if before is not None:
-        conds.append(Message.id < before)
-    rows = db.exec(select(Message).where(*conds).order_by(Message.id.desc()).limit(limit)).all()
+        conds.append(col(Message.id) < before)
+    rows = db.exec(
+        select(Message).where(*conds).order_by(col(Message.id).desc()).limit(limit)
+    ).all()
     return messages_public(db, list(reversed(rows)))
 
 
@@ -442,17 +471,19 @@ def trader_communications(
     require(actor, Permission.COMMS_VIEW)
     trader = traders.load(db, actor, trader_id)
     conds = [
-        Message.conversation_id.in_(
-            select(ConversationParticipant.conversation_id).where(
-                ConversationParticipant.trader_id == trader.id
+        col(Message.conversation_id).in_(
+            select(col(ConversationParticipant.conversation_id)).where(
+                col(ConversationParticipant.trader_id) == trader.id
             )
         ),
-        Message.conversation_id.in_(select(Conversation.id).where(conversation_condition(actor))),
+        col(Message.conversation_id).in_(
+            select(col(Conversation.id)).where(conversation_condition(actor))
+        ),
     ]
     rows = db.exec(
         select(Message)
         .where(*conds)
-        .order_by(Message.sent_at.desc(), Message.id.desc())
+        .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
         .offset(page.offset)
         .limit(page.limit + 1)
     ).all()
@@ -481,18 +512,18 @@ def _participant_traders(db: Session, conv: Conversation) -> list[Trader]:
     return list(
         db.exec(
             select(Trader)
-            .join(ConversationParticipant, ConversationParticipant.trader_id == Trader.id)
-            .where(ConversationParticipant.conversation_id == conv.id)
-            .order_by(Trader.name_key, Trader.id)
+            .join(ConversationParticipant, col(ConversationParticipant.trader_id) == col(Trader.id))
+            .where(col(ConversationParticipant.conversation_id) == conv.id)
+            .order_by(col(Trader.name_key), col(Trader.id))
         ).all()
     )
 
 
 def _ensure_user_participant(db: Session, conv_id: int, user_id: int) -> None:
     exists = db.exec(
-        select(ConversationParticipant.id).where(
-            ConversationParticipant.conversation_id == conv_id,
-            ConversationParticipant.user_id == user_id,
+        select(col(ConversationParticipant.id)).where(
+            col(ConversationParticipant.conversation_id) == conv_id,
+            col(ConversationParticipant.user_id) == user_id,
         )
     ).first()
     if exists is None:
@@ -541,7 +572,7 @@ def start_conversation(
     may_see = sa.case((access.trader_condition(actor), True), else_=False)
     found = {
         t.id: (t, seen)
-        for t, seen in db.exec(select(Trader, may_see).where(Trader.id.in_(ids))).all()
+        for t, seen in db.exec(select(Trader, may_see).where(col(Trader.id).in_(ids))).all()
     }
     people: list[Trader] = []
     for tid in ids:
@@ -564,7 +595,7 @@ def start_conversation(
         raise ValidationFailed("This firm is archived.", field="trader_ids")
     now = utcnow()
     conv = Conversation(
-        firm_id=firm.id,
+        firm_id=rid(firm.id),
         started_by_id=actor.user_id,
         subject=subject_text,
         reply_token=secrets.token_urlsafe(18),
@@ -574,8 +605,14 @@ def start_conversation(
     db.add(conv)
     db.flush()
     for t in people:
-        db.add(ConversationParticipant(conversation_id=conv.id, trader_id=t.id, joined_at=now))
-    db.add(ConversationParticipant(conversation_id=conv.id, user_id=actor.user_id, joined_at=now))
+        db.add(
+            ConversationParticipant(
+                conversation_id=rid(conv.id), trader_id=rid(t.id), joined_at=now
+            )
+        )
+    db.add(
+        ConversationParticipant(conversation_id=rid(conv.id), user_id=actor.user_id, joined_at=now)
+    )
     from brm_app.services import audit
 
     audit.record(
@@ -618,7 +655,7 @@ def record_message(
     the live event. Used by in-app sends, email/SMS sends and inbound replies alike."""
     now = utcnow()
     msg = Message(
-        conversation_id=conv.id,
+        conversation_id=rid(conv.id),
         firm_id=conv.firm_id,
         sender_user_id=sender_user_id,
         sender_trader_id=sender_trader_id,
@@ -636,7 +673,7 @@ def record_message(
         attachments.claim_for_message(
             db,
             actor=actor or SystemActor(),
-            conversation_id=conv.id,
+            conversation_id=rid(conv.id),
             message_id=msg.id,
             ids=list(attachment_ids),
         )
@@ -646,9 +683,9 @@ def record_message(
     conv.last_message_at = now
     db.add(conv)
     if sender_user_id is not None:
-        _ensure_user_participant(db, conv.id, sender_user_id)
+        _ensure_user_participant(db, rid(conv.id), sender_user_id)
         # Writing in a conversation reads it: receipts for what came before.
-        _read_through(db, conv.id, sender_user_id, msg.id)
+        _read_through(db, rid(conv.id), sender_user_id, rid(msg.id))
     communication_log.append(
         db,
         actor=actor,
@@ -656,7 +693,7 @@ def record_message(
             kind="message",
             occurred_at=now,
             message_id=msg.id,
-            conversation_id=conv.id,
+            conversation_id=rid(conv.id),
             firm_id=conv.firm_id,
             broker_id=sender_user_id if direction == Direction.OUTBOUND else None,
             trader_id=trader_id,
@@ -671,7 +708,7 @@ def record_message(
             content_hash="",
         ),
     )
-    events.publish(db, TOPIC, audience(db, conv), conv.id)
+    events.publish(db, TOPIC, audience(db, conv), rid(conv.id))
     return msg
 
 
@@ -766,7 +803,9 @@ def mark_read(
     if actor.role == Role.TRADER:
         _writer_check(db, actor, conv)
     last = (
-        db.exec(select(sa.func.max(Message.id)).where(Message.conversation_id == conv.id)).one()
+        db.exec(
+            select(sa.func.max(col(Message.id))).where(col(Message.conversation_id) == conv.id)
+        ).one()
         or 0
     )
     target = optional_id(up_to, "up_to")
@@ -774,12 +813,12 @@ def mark_read(
         if target > last:
             raise ValidationFailed("is not a message of this conversation", field="up_to")
         last = target
-    newly = _read_through(db, conv.id, actor.user_id, last)
+    newly = _read_through(db, rid(conv.id), actor.user_id, last)
     db.flush()
     if newly:
         # The readers' receipts show on the writers' pages; the reader's own counts drop.
-        events.publish(db, TOPIC, audience(db, conv) | {actor.user_id}, conv.id)
-    return _unread_of(db, conv.id, actor.user_id)
+        events.publish(db, TOPIC, audience(db, conv) | {actor.user_id}, rid(conv.id))
+    return _unread_of(db, rid(conv.id), actor.user_id)
 
 
 def _read_through(db: Session, conv_id: int, user_id: int, last: int) -> int:
@@ -790,49 +829,53 @@ def _read_through(db: Session, conv_id: int, user_id: int, last: int) -> int:
     if last <= before:
         return 0
     newly = db.exec(
-        select(Message.id).where(
-            Message.conversation_id == conv_id,
-            Message.id > before,
-            Message.id <= last,
-            sa.or_(Message.sender_user_id.is_(None), Message.sender_user_id != user_id),
+        select(col(Message.id)).where(
+            col(Message.conversation_id) == conv_id,
+            col(Message.id) > before,
+            col(Message.id) <= last,
+            sa.or_(col(Message.sender_user_id).is_(None), col(Message.sender_user_id) != user_id),
         )
     ).all()
     now = utcnow()
     for mid in newly:
         if db.get(MessageRead, (mid, user_id)) is None:
-            db.add(MessageRead(message_id=mid, user_id=user_id, read_at=now))
+            db.add(MessageRead(message_id=rid(mid), user_id=user_id, read_at=now))
     _set_read(db, conv_id, user_id, last)
     return len(newly)
 
 
 def _unread_of(db: Session, conv_id: int, user_id: int) -> int:
-    return int(db.exec(select(_unread_expr(user_id)).where(Conversation.id == conv_id)).one() or 0)
+    return int(
+        db.exec(select(_unread_expr(user_id)).where(col(Conversation.id) == conv_id)).one() or 0
+    )
 
 
 def move_to_firm(db: Session, source_id: int, target_id: int) -> dict[str, int]:
     """Firm merge hook: the merged firm's conversations (and messages) belong to the survivor;
     the log keeps each entry as it was written."""
     moved = db.exec(
-        sa.update(Conversation).where(Conversation.firm_id == source_id).values(firm_id=target_id)
+        sa.update(Conversation)
+        .where(col(Conversation.firm_id) == source_id)
+        .values(firm_id=target_id)
     ).rowcount
-    db.exec(sa.update(Message).where(Message.firm_id == source_id).values(firm_id=target_id))
+    db.exec(sa.update(Message).where(col(Message.firm_id) == source_id).values(firm_id=target_id))
     for old_id, new_id in db.exec(
-        select(Trader.id, Trader.merged_into_id).where(
-            Trader.firm_id == source_id, Trader.merged_into_id.is_not(None)
+        select(col(Trader.id), col(Trader.merged_into_id)).where(
+            col(Trader.firm_id) == source_id, col(Trader.merged_into_id).is_not(None)
         )
     ).all():
         taken = set(
             db.exec(
-                select(ConversationParticipant.conversation_id).where(
-                    ConversationParticipant.trader_id == new_id
+                select(col(ConversationParticipant.conversation_id)).where(
+                    col(ConversationParticipant.trader_id) == new_id
                 )
             ).all()
         )
         db.exec(
             sa.update(ConversationParticipant)
             .where(
-                ConversationParticipant.trader_id == old_id,
-                ConversationParticipant.conversation_id.not_in(taken),
+                col(ConversationParticipant.trader_id) == old_id,
+                col(ConversationParticipant.conversation_id).not_in(taken),
             )
             .values(trader_id=new_id)
         )

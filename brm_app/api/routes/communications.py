@@ -21,6 +21,7 @@ from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.routes.params import MAX_ID, BodyId, Day, Limit, NoNul, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
 from brm_app.models.communication import (
+    ATTACHMENT_MAX_BYTES,
     TEXT_MAX,
     AttachmentPublic,
     Channel,
@@ -228,7 +229,7 @@ def upload_attachment(
     file: Annotated[UploadFile, File(description="PDF, image, office file or CSV; 10 MB at most")],
 ) -> AttachmentPublic:
     """Upload a file for your next message in a conversation (name it in `attachment_ids`)."""
-    data = file.file.read(attachments.ATTACHMENT_MAX_BYTES + 1)
+    data = file.file.read(ATTACHMENT_MAX_BYTES + 1)
     return attachments.upload(
         db,
         actor=actor,
