@@ -10,7 +10,7 @@ from brm_app import bootstrap, events, live, log_safety
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
 from brm_app.api.odd_paths import ControlCharacterPaths
-from brm_app.services import notifications
+from brm_app.services import conversations, notifications
 from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
 from brm_app.state.session_guard import SessionGuard
@@ -49,5 +49,9 @@ app.add_middleware(ArgumentGuard(), index=2)
 app.register_lifespan_task(live.scheduler_loop)
 # Live events: what each topic's change does to the open tabs this worker holds.
 app.register_lifespan_task(
-    events.listen, subscribers={notifications.TOPIC: live.deliver_notifications}
+    events.listen,
+    subscribers={
+        notifications.TOPIC: live.deliver_notifications,
+        conversations.TOPIC: live.deliver_messages,
+    },
 )

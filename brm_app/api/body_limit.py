@@ -19,6 +19,7 @@ PATH_LIMITS = {
     "/api/session/imports": 20 * MiB,
     # A 10 MB attachment and its multipart envelope.
     "/api/v1/attachments": 11 * MiB,
+    "/api/session/attachments": 11 * MiB,
     # SendGrid's Inbound Parse posts the whole email with its attachments.
     "/api/v1/webhooks/sendgrid/inbound": 30 * MiB,
 }

@@ -319,6 +319,8 @@ class CommunicationPublic(BaseModel):
     broker_id: int | None
     trader_id: int | None
     sender_name: str
+    # The user who wrote it (a broker, or a trader's portal account); None for an email/SMS reply.
+    sender_user_id: int | None = None
     message_type: Channel
     direction: Direction
     content: str

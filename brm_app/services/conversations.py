@@ -414,6 +414,7 @@ def messages_public(db: Session, rows: Sequence[Message]) -> list[CommunicationP
                 broker_id=broker_id,
                 trader_id=m.trader_id,
                 sender_name=sender,
+                sender_user_id=m.sender_user_id,
                 message_type=Channel(m.channel),
                 direction=Direction(m.direction),
                 content=m.text,

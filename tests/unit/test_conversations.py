@@ -336,3 +336,19 @@ def test_search_by_trader_firm_and_text(world):
 def _log_count() -> int:
     with unit_of_work() as db:
         return db.exec(select(sa.func.count()).select_from(CommunicationLogEntry)).one()
+
+
+def test_messages_show_in_the_firm_and_trader_timelines(world):
+    from brm_app.services import relationship
+
+    w = world
+    cid = start(w)
+    send(w["broker"], cid, "Timeline hello\nsecond line")
+    with unit_of_work() as db:
+        for kw in ({"firm_id": w["firm"].firm_id}, {"trader_id": w["tess"].trader_id}):
+            line = relationship.timeline(db, actor=w["broker"], **kw)
+            kinds = [(e.kind, e.communication.content) for e in line.entries if e.communication]
+            assert kinds == [("communication", "Timeline hello\nsecond line")], kw
+        # Someone who cannot see the conversation sees no message in a timeline.
+        line = relationship.timeline(db, actor=w["other_manager"], firm_id=w["firm"].firm_id)
+        assert not [e for e in line.entries if e.kind == "communication"]

@@ -10,16 +10,21 @@ answers 404. Nothing here changes or deletes a message or a log entry: there is 
 from __future__ import annotations
 
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any, Literal
+from urllib.parse import unquote
 
-from fastapi import APIRouter, File, Form, Path, Query, UploadFile
+from fastapi import APIRouter, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
+from starlette.concurrency import run_in_threadpool
 
 from brm_app.api.deps import DB, CurrentActor
+from brm_app.api.routes.browser_session import check_origin
+from brm_app.api.routes.exports import _cookie_actor, _read_body
 from brm_app.api.routes.params import MAX_ID, BodyId, Day, Limit, NoNul, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
+from brm_app.db import unit_of_work
 from brm_app.models.communication import (
     ATTACHMENT_MAX_BYTES,
     TEXT_MAX,
@@ -33,7 +38,7 @@ from brm_app.services import attachments, communication_log, communications, con
 from brm_app.services.communication_log import LogQuery
 from brm_app.services.pagination import PageRequest
 
-router = APIRouter(prefix="/api/v1", tags=["communications"], responses=ERRORS)
+api_router = APIRouter(prefix="/api/v1", tags=["communications"], responses=ERRORS)
 
 CommunicationId = Annotated[int, Path(ge=1, le=MAX_ID, description="A message id")]
 ConversationId = Annotated[int, Path(ge=1, le=MAX_ID, description="A conversation id")]
@@ -87,7 +92,7 @@ class UnreadOut(BaseModel):
 # ---- the design's endpoints ---------------------------------------------------------------------
 
 
-@router.post("/communications", response_model=CommunicationPublic, status_code=201)
+@api_router.post("/communications", response_model=CommunicationPublic, status_code=201)
 def send_communication(
     body: CommunicationWrite, db: DB, actor: CurrentActor
 ) -> CommunicationPublic:
@@ -106,13 +111,13 @@ def send_communication(
     )
 
 
-@router.get("/communications/unread", response_model=UnreadOut)
+@api_router.get("/communications/unread", response_model=UnreadOut)
 def unread(db: DB, actor: CurrentActor) -> UnreadOut:
     """Your unread messages over every conversation."""
     return UnreadOut(unread=conversations.unread_total(db, actor=actor))
 
 
-@router.get("/communications/{communication_id}", response_model=CommunicationPublic)
+@api_router.get("/communications/{communication_id}", response_model=CommunicationPublic)
 def get_communication(
     communication_id: CommunicationId, db: DB, actor: CurrentActor
 ) -> CommunicationPublic:
@@ -120,7 +125,7 @@ def get_communication(
     return conversations.get_message(db, actor=actor, communication_id=communication_id)
 
 
-@router.get("/traders/{trader_id}/communications", response_model=PageOut[CommunicationPublic])
+@api_router.get("/traders/{trader_id}/communications", response_model=PageOut[CommunicationPublic])
 def trader_communications(
     trader_id: TraderId, db: DB, actor: CurrentActor, limit: Limit = 50, offset: Offset = 0
 ) -> PageOut[CommunicationPublic]:
@@ -134,7 +139,7 @@ def trader_communications(
 # ---- conversations ------------------------------------------------------------------------------
 
 
-@router.get("/conversations", response_model=PageOut[ConversationPublic])
+@api_router.get("/conversations", response_model=PageOut[ConversationPublic])
 def list_conversations(
     db: DB,
     actor: CurrentActor,
@@ -156,7 +161,7 @@ def list_conversations(
     return PageOut[ConversationPublic].of(page)
 
 
-@router.post("/conversations", response_model=ConversationPublic, status_code=201)
+@api_router.post("/conversations", response_model=ConversationPublic, status_code=201)
 def start_conversation(body: ConversationWrite, db: DB, actor: CurrentActor) -> ConversationPublic:
     """Start a conversation with traders (with portal access) of one firm you cover."""
     conv = conversations.start_conversation(
@@ -167,14 +172,16 @@ def start_conversation(body: ConversationWrite, db: DB, actor: CurrentActor) -> 
     return conversations.get_conversation(db, actor=actor, conversation_id=conv.id)
 
 
-@router.get("/conversations/{conversation_id}", response_model=ConversationPublic)
+@api_router.get("/conversations/{conversation_id}", response_model=ConversationPublic)
 def get_conversation(
     conversation_id: ConversationId, db: DB, actor: CurrentActor
 ) -> ConversationPublic:
     return conversations.get_conversation(db, actor=actor, conversation_id=conversation_id)
 
 
-@router.get("/conversations/{conversation_id}/messages", response_model=list[CommunicationPublic])
+@api_router.get(
+    "/conversations/{conversation_id}/messages", response_model=list[CommunicationPublic]
+)
 def list_messages(
     conversation_id: ConversationId,
     db: DB,
@@ -188,7 +195,7 @@ def list_messages(
     )
 
 
-@router.post(
+@api_router.post(
     "/conversations/{conversation_id}/messages",
     response_model=CommunicationPublic,
     status_code=201,
@@ -207,7 +214,7 @@ def send_message(
     )
 
 
-@router.post("/conversations/{conversation_id}/read", response_model=UnreadOut)
+@api_router.post("/conversations/{conversation_id}/read", response_model=UnreadOut)
 def mark_read(
     conversation_id: ConversationId, db: DB, actor: CurrentActor, body: ReadMark | None = None
 ) -> UnreadOut:
@@ -221,7 +228,7 @@ def mark_read(
 # ---- attachments --------------------------------------------------------------------------------
 
 
-@router.post("/attachments", response_model=AttachmentPublic, status_code=201)
+@api_router.post("/attachments", response_model=AttachmentPublic, status_code=201)
 def upload_attachment(
     db: DB,
     actor: CurrentActor,
@@ -239,7 +246,7 @@ def upload_attachment(
     )
 
 
-@router.get(
+@api_router.get(
     "/attachments/{attachment_id}",
     response_class=Response,
     responses={200: {"content": {"application/octet-stream": {}}}},
@@ -247,28 +254,20 @@ def upload_attachment(
 def download_attachment(attachment_id: AttachmentId, db: DB, actor: CurrentActor) -> Response:
     """The file, to those who may see its conversation."""
     meta, data = attachments.download(db, actor=actor, attachment_id=attachment_id)
-    return Response(
-        content=data,
-        media_type=meta.content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{attachments.safe_name(meta.filename)}"',
-            "X-Content-Type-Options": "nosniff",
-            "Cache-Control": "private, no-store",
-        },
-    )
+    return _file_response(meta, data)
 
 
 # ---- deliveries ---------------------------------------------------------------------------------
 
 
-@router.post("/deliveries/{delivery_id}/resend", status_code=204)
+@api_router.post("/deliveries/{delivery_id}/resend", status_code=204)
 def resend_delivery(delivery_id: DeliveryId, db: DB, actor: CurrentActor) -> Response:
     """Send again an email or SMS whose fate is unknown (interrupted) or that failed."""
     communications.resend(db, actor=actor, delivery_id=delivery_id)
     return Response(status_code=204)
 
 
-@router.post("/deliveries/{delivery_id}/dismiss", status_code=204)
+@api_router.post("/deliveries/{delivery_id}/dismiss", status_code=204)
 def dismiss_delivery(delivery_id: DeliveryId, db: DB, actor: CurrentActor) -> Response:
     """Decide an interrupted delivery is not to be resent."""
     communications.dismiss(db, actor=actor, delivery_id=delivery_id)
@@ -304,7 +303,7 @@ OptId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 LogText = Annotated[str | None, Query(max_length=200, description="Words in the content"), NoNul]
 
 
-@router.get("/communication-log", response_model=PageOut[LogEntryPublic])
+@api_router.get("/communication-log", response_model=PageOut[LogEntryPublic])
 def search_log(
     db: DB,
     actor: CurrentActor,
@@ -327,7 +326,7 @@ def search_log(
     return PageOut[LogEntryPublic].of(page)
 
 
-@router.get(
+@api_router.get(
     "/communication-log/export.csv",
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
@@ -354,7 +353,7 @@ def export_log_csv(
     )
 
 
-@router.get(
+@api_router.get(
     "/communication-log/export.zip",
     response_class=Response,
     responses={200: {"content": {"application/zip": {}}}},
@@ -379,3 +378,94 @@ def export_log_package(
         media_type="application/zip",
         headers={"Content-Disposition": 'attachment; filename="communication-log.zip"'},
     )
+
+
+# ---- the browser's routes (session cookie): the Communication Center's uploads and downloads ----
+
+browser_router = APIRouter(prefix="/api/session", include_in_schema=False)
+
+
+class UploadOut(BaseModel):
+    attachment_id: int
+    filename: str
+    size: int
+
+
+def _in_unit(fn: Any, write: bool, **kwargs: Any) -> Any:
+    with unit_of_work(write=write) as db:
+        return fn(db, **kwargs)
+
+
+@browser_router.post("/attachments", status_code=201, response_model=UploadOut)
+async def browser_upload(
+    request: Request, conversation_id: Annotated[int, Query(ge=1, le=MAX_ID)]
+) -> Any:
+    """The composer's upload: the raw file as the body, its name in X-Filename (URL-encoded)."""
+    check_origin(request)
+    actor = await run_in_threadpool(_cookie_actor, request)  # the session before any body
+    data = await _read_body(request, ATTACHMENT_MAX_BYTES)
+    filename = unquote(request.headers.get("x-filename", ""))[:500]
+    saved = await run_in_threadpool(
+        _in_unit,
+        attachments.upload,
+        True,
+        actor=actor,
+        conversation_id=conversation_id,
+        filename=filename,
+        data=data,
+    )
+    return UploadOut(attachment_id=saved.attachment_id, filename=saved.filename, size=saved.size)
+
+
+@browser_router.get("/attachments/{attachment_id}")
+def browser_download(attachment_id: AttachmentId, request: Request) -> Response:
+    actor = _cookie_actor(request)
+    meta, data = _in_unit(attachments.download, False, actor=actor, attachment_id=attachment_id)
+    return _file_response(meta, data)
+
+
+def _file_response(meta: AttachmentPublic, data: bytes) -> Response:
+    return Response(
+        content=data,
+        media_type=meta.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{attachments.safe_name(meta.filename)}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
+
+
+@browser_router.get("/communication-log/export.{kind}")
+def browser_export_log(
+    kind: Literal["csv", "zip"],
+    request: Request,
+    broker_id: OptId = None,
+    trader_id: OptId = None,
+    firm_id: OptId = None,
+    conversation_id: OptId = None,
+    channel: Channel | None = None,
+    date_from: Annotated[Day | None, Query()] = None,
+    date_to: Annotated[Day | None, Query()] = None,
+    text: LogText = None,
+) -> Response:
+    actor = _cookie_actor(request)
+    q = _query(broker_id, trader_id, firm_id, conversation_id, channel, date_from, date_to, text)
+    if kind == "csv":
+        body = _in_unit(communication_log.export_csv, True, actor=actor, query=q)
+        return Response(
+            content=body,
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="communication-log.csv"'},
+        )
+    package = _in_unit(communication_log.export_package, True, actor=actor, query=q)
+    return Response(
+        content=package,
+        media_type="application/zip",
+        headers={"Content-Disposition": 'attachment; filename="communication-log.zip"'},
+    )
+
+
+router = APIRouter()
+router.include_router(api_router)
+router.include_router(browser_router)
