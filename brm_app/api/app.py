@@ -25,6 +25,7 @@ from brm_app.api.routes import (
     trader_roles,
     traders,
     users,
+    webhooks,
 )
 
 
@@ -60,6 +61,7 @@ def create_api() -> FastAPI:
         jobs,
         calendar_feed,
         browser_session,
+        webhooks,
         docs,
     ):
         api.include_router(module.router)

@@ -298,7 +298,7 @@ def _mobile_menu() -> rx.Component:
     )
 
 
-def _messages_badge() -> rx.Component:
+def _messages_badge() -> Any:
     """Unread messages over every conversation: pushed live with each new message."""
     return rx.link(
         rx.box(

@@ -116,7 +116,7 @@ class MessageBadgeState(ServiceMixin, rx.State):
     unread: int = 0
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         await self._refresh()
 
     async def _refresh(self) -> None:
@@ -163,7 +163,7 @@ class CommsState(ServiceMixin, rx.State):
     # ---- loading ---------------------------------------------------------------------------
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         params = self.router.url.query_parameters
         self.error, self.pending, self.correcting = "", [], 0
         self.q = ""
@@ -191,7 +191,7 @@ class CommsState(ServiceMixin, rx.State):
             await self._load_trader(trader)
             self.tab = "trader"
         if conversation is not None:
-            return await self.open(conversation)
+            return await self._open(conversation)
         if self.open_id and not any(c["id"] == self.open_id for c in self.conversations):
             self._close()
         return None
@@ -231,14 +231,17 @@ class CommsState(ServiceMixin, rx.State):
         self.to_trader = str(trader_id)
 
     @rx.event
-    async def search(self, form: dict[str, Any]):
+    async def search(self, form: dict[str, Any]) -> Any:
         q = form.get("q") if isinstance(form, dict) else None
         self.q = q.strip()[:200] if isinstance(q, str) else ""
         await self._refresh_list()
 
     @rx.event
-    async def open(self, conversation_id: int):
-        conversation_id = as_id(conversation_id)
+    async def open(self, conversation_id: int) -> Any:
+        return await self._open(conversation_id)
+
+    async def _open(self, value: Any) -> Any:
+        conversation_id = as_id(value)
         if conversation_id is None:
             return None
         self.error, self.pending, self.correcting = "", [], 0
@@ -289,26 +292,26 @@ class CommsState(ServiceMixin, rx.State):
     # ---- composing ---------------------------------------------------------------------------
 
     @rx.event
-    def set_channel(self, value: str):
+    def set_channel(self, value: str) -> Any:
         if value in ("in_app", "email", "sms") and (self.broker_side or value == "in_app"):
             self.channel = value
 
     @rx.event
-    def set_to_trader(self, value: str):
+    def set_to_trader(self, value: str) -> Any:
         if isinstance(value, str) and value.isdigit():
             self.to_trader = value
 
     @rx.event
-    def start_correction(self, message_id: int):
+    def start_correction(self, message_id: int) -> Any:
         mid = as_id(message_id)
         self.correcting = mid or 0
 
     @rx.event
-    def cancel_correction(self):
+    def cancel_correction(self) -> Any:
         self.correcting = 0
 
     @rx.event
-    async def uploaded(self, result: dict[str, Any]):
+    async def uploaded(self, result: dict[str, Any]) -> Any:
         """The upload script's answer: {"attachment_id", "filename", "size"} or {"error"}."""
         if not isinstance(result, dict):
             self.error = "The upload failed."
@@ -326,11 +329,11 @@ class CommsState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    def drop_pending(self, attachment_id: int):
+    def drop_pending(self, attachment_id: int) -> Any:
         self.pending = [p for p in self.pending if p["id"] != attachment_id]
 
     @rx.event
-    async def send(self, form: dict[str, Any]):
+    async def send(self, form: dict[str, Any]) -> Any:
         content = form.get("content") if isinstance(form, dict) else None
         if not isinstance(content, str):
             self.error = "Write a message."
@@ -376,11 +379,11 @@ class CommsState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def resend(self, delivery_id: int):
+    async def resend(self, delivery_id: int) -> Any:
         return await self._delivery(delivery_id, communications.resend)
 
     @rx.event
-    async def dismiss(self, delivery_id: int):
+    async def dismiss(self, delivery_id: int) -> Any:
         return await self._delivery(delivery_id, communications.dismiss)
 
     async def _delivery(self, delivery_id: Any, fn: Any) -> Any:
@@ -396,7 +399,7 @@ class CommsState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def start_with_trader(self):
+    async def start_with_trader(self) -> Any:
         """From the per-trader tab: a new in-app conversation with this trader."""
         tid = self.trader_id
 
@@ -410,10 +413,10 @@ class CommsState(ServiceMixin, rx.State):
             self.error = exc.message
             return None
         await self._refresh_list()
-        return await self.open(conv_id)
+        return await self._open(conv_id)
 
     @rx.event
-    def show_tab(self, value: str | list[str]):
+    def show_tab(self, value: str | list[str]) -> Any:
         if isinstance(value, str) and value in ("conversation", "trader"):
             self.tab = value
 

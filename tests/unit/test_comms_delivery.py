@@ -41,7 +41,7 @@ class Stub:
         stub = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 raw = self.rfile.read(length)
                 stub.requests.append(
@@ -251,9 +251,7 @@ def test_a_crash_between_sending_and_sent_leaves_unknown_never_resent(desk, stub
     assert _delivery(delivery_id).status == "sent" and len(stub.requests) == 2
 
 
-def test_the_log_provider_is_the_default_and_keeps_content_out_of_the_server_log(
-    desk, caplog
-):
+def test_the_log_provider_is_the_default_and_keeps_content_out_of_the_server_log(desk, caplog):
     broker, tess = desk
     delivery_id = _send(broker, tess, "sms", "Secret pricing words")
     with caplog.at_level("INFO"):

@@ -33,8 +33,15 @@ from brm_app.models.communication import (
     CommunicationPublic,
     ConversationPublic,
     LogEntryPublic,
+    TriagePublic,
 )
-from brm_app.services import attachments, communication_log, communications, conversations
+from brm_app.services import (
+    attachments,
+    communication_log,
+    communications,
+    conversations,
+    webhooks,
+)
 from brm_app.services.communication_log import LogQuery
 from brm_app.services.pagination import PageRequest
 
@@ -275,6 +282,15 @@ def dismiss_delivery(delivery_id: DeliveryId, db: DB, actor: CurrentActor) -> Re
 
 
 # ---- the compliance log ---------------------------------------------------------------------------
+
+
+@api_router.get("/communication-triage", response_model=PageOut[TriagePublic])
+def list_triage(
+    db: DB, actor: CurrentActor, limit: Limit = 50, offset: Offset = 0
+) -> PageOut[TriagePublic]:
+    """Compliance and admins: inbound email and SMS that matched no trader or conversation."""
+    page = webhooks.list_triage(db, actor=actor, page=PageRequest(offset=offset, limit=limit))
+    return PageOut[TriagePublic].of(page)
 
 
 def _query(
