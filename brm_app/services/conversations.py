@@ -709,8 +709,28 @@ def record_message(
             content_hash="",
         ),
     )
-    events.publish(db, TOPIC, audience(db, conv), rid(conv.id))
+    people = audience(db, conv)
+    events.publish(db, TOPIC, people, rid(conv.id))
+    _notify_new_message(db, conv, people - {sender_user_id or 0}, sender_label, text)
     return msg
+
+
+def _notify_new_message(
+    db: Session, conv: Conversation, user_ids: set[int], sender: str, text: str
+) -> None:
+    """Those who asked to hear of new messages (preferences, kind "message"), on their channels."""
+    from brm_app.services import notifications, preferences
+
+    for user_id, channels in preferences.wanted_by(db, user_ids, "message").items():
+        notifications.notify(
+            db,
+            user_id=user_id,
+            kind="message",
+            title=f"New message from {sender.split(' <')[0]}"[:300],
+            body=text[:200],
+            link=f"/communications?conversation={conv.id}",
+            channels=channels,
+        )
 
 
 def _recipients(db: Session, conv: Conversation, me: Trader | None) -> list[str]:
