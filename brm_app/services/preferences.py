@@ -75,7 +75,7 @@ def set_preference(
         raise ValidationFailed("add your mobile number first (SMS go only there)", field="sms")
     row = db.get(NotificationPreference, (user.id, kind))
     if row is None:
-        row = NotificationPreference(user_id=user.id, kind=kind)
+        row = NotificationPreference(user_id=actor.user_id, kind=kind)
     row.in_app, row.email, row.sms = bool(in_app), bool(email), bool(sms)
     db.add(row)
     audit.record(

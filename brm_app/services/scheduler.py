@@ -167,7 +167,7 @@ def escalate_overdue(db: Session, *, now: datetime | None = None, batch: int = B
             title=f"Overdue for {assignee.name}: {fu.title}",
             body=f"{firm_name} — was due {_when(fu.due_at, manager.time_zone)}, {days} day(s) ago or more",
             link=f"/follow-ups/{fu.id}",
-            channels=_channels(db, manager.id, "overdue"),
+            channels=_channels(db, assignee.manager_id, "overdue"),
         )
         report.escalations += 1
         report.users.add(manager.id)
