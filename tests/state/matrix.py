@@ -182,6 +182,8 @@ MATRIX: dict[str, Row] = {
     "CommsState.start_correction": UI,
     "CommsState.cancel_correction": UI,
     "CommsState.show_tab": UI,
+    "CommLogState.load": AUDITORS,
+    "CommLogState.search": AUDITORS,
     "BellState.load": OWNER,
     "BellState.refresh": OWNER,
     "BellState.open": OWNER,

@@ -103,3 +103,24 @@ def test_a_stranger_cannot_open_a_conversation_by_id(database_url):
     tab.fire(CommsState, "open", conv_id)
     state = tab.state(CommsState)
     assert state.open_id == 0 and state.messages == [] and "not found" in state.error
+
+
+def test_the_log_page_is_for_compliance_and_admins(database_url):
+    from brm_app.state.communication_log import CommLogState
+
+    broker, _, conv_id = _world()
+    with unit_of_work(write=True) as db:
+        conversations.send_message(db, actor=broker, conversation_id=conv_id, content="Logged")
+    compliance = make_user(Role.COMPLIANCE)
+    tab = Browser(session_token_for(compliance.email), "/communications/log")
+    tab.fire(CommLogState, "load")
+    state = tab.state(CommLogState)
+    assert state.total == 1 and state.rows[0]["content"] == "Logged"
+    tab.fire(CommLogState, "search", {"text": "nothing like it"})
+    assert tab.state(CommLogState).total == 0
+    assert "text=nothing" in tab.state(CommLogState).csv_url
+    tab.fire(CommLogState, "search", {"date_from": "not a date"})
+    assert "date" in tab.state(CommLogState).error
+    other = Browser(session_token_for(broker.email), "/communications/log")
+    other.fire(CommLogState, "load")
+    assert other.state(CommLogState).rows == [] and "permission" in other.state(CommLogState).error
