@@ -46,18 +46,17 @@ def _filters() -> Any:
         ),
         rx.hstack(
             rx.button(rx.icon("search", size=16), "Search", type="submit", id="log-search"),
-            rx.link(
-                rx.button("Export CSV", variant="soft", type="button"),
+            # Plain anchors: the browser downloads them (a router link would navigate).
+            rx.el.a(
+                rx.button("Export CSV", variant="soft", type="button", tab_index=-1),
                 href=S.csv_url,
-                download=True,
-                is_external=False,
+                download="communication-log.csv",
                 id="log-export-csv",
             ),
-            rx.link(
-                rx.button("Export package", variant="soft", type="button"),
+            rx.el.a(
+                rx.button("Export package", variant="soft", type="button", tab_index=-1),
                 href=S.zip_url,
-                download=True,
-                is_external=False,
+                download="communication-log.zip",
                 id="log-export-zip",
             ),
             margin_top="12px",

@@ -95,11 +95,11 @@ def _conversation_list() -> Any:
 
 
 def _attachment_link(a: Any) -> Any:
-    return rx.link(
+    # A plain anchor: the browser downloads it (a router link would navigate inside the app).
+    return rx.el.a(
         rx.hstack(rx.icon("paperclip", size=14), rx.text(a["name"], size="1"), spacing="1"),
         href=a["href"].to(str),
-        download=True,
-        is_external=False,
+        download=a["name"].to(str),
         class_name="msg-attachment",
     )
 

@@ -62,6 +62,17 @@ MATRIX = [
     ("GET",    "/communication-log",                 None,                                    (200, 200, 403, 403, 403, 403)),
     ("GET",    "/communication-log/export.csv",      None,                                    (200, 200, 403, 403, 403, 403)),
     ("GET",    "/communication-log/export.zip",      None,                                    (200, 200, 403, 403, 403, 403)),
+    ("GET",    "/communication-triage",              None,                                    (200, 200, 403, 403, 403, 403)),
+    # -- one's own preferences
+    ("GET",    "/users/me/notification-preferences", None,                                    (200, 200, 200, 200, 200, 200)),
+    ("PUT",    "/users/me/notification-preferences/message", {"in_app": True, "email": True, "sms": False},
+                                                                                              (200, 200, 200, 200, 200, 200)),
+    ("PUT",    "/users/me/quiet-hours",              {"start": "22:00", "end": "07:00"},      (200, 200, 200, 200, 200, 200)),
+    # -- webhooks answer only their provider's signature, whoever calls
+    ("POST",   "/webhooks/sendgrid/events",          [{"event": "delivered", "sg_event_id": "x"}],
+                                                                                              (403, 403, 403, 403, 403, 403)),
+    ("POST",   "/webhooks/twilio/status",            {"MessageSid": "SM1", "MessageStatus": "delivered"},
+                                                                                              (403, 403, 403, 403, 403, 403)),
     # -- append-only: no method changes or removes a message, a conversation or the log
     ("PUT",    "/communications/$msg",               {"content": "Rewritten"},                (405, 405, 405, 405, 405, 405)),
     ("PATCH",  "/communications/$msg",               {"content": "Rewritten"},                (405, 405, 405, 405, 405, 405)),
