@@ -172,7 +172,11 @@ def test_broker_and_trader_chat_live_with_attachment_receipt_and_sms(
     broker.goto(f"{server.url}/communications?trader={trader_id}")
     broker.click("#start-with-trader")
     expect(broker.locator("#conv-title")).to_have_text("Tess Trader", timeout=15_000)
-    conversation_url = broker.url
+    with server.api() as api:
+        mine = api.get("/api/v1/conversations", headers=_token(api, broker_email, PASSWORD))
+        conversation_url = (
+            f"{server.url}/communications?conversation={mine.json()['items'][0]['conversation_id']}"
+        )
     _send(broker, "Hello Tess, the term sheet follows.")
     expect(broker.locator(".msg-text").last).to_have_text(
         "Hello Tess, the term sheet follows.", timeout=10_000
@@ -196,11 +200,16 @@ def test_broker_and_trader_chat_live_with_attachment_receipt_and_sms(
     _send(broker, "Term sheet attached")
     expect(trader.locator(".msg-text").last).to_have_text("Term sheet attached", timeout=5_000)
     assert time.monotonic() - started < 5
-    with trader.expect_download() as download:
-        trader.locator(".msg-attachment").last.click()
-    saved = tmp_path / "downloaded.pdf"
-    download.value.save_as(saved)
-    assert saved.read_bytes() == PDF
+    # The attachment link on the trader's page serves the file with the trader's session.
+    link = trader.locator(".msg-attachment").last
+    expect(link).to_be_visible(timeout=5_000)
+    href = link.get_attribute("href") or ""
+    assert href.startswith("/api/session/attachments/"), href
+    got = trader.request.get(server.url + href)
+    assert got.status == 200, got.text()
+    assert got.body() == PDF and "attachment" in got.headers["content-disposition"]
+    # Not to someone without a session.
+    assert httpx.get(server.url + href).status_code == 401
 
     # The trader replies: it appears on the broker's page without a reload.
     _send(trader, "Thanks, looks good.")
@@ -208,6 +217,7 @@ def test_broker_and_trader_chat_live_with_attachment_receipt_and_sms(
 
     # An SMS through the Twilio SDK to the stub; "delivered" comes back through the webhook.
     broker.goto(conversation_url)
+    expect(broker.locator(".msg-text").last).to_have_text("Thanks, looks good.", timeout=10_000)
     broker.click("#composer-channel")
     broker.get_by_role("option", name="SMS").click()
     _send(broker, "Margin call at 3pm")

@@ -182,6 +182,9 @@ MATRIX: dict[str, Row] = {
     "CommsState.start_correction": UI,
     "CommsState.cancel_correction": UI,
     "CommsState.show_tab": UI,
+    "PreferencesState.load": EVERYONE,  # one's own
+    "PreferencesState.toggle": EVERYONE,
+    "PreferencesState.save_contact": EVERYONE,
     "CommLogState.load": AUDITORS,
     "CommLogState.search": AUDITORS,
     "BellState.load": OWNER,

@@ -124,3 +124,27 @@ def test_the_log_page_is_for_compliance_and_admins(database_url):
     other = Browser(session_token_for(broker.email), "/communications/log")
     other.fire(CommLogState, "load")
     assert other.state(CommLogState).rows == [] and "permission" in other.state(CommLogState).error
+
+
+def test_my_notification_preferences(database_url):
+    from brm_app.state.preferences import PreferencesState
+
+    ann = make_user(Role.BROKER)
+    tab = Browser(session_token_for(ann.email), "/account")
+    tab.fire(PreferencesState, "load")
+    kinds = [r["kind"] for r in tab.state(PreferencesState).rows]
+    assert kinds == ["reminder", "overdue", "message", "assigned"]
+    tab.fire(PreferencesState, "toggle", "message", "sms", True)
+    assert "mobile" in tab.state(PreferencesState).error
+    tab.fire(
+        PreferencesState,
+        "save_contact",
+        {"mobile": "+447911123456", "quiet_start": "22:00", "quiet_end": "07:00"},
+    )
+    tab.fire(PreferencesState, "toggle", "message", "sms", True)
+    state = tab.state(PreferencesState)
+    assert state.error == "" and state.quiet_start == "22:00"
+    assert next(r for r in state.rows if r["kind"] == "message")["sms"] is True
+    tab.fire(PreferencesState, "toggle", "no-such-kind", "sms", True)
+    tab.fire(PreferencesState, "save_contact", {"mobile": "not a number"})
+    assert "mobile" in tab.state(PreferencesState).error
