@@ -74,6 +74,9 @@ def set_preference(
     if sms and not user.mobile:
         raise ValidationFailed("add your mobile number first (SMS go only there)", field="sms")
     row = db.get(NotificationPreference, (user.id, kind))
+    current = (row.in_app, row.email, row.sms) if row else _defaults(user, kind)
+    if current == (in_app, email, sms):
+        return PreferencePublic(kind=kind, in_app=in_app, email=email, sms=sms)  # unchanged
     if row is None:
         row = NotificationPreference(user_id=actor.user_id, kind=kind)
     row.in_app, row.email, row.sms = bool(in_app), bool(email), bool(sms)
@@ -102,6 +105,8 @@ def set_mobile(db: Session, *, actor: Actor, mobile: object) -> str | None:
             raise ValidationFailed(str(exc), field="mobile") from None
     user = db.get(User, actor.user_id)
     assert user is not None
+    if user.mobile == value:
+        return value  # nothing changes
     user.mobile = value
     db.add(user)
     if value is None:
@@ -134,18 +139,20 @@ def set_quiet_hours(
     if start in (None, "") and end in (None, ""):
         if row is not None:
             db.delete(row)
-        audit.record(
-            db,
-            actor=actor,
-            action="preferences.quiet_hours",
-            entity="user",
-            entity_id=actor.user_id,
-            changes={"quiet_hours": None},
-        )
+            audit.record(
+                db,
+                actor=actor,
+                action="preferences.quiet_hours",
+                entity="user",
+                entity_id=actor.user_id,
+                changes={"quiet_hours": None},
+            )
         return None
     s, e = _minute(start, "start"), _minute(end, "end")
     if s == e:
         raise ValidationFailed("must differ from the start", field="end")
+    if row is not None and (row.start_minute, row.end_minute) == (s, e):
+        return f"{s // 60:02d}:{s % 60:02d}", f"{e // 60:02d}:{e % 60:02d}"  # unchanged
     if row is None:
         row = QuietHours(user_id=actor.user_id, start_minute=s, end_minute=e)
     row.start_minute, row.end_minute = s, e

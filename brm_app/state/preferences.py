@@ -71,7 +71,9 @@ class PreferencesState(ServiceMixin, rx.State):
 
     @rx.event
     async def save_contact(self, form: dict[str, Any]) -> Any:
-        if not isinstance(form, dict):
+        if not isinstance(form, dict) or not all(
+            isinstance(form.get(k, ""), str) for k in ("mobile", "quiet_start", "quiet_end")
+        ):
             return None
 
         def run(db: Any, *, actor: Any) -> None:
