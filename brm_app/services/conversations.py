@@ -179,10 +179,12 @@ def audience(db: Session, conv: Conversation) -> set[int]:
 
 
 def _unread_expr(user_id: int) -> Any:
+    # Correlated to the messages query it sits in (its immediate outer query), never to
+    # `conversations` two levels up: that would not correlate and would match every row.
     last_read = (
         select(col(ConversationRead.last_read_message_id))
         .where(
-            col(ConversationRead.conversation_id) == col(Conversation.id),
+            col(ConversationRead.conversation_id) == col(Message.conversation_id),
             col(ConversationRead.user_id) == user_id,
         )
         .scalar_subquery()

@@ -352,3 +352,21 @@ def test_messages_show_in_the_firm_and_trader_timelines(world):
         # Someone who cannot see the conversation sees no message in a timeline.
         line = relationship.timeline(db, actor=w["other_manager"], firm_id=w["firm"].firm_id)
         assert not [e for e in line.entries if e.kind == "communication"]
+
+
+def test_unread_counts_with_several_conversations_and_read_states(world):
+    """Each conversation's count uses its own read state (on PostgreSQL a wrongly correlated
+    subquery fails outright; on SQLite it silently takes another conversation's)."""
+    w = world
+    first, second = start(w), start(w)
+    send(w["broker"], first, "One")
+    send(w["broker"], second, "Two")
+    send(w["broker"], second, "Three")
+    call(conversations.mark_read, actor=w["tess_actor"], conversation_id=first)
+    with unit_of_work() as db:
+        page = conversations.list_conversations(db, actor=w["tess_actor"])
+        counts = {c.conversation_id: c.unread for c in page.items}
+        assert counts == {first: 0, second: 2}
+        assert conversations.unread_total(db, actor=w["tess_actor"]) == 2
+        # The manager (their team's conversations) has read none of them.
+        assert conversations.unread_total(db, actor=w["manager"]) == 3
