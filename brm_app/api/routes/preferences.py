@@ -16,7 +16,9 @@ from brm_app.services import preferences
 
 router = APIRouter(prefix="/api/v1/users/me", tags=["preferences"], responses=ERRORS)
 
-Kind = Annotated[str, Path(max_length=40, description="reminder, overdue, message, assigned")]
+Kind = Annotated[
+    str, Path(max_length=40, description="reminder, overdue, message, assigned"), NoNul
+]
 Clock = Annotated[str, StringConstraints(max_length=5), NoNul]
 
 
