@@ -21,6 +21,9 @@ class PreferencesState(ServiceMixin, rx.State):
 
     @rx.event
     async def load(self) -> Any:
+        return await self._load()
+
+    async def _load(self) -> Any:
         def fetch(db: Any, *, actor: Any) -> tuple[list[Any], str, Any]:
             from brm_app.models.communication import QuietHours
 
@@ -67,7 +70,7 @@ class PreferencesState(ServiceMixin, rx.State):
             self.error = exc.message
             return None
         self.error = ""
-        return await self.load()
+        return await self._load()
 
     @rx.event
     async def save_contact(self, form: dict[str, Any]) -> Any:
@@ -91,5 +94,5 @@ class PreferencesState(ServiceMixin, rx.State):
             self.error = exc.message
             return None
         self.error = ""
-        await self.load()
+        await self._load()
         return rx.toast.success("Saved.")
