@@ -22,9 +22,36 @@ from brm_app.providers.market_data import (
 from brm_app.providers.sms import LogSmsProvider, SmsProvider
 from brm_app.settings import Settings, get_settings
 
+
+def _sendgrid() -> EmailProvider:
+    from brm_app.providers.sendgrid_email import SendGridEmailProvider
+
+    s = get_settings()
+    assert s.sendgrid_api_key is not None  # settings refuse sendgrid without it
+    return SendGridEmailProvider(
+        api_key=s.sendgrid_api_key, from_email=s.email_from, host=s.sendgrid_api_host
+    )
+
+
+def _twilio() -> SmsProvider:
+    from brm_app.providers.twilio_sms import TwilioSmsProvider
+
+    s = get_settings()
+    assert s.twilio_account_sid and s.twilio_auth_token and s.twilio_from
+    return TwilioSmsProvider(
+        account_sid=s.twilio_account_sid,
+        auth_token=s.twilio_auth_token,
+        from_number=s.twilio_from,
+        api_base=s.twilio_api_base,
+    )
+
+
 # Setting value -> adapter. Each name here is one the settings accept (EMAIL_PROVIDERS ...).
-EMAIL_ADAPTERS: dict[str, Callable[[], EmailProvider]] = {"log": LogEmailProvider}
-SMS_ADAPTERS: dict[str, Callable[[], SmsProvider]] = {"log": LogSmsProvider}
+EMAIL_ADAPTERS: dict[str, Callable[[], EmailProvider]] = {
+    "log": LogEmailProvider,
+    "sendgrid": _sendgrid,
+}
+SMS_ADAPTERS: dict[str, Callable[[], SmsProvider]] = {"log": LogSmsProvider, "twilio": _twilio}
 
 
 def _market_data(settings: Settings) -> MarketDataProvider:
@@ -99,12 +126,20 @@ def wire() -> None:
     """
     # Imported here, not at the top: services may take providers from this module.
     from brm_app.auth import rbac
+    from brm_app.models.communication import Conversation
     from brm_app.models.firm import Firm
     from brm_app.models.follow_up import FollowUp
     from brm_app.models.interaction import Interaction
     from brm_app.models.portfolio import Portfolio
     from brm_app.models.trader import Trader
-    from brm_app.services import access, firms, follow_ups, interactions, portfolios
+    from brm_app.services import (
+        access,
+        conversations,
+        firms,
+        follow_ups,
+        interactions,
+        portfolios,
+    )
 
     # Who may see (and so act on) one record of each kind.
     rbac.install_record_rules(
@@ -114,10 +149,16 @@ def wire() -> None:
             Interaction: interactions.interaction_visible,
             FollowUp: follow_ups.follow_up_visible,
             Portfolio: portfolios.portfolio_visible,
+            Conversation: conversations.conversation_visible,
         }
     )
     # What moves from a merged firm to the one it is merged into (traders and coverage move in
     # firms.merge_firms itself).
     firms.install_merge_hooks(
-        [interactions.move_to_firm, follow_ups.move_to_firm, portfolios.move_to_firm]
+        [
+            interactions.move_to_firm,
+            follow_ups.move_to_firm,
+            portfolios.move_to_firm,
+            conversations.move_to_firm,
+        ]
     )

@@ -10,7 +10,7 @@ from brm_app import bootstrap, events, live, log_safety, market_feed
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
 from brm_app.api.odd_paths import ApiFirst, ControlCharacterPaths
-from brm_app.services import market_data, notifications, portfolios
+from brm_app.services import conversations, market_data, notifications, portfolios
 from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
 from brm_app.state.session_guard import SessionGuard
@@ -58,6 +58,7 @@ app.register_lifespan_task(
         notifications.TOPIC: live.deliver_notifications,
         market_data.TOPIC: live.deliver_portfolios,
         portfolios.TOPIC: live.deliver_portfolios,
+        conversations.TOPIC: live.deliver_messages,
     },
 )
 # Market data: one process fetches the feed (a lease in the database), every worker's open

@@ -126,16 +126,26 @@ def audit_verify() -> None:
     """Walk the hash chain; name the first event that was altered, removed or reordered."""
     from brm_app.db import unit_of_work
     from brm_app.services.audit import verify_chain
+    from brm_app.services.communication_log import verify_log
 
     _settings()
     _schema_ready()
     with unit_of_work() as db:
         report = verify_chain(db)
-    if report.ok:
+        # The communication log's entries are vouched for by hashes inside the chain.
+        log_report = verify_log(db) if report.ok else None
+    if report.ok and log_report is not None and log_report.ok:
         typer.echo(f"audit trail intact: {report.events} events, head hash {report.head_hash}")
+        typer.echo(f"communication log intact: {log_report.entries} entries")
         return
-    typer.secho(f"audit trail BROKEN: {report.problem}", fg=typer.colors.RED, err=True)
-    typer.echo(f"{report.events} events verified before the break", err=True)
+    if not report.ok:
+        typer.secho(f"audit trail BROKEN: {report.problem}", fg=typer.colors.RED, err=True)
+        typer.echo(f"{report.events} events verified before the break", err=True)
+    elif log_report is not None:
+        typer.secho(
+            f"communication log BROKEN: {log_report.problem}", fg=typer.colors.RED, err=True
+        )
+        typer.echo(f"{log_report.entries} entries verified before the break", err=True)
     raise typer.Exit(1)
 
 

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import reflex as rx
 from sqlmodel import Session, delete, select
@@ -103,10 +104,14 @@ def _signed_in_as(credentials: BrowserCredentials, user_id: int) -> bool:
     return actor.user_id == user_id
 
 
-async def push_unread(app: rx.App, user_ids: set[int]) -> int:
-    """Refresh the bell on every tab of these users connected to this worker; returns how many
-    tabs were updated. (Every worker hears each event, so together they reach every tab.)"""
-    from brm_app.state.notifications import BellState
+TabUpdate = Callable[[Any, int], Awaitable[None]]
+
+
+async def push_to_tabs(app: rx.App, user_ids: set[int], cls: type, update: TabUpdate) -> int:
+    """Run `update(root_state, user_id)` on every open tab of these users whose websocket this
+    worker holds, still signed in as that user; returns how many tabs were updated. (Every worker
+    hears each event, so together they reach every tab.) The one mechanism behind the bell, the
+    messages and their unread counts: each topic only says what to change in a tab."""
     from brm_app.state.session_guard import SessionOwnerState, credentials_of
 
     if not user_ids:
@@ -114,25 +119,49 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
     tabs = await asyncio.to_thread(_tabs_of, set(user_ids))
     updated = 0
     for user_id, all_tokens in tabs.items():
-        tokens = _tabs_here(app, all_tokens)
-        if not tokens:
-            continue
-        summary = await asyncio.to_thread(BellState.summary_for, user_id)
-        for token in tokens:
+        for token in _tabs_here(app, all_tokens):
             try:
-                async with app.modify_state(rx.BaseStateToken(ident=token, cls=BellState)) as state:
+                async with app.modify_state(rx.BaseStateToken(ident=token, cls=cls)) as state:
                     root = state._get_root_state()
                     owner = await root.get_state(SessionOwnerState)
                     if owner._owner_user_id != user_id:
                         continue  # the tab now belongs to someone else (or nobody)
                     if not await asyncio.to_thread(_signed_in_as, credentials_of(root), user_id):
                         continue  # its session has ended since its last event
-                    bell = await root.get_state(BellState)
-                    bell._apply(summary)
+                    await update(root, user_id)
                     updated += 1
             except Exception:  # a vanished tab must not stop the others
                 log.debug("could not push to a tab", exc_info=True)
     return updated
+
+
+async def push_unread(app: rx.App, user_ids: set[int]) -> int:
+    """Refresh the bell on every tab of these users connected to this worker."""
+    from brm_app.state.notifications import BellState
+
+    summaries: dict[int, Any] = {}
+
+    async def update(root: Any, user_id: int) -> None:
+        if user_id not in summaries:
+            summaries[user_id] = await asyncio.to_thread(BellState.summary_for, user_id)
+        bell = await root.get_state(BellState)
+        bell._apply(summaries[user_id])
+
+    return await push_to_tabs(app, set(user_ids), BellState, update)
+
+
+async def push_messages(app: rx.App, user_ids: set[int], conversation_ids: list[int]) -> int:
+    """New messages (or statuses, receipts) in these conversations: the messages badge and, where
+    the Communication Center is open, its list and open conversation refresh."""
+    from brm_app.state.communications import CommsState, MessageBadgeState
+
+    async def update(root: Any, user_id: int) -> None:
+        badge = await root.get_state(MessageBadgeState)
+        await badge._refresh()
+        comms = await root.get_state(CommsState)
+        await comms._live_refresh(conversation_ids)
+
+    return await push_to_tabs(app, set(user_ids), MessageBadgeState, update)
 
 
 def forget_stale_tabs(db: Session) -> None:
@@ -143,6 +172,11 @@ def forget_stale_tabs(db: Session) -> None:
 async def deliver_notifications(app: rx.App, event: events.Event) -> None:
     """Subscriber of "notifications" events: the named users' bells changed."""
     await push_unread(app, set(event.user_ids))
+
+
+async def deliver_messages(app: rx.App, event: events.Event) -> None:
+    """Subscriber of "messages" events: conversations (event ids) changed for the named users."""
+    await push_messages(app, set(event.user_ids), list(event.ids))
 
 
 async def scheduler_loop(app: rx.App) -> None:

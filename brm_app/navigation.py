@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
+from brm_app.models.user import Role
 
 
 @dataclass(frozen=True)
@@ -14,10 +15,14 @@ class Section:
     href: str
     icon: str  # a lucide icon name
     permission: Permission | None = None
+    # Only for these roles (None: every role with the permission).
+    roles: tuple[Role, ...] | None = None
 
 
 SECTIONS: list[Section] = [
-    Section("Dashboard", "/", "layout-dashboard"),
+    Section("Portal home", "/portal", "house", roles=(Role.TRADER,)),
+    Section("Dashboard", "/", "layout-dashboard", roles=tuple(r for r in Role if r != Role.TRADER)),
+    Section("Messages", "/communications", "messages-square", Permission.COMMS_VIEW),
     Section("Firms", "/firms", "building-2", Permission.FIRMS_VIEW),
     Section("Traders", "/traders", "contact", Permission.TRADERS_VIEW),
     Section("Calendar", "/calendar", "calendar-days", Permission.FOLLOW_UPS_VIEW),
@@ -35,5 +40,6 @@ def sections_for(actor: Actor) -> list[dict[str, str]]:
     return [
         {"label": s.label, "href": s.href, "icon": s.icon}
         for s in SECTIONS
-        if s.permission is None or has(actor, s.permission)
+        if (s.permission is None or has(actor, s.permission))
+        and (s.roles is None or actor.role in s.roles)
     ]

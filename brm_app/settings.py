@@ -11,6 +11,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -49,9 +50,10 @@ class SettingsError(ValueError):
 
 
 # The adapters each outside system can use (bootstrap maps each name to its adapter).
-EMAIL_PROVIDERS = ("log",)
-SMS_PROVIDERS = ("log",)
+EMAIL_PROVIDERS = ("log", "sendgrid")
+SMS_PROVIDERS = ("log", "twilio")
 MARKET_DATA_PROVIDERS = ("simulated", "csv", "off")
+_SECRETS = {"secret_key", "admin_password", "sendgrid_api_key", "twilio_auth_token"}
 
 
 def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -96,6 +98,21 @@ class Settings:
     market_data_url: str | None = None
     market_data_seed: int = 42
     market_data_tick_seconds: float = 1.0
+    # Communications: sender identities, provider keys, where replies and webhooks arrive.
+    email_from: str = "no-reply@brokersync.example"
+    # Replies to outgoing email go to reply+<conversation token>@this domain (Inbound Parse).
+    inbound_domain: str | None = None
+    sendgrid_api_key: str | None = field(default=None, repr=False)
+    sendgrid_api_host: str = "https://api.sendgrid.com"
+    # The Event Webhook's (and signed Inbound Parse's) ECDSA public key, base64 as SendGrid shows it.
+    sendgrid_webhook_public_key: str | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    twilio_from: str | None = None
+    # Only to reach a stub or relay instead of api.twilio.com.
+    twilio_api_base: str | None = None
+    # Attempts per email/SMS before it is marked failed (temporary failures retry with backoff).
+    delivery_max_attempts: int = 5
 
     @property
     def is_sqlite(self) -> bool:
@@ -106,7 +123,7 @@ class Settings:
         out: dict[str, str] = {}
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.name in {"secret_key", "admin_password"}:
+            if f.name in _SECRETS:
                 value = "(set)" if value else "(unset)"
             elif f.name == "database_url":
                 value = _mask_url_password(str(value))
@@ -232,6 +249,7 @@ def load_settings() -> Settings:
         market_data_url=_env("BRM_MARKET_DATA_URL"),
         market_data_seed=_env_int("BRM_MARKET_DATA_SEED", 42),
         market_data_tick_seconds=_env_int("BRM_MARKET_DATA_TICK_MS", 1000) / 1000,
+        **_communications(email_provider, sms_provider),
     )
 
 
@@ -242,6 +260,39 @@ def _reporting_currency() -> str:
             f"BRM_REPORTING_CURRENCY must be a 3-letter currency code, got {code!r}"
         )
     return code
+
+
+def _communications(email_provider: str, sms_provider: str) -> dict[str, Any]:
+    """The communications settings, checked: a real provider needs its keys and sender."""
+    values: dict[str, Any] = {
+        "email_from": _env("BRM_EMAIL_FROM", "no-reply@brokersync.example"),
+        "inbound_domain": (_env("BRM_INBOUND_DOMAIN") or "").lower() or None,
+        "sendgrid_api_key": _env("BRM_SENDGRID_API_KEY"),
+        "sendgrid_api_host": _env("BRM_SENDGRID_API_HOST", "https://api.sendgrid.com"),
+        "sendgrid_webhook_public_key": _env("BRM_SENDGRID_WEBHOOK_PUBLIC_KEY"),
+        "twilio_account_sid": _env("BRM_TWILIO_ACCOUNT_SID"),
+        "twilio_auth_token": _env("BRM_TWILIO_AUTH_TOKEN"),
+        "twilio_from": _env("BRM_TWILIO_FROM"),
+        "twilio_api_base": _env("BRM_TWILIO_API_BASE"),
+        "delivery_max_attempts": _env_int("BRM_DELIVERY_MAX_ATTEMPTS", 5),
+    }
+    if not 1 <= values["delivery_max_attempts"] <= 20:
+        raise SettingsError("BRM_DELIVERY_MAX_ATTEMPTS must be between 1 and 20")
+    if email_provider == "sendgrid" and not values["sendgrid_api_key"]:
+        raise SettingsError("BRM_EMAIL_PROVIDER=sendgrid needs BRM_SENDGRID_API_KEY")
+    if sms_provider == "twilio":
+        missing = [
+            name
+            for name, key in (
+                ("BRM_TWILIO_ACCOUNT_SID", "twilio_account_sid"),
+                ("BRM_TWILIO_AUTH_TOKEN", "twilio_auth_token"),
+                ("BRM_TWILIO_FROM", "twilio_from"),
+            )
+            if not values[key]
+        ]
+        if missing:
+            raise SettingsError(f"BRM_SMS_PROVIDER=twilio needs {', '.join(missing)}")
+    return values
 
 
 @functools.cache

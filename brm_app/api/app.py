@@ -13,6 +13,7 @@ from brm_app.api.routes import (
     browser_session,
     calendar,
     calendar_feed,
+    communications,
     docs,
     exports,
     firms,
@@ -23,10 +24,12 @@ from brm_app.api.routes import (
     notifications,
     oms,
     portfolios,
+    preferences,
     relationship,
     trader_roles,
     traders,
     users,
+    webhooks,
 )
 
 
@@ -57,12 +60,15 @@ def create_api() -> FastAPI:
         notifications,
         portfolios,
         oms,
+        preferences,
+        communications,
         calendar,
         relationship,
         app_settings,
         jobs,
         calendar_feed,
         browser_session,
+        webhooks,
         docs,
     ):
         api.include_router(module.router)

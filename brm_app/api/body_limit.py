@@ -15,7 +15,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 MiB = 1024 * 1024
 DEFAULT_LIMIT = 1 * MiB
 # Only the CSV upload needs more (services.bulk.csv_format.MAX_BYTES; the route checks it again).
-PATH_LIMITS = {"/api/session/imports": 20 * MiB}
+PATH_LIMITS = {
+    "/api/session/imports": 20 * MiB,
+    # A 10 MB attachment and its multipart envelope.
+    "/api/v1/attachments": 11 * MiB,
+    "/api/session/attachments": 11 * MiB,
+    # SendGrid's Inbound Parse posts the whole email with its attachments.
+    "/api/v1/webhooks/sendgrid/inbound": 30 * MiB,
+}
 WEBSOCKET_MESSAGE_LIMIT = 1 * MiB
 WS_MESSAGE_TOO_BIG = 1009  # RFC 6455 section 7.4.1
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -153,3 +153,23 @@ def one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 
     route.__brm_one_hop__ = True  # type: ignore[attr-defined]
     return route
+
+
+async def run_db(work: Session, fn: Callable[..., Any], *args: Any) -> Any:
+    """For an async route (one that reads its raw body first): `fn(db, *args)` in the request's
+    unit of work, on one worker thread, committed before it returns. `work` is the route's `DB`."""
+    if type(work) is not PendingWork:
+        raise TypeError("run_db takes the route's DB placeholder")
+    pending = cast(PendingWork, work)
+
+    def call() -> Any:
+        with unit_of_work(write=pending.write) as db:
+            return fn(db, *args)
+
+    return await run_in_threadpool(call)
+
+
+def async_route(endpoint: Callable[..., Any]) -> Callable[..., Any]:
+    """Marks an async route that takes `DB` and does its database work through `run_db`."""
+    endpoint.__brm_one_hop__ = True  # type: ignore[attr-defined]
+    return endpoint

@@ -62,10 +62,15 @@ class Permission(StrEnum):
     PORTFOLIOS_TRADE = "portfolios.trade"
     INSTRUMENTS_MANAGE = "instruments.manage"
     API_KEYS_MANAGE = "api_keys.manage"
+    # Communications: see the conversations one may (record rules), write in them, and the
+    # compliance log over every channel (search, export, the inbound triage list)
+    COMMS_VIEW = "communications.view"
+    COMMS_SEND = "communications.send"
+    COMMS_LOG = "communications.log"
 
 
 P = Permission
-_EVERYONE = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW, P.PORTFOLIOS_VIEW}
+_EVERYONE = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW, P.PORTFOLIOS_VIEW, P.COMMS_VIEW}
 # What a broker does to the firms they cover (the record rules limit it to those).
 _BOOK = {
     P.FIRMS_CREATE,
@@ -79,6 +84,7 @@ _BOOK = {
     P.FOLLOW_UPS_VIEW,
     P.FOLLOW_UPS_EDIT,
     P.PORTFOLIOS_TRADE,
+    P.COMMS_SEND,
 }
 _MANAGE_BOOKS = {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TEAM_VIEW}
 # Compliance reads everything, changes nothing.
@@ -89,6 +95,7 @@ _REVIEW = {
     P.INTERACTIONS_VIEW_VOIDED,
     P.FOLLOW_UPS_VIEW,
     P.TEAM_VIEW,
+    P.COMMS_LOG,
 }
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -109,11 +116,14 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.INSTRUMENTS_MANAGE,
             P.API_KEYS_MANAGE,
         }
-    ),
+    )
+    # Admins read conversations (like compliance) but do not write in them.
+    - {P.COMMS_SEND},
     Role.COMPLIANCE: frozenset(_EVERYONE | _REVIEW),
     Role.MANAGER: frozenset(_EVERYONE | _BOOK | _MANAGE_BOOKS),
     Role.BROKER: frozenset(_EVERYONE | _BOOK),
-    Role.TRADER: frozenset(_EVERYONE),
+    # A trader with portal access writes in their own conversations (the record rules).
+    Role.TRADER: frozenset(_EVERYONE | {P.COMMS_SEND}),
 }
 
 # rule(actor, permission, record, db) -> may the actor see (and so act on) this record?

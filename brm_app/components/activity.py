@@ -405,6 +405,16 @@ def _entry(r: Any) -> rx.Component:
     )
 
 
+def _messages_href(firm_id: Any, trader_id: Any) -> Any:
+    """The Communication Center for this trader (every channel), else for this firm."""
+    trader = rx.Var.create(trader_id)
+    return rx.cond(
+        trader.to(int) > 0,
+        "/communications?trader=" + trader.to_string(),
+        "/communications?firm=" + rx.Var.create(firm_id).to_string(),
+    )
+
+
 def timeline_card(
     state: Any,
     *,
@@ -416,6 +426,13 @@ def timeline_card(
     return card(
         rx.flex(
             rx.heading("Activity", size="4"),
+            rx.link(
+                rx.button(
+                    rx.icon("messages-square", size=14), "Messages", size="1", variant="soft"
+                ),
+                href=_messages_href(firm_id, trader_id),
+                class_name="timeline-messages-link",
+            ),
             rx.spacer(),
             rx.select.root(
                 rx.select.trigger(aria_label="Filter by type", size="1"),

@@ -252,6 +252,13 @@ def trader_fields(
             text("email", "Email", max_length=254, type="email", required=True),
             text("phone", "Phone", max_length=40, type="tel", placeholder="+1 212 555 0147"),
         ),
+        text(
+            "mobile",
+            "Mobile (SMS go only here)",
+            max_length=40,
+            type="tel",
+            placeholder="+44 7911 123456",
+        ),
         _grid(
             field(
                 "Role at the firm",

@@ -9,6 +9,7 @@ import reflex as rx
 
 from brm_app.navigation import SECTIONS
 from brm_app.state.auth import SessionState
+from brm_app.state.communications import MessageBadgeState
 from brm_app.state.notifications import BellState
 
 SIDEBAR_WIDTH = "248px"
@@ -297,11 +298,45 @@ def _mobile_menu() -> rx.Component:
     )
 
 
+def _messages_badge() -> Any:
+    """Unread messages over every conversation: pushed live with each new message."""
+    return rx.link(
+        rx.box(
+            rx.icon_button(
+                rx.icon("messages-square", size=18),
+                variant="ghost",
+                aria_label="Messages",
+                id="messages",
+                tab_index=-1,
+            ),
+            rx.cond(
+                MessageBadgeState.unread > 0,
+                rx.badge(
+                    MessageBadgeState.unread,
+                    color_scheme="red",
+                    variant="solid",
+                    radius="full",
+                    size="1",
+                    position="absolute",
+                    top="-4px",
+                    right="-6px",
+                    id="messages-count",
+                    pointer_events="none",
+                ),
+            ),
+            position="relative",
+        ),
+        href="/communications",
+        aria_label="Messages",
+    )
+
+
 def _topbar(title: str) -> rx.Component:
     return rx.hstack(
         rx.box(_mobile_menu(), class_name="brm-mobile-only"),
         rx.text(title, size="3", weight="medium", color_scheme="gray"),
         rx.spacer(),
+        _messages_badge(),
         _bell(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark"),
         _user_menu(),
@@ -369,7 +404,12 @@ def app_page(
         return rx.page(
             route=route,
             title=f"{title} · BrokerSync",
-            on_load=[SessionState.load, BellState.load, *(on_load or [])],
+            on_load=[
+                SessionState.load,
+                BellState.load,
+                MessageBadgeState.load,
+                *(on_load or []),
+            ],
         )(page)
 
     return decorate

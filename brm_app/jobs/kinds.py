@@ -8,9 +8,9 @@ from brm_app.jobs.runner import Chore, Handler, Runner
 
 
 def handlers() -> dict[str, Handler]:
-    from brm_app.services import deliveries
+    from brm_app.services import communications, deliveries
 
-    return {deliveries.SEND_KIND: deliveries.send}
+    return {deliveries.SEND_KIND: deliveries.send, communications.SEND_KIND: communications.send}
 
 
 def build_runner(*, chores: Sequence[Chore] = ()) -> Runner:

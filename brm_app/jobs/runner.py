@@ -105,12 +105,13 @@ class Runner:
             log.info("jobs: %s reminder(s) sent", report.reminders_sent)
 
     def _periodic(self, report: RoundReport) -> None:
-        from brm_app.services import deliveries, scheduler
+        from brm_app.services import communications, deliveries, scheduler
 
         with unit_of_work(write=True, engine=self._engine()) as db:
             escalated = scheduler.escalate_overdue(db)
             report.escalations += escalated.escalations
             deliveries.sweep_interrupted(db)
+            communications.sweep_interrupted(db)
             queue.prune_done(db, older_than=KEEP_DONE)
             for chore in self.chores:
                 chore(db)

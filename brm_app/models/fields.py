@@ -96,6 +96,18 @@ def check_phone(value: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+def check_mobile(value: str) -> str:
+    """A mobile number (SMS go only there): E.164, and a mobile line where the numbering plan says."""
+    e164 = check_phone(value)
+    kind = phonenumbers.number_type(phonenumbers.parse(e164, None))
+    if kind not in (
+        phonenumbers.PhoneNumberType.MOBILE,
+        phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    ):
+        raise ValueError("is not a mobile number (SMS go only to mobile numbers)")
+    return e164
+
+
 def phone_display(e164: str | None) -> str:
     """+442079460958 -> +44 20 7946 0958 (for reading; storage stays E.164)."""
     if not e164:
@@ -163,6 +175,17 @@ def optional_text(max_length: int) -> object:
 
 LEI = _optional(40, check_lei)
 Phone = _optional(40, check_phone)
+# Spelled out (not through _optional) so type checkers see a type.
+Mobile = Annotated[
+    Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, max_length=40),
+        AfterValidator(check_text),
+        AfterValidator(check_mobile),
+    ]
+    | None,
+    BeforeValidator(_blank_to_none),
+]
 Country = _optional(10, check_country)
 OptionalEmail = _optional(254, check_email)
 Website = _optional(300, check_website)

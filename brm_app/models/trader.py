@@ -11,7 +11,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import Email, Phone, RecordId, name_text
+from brm_app.models.fields import Email, Mobile, Phone, RecordId, name_text
 
 NAME_MAX = 200
 BUILT_IN_ROLES = ("Portfolio Manager", "Analyst", "Trader", "Head of Desk", "Operations")
@@ -60,6 +60,8 @@ class Trader(SQLModel, table=True):
     name_key: str = Field(max_length=NAME_MAX)
     email: str = Field(max_length=254, index=True)
     phone: str | None = Field(default=None, max_length=20)
+    # A mobile number (E.164): SMS go only here.
+    mobile: str | None = Field(default=None, max_length=20)
     role: str = Field(max_length=60)
     portal_access: bool = Field(default=False)
     view_portfolio: bool = Field(default=False)
@@ -121,6 +123,7 @@ class TraderWrite(BaseModel):
     name: TraderName
     email: Email
     phone: Phone = None
+    mobile: Mobile = None
     role: RoleName = "Trader"
     permissions: list[TraderPermission] = PField(
         default_factory=lambda: [TraderPermission.RECEIVE_EMAIL], max_length=10
@@ -136,6 +139,7 @@ class TraderPatch(BaseModel):
     name: TraderName | None = None
     email: Email | None = None
     phone: Phone = None
+    mobile: Mobile = None
     role: RoleName | None = None
     permissions: list[TraderPermission] | None = PField(default=None, max_length=10)
     status: TraderStatus | None = None
@@ -156,6 +160,7 @@ class TraderPublic(BaseModel):
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None = None
+    mobile: str | None = None
 
 
 class TraderMovePublic(BaseModel):

@@ -64,6 +64,8 @@ class User(SQLModel, table=True):
     )
     # Two-factor sign-in (TOTP) is on; the secret itself lives encrypted in user_totp.
     mfa_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
+    # A mobile number (E.164) for notifications by SMS (their preferences say which).
+    mobile: str | None = Field(default=None, max_length=20)
 
 
 class UserPublic(BaseModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from zoneinfo import available_timezones
 
 import reflex as rx
@@ -10,6 +11,7 @@ from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, field, page_header, role_badge
 from brm_app.state.account import AccountState as S
 from brm_app.state.auth import SessionState
+from brm_app.state.preferences import PreferencesState
 
 TIME_ZONES = [
     *sorted(
@@ -286,7 +288,87 @@ def _feeds() -> rx.Component:
     )
 
 
-@app_page("/account", "My account", on_load=[S.load])
+def _notification_preferences() -> rx.Component:
+    P: Any = PreferencesState
+
+    def switch(r: Any, channel: str) -> Any:
+        return rx.table.cell(
+            rx.switch(
+                checked=r[channel].to(bool),
+                on_change=lambda v: P.toggle(r["kind"].to(str), channel, v),
+                aria_label=r["label"].to(str) + " by " + channel.replace("_", "-"),
+            )
+        )
+
+    return card(
+        rx.heading("Notifications", size="4"),
+        rx.text(
+            "Which channels reach you for each kind of event. Email and SMS wait until your "
+            "quiet hours end; SMS go to your mobile number.",
+            size="2",
+            color_scheme="gray",
+        ),
+        rx.table.root(
+            rx.table.header(
+                rx.table.row(
+                    rx.table.column_header_cell("Event"),
+                    rx.table.column_header_cell("In-app"),
+                    rx.table.column_header_cell("Email"),
+                    rx.table.column_header_cell("SMS"),
+                )
+            ),
+            rx.table.body(
+                rx.foreach(
+                    P.rows,
+                    lambda r: rx.table.row(
+                        rx.table.cell(rx.text(r["label"], size="2")),
+                        switch(r, "in_app"),
+                        switch(r, "email"),
+                        switch(r, "sms"),
+                    ),
+                )
+            ),
+            size="1",
+            id="notification-preferences",
+        ),
+        rx.form(
+            rx.flex(
+                field(
+                    "Mobile (for SMS)",
+                    rx.input(
+                        name="mobile",
+                        default_value=P.mobile,
+                        placeholder="+44 7911 123456",
+                        id="my-mobile",
+                    ),
+                ),
+                field(
+                    "Quiet from",
+                    rx.input(
+                        name="quiet_start",
+                        type="time",
+                        default_value=P.quiet_start,
+                        id="quiet-start",
+                    ),
+                ),
+                field(
+                    "until",
+                    rx.input(
+                        name="quiet_end", type="time", default_value=P.quiet_end, id="quiet-end"
+                    ),
+                ),
+                gap="12px",
+                wrap="wrap",
+            ),
+            rx.cond(P.error != "", rx.text(P.error, size="1", color_scheme="red", role="alert")),
+            rx.button("Save", type="submit", margin_top="8px", id="save-notification-contact"),
+            on_submit=P.save_contact,
+            reset_on_submit=False,
+        ),
+    )
+
+
+@app_page("/account", "My account", on_load=[S.load, PreferencesState.load])
 def account() -> rx.Component:
     return rx.vstack(
         page_header("My account", "Your name, time zone, password, reminders and calendar feed."),
@@ -295,6 +377,7 @@ def account() -> rx.Component:
             _password(),
             _security(),
             _reminders(),
+            _notification_preferences(),
             rx.cond(S.can_have_feed, _feeds()),
             columns=rx.breakpoints(initial="1", md="2"),
             spacing="4",

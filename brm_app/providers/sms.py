@@ -18,6 +18,8 @@ class OutgoingSms:
     text: str
     # Our own reference for logs and provider metadata, e.g. "delivery:123" (ids only, no content).
     reference: str
+    # Where the provider reports the delivery status (our webhook), when it can.
+    status_callback: str | None = None
 
 
 class SmsProvider(Protocol):

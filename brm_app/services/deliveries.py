@@ -10,7 +10,7 @@ the text are read from the database when it runs, and never written to the log.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -32,10 +32,15 @@ SENDING_STALE = timedelta(minutes=15)
 _SENDABLE = ("pending", "failed")
 
 
-def enqueue_send(db: Session, delivery_id: int) -> int:
-    """The job that sends this delivery, in the caller's transaction (at most one per delivery)."""
+def enqueue_send(db: Session, delivery_id: int, run_at: datetime | None = None) -> int:
+    """The job that sends this delivery, in the caller's transaction (at most one per delivery);
+    `run_at`: not before then (the end of the user's quiet hours)."""
     return queue.enqueue(
-        db, SEND_KIND, {"delivery_id": delivery_id}, key=f"{SEND_KIND}:{delivery_id}"
+        db,
+        SEND_KIND,
+        {"delivery_id": delivery_id},
+        key=f"{SEND_KIND}:{delivery_id}",
+        run_at=run_at,
     )
 
 
@@ -57,8 +62,10 @@ def _message(db: Session, delivery: NotificationDelivery) -> OutgoingEmail | Out
         text = "\n\n".join(part for part in (note.title, note.body, link) if part)
         return OutgoingEmail(to=user.email, subject=note.title, text=text, reference=reference)
     if delivery.channel == "sms":
-        # Users have no mobile number yet (the communications work adds one).
-        raise PermanentJobError(f"delivery {delivery.id}: the recipient has no mobile number")
+        if not user.mobile:
+            raise PermanentJobError(f"delivery {delivery.id}: the recipient has no mobile number")
+        text = " ".join(part for part in (note.title, note.body, link) if part)
+        return OutgoingSms(to=user.mobile, text=text[:1500], reference=reference)
     raise PermanentJobError(f"delivery {delivery.id}: channel {delivery.channel!r} is not sent")
 
 

@@ -41,6 +41,10 @@ def notify(
     if unknown:
         raise ValueError(f"unknown notification channels: {sorted(unknown)}")
     now = utcnow()
+    from brm_app.services import preferences
+
+    # Email and SMS wait for the end of the user's quiet hours; in-app is immediate.
+    later = preferences.quiet_until(db, user_id, now) if set(channels) - {"in_app"} else None
     note = Notification(
         user_id=user_id,
         kind=kind,
@@ -65,7 +69,7 @@ def notify(
             db.flush()
             assert delivery.id is not None  # flushed: it has its id
             # Sent by a job once this transaction commits (none if it rolls back).
-            deliveries.enqueue_send(db, delivery.id)
+            deliveries.enqueue_send(db, delivery.id, run_at=later)
     events.publish(db, TOPIC, [user_id], note.id)
     return note
 

@@ -32,12 +32,13 @@ AnyActor = Actor | SystemActor
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    kind: str  # "interaction" | "follow_up" | "trade"
+    kind: str  # "interaction" | "follow_up" | "trade" | "communication"
     at: datetime
     interaction: InteractionPublic | None = None
     follow_up: FollowUpPublic | None = None
     # Orders' fills and other portfolio transactions (OMS, manual, import).
     transaction: TransactionPublic | None = None
+    communication: Any = None  # CommunicationPublic
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ def timeline(
         ]
     if include_follow_ups and not outcomes and not types and has(actor, Permission.PORTFOLIOS_VIEW):
         entries += _trades(db, t_conds, before, limit)
+    if include_follow_ups and not outcomes and not types:
+        checked_firm = firm.id if firm_id is not None else None
+        checked_trader = trader.id if firm_id is None else None
+        entries += _communications(db, actor, checked_firm, checked_trader, before, limit)
     entries.sort(key=lambda e: e.at, reverse=True)
     has_more = len(entries) > limit
     entries = entries[:limit]
@@ -153,6 +158,50 @@ def _trades(
         at = datetime.combine(row.trade_date, time(), tzinfo=UTC)
         out.append(TimelineEntry("trade", at, transaction=pub))
     return out
+
+
+def _communications(
+    db: Session,
+    actor: AnyActor,
+    firm_id: object,
+    trader_id: object,
+    before: datetime | None,
+    limit: int,
+) -> list[TimelineEntry]:
+    """Messages on every channel in the conversations the actor sees (the caller checked the
+    firm or trader itself)."""
+    from sqlmodel import col
+
+    from brm_app.models.communication import Conversation, ConversationParticipant, Message
+    from brm_app.services import conversations
+
+    conds: list[Any] = [
+        col(Message.conversation_id).in_(
+            select(Conversation.id).where(conversations.conversation_condition(actor))
+        )
+    ]
+    if firm_id is not None:
+        conds.append(col(Message.firm_id) == firm_id)
+    else:
+        conds.append(
+            col(Message.conversation_id).in_(
+                select(ConversationParticipant.conversation_id).where(
+                    col(ConversationParticipant.trader_id) == trader_id
+                )
+            )
+        )
+    if before is not None:
+        conds.append(col(Message.sent_at) < before)
+    rows = db.exec(
+        select(Message)
+        .where(*conds)
+        .order_by(col(Message.sent_at).desc(), col(Message.id).desc())
+        .limit(limit + 1)
+    ).all()
+    return [
+        TimelineEntry("communication", m.sent_at, communication=m)
+        for m in conversations.messages_public(db, list(rows))
+    ]
 
 
 @dataclass(frozen=True)

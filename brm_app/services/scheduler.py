@@ -94,7 +94,7 @@ def fire_due_reminders(
             outcomes["skipped"].append(reminder_id)
             report.reminders_skipped += 1
             continue
-        tz, email_too = assignees.get(fu.assignee_id, ("UTC", False))
+        tz, _ = assignees.get(fu.assignee_id, ("UTC", False))
         overdue = fu.due_at <= now
         notifications.notify(
             db,
@@ -103,8 +103,8 @@ def fire_due_reminders(
             title=("Overdue: " if overdue else "Reminder: ") + fu.title,
             body=f"{firm_names[fu.firm_id]} — due {_when(fu.due_at, tz)}",
             link=f"/follow-ups/{fu.id}",
-            # Users who asked for it also get their reminders by email (sent by a job).
-            channels=("in_app", "email") if email_too else ("in_app",),
+            # The channels the user chose for reminders (email/SMS sent by a job).
+            channels=_channels(db, fu.assignee_id, "reminder"),
         )
         outcomes["sent"].append(reminder_id)
         report.reminders_sent += 1
@@ -167,6 +167,7 @@ def escalate_overdue(db: Session, *, now: datetime | None = None, batch: int = B
             title=f"Overdue for {assignee.name}: {fu.title}",
             body=f"{firm_name} — was due {_when(fu.due_at, manager.time_zone)}, {days} day(s) ago or more",
             link=f"/follow-ups/{fu.id}",
+            channels=_channels(db, assignee.manager_id, "overdue"),
         )
         report.escalations += 1
         report.users.add(manager.id)
@@ -184,3 +185,11 @@ def run_pass(db: Session, *, now: datetime | None = None) -> PassReport:
         escalations=second.escalations,
         users=first.users | second.users,
     )
+
+
+def _channels(db: Session, user_id: int, kind: str) -> tuple[str, ...]:
+    """The user's chosen channels for this kind; the bell always keeps a record."""
+    from brm_app.services import preferences
+
+    chosen = preferences.channels_for(db, user_id, kind)
+    return ("in_app", *[c for c in chosen if c != "in_app"])

@@ -103,6 +103,7 @@ def to_public(db: Session, trader: Trader, firm_name: str | None = None) -> Trad
         name=trader.name,
         email=trader.email,
         phone=trader.phone,
+        mobile=trader.mobile,
         role=trader.role,
         permissions=trader.permissions,
         status=TraderStatus(trader.status),
@@ -272,6 +273,7 @@ def _snapshot(t: Trader) -> dict[str, Any]:
         "name": t.name,
         "email": t.email,
         "phone": t.phone,
+        "mobile": t.mobile,
         "role": t.role,
         "permissions": [p.value for p in TraderPermission if getattr(t, p.value)],
         "status": t.status,
@@ -395,6 +397,7 @@ def create_trader(
         name_key=name_key(data.name),
         email=data.email,
         phone=data.phone,
+        mobile=data.mobile,
         role=_canonical_role(db, data.role),
         status=data.status.value,
         created_at=now,
@@ -583,6 +586,8 @@ def _save(
     trader.email = final_email
     if "phone" in values:
         trader.phone = values["phone"]
+    if "mobile" in values:
+        trader.mobile = values["mobile"]
     if "role" in values:
         trader.role = values["role"]
     if "status" in values:

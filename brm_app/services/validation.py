@@ -44,6 +44,12 @@ def require_id(value: Any, field: str = "id") -> int:
     return value
 
 
+def rid(value: int | None) -> int:
+    """A stored row's id (a flushed or loaded row always has one), typed as such."""
+    assert value is not None
+    return value
+
+
 def optional_id(value: Any, field: str) -> int | None:
     if value is None or value == "":
         return None

@@ -474,6 +474,7 @@ class FirmState(TimelineMixin, rx.State):
             **payload,
             "perms": payload["permissions"],
             "phone": payload["phone"] or "",
+            "mobile": payload["mobile"] or "",
         }
         try:
             data = parse(TraderWrite, payload)

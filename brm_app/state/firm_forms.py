@@ -100,6 +100,7 @@ def trader_payload(form: dict[str, Any]) -> dict[str, Any]:
         "name": form.get("name", ""),
         "email": form.get("email", ""),
         "phone": _opt(form.get("phone")),
+        "mobile": _opt(form.get("mobile")),
         "role": form.get("role") or "Trader",
         "status": form.get("status") or "active",
         "permissions": [
@@ -114,6 +115,7 @@ def trader_form_values(trader: TraderPublic | None) -> dict[str, Any]:
             "name": "",
             "email": "",
             "phone": "",
+            "mobile": "",
             "role": "Trader",
             "status": "active",
             "perms": ["receive_email"],
@@ -122,6 +124,7 @@ def trader_form_values(trader: TraderPublic | None) -> dict[str, Any]:
         "name": trader.name,
         "email": trader.email,
         "phone": trader.phone or "",
+        "mobile": trader.mobile or "",
         "role": trader.role,
         "status": trader.status.value,
         "perms": [p.value for p in trader.permissions],

@@ -38,6 +38,26 @@ def timeline_rows(entries: list[relationship.TimelineEntry]) -> list[dict[str, A
             )
         elif e.transaction is not None:
             rows.append(_trade_row(e.transaction, e.at))
+        elif e.communication is not None:
+            c = e.communication
+            channel = {"in_app": "In-app message", "email": "Email", "sms": "SMS"}
+            rows.append(
+                {
+                    "kind": "communication",
+                    "id": c.communication_id,
+                    "href": f"/communications?conversation={c.conversation_id}",
+                    "at": c.sent_at.isoformat(),
+                    "title": c.content.splitlines()[0][:80] if c.content else "(message)",
+                    "type": channel.get(c.message_type.value, "Message"),
+                    "outcome": "",
+                    "who": c.sender_name,
+                    "traders": "",
+                    "status": "",
+                    "overdue": False,
+                    "notes": c.content[:240],
+                    "version": 0,
+                }
+            )
         elif e.follow_up is not None:
             f = e.follow_up
             rows.append(

@@ -125,7 +125,12 @@ class TraderState(TimelineMixin, rx.State):
             can_grant=self.can_grant_portal,
             current=self.trader.get("perm_list", []),
         )
-        self.form = {**payload, "perms": payload["permissions"], "phone": payload["phone"] or ""}
+        self.form = {
+            **payload,
+            "perms": payload["permissions"],
+            "phone": payload["phone"] or "",
+            "mobile": payload["mobile"] or "",
+        }
         try:
             data = parse(TraderWrite, payload)
             saved = await self._call(

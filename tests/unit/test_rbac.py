@@ -13,7 +13,7 @@ from brm_app.services.errors import NotFound, PermissionDenied
 
 P = Permission
 # The expected table, written out: a change to PERMISSIONS must change this test on purpose.
-READ = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW, P.PORTFOLIOS_VIEW}
+READ = {P.PROFILE_EDIT, P.FIRMS_VIEW, P.TRADERS_VIEW, P.PORTFOLIOS_VIEW, P.COMMS_VIEW}
 BOOK = {P.FIRMS_CREATE, P.FIRMS_EDIT, P.FIRMS_ARCHIVE, P.TRADERS_EDIT, P.DATA_IMPORT, P.DATA_EXPORT}
 BOOK |= {P.INTERACTIONS_VIEW, P.INTERACTIONS_LOG, P.FOLLOW_UPS_VIEW, P.FOLLOW_UPS_EDIT}
 BOOK |= {P.PORTFOLIOS_TRADE}
@@ -24,6 +24,7 @@ REVIEW = {
     P.INTERACTIONS_VIEW_VOIDED,
     P.FOLLOW_UPS_VIEW,
     P.TEAM_VIEW,
+    P.COMMS_LOG,
 }
 EXPECTED = {
     Role.ADMIN: READ
@@ -43,9 +44,11 @@ EXPECTED = {
     Role.COMPLIANCE: READ | REVIEW,
     Role.MANAGER: READ
     | BOOK
+    | {P.COMMS_SEND}
     | {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TEAM_VIEW},
-    Role.BROKER: READ | BOOK,
-    Role.TRADER: READ,
+    Role.BROKER: READ | BOOK | {P.COMMS_SEND},
+    # Traders write in their own conversations; admins only read them (like compliance).
+    Role.TRADER: READ | {P.COMMS_SEND},
 }
 
 

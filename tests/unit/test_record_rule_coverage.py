@@ -51,6 +51,18 @@ NO_RECORD_RULE = {
     "PortfolioCash": "kept by the portfolio service from the ledger; never named by a client",
     "OmsExecution": "found by exec_id inside the OMS service, after the firm's check",
     "ApiKey": "admin-only: API_KEYS_MANAGE sees every key; the OMS finds one by its hash",
+    "Message": "loaded by id, then its conversation through conversations.load (which has a rule)",
+    "MessageAttachment": "loaded by id, then its conversation through conversations.load",
+    "ConversationParticipant": "rows of a conversation, reached only through it",
+    "ConversationRead": "the actor's own read state in a conversation they may see",
+    "MessageRead": "receipts of messages, reached only through their conversation",
+    "MessageDelivery": "written by the server, shown with its message, never named by a client",
+    "CommunicationLogEntry": "searched whole under COMMS_LOG (compliance, admins); never by id",
+    "WebhookEvent": "written by verified provider webhooks, never named by a client",
+    "SmsOptOut": "keyed by phone number, written by inbound STOP/START",
+    "InboundTriage": "listed whole under COMMS_LOG (compliance, admins)",
+    "NotificationPreference": "the actor's own rows (keyed by their user id)",
+    "QuietHours": "the actor's own row (keyed by their user id)",
 }
 
 

@@ -11,13 +11,21 @@ from datetime import timedelta
 from brm_app import bootstrap
 from brm_app.auth import rbac
 from brm_app.db import unit_of_work, utcnow
+from brm_app.models.communication import Conversation
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import FollowUp, FollowUpWrite
 from brm_app.models.interaction import Interaction, InteractionWrite
 from brm_app.models.portfolio import Portfolio
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role
-from brm_app.services import access, firms, follow_ups, interactions, portfolios
+from brm_app.services import (
+    access,
+    conversations,
+    firms,
+    follow_ups,
+    interactions,
+    portfolios,
+)
 from tests.factories import make_firm, make_trader, make_user
 
 EXPECTED_RULES = {
@@ -26,11 +34,13 @@ EXPECTED_RULES = {
     Interaction: interactions.interaction_visible,
     FollowUp: follow_ups.follow_up_visible,
     Portfolio: portfolios.portfolio_visible,
+    Conversation: conversations.conversation_visible,
 }
 EXPECTED_MERGE_HOOKS = (
     interactions.move_to_firm,
     follow_ups.move_to_firm,
     portfolios.move_to_firm,
+    conversations.move_to_firm,
 )
 
 
@@ -120,4 +130,5 @@ def test_wiring_twice_is_harmless(database_url):
         "interactions_moved": 1,
         "follow_ups_moved": 1,
         "portfolio_transactions_moved": 0,
+        "conversations_moved": 0,
     }

@@ -1,0 +1,143 @@
+"""/communications/log: the compliance view of every communication on every channel."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import reflex as rx
+
+from brm_app.components.layout import app_page
+from brm_app.components.ui import card, empty_state, field, page_header, table_scroll
+from brm_app.state.communication_log import CommLogState
+
+S: Any = CommLogState
+
+
+def _input(name: str, label: str, placeholder: str = "", type_: str = "text") -> Any:
+    return field(
+        label,
+        rx.input(name=name, placeholder=placeholder, type=type_, id=f"log-{name}", width="100%"),
+    )
+
+
+def _filters() -> Any:
+    return rx.form(
+        rx.grid(
+            _input("text", "Text", "words in the message"),
+            _input("trader_id", "Trader id"),
+            _input("broker_id", "Broker id"),
+            _input("firm_id", "Firm id"),
+            field(
+                "Channel",
+                rx.el.select(
+                    rx.el.option("Any", value=""),
+                    rx.el.option("In-app", value="in_app"),
+                    rx.el.option("Email", value="email"),
+                    rx.el.option("SMS", value="sms"),
+                    name="channel",
+                    id="log-channel",
+                ),
+            ),
+            _input("date_from", "From", type_="date"),
+            _input("date_to", "To", type_="date"),
+            columns=rx.breakpoints(initial="1", sm="2", md="4"),
+            spacing="3",
+            width="100%",
+        ),
+        rx.hstack(
+            rx.button(rx.icon("search", size=16), "Search", type="submit", id="log-search"),
+            # Plain anchors: the browser downloads them (a router link would navigate).
+            rx.el.a(
+                rx.button("Export CSV", variant="soft", type="button", tab_index=-1),
+                href=S.csv_url,
+                download="communication-log.csv",
+                id="log-export-csv",
+            ),
+            rx.el.a(
+                rx.button("Export package", variant="soft", type="button", tab_index=-1),
+                href=S.zip_url,
+                download="communication-log.zip",
+                id="log-export-zip",
+            ),
+            margin_top="12px",
+            wrap="wrap",
+        ),
+        on_submit=S.search,
+        width="100%",
+    )
+
+
+def _row(r: Any) -> Any:
+    return rx.table.row(
+        rx.table.cell(rx.moment(r["at"], format="YYYY-MM-DD HH:mm", local=True)),
+        rx.table.cell(rx.text(r["channel"], " · ", r["direction"], " · ", r["kind"], size="1")),
+        rx.table.cell(rx.text(r["sender"], size="1")),
+        rx.table.cell(rx.text(r["to"], size="1")),
+        rx.table.cell(rx.text(r["content"], size="1", white_space="pre-wrap")),
+        rx.table.cell(rx.text(r["status"], size="1")),
+        rx.table.cell(rx.code(r["hash"], size="1")),
+    )
+
+
+@app_page("/communications/log", "Communication log", on_load=[S.load])
+def communication_log_page() -> Any:
+    return rx.vstack(
+        page_header(
+            "Communication log",
+            rx.text(
+                S.total,
+                " entries: every message on every channel, append-only, each "
+                "vouched for by the audit trail.",
+            ),
+        ),
+        card(
+            _filters(),
+            rx.cond(S.error != "", rx.callout(S.error, color_scheme="red", role="alert")),
+        ),
+        card(
+            rx.cond(
+                S.rows.length() > 0,
+                table_scroll(
+                    rx.table.root(
+                        rx.table.header(
+                            rx.table.row(
+                                *[
+                                    rx.table.column_header_cell(h)
+                                    for h in (
+                                        "When",
+                                        "Channel",
+                                        "From",
+                                        "To",
+                                        "Content",
+                                        "Status",
+                                        "Hash",
+                                    )
+                                ]
+                            )
+                        ),
+                        rx.table.body(rx.foreach(S.rows, _row)),
+                        size="1",
+                        id="log-table",
+                    )
+                ),
+                empty_state("scroll-text", "Nothing found", "No communication matches."),
+            ),
+        ),
+        card(
+            rx.heading("Unmatched inbound (triage)", size="4"),
+            rx.cond(
+                S.triage.length() > 0,
+                rx.vstack(
+                    rx.foreach(
+                        S.triage,
+                        lambda t: rx.text(
+                            t["channel"], " from ", t["from"], ": ", t["text"], size="2"
+                        ),
+                    ),
+                    spacing="1",
+                ),
+                rx.text("Nothing waits for triage.", size="2", color_scheme="gray"),
+            ),
+        ),
+        width="100%",
+    )

@@ -1,0 +1,382 @@
+"""What the providers tell us: delivery statuses (SendGrid's Event Webhook, Twilio's status
+callback) and replies (SendGrid Inbound Parse, Twilio inbound SMS, with STOP/START).
+
+Every webhook is verified before anything is read from it: SendGrid's ECDSA signature over
+timestamp + raw body (`X-Twilio-Email-Event-Webhook-Signature`/`-Timestamp`), Twilio's
+`X-Twilio-Signature` (HMAC of the public URL and the sorted parameters). An unsigned, wrongly
+signed or already processed one is refused (WebhookRefused, 403) and changes nothing; each event
+is processed once (WebhookEvent: SendGrid's sg_event_id, Twilio's message sid and status).
+
+Replies are matched to their conversation (the Reply-To token of an email; an SMS to the
+trader's latest SMS conversation) and recorded like in-app messages (the log, the live event);
+what cannot be matched goes to the triage list that compliance and admins read.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from email.utils import getaddresses
+from typing import Any
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec
+from sendgrid.helpers.eventwebhook import EventWebhook
+from sqlmodel import Session, col, select
+from twilio.request_validator import RequestValidator
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import Permission, require
+from brm_app.db import utcnow
+from brm_app.models.communication import (
+    TEXT_MAX,
+    Channel,
+    Conversation,
+    ConversationParticipant,
+    DeliveryStatus,
+    Direction,
+    InboundTriage,
+    Message,
+    MessageDelivery,
+    SmsOptOut,
+    TriagePublic,
+    WebhookEvent,
+)
+from brm_app.models.fields import check_phone
+from brm_app.models.trader import Trader
+from brm_app.services import audit, communications, conversations
+from brm_app.services.errors import DomainError
+from brm_app.services.pagination import Page, PageRequest
+from brm_app.settings import get_settings
+
+SYSTEM = SystemActor(label="system:webhook")
+STOP_WORDS = {"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"}
+START_WORDS = {"START", "UNSTOP", "YES"}
+SENDGRID_STATUS = {
+    "delivered": DeliveryStatus.DELIVERED,
+    "bounce": DeliveryStatus.BOUNCED,
+    "dropped": DeliveryStatus.FAILED,
+}
+TWILIO_STATUS = {
+    "sent": DeliveryStatus.SENT,
+    "delivered": DeliveryStatus.DELIVERED,
+    "undelivered": DeliveryStatus.FAILED,
+    "failed": DeliveryStatus.FAILED,
+}
+SIGNATURE = "X-Twilio-Email-Event-Webhook-Signature"
+TIMESTAMP = "X-Twilio-Email-Event-Webhook-Timestamp"
+
+
+class WebhookRefused(DomainError):
+    status = 403
+
+
+# ---- verification ------------------------------------------------------------------------------
+
+
+def verify_sendgrid(raw: bytes, headers: Mapping[str, str]) -> None:
+    """SendGrid's ECDSA signature over timestamp + raw body, or WebhookRefused."""
+    key_text = get_settings().sendgrid_webhook_public_key
+    signature, timestamp = headers.get(SIGNATURE), headers.get(TIMESTAMP)
+    if not key_text:
+        raise WebhookRefused("SendGrid webhooks are not configured (no verification key).")
+    if not signature or not timestamp:
+        raise WebhookRefused("The webhook is not signed.")
+    try:
+        key = EventWebhook(key_text).public_key
+        assert isinstance(key, ec.EllipticCurvePublicKey)
+        key.verify(
+            base64.b64decode(signature, validate=True),
+            timestamp.encode() + raw,
+            ec.ECDSA(hashes.SHA256()),
+        )
+    except (InvalidSignature, binascii.Error, ValueError, AssertionError):
+        raise WebhookRefused("The webhook's signature does not match.") from None
+
+
+def verify_twilio(url: str, params: Mapping[str, str], signature: str | None) -> None:
+    token = get_settings().twilio_auth_token
+    if not token:
+        raise WebhookRefused("Twilio webhooks are not configured (no auth token).")
+    if not signature or not RequestValidator(token).validate(url, dict(params), signature):
+        raise WebhookRefused("The webhook's signature does not match.")
+
+
+def public_url(path: str) -> str:
+    """The address the provider called (Twilio signs it): the public URL, never the Host header."""
+    return f"{get_settings().public_url}{path}"
+
+
+def _first_time(db: Session, provider: str, event_id: str) -> bool:
+    """Record an event as processed; False when it was processed before (a replay)."""
+    event_id = event_id[:200]
+    seen = db.exec(
+        select(WebhookEvent.id).where(
+            col(WebhookEvent.provider) == provider, col(WebhookEvent.event_id) == event_id
+        )
+    ).first()
+    if seen is not None:
+        return False
+    db.add(WebhookEvent(provider=provider, event_id=event_id, received_at=utcnow()))
+    db.flush()
+    return True
+
+
+# ---- delivery statuses ----------------------------------------------------------------------------
+
+
+def _delivery_of_ref(db: Session, ref: object) -> MessageDelivery | None:
+    if isinstance(ref, str) and (m := re.fullmatch(r"delivery:(\d{1,10})", ref)):
+        return db.get(MessageDelivery, int(m.group(1)))
+    return None
+
+
+def sendgrid_events(db: Session, raw: bytes, headers: Mapping[str, str]) -> int:
+    """The Event Webhook (a JSON array): returns how many deliveries changed."""
+    verify_sendgrid(raw, headers)
+    try:
+        events = json.loads(raw)
+    except ValueError:
+        raise WebhookRefused("The webhook's body is not JSON.") from None
+    if not isinstance(events, list):
+        raise WebhookRefused("The webhook's body is not a list of events.")
+    fresh, changed = 0, 0
+    for event in events[:1000]:
+        if not isinstance(event, dict) or not isinstance(event.get("sg_event_id"), str):
+            continue
+        if not _first_time(db, "sendgrid", event["sg_event_id"]):
+            continue
+        fresh += 1
+        status = SENDGRID_STATUS.get(str(event.get("event")))
+        delivery = _delivery_of_ref(db, event.get("brm_ref"))
+        if delivery is None and isinstance(event.get("sg_message_id"), str):
+            delivery = communications.delivery_by_provider_id(
+                db, "sendgrid", event["sg_message_id"].split(".")[0]
+            )
+        if status is None or delivery is None:
+            continue
+        reason = event.get("reason") or event.get("response")
+        if communications.apply_status(
+            db, delivery, status, error=str(reason)[:500] if reason else None
+        ):
+            changed += 1
+    if events and not fresh:
+        raise WebhookRefused("Every event in this webhook was processed before (a replay).")
+    return changed
+
+
+def twilio_status(db: Session, params: Mapping[str, str], signature: str | None) -> bool:
+    verify_twilio(public_url("/api/v1/webhooks/twilio/status"), params, signature)
+    sid, status_name = params.get("MessageSid", ""), params.get("MessageStatus", "")
+    if not sid or not status_name:
+        raise WebhookRefused("The status callback names no message or status.")
+    if not _first_time(db, "twilio", f"{sid}:{status_name}"):
+        raise WebhookRefused("This status was processed before (a replay).")
+    status = TWILIO_STATUS.get(status_name)
+    delivery = communications.delivery_by_provider_id(db, "twilio", sid)
+    if status is None or delivery is None:
+        return False
+    code = params.get("ErrorCode")
+    error = f"Twilio error {code}" if code else None
+    return communications.apply_status(db, delivery, status, error=error)
+
+
+# ---- replies -------------------------------------------------------------------------------------
+
+
+def _triage(db: Session, channel: Channel, sender: str, to: str, subject: str, text: str) -> None:
+    row = InboundTriage(
+        channel=channel.value,
+        from_address=sender[:254],
+        to_address=to[:254],
+        subject=subject[:200],
+        text=text[:TEXT_MAX],
+        received_at=utcnow(),
+    )
+    db.add(row)
+    db.flush()
+    audit.record(
+        db,
+        actor=SYSTEM,
+        action="communication.triaged",
+        entity="inbound_triage",
+        entity_id=row.id,
+        changes={"channel": channel.value},
+    )
+
+
+def _clean_text(text: str) -> str:
+    text = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]", "", text).strip()
+    return text[:TEXT_MAX] or "(empty message)"
+
+
+def _record_reply(
+    db: Session, conv: Conversation, trader: Trader, channel: Channel, text: str, sender: str
+) -> Message:
+    return conversations.record_message(
+        db,
+        actor=None,
+        conv=conv,
+        text=_clean_text(text),
+        channel=channel,
+        direction=Direction.INBOUND,
+        sender_user_id=None,
+        sender_trader_id=trader.id,
+        trader_id=trader.id,
+        sender_label=f"{trader.name} <{sender}>",
+        recipients=[f"brokers of firm {conv.firm_id}"],
+    )
+
+
+def _participant(db: Session, conv: Conversation, email: str) -> Trader | None:
+    return db.exec(
+        select(Trader)
+        .join(ConversationParticipant, col(ConversationParticipant.trader_id) == col(Trader.id))
+        .where(
+            col(ConversationParticipant.conversation_id) == conv.id,
+            col(Trader.firm_id) == conv.firm_id,
+            col(Trader.email) == email.lower(),
+        )
+    ).first()
+
+
+def sendgrid_inbound(
+    db: Session, raw: bytes, headers: Mapping[str, str], form: Mapping[str, str]
+) -> str:
+    """Inbound Parse: an email reply. Returns "matched" or "triage"."""
+    verify_sendgrid(raw, headers)
+    sender = next((a for _, a in getaddresses([form.get("from", "")]) if a), "")
+    recipients = [a for _, a in getaddresses([form.get("to", ""), form.get("cc", "")]) if a]
+    subject, text = form.get("subject", ""), form.get("text", "")
+    message_id = re.search(r"(?im)^message-id:\s*(\S+)", form.get("headers", ""))
+    key = (
+        message_id.group(1)
+        if message_id
+        else hashlib.sha256(f"{sender}|{subject}|{text}".encode()).hexdigest()
+    )
+    if not _first_time(db, "sendgrid-inbound", key):
+        raise WebhookRefused("This email was processed before (a replay).")
+    domain = get_settings().inbound_domain or ""
+    conv = None
+    for address in recipients:
+        local, _, host = address.lower().partition("@")
+        if host == domain and local.startswith("reply+"):
+            token = address.split("@", 1)[0][len("reply+") :]
+            conv = db.exec(
+                select(Conversation).where(col(Conversation.reply_token) == token)
+            ).first()
+            if conv is not None:
+                break
+    trader = _participant(db, conv, sender) if conv is not None and sender else None
+    if conv is None or trader is None:
+        _triage(db, Channel.EMAIL, sender, ", ".join(recipients), subject, text)
+        return "triage"
+    _record_reply(db, conv, trader, Channel.EMAIL, text, sender)
+    return "matched"
+
+
+def _latest_sms_conversation(db: Session, trader: Trader) -> Conversation | None:
+    base = (
+        select(Conversation)
+        .join(
+            ConversationParticipant,
+            col(ConversationParticipant.conversation_id) == col(Conversation.id),
+        )
+        .where(
+            col(ConversationParticipant.trader_id) == trader.id,
+            col(Conversation.firm_id) == trader.firm_id,
+        )
+    )
+    with_sms = db.exec(
+        base.where(
+            col(Conversation.id).in_(
+                select(Message.conversation_id).where(
+                    col(Message.trader_id) == trader.id, col(Message.channel) == Channel.SMS.value
+                )
+            )
+        )
+        .order_by(col(Conversation.last_message_at).desc())
+        .limit(1)
+    ).first()
+    return (
+        with_sms
+        or db.exec(base.order_by(col(Conversation.last_message_at).desc()).limit(1)).first()
+    )
+
+
+def twilio_inbound(db: Session, params: Mapping[str, str], signature: str | None) -> str:
+    """An SMS from a trader: STOP/START, a reply to their latest SMS conversation, or triage."""
+    verify_twilio(public_url("/api/v1/webhooks/twilio/inbound"), params, signature)
+    sid = params.get("MessageSid", "")
+    if not sid:
+        raise WebhookRefused("The message has no MessageSid.")
+    if not _first_time(db, "twilio-inbound", sid):
+        raise WebhookRefused("This message was processed before (a replay).")
+    body = params.get("Body", "")
+    try:
+        number = check_phone(params.get("From", ""))
+    except ValueError:
+        _triage(db, Channel.SMS, params.get("From", ""), params.get("To", ""), "", body)
+        return "triage"
+    word = body.strip().upper()
+    if word in STOP_WORDS:
+        if db.get(SmsOptOut, number) is None:
+            db.add(SmsOptOut(number=number, opted_out_at=utcnow()))
+            audit.record(
+                db, actor=SYSTEM, action="sms.opted_out", entity="sms_opt_out", entity_id=number
+            )
+        return "opted_out"
+    if word in START_WORDS:
+        row = db.get(SmsOptOut, number)
+        if row is not None:
+            db.delete(row)
+            audit.record(
+                db, actor=SYSTEM, action="sms.opted_in", entity="sms_opt_out", entity_id=number
+            )
+        return "opted_in"
+    trader = db.exec(
+        select(Trader)
+        .where(col(Trader.mobile) == number, col(Trader.archived_at).is_(None))
+        .order_by(col(Trader.updated_at).desc())
+    ).first()
+    conv = _latest_sms_conversation(db, trader) if trader is not None else None
+    if trader is None or conv is None:
+        _triage(db, Channel.SMS, number, params.get("To", ""), "", body)
+        return "triage"
+    _record_reply(db, conv, trader, Channel.SMS, body, number)
+    return "matched"
+
+
+# ---- the triage list ---------------------------------------------------------------------------
+
+
+def list_triage(
+    db: Session, *, actor: Actor | SystemActor, page: PageRequest = PageRequest()
+) -> Page[TriagePublic]:
+    """Inbound email and SMS that matched nothing, newest first (compliance and admins)."""
+    require(actor, Permission.COMMS_LOG)
+    rows = db.exec(
+        select(InboundTriage)
+        .order_by(col(InboundTriage.received_at).desc(), col(InboundTriage.id).desc())
+        .offset(page.offset)
+        .limit(page.limit + 1)
+    ).all()
+    items: list[Any] = [
+        TriagePublic(
+            triage_id=r.id,
+            channel=Channel(r.channel),
+            from_address=r.from_address,
+            to_address=r.to_address,
+            subject=r.subject,
+            text=r.text,
+            received_at=r.received_at,
+            resolved_at=r.resolved_at,
+        )
+        for r in rows
+    ]
+    return Page.build(items, page=page, total=None)

@@ -1,0 +1,230 @@
+"""Provider webhooks over HTTP, signed with keys the test makes: SendGrid's ECDSA Event Webhook
+(de-duplicated by sg_event_id) and Inbound Parse (Reply-To token), Twilio's status callback and
+inbound SMS (X-Twilio-Signature through Twilio's own RequestValidator), STOP/START, and the triage
+list. Unsigned, forged and replayed webhooks get 403 and change nothing."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from sqlmodel import func, select
+from twilio.request_validator import RequestValidator
+
+from brm_app import settings as settings_module
+from brm_app.db import unit_of_work
+from brm_app.models.communication import (
+    Conversation,
+    InboundTriage,
+    Message,
+    MessageDelivery,
+    SmsOptOut,
+)
+from brm_app.models.trader import TraderPermission
+from brm_app.models.user import Role
+from brm_app.services import communications
+from tests.api.test_interactions_api import bearer
+from tests.factories import make_firm, make_trader, make_user
+
+API = "/api/v1"
+TOKEN = "twilio-test-auth-token"
+PUBLIC = "https://brm.example.com"
+
+
+@pytest.fixture
+def key(monkeypatch, database_url):
+    private = ec.generate_private_key(ec.SECP256R1())
+    der = private.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    monkeypatch.setenv("BRM_SENDGRID_WEBHOOK_PUBLIC_KEY", base64.b64encode(der).decode())
+    monkeypatch.setenv("BRM_TWILIO_AUTH_TOKEN", TOKEN)
+    monkeypatch.setenv("BRM_PUBLIC_URL", PUBLIC)
+    monkeypatch.setenv("BRM_INBOUND_DOMAIN", "reply.brokersync.example")
+    settings_module.get_settings.cache_clear()
+    return private
+
+
+def sg_headers(private, body: bytes, timestamp: str = "1700000000") -> dict[str, str]:
+    sig = private.sign(timestamp.encode() + body, ec.ECDSA(hashes.SHA256()))
+    return {
+        "X-Twilio-Email-Event-Webhook-Signature": base64.b64encode(sig).decode(),
+        "X-Twilio-Email-Event-Webhook-Timestamp": timestamp,
+    }
+
+
+def tw_post(client, path: str, params: dict[str, str], *, token: str = TOKEN):
+    signature = RequestValidator(token).compute_signature(f"{PUBLIC}{path}", params)
+    return client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+
+
+@pytest.fixture
+def desk(client, key):
+    manager = make_user(Role.MANAGER)
+    broker = make_user(Role.BROKER, manager_id=manager.user_id)
+    firm = make_firm(broker, name="Webhook Works")
+    tess = make_trader(
+        manager,
+        firm.firm_id,
+        name="Tess Hook",
+        email="tess@client.example",
+        mobile="+447911123456",
+        permissions=[
+            TraderPermission.PORTAL_ACCESS,
+            TraderPermission.RECEIVE_EMAIL,
+            TraderPermission.RECEIVE_SMS,
+        ],
+    )
+    return broker, tess
+
+
+def _send(broker, tess, channel: str, provider_id: str) -> int:
+    with unit_of_work(write=True) as db:
+        sent = communications.send_to_trader(
+            db, actor=broker, trader_id=tess.trader_id, message_type=channel, content="Hello"
+        )
+        d = db.get(MessageDelivery, sent.deliveries[0].delivery_id)
+        d.status, d.provider_message_id = "sent", provider_id
+        d.provider = "sendgrid" if channel == "email" else "twilio"
+        db.add(d)
+        return d.id
+
+
+def _delivery(delivery_id: int) -> MessageDelivery:
+    with unit_of_work() as db:
+        return db.get(MessageDelivery, delivery_id)
+
+
+def _count(model) -> int:
+    with unit_of_work() as db:
+        return db.exec(select(func.count()).select_from(model)).one()
+
+
+def test_sendgrid_events_signed_update_status_forged_and_replayed_get_403(client, desk, key):
+    broker, tess = desk
+    delivery_id = _send(broker, tess, "email", "sg-abc")
+    body = json.dumps(
+        [
+            {
+                "event": "delivered",
+                "sg_event_id": "evt-1",
+                "sg_message_id": "sg-abc.filter0001",
+                "brm_ref": f"delivery:{delivery_id}",
+            }
+        ]
+    ).encode()
+    path = f"{API}/webhooks/sendgrid/events"
+    # Unsigned, and signed by someone else's key: 403, nothing changes.
+    assert client.post(path, content=body).status_code == 403
+    other = ec.generate_private_key(ec.SECP256R1())
+    assert client.post(path, content=body, headers=sg_headers(other, body)).status_code == 403
+    tampered = body.replace(b"delivered", b"bounce")
+    assert client.post(path, content=tampered, headers=sg_headers(key, body)).status_code == 403
+    assert _delivery(delivery_id).status == "sent"
+    ok = client.post(path, content=body, headers=sg_headers(key, body))
+    assert ok.status_code == 200, ok.text
+    assert _delivery(delivery_id).status == "delivered"
+    # The same events again: a replay, refused.
+    again = client.post(path, content=body, headers=sg_headers(key, body))
+    assert again.status_code == 403 and "replay" in again.text
+    # A bounce reported for another delivery carries its reason.
+    other_id = _send(broker, tess, "email", "sg-def")
+    bounce = json.dumps(
+        [
+            {
+                "event": "bounce",
+                "sg_event_id": "evt-2",
+                "sg_message_id": "sg-def.x",
+                "reason": "550 mailbox unknown",
+            }
+        ]
+    ).encode()
+    assert client.post(path, content=bounce, headers=sg_headers(key, bounce)).status_code == 200
+    d = _delivery(other_id)
+    assert d.status == "bounced" and d.error == "550 mailbox unknown"
+
+
+def test_twilio_status_callback_signed_forged_replayed(client, desk):
+    broker, tess = desk
+    delivery_id = _send(broker, tess, "sms", "SM777")
+    path = f"{API}/webhooks/twilio/status"
+    params = {"MessageSid": "SM777", "MessageStatus": "delivered", "AccountSid": "AC1"}
+    assert client.post(path, data=params).status_code == 403
+    assert tw_post(client, path, params, token="not-the-token").status_code == 403
+    assert _delivery(delivery_id).status == "sent"
+    assert tw_post(client, path, params).status_code == 204
+    assert _delivery(delivery_id).status == "delivered"
+    assert tw_post(client, path, params).status_code == 403  # replay
+    failed_id = _send(broker, tess, "sms", "SM888")
+    fail = {"MessageSid": "SM888", "MessageStatus": "undelivered", "ErrorCode": "30003"}
+    assert tw_post(client, path, fail).status_code == 204
+    d = _delivery(failed_id)
+    assert d.status == "failed" and d.error == "Twilio error 30003"
+
+
+def test_inbound_sms_reply_stop_and_start(client, desk):
+    broker, tess = desk
+    _send(broker, tess, "sms", "SM1")
+    path = f"{API}/webhooks/twilio/inbound"
+    reply = {"MessageSid": "SMin1", "From": "+447911123456", "To": "+15005550006", "Body": "Yes ok"}
+    r = tw_post(client, path, reply)
+    assert r.status_code == 200 and "<Response/>" in r.text
+    with unit_of_work() as db:
+        last = db.exec(select(Message).order_by(Message.id.desc())).first()
+    assert last.text == "Yes ok" and last.direction == "inbound" and last.channel == "sms"
+    assert last.sender_trader_id == tess.trader_id
+    assert tw_post(client, path, reply).status_code == 403  # replayed
+    # STOP: later SMS are refused with a clear message until START.
+    stop = {"MessageSid": "SMin2", "From": "+447911123456", "To": "+15005550006", "Body": "STOP"}
+    assert tw_post(client, path, stop).status_code == 200
+    assert _count(SmsOptOut) == 1
+    h = bearer(broker)
+    body = {"trader_id": tess.trader_id, "message_type": "sms", "content": "Hi"}
+    refused = client.post(f"{API}/communications", json=body, headers=h)
+    assert refused.status_code == 422 and "opted out" in refused.text
+    start = {"MessageSid": "SMin3", "From": "+447911123456", "To": "+15005550006", "Body": "start"}
+    assert tw_post(client, path, start).status_code == 200
+    assert client.post(f"{API}/communications", json=body, headers=h).status_code == 201
+    # From a number nobody has: triage.
+    stranger = {"MessageSid": "SMin4", "From": "+14155552671", "To": "+1500", "Body": "who?"}
+    assert tw_post(client, path, stranger).status_code == 200
+    assert _count(InboundTriage) == 1
+
+
+def test_inbound_email_matched_by_reply_to_token_else_triage(client, desk, key):
+    broker, tess = desk
+    _send(broker, tess, "email", "sg-1")
+    with unit_of_work() as db:
+        conv = db.exec(select(Conversation)).one()
+    fields = {
+        "from": "Tess Hook <TESS@client.example>",
+        "to": f"reply+{conv.reply_token}@reply.brokersync.example",
+        "subject": "Re: Hello",
+        "text": "Thanks, confirmed.",
+        "headers": "Message-ID: <abc@client.example>\nFrom: tess@client.example",
+    }
+    from urllib3 import encode_multipart_formdata
+
+    raw, content_type = encode_multipart_formdata(fields, boundary="brmboundary")
+    path = f"{API}/webhooks/sendgrid/inbound"
+    headers = {"Content-Type": content_type, **sg_headers(key, raw)}
+    assert client.post(path, content=raw, headers={"Content-Type": content_type}).status_code == 403
+    r = client.post(path, content=raw, headers=headers)
+    assert r.status_code == 200 and r.json() == {"result": "matched"}
+    with unit_of_work() as db:
+        last = db.exec(select(Message).order_by(Message.id.desc())).first()
+    assert last.text == "Thanks, confirmed." and last.channel == "email"
+    assert last.direction == "inbound" and last.conversation_id == conv.id
+    assert client.post(path, content=raw, headers=headers).status_code == 403  # replay
+    # A reply from someone not in the conversation goes to triage.
+    fields.update({"from": "someone@else.example", "headers": "Message-ID: <zzz@else>"})
+    raw2, ct2 = encode_multipart_formdata(fields, boundary="brmboundary2")
+    r2 = client.post(path, content=raw2, headers={"Content-Type": ct2, **sg_headers(key, raw2)})
+    assert r2.json() == {"result": "triage"}
+    compliance = make_user(Role.COMPLIANCE)
+    listed = client.get(f"{API}/communication-triage", headers=bearer(compliance)).json()
+    assert [t["from_address"] for t in listed["items"]] == ["someone@else.example"]
+    assert client.get(f"{API}/communication-triage", headers=bearer(broker)).status_code == 403

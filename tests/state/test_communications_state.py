@@ -1,0 +1,150 @@
+"""The Communication Center's state: a broker and a portal trader on two tabs; a message sent on
+one reaches the other through the "messages" live event (the same push as the bell), with its
+unread count, and read receipts come back; compliance reads without writing; ids from the
+browser are checked again by the services."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+
+from brm_app import events, live
+from brm_app.db import unit_of_work
+from brm_app.models.trader import Trader, TraderPermission
+from brm_app.models.user import Role, User
+from brm_app.services import conversations
+from brm_app.state.communications import CommsState, MessageBadgeState
+from tests.factories import PASSWORD, make_firm, make_trader, make_user
+from tests.state.conftest import Browser, session_token_for, tab_server
+from tests.state.test_live_push import _Worker
+
+
+def _tab(email: str, user_id: int, path: str) -> Browser:
+    browser = Browser(session_token_for(email), path)
+    live.remember_tab(browser.token, user_id)
+    return browser
+
+
+def _world():
+    manager = make_user(Role.MANAGER)
+    broker = make_user(Role.BROKER, manager_id=manager.user_id)
+    firm = make_firm(broker, name="Tabs Capital")
+    tess = make_trader(
+        manager, firm.firm_id, name="Tess Tab", permissions=[TraderPermission.PORTAL_ACCESS]
+    )
+    with unit_of_work(write=True) as db:
+        user = db.get(User, db.get(Trader, tess.trader_id).user_id)
+        from brm_app.auth import passwords
+
+        # A portal account gets a password of the test's choosing, to sign in the tab with.
+
+        user.password_hash = passwords.hash_password(PASSWORD)
+        user.must_change_password = False
+        db.add(user)
+        trader_user = (user.id, user.email)
+    with unit_of_work(write=True) as db:
+        conv = conversations.start_conversation(db, actor=broker, trader_ids=[tess.trader_id])
+    return broker, trader_user, conv.id
+
+
+def test_a_message_reaches_the_other_tab_live_with_its_unread_count(database_url):
+    broker, (trader_uid, trader_email), conv_id = _world()
+    server = tab_server()
+    broker_tab = _tab(broker.email, broker.user_id, f"/communications?conversation={conv_id}")
+    trader_tab = _tab(trader_email, trader_uid, f"/communications?conversation={conv_id}")
+    broker_tab.fire(CommsState, "load")
+    trader_tab.fire(CommsState, "load")
+    trader_tab.fire(CommsState, "open", 0)  # a bad id changes nothing
+    assert trader_tab.state(CommsState).open_id == conv_id
+
+    # The broker sends; the event the service published is delivered as a worker would.
+    with unit_of_work(write=True) as db:
+        sent = conversations.send_message(
+            db, actor=broker, conversation_id=conv_id, content="Live hello"
+        )
+        users = events.pending(db, conversations.TOPIC)
+    assert trader_uid in users
+    # The trader is looking elsewhere: their badge counts it.
+    trader_tab.server_state(CommsState).open_id = 0
+    event = events.Event(conversations.TOPIC, frozenset(users), (conv_id,))
+    server.loop.run(live.deliver_messages(_Worker(server), event))
+    assert trader_tab.state(MessageBadgeState).unread == 1
+    assert trader_tab.state(CommsState).conversations[0]["unread"] == 1
+
+    # Opening it reads it: the receipt shows on the broker's tab after the next push.
+    trader_tab.fire(CommsState, "open", conv_id)
+    assert trader_tab.state(CommsState).messages[-1]["text"] == "Live hello"
+    assert trader_tab.state(MessageBadgeState).unread == 0
+    server.loop.run(live.deliver_messages(_Worker(server), event))
+    last = broker_tab.state(CommsState).messages[-1]
+    assert last["id"] == sent.communication_id and last["read_by"] == "Read by Tess Tab"
+    assert server.errors == []
+
+
+def test_compliance_reads_but_the_composer_refuses(database_url):
+    _, _, conv_id = _world()
+    compliance = make_user(Role.COMPLIANCE)
+    tab = Browser(session_token_for(compliance.email), f"/communications?conversation={conv_id}")
+    tab.fire(CommsState, "load")
+    state = tab.state(CommsState)
+    assert state.open_id == conv_id and state.can_write is False
+    tab.fire(CommsState, "send", {"content": "I should not"})
+    assert "permission" in tab.state(CommsState).error
+    with unit_of_work() as db:
+        from brm_app.models.communication import Message
+
+        assert db.exec(select(Message)).all() == []
+
+
+def test_a_stranger_cannot_open_a_conversation_by_id(database_url):
+    _, _, conv_id = _world()
+    stranger = make_user(Role.BROKER)
+    tab = Browser(session_token_for(stranger.email), "/communications")
+    tab.fire(CommsState, "load")
+    tab.fire(CommsState, "open", conv_id)
+    state = tab.state(CommsState)
+    assert state.open_id == 0 and state.messages == [] and "not found" in state.error
+
+
+def test_the_log_page_is_for_compliance_and_admins(database_url):
+    from brm_app.state.communication_log import CommLogState
+
+    broker, _, conv_id = _world()
+    with unit_of_work(write=True) as db:
+        conversations.send_message(db, actor=broker, conversation_id=conv_id, content="Logged")
+    compliance = make_user(Role.COMPLIANCE)
+    tab = Browser(session_token_for(compliance.email), "/communications/log")
+    tab.fire(CommLogState, "load")
+    state = tab.state(CommLogState)
+    assert state.total == 1 and state.rows[0]["content"] == "Logged"
+    tab.fire(CommLogState, "search", {"text": "nothing like it"})
+    assert tab.state(CommLogState).total == 0
+    assert "text=nothing" in tab.state(CommLogState).csv_url
+    tab.fire(CommLogState, "search", {"date_from": "not a date"})
+    assert "date" in tab.state(CommLogState).error
+    other = Browser(session_token_for(broker.email), "/communications/log")
+    other.fire(CommLogState, "load")
+    assert other.state(CommLogState).rows == [] and "permission" in other.state(CommLogState).error
+
+
+def test_my_notification_preferences(database_url):
+    from brm_app.state.preferences import PreferencesState
+
+    ann = make_user(Role.BROKER)
+    tab = Browser(session_token_for(ann.email), "/account")
+    tab.fire(PreferencesState, "load")
+    kinds = [r["kind"] for r in tab.state(PreferencesState).rows]
+    assert kinds == ["reminder", "overdue", "message", "assigned"]
+    tab.fire(PreferencesState, "toggle", "message", "sms", True)
+    assert "mobile" in tab.state(PreferencesState).error
+    tab.fire(
+        PreferencesState,
+        "save_contact",
+        {"mobile": "+447911123456", "quiet_start": "22:00", "quiet_end": "07:00"},
+    )
+    tab.fire(PreferencesState, "toggle", "message", "sms", True)
+    state = tab.state(PreferencesState)
+    assert state.error == "" and state.quiet_start == "22:00"
+    assert next(r for r in state.rows if r["kind"] == "message")["sms"] is True
+    tab.fire(PreferencesState, "toggle", "no-such-kind", "sms", True)
+    tab.fire(PreferencesState, "save_contact", {"mobile": "not a number"})
+    assert "mobile" in tab.state(PreferencesState).error
