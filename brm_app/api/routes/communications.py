@@ -9,11 +9,10 @@ answers 404. Nothing here changes or deletes a message or a log entry: there is 
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
-from fastapi import File, Form, Path, Query, Request, UploadFile
+from fastapi import Depends, File, Form, Path, Query, Request, UploadFile
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
@@ -294,16 +293,21 @@ def list_triage(
     return PageOut[TriagePublic].of(page)
 
 
-def _query(
-    broker_id: int | None,
-    trader_id: int | None,
-    firm_id: int | None,
-    conversation_id: int | None,
-    channel: Channel | None,
-    date_from: date | None,
-    date_to: date | None,
-    text: str | None,
+OptId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+LogText = Annotated[str | None, Query(max_length=200, description="Words in the content"), NoNul]
+
+
+async def log_query(
+    broker_id: OptId = None,
+    trader_id: OptId = None,
+    firm_id: OptId = None,
+    conversation_id: OptId = None,
+    channel: Channel | None = None,
+    date_from: Annotated[Day | None, Query()] = None,
+    date_to: Annotated[Day | None, Query()] = None,
+    text: LogText = None,
 ) -> LogQuery:
+    """The log search's query parameters (the search and both exports take the same)."""
     return LogQuery(
         broker_id=broker_id,
         trader_id=trader_id,
@@ -316,27 +320,18 @@ def _query(
     )
 
 
-OptId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
-LogText = Annotated[str | None, Query(max_length=200, description="Words in the content"), NoNul]
+LogFilters = Annotated[LogQuery, Depends(log_query)]
 
 
 @api_router.get("/communication-log", response_model=PageOut[LogEntryPublic])
 def search_log(
     db: DB,
     actor: CurrentActor,
-    broker_id: OptId = None,
-    trader_id: OptId = None,
-    firm_id: OptId = None,
-    conversation_id: OptId = None,
-    channel: Channel | None = None,
-    date_from: Annotated[Day | None, Query()] = None,
-    date_to: Annotated[Day | None, Query()] = None,
-    text: LogText = None,
+    q: LogFilters,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> PageOut[LogEntryPublic]:
     """Compliance and admins: every communication on every channel, newest first."""
-    q = _query(broker_id, trader_id, firm_id, conversation_id, channel, date_from, date_to, text)
     page = communication_log.search(
         db, actor=actor, query=q, page=PageRequest(offset=offset, limit=limit)
     )
@@ -351,17 +346,9 @@ def search_log(
 def export_log_csv(
     db: DB,
     actor: CurrentActor,
-    broker_id: OptId = None,
-    trader_id: OptId = None,
-    firm_id: OptId = None,
-    conversation_id: OptId = None,
-    channel: Channel | None = None,
-    date_from: Annotated[Day | None, Query()] = None,
-    date_to: Annotated[Day | None, Query()] = None,
-    text: LogText = None,
+    q: LogFilters,
 ) -> Response:
     """The search's result as CSV."""
-    q = _query(broker_id, trader_id, firm_id, conversation_id, channel, date_from, date_to, text)
     body = communication_log.export_csv(db, actor=actor, query=q)
     return Response(
         content=body,
@@ -378,17 +365,9 @@ def export_log_csv(
 def export_log_package(
     db: DB,
     actor: CurrentActor,
-    broker_id: OptId = None,
-    trader_id: OptId = None,
-    firm_id: OptId = None,
-    conversation_id: OptId = None,
-    channel: Channel | None = None,
-    date_from: Annotated[Day | None, Query()] = None,
-    date_to: Annotated[Day | None, Query()] = None,
-    text: LogText = None,
+    q: LogFilters,
 ) -> Response:
     """The search's result as a package: entries.jsonl, the attachments, manifest.json (SHA-256)."""
-    q = _query(broker_id, trader_id, firm_id, conversation_id, channel, date_from, date_to, text)
     body = communication_log.export_package(db, actor=actor, query=q)
     return Response(
         content=body,
@@ -457,17 +436,9 @@ def _file_response(meta: AttachmentPublic, data: bytes) -> Response:
 def browser_export_log(
     kind: Literal["csv", "zip"],
     request: Request,
-    broker_id: OptId = None,
-    trader_id: OptId = None,
-    firm_id: OptId = None,
-    conversation_id: OptId = None,
-    channel: Channel | None = None,
-    date_from: Annotated[Day | None, Query()] = None,
-    date_to: Annotated[Day | None, Query()] = None,
-    text: LogText = None,
+    q: LogFilters,
 ) -> Response:
     actor = _cookie_actor(request)
-    q = _query(broker_id, trader_id, firm_id, conversation_id, channel, date_from, date_to, text)
     if kind == "csv":
         body = _in_unit(communication_log.export_csv, True, actor=actor, query=q)
         return Response(
