@@ -70,7 +70,7 @@ def _filters() -> rx.Component:
             rx.input.slot(rx.cond(S.loading, rx.spinner(size="1"))),
             placeholder="Search firms by name or LEI",
             default_value=S.q,
-            on_change=S.search.debounce(250),
+            on_change=S.search.debounce(150),
             max_length=100,
             width=rx.breakpoints(initial="100%", md="320px"),
             id="firm-search",
