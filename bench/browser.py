@@ -51,7 +51,24 @@ WARMUP = 3
 # the DOM shows what is expected.
 _INSTRUMENT = """
 (() => {
-  const b = (window.__brm = {lastInput: null, click: null, done: null, observer: null});
+  const b = (window.__brm = {lastInput: null, click: null, done: null, observer: null,
+                             sends: [], messages: []});
+  // Where the time goes: when events leave on the websocket and when updates arrive.
+  const Socket = window.WebSocket;
+  const send = Socket.prototype.send;
+  Socket.prototype.send = function (data) {
+    if (typeof data === 'string' && data.startsWith('42')) b.sends.push(performance.now());
+    return send.call(this, data);
+  };
+  window.WebSocket = function (...args) {
+    const ws = new Socket(...args);
+    ws.addEventListener('message', (m) => {
+      if (typeof m.data === 'string' && m.data.startsWith('42')) b.messages.push(performance.now());
+    });
+    return ws;
+  };
+  window.WebSocket.prototype = Socket.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
   document.addEventListener('input', (e) => {
     if (e.target && e.target.id === 'firm-search') b.lastInput = performance.now();
   }, true);
@@ -68,9 +85,12 @@ _INSTRUMENT = """
   b.watch = (kind, want) => {
     if (b.observer) b.observer.disconnect();
     b.done = null;
+    b.sends = [];
+    b.messages = [];
     const obs = new MutationObserver(() => {
       if (checks[kind](want)) {
         obs.disconnect();
+        b.shownAfterMessage = b.messages.length ? b.messages[b.messages.length - 1] : null;
         requestAnimationFrame(() => { b.done = performance.now(); });
       }
     });
@@ -141,7 +161,7 @@ def _open_firms_list(page: Any, app_url: str) -> None:
     page.wait_for_selector("#firms-table a.firm-link", timeout=60_000)
 
 
-def _search_once(page: Any, q: str, want: list[str]) -> float:
+def _search_once(page: Any, q: str, want: list[str]) -> dict[str, float]:
     if page.evaluate("([k, w]) => window.__brm.matches(k, w)", ["rows", want]):
         raise RuntimeError(f"the table already shows the rows for {q!r}")
     page.evaluate("([k, w]) => window.__brm.watch(k, w)", ["rows", want])
@@ -151,10 +171,10 @@ def _search_once(page: Any, q: str, want: list[str]) -> float:
     page.keyboard.press("Backspace")
     page.keyboard.type(q, delay=35)  # a quick typist: each key well inside the debounce
     _wait_done(page)
-    return page.evaluate("window.__brm.done - window.__brm.lastInput")
+    return _phases(page, "lastInput")
 
 
-def _open_once(page: Any, name: str) -> float:
+def _open_once(page: Any, name: str) -> dict[str, float]:
     page.evaluate("([k, w]) => window.__brm.watch(k, w)", ["heading", name])
     page.locator("#firms-table").get_by_role("link", name=name, exact=True).first.click()
     try:
@@ -164,7 +184,39 @@ def _open_once(page: Any, name: str) -> float:
         raise RuntimeError(
             f"firm page of {name!r} not shown at {page.url}: heading {shown!r}"
         ) from exc
-    return page.evaluate("window.__brm.done - window.__brm.click")
+    return _phases(page, "click")
+
+
+_PHASES = """(start) => {
+  const b = window.__brm, t0 = b[start];
+  const sent = b.sends.find((t) => t >= t0);
+  const got = b.shownAfterMessage;
+  return {
+    total: b.done - t0,
+    before_send: sent !== undefined ? sent - t0 : null,
+    server: sent !== undefined && got !== null ? got - sent : null,
+    render: got !== null ? b.done - got : null,
+    events_sent: b.sends.filter((t) => t >= t0).length,
+  };
+}"""
+
+
+def _phases(page: Any, start: str) -> dict[str, float]:
+    """The sample's total and where it went: in the browser before the first event left
+    (debounce), from then to the update that completed the rows (server and socket), and from
+    that update to the frame (React)."""
+    return page.evaluate(_PHASES, start)
+
+
+def _phase_note(name: str, samples: list[dict[str, float]]) -> str:
+    parts = []
+    for key in ("before_send", "server", "render"):
+        values = [s[key] for s in samples if s.get(key) is not None]
+        if values:
+            parts.append(
+                f"{key}_p50={percentile(values, 50):.0f} {key}_p95={percentile(values, 95):.0f}"
+            )
+    return f"# {name} phases (ms): " + " ".join(parts)
 
 
 def measure_browser(
@@ -196,8 +248,8 @@ def measure_browser(
         expected = {q: _expected_rows(api, q) for q in names}
     names = [q for q in names if q in expected[q]]  # typed in full: the firm is in its rows
 
-    search_ms: list[float] = []
-    open_ms: list[float] = []
+    search_ms: list[dict[str, float]] = []
+    open_ms: list[dict[str, float]] = []
     lines: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
@@ -224,8 +276,10 @@ def measure_browser(
             context.close()
         finally:
             browser.close()
-    lines.append(_line("ui_search_ms", search_ms, SEARCH_P95_MS))
-    lines.append(_line("ui_open_firm_ms", open_ms, OPEN_FIRM_P95_MS))
+    lines.append(_line("ui_search_ms", [s["total"] for s in search_ms], SEARCH_P95_MS))
+    lines.append(_phase_note("ui_search_ms", search_ms))
+    lines.append(_line("ui_open_firm_ms", [s["total"] for s in open_ms], OPEN_FIRM_P95_MS))
+    lines.append(_phase_note("ui_open_firm_ms", open_ms))
     if cookie is not None and run_db is not None:
         lines.extend(tab_state_lines(cookie, names[-1], firm_path, run_db))
     return lines

@@ -316,7 +316,13 @@ def _traders() -> rx.Component:
                     id="traders-table",
                 )
             ),
-            empty_state("contact", "No traders yet", "Add the people you deal with at this firm."),
+            rx.cond(
+                S.traders_loaded,
+                empty_state(
+                    "contact", "No traders yet", "Add the people you deal with at this firm."
+                ),
+                rx.center(rx.spinner(), padding="24px", width="100%"),
+            ),
         ),
         pager(
             S.trader_offset,

@@ -48,7 +48,12 @@ def _sort_header(label: str, column: str) -> rx.Component:
             label,
             rx.cond(
                 S.sort == column,
-                rx.icon(rx.cond(S.direction == "asc", "arrow-up", "arrow-down"), size=14),
+                # Two static icons, not one named by a var (that one is imported at run time).
+                rx.cond(
+                    S.direction == "asc",
+                    rx.icon("arrow-up", size=14),
+                    rx.icon("arrow-down", size=14),
+                ),
                 rx.icon("arrow-up-down", size=14, opacity="0.35"),
             ),
             variant="ghost",
