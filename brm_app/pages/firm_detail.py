@@ -574,10 +574,23 @@ def _pick_firm_dialog(
     )
 
 
+# The tab's state outlives the page: coming back to /firms/<id> it still holds the firm shown
+# last. Until this firm's load arrives the spinner shows, not another firm's page (which was
+# also the slowest thing to draw before the load could even be sent).
+_SHOWN_FIRM_IS_THIS_ONE = rx.Var(
+    _js_expr=(
+        "(typeof window === 'undefined' || "
+        f"window.location.pathname.replace(/\\/+$/, '') === '/firms/' + {S.firm_id})"
+    ),
+    _var_type=bool,
+    _var_data=S.firm_id._get_all_var_data(),
+)
+
+
 @app_page("/firms/[firm_id]", "Firm", on_load=[S.load])
 def firm_detail() -> rx.Component:
     return rx.cond(
-        S.found,
+        S.found & _SHOWN_FIRM_IS_THIS_ONE,
         rx.vstack(
             _header(),
             rx.grid(

@@ -17,6 +17,7 @@ from brm_app.components.ui import (
 from brm_app.models.firm import AccountStatus, Tier
 from brm_app.state.auth import SessionState
 from brm_app.state.firms import PAGE_SIZE
+from brm_app.state.firms import FirmBrokersState as B
 from brm_app.state.firms import FirmsState as S
 
 STATUS_COLORS = {"Prospect": "blue", "Active": "green", "Inactive": "gray", "Suspended": "red"}
@@ -108,7 +109,7 @@ def _filters() -> rx.Component:
                     S.filter_by_broker,
                     rx.select.group(
                         rx.select.label("Covered by"),
-                        rx.foreach(S.brokers, lambda b: rx.select.item(b["name"], value=b["id"])),
+                        rx.foreach(B.brokers, lambda b: rx.select.item(b["name"], value=b["id"])),
                     ),
                 ),
             ),
@@ -191,7 +192,7 @@ def _new_firm_dialog() -> rx.Component:
             firm_fields(S.form, S.errors),
             rx.cond(
                 S.choose_coverage,
-                coverage_fields(S.brokers, "", rx.Var.create([]), S.errors),
+                coverage_fields(B.brokers, "", rx.Var.create([]), S.errors),
                 rx.text(
                     "You will be the primary broker of this firm.", size="2", color_scheme="gray"
                 ),
