@@ -87,15 +87,22 @@ _INSTRUMENT = """
     b.done = null;
     b.sends = [];
     b.messages = [];
-    const obs = new MutationObserver(() => {
+    // Awaited by the bench (no polling in the page while it is being measured).
+    b.donePromise = new Promise((resolve, reject) => {
+      b.resolve = resolve;
+      setTimeout(() => reject(new Error('not shown within 30 s')), 30000);
+    });
+    const check = () => {
       if (checks[kind](want)) {
         obs.disconnect();
         b.shownAfterMessage = b.messages.length ? b.messages[b.messages.length - 1] : null;
-        requestAnimationFrame(() => { b.done = performance.now(); });
+        requestAnimationFrame(() => { b.done = performance.now(); b.resolve(b.done); });
       }
-    });
+    };
+    const obs = new MutationObserver(check);
     b.observer = obs;
     obs.observe(document, {childList: true, subtree: true, characterData: true});
+    check();
   };
 })();
 """
@@ -152,13 +159,28 @@ def _sign_in(page: Any, app_url: str, email: str, password: str) -> None:
     page.wait_for_selector("#user-menu", timeout=60_000)
 
 
-def _wait_done(page: Any, timeout_ms: float = 30_000) -> None:
-    page.wait_for_function("window.__brm.done !== null", timeout=timeout_ms, polling=10)
+def _wait_done(page: Any) -> None:
+    page.evaluate("window.__brm.donePromise")
+
+
+def _task_ms(cdp: Any) -> float:
+    """The renderer main thread's busy time so far (Chromium's TaskDuration), in ms: the
+    browser's share of a sample's work, which a loaded machine stretches less than wall time."""
+    metrics = cdp.send("Performance.getMetrics")["metrics"]
+    return next(m["value"] for m in metrics if m["name"] == "TaskDuration") * 1000
 
 
 def _open_firms_list(page: Any, app_url: str) -> None:
     page.goto(app_url + "/firms")
     page.wait_for_selector("#firms-table a.firm-link", timeout=60_000)
+
+
+def _settle_on_list(page: Any, rows: list[str]) -> None:
+    """Back on the list: wait for its load to show the unfiltered first page (the tab's state
+    still holds the last search until then), so one sample's work does not run into the next."""
+    page.wait_for_selector("#firm-search", timeout=60_000)
+    page.evaluate("([k, w]) => window.__brm.watch(k, w)", ["rows", rows])
+    _wait_done(page)
 
 
 def _search_once(page: Any, q: str, want: list[str]) -> dict[str, float]:
@@ -204,13 +226,13 @@ _PHASES = """(start) => {
 def _phases(page: Any, start: str) -> dict[str, float]:
     """The sample's total and where it went: in the browser before the first event left
     (debounce), from then to the update that completed the rows (server and socket), and from
-    that update to the frame (React)."""
+    that update to the frame (React); browser_busy is the renderer's main-thread work."""
     return page.evaluate(_PHASES, start)
 
 
 def _phase_note(name: str, samples: list[dict[str, float]]) -> str:
     parts = []
-    for key in ("before_send", "server", "render"):
+    for key in ("before_send", "server", "render", "browser_busy"):
         values = [s[key] for s in samples if s.get(key) is not None]
         if values:
             parts.append(
@@ -246,6 +268,7 @@ def measure_browser(
         base_url=app_url, headers={"Authorization": f"Bearer {token}"}, timeout=60
     ) as api:
         expected = {q: _expected_rows(api, q) for q in names}
+        unfiltered = _expected_rows(api, "")
     names = [q for q in names if q in expected[q]]  # typed in full: the firm is in its rows
 
     search_ms: list[dict[str, float]] = []
@@ -259,14 +282,19 @@ def measure_browser(
             page = context.new_page()
             _sign_in(page, app_url, admin_email, admin_password)
             _open_firms_list(page, app_url)
+            cdp = context.new_cdp_session(page)
+            cdp.send("Performance.enable")
             for i, q in enumerate(names):
+                busy = _task_ms(cdp)
                 s = _search_once(page, q, expected[q])
+                s["browser_busy"], busy = _task_ms(cdp) - busy, _task_ms(cdp)
                 o = _open_once(page, q)
+                o["browser_busy"] = _task_ms(cdp) - busy
                 if i >= WARMUP:
                     search_ms.append(s)
                     open_ms.append(o)
                 page.go_back()
-                page.wait_for_selector("#firms-table a.firm-link", timeout=60_000)
+                _settle_on_list(page, unfiltered)
             cookie = next(
                 (c["value"] for c in context.cookies() if c["name"] == "brm_session"), None
             )
