@@ -251,12 +251,12 @@ def data_table(
     )
 
 
-def local_minutes(value: rx.Var) -> rx.Var:
+def local_minutes(value: Any) -> rx.Var[str]:
     """`YYYY-MM-DD HH:mm` of an ISO timestamp in the browser's own time zone, as a plain
     expression: a list of 50 rows then renders 50 strings, not 50 moment.js components (each
     parsing with moment and joining a refresh timer). `new Date` reads the ISO text as moment
     does (an offset when it has one, else local time)."""
-    iso = value.to(str)
+    iso = rx.Var.create(value).to(str)
     pad = "String(d.get{}()).padStart(2, '0')"
     js = (
         "((d) => isNaN(d) ? '' : d.getFullYear() + '-' + "
@@ -268,7 +268,7 @@ def local_minutes(value: rx.Var) -> rx.Var:
         + pad.format("Minutes")
         + f")(new Date({iso}))"
     )
-    return rx.Var(_js_expr=js, _var_type=str, _var_data=iso._get_all_var_data())
+    return rx.Var[str](_js_expr=js, _var_type=str, _var_data=iso._get_all_var_data())
 
 
 def datetime_text(value: rx.Var, empty: str = "—") -> rx.Component:

@@ -577,13 +577,13 @@ def _pick_firm_dialog(
 # The tab's state outlives the page: coming back to /firms/<id> it still holds the firm shown
 # last. Until this firm's load arrives the spinner shows, not another firm's page (which was
 # also the slowest thing to draw before the load could even be sent).
-_SHOWN_FIRM_IS_THIS_ONE = rx.Var(
+_SHOWN_FIRM_IS_THIS_ONE: rx.Var[bool] = rx.Var[bool](
     _js_expr=(
         "(typeof window === 'undefined' || "
         f"window.location.pathname.replace(/\\/+$/, '') === '/firms/' + {S.firm_id})"
     ),
     _var_type=bool,
-    _var_data=S.firm_id._get_all_var_data(),
+    _var_data=rx.Var.create(S.firm_id)._get_all_var_data(),
 )
 
 
