@@ -70,7 +70,7 @@ format: setup
 wrk:
 	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk >/dev/null)
 
-bench: setup wrk
+bench: setup wrk chromium
 	$(BIN)/python -m bench
 
 clean:

@@ -402,6 +402,14 @@ def _run_backend(
                 f"RATIO {prefix}{sc.name} {against} p95_ms={fig.p95_ms:.2f} "
                 f"p99_ms={fig.p99_ms:.2f} {verdict}"
             )
+        # ---- the browser path (issue 15), in Chromium against the same app; BENCH_BROWSER=0 skips
+        if os.environ.get("BENCH_BROWSER", "1") != "0":
+            from bench.browser import measure_browser
+
+            for line in measure_browser(
+                app.url, dataset.ADMIN_EMAIL, dataset.ADMIN_PASSWORD, data, run_db=db_file
+            ):
+                print(line, flush=True)
         total, largest = app.rss_mb()
         print(f"RSS {prefix}app_server total_mb={total:.1f} largest_process_mb={largest:.1f}")
     finally:

@@ -321,7 +321,13 @@ def _traders() -> rx.Component:
                     id="traders-table",
                 )
             ),
-            empty_state("contact", "No traders yet", "Add the people you deal with at this firm."),
+            rx.cond(
+                S.traders_loaded,
+                empty_state(
+                    "contact", "No traders yet", "Add the people you deal with at this firm."
+                ),
+                rx.center(rx.spinner(), padding="24px", width="100%"),
+            ),
         ),
         pager(
             S.trader_offset,
@@ -573,10 +579,23 @@ def _pick_firm_dialog(
     )
 
 
+# The tab's state outlives the page: coming back to /firms/<id> it still holds the firm shown
+# last. Until this firm's load arrives the spinner shows, not another firm's page (which was
+# also the slowest thing to draw before the load could even be sent).
+_SHOWN_FIRM_IS_THIS_ONE: rx.Var[bool] = rx.Var[bool](
+    _js_expr=(
+        "(typeof window === 'undefined' || "
+        f"window.location.pathname.replace(/\\/+$/, '') === '/firms/' + {S.firm_id})"
+    ),
+    _var_type=bool,
+    _var_data=rx.Var.create(S.firm_id)._get_all_var_data(),
+)
+
+
 @app_page("/firms/[firm_id]", "Firm", on_load=[S.load])
 def firm_detail() -> rx.Component:
     return rx.cond(
-        S.found,
+        S.found & _SHOWN_FIRM_IS_THIS_ONE,
         rx.vstack(
             _header(),
             rx.grid(

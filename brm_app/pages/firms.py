@@ -17,6 +17,7 @@ from brm_app.components.ui import (
 from brm_app.models.firm import AccountStatus, Tier
 from brm_app.state.auth import SessionState
 from brm_app.state.firms import PAGE_SIZE
+from brm_app.state.firms import FirmBrokersState as B
 from brm_app.state.firms import FirmsState as S
 
 STATUS_COLORS = {"Prospect": "blue", "Active": "green", "Inactive": "gray", "Suspended": "red"}
@@ -48,7 +49,12 @@ def _sort_header(label: str, column: str) -> rx.Component:
             label,
             rx.cond(
                 S.sort == column,
-                rx.icon(rx.cond(S.direction == "asc", "arrow-up", "arrow-down"), size=14),
+                # Two static icons, not one named by a var (that one is imported at run time).
+                rx.cond(
+                    S.direction == "asc",
+                    rx.icon("arrow-up", size=14),
+                    rx.icon("arrow-down", size=14),
+                ),
                 rx.icon("arrow-up-down", size=14, opacity="0.35"),
             ),
             variant="ghost",
@@ -70,7 +76,7 @@ def _filters() -> rx.Component:
             rx.input.slot(rx.cond(S.loading, rx.spinner(size="1"))),
             placeholder="Search firms by name or LEI",
             default_value=S.q,
-            on_change=S.search.debounce(250),
+            on_change=S.search.debounce(150),
             max_length=100,
             width=rx.breakpoints(initial="100%", md="320px"),
             id="firm-search",
@@ -103,7 +109,7 @@ def _filters() -> rx.Component:
                     S.filter_by_broker,
                     rx.select.group(
                         rx.select.label("Covered by"),
-                        rx.foreach(S.brokers, lambda b: rx.select.item(b["name"], value=b["id"])),
+                        rx.foreach(B.brokers, lambda b: rx.select.item(b["name"], value=b["id"])),
                     ),
                 ),
             ),
@@ -186,7 +192,7 @@ def _new_firm_dialog() -> rx.Component:
             firm_fields(S.form, S.errors),
             rx.cond(
                 S.choose_coverage,
-                coverage_fields(S.brokers, "", rx.Var.create([]), S.errors),
+                coverage_fields(B.brokers, "", rx.Var.create([]), S.errors),
                 rx.text(
                     "You will be the primary broker of this firm.", size="2", color_scheme="gray"
                 ),

@@ -103,6 +103,7 @@ class FirmState(TimelineMixin, rx.State):
     roles: list[str] = []
 
     traders: list[dict[str, Any]] = []
+    traders_loaded: bool = False
     trader_q: str = ""
     trader_offset: int = 0
     trader_total: str = "0"
@@ -164,6 +165,8 @@ class FirmState(TimelineMixin, rx.State):
 
     @rx.event
     async def load(self):
+        """The firm first (its heading and profile show at once), then its traders and
+        timeline in a second update."""
         self.found = False
         self.not_found = False
         self.edit_open = self.coverage_open = self.archive_open = self.merge_open = False
@@ -171,41 +174,42 @@ class FirmState(TimelineMixin, rx.State):
         self.reveal_text = ""
         self.firm = {}
         self.traders = []
+        self.traders_loaded = False
         self.trader_q = ""
         self.trader_offset = 0
+        # The coverage dialog's brokers are loaded when it opens (not held for every visit).
+        self.brokers = []
         firm_id = route_id(self.router.url.path, "/firms")
         if firm_id is None:
             self.not_found = True
-            return None
+            return
         self.firm_id = firm_id
 
         def fetch(
             db: Session, *, actor: Actor
-        ) -> tuple[FirmPublic, capabilities.FirmCapabilities, list[BrokerRef], list[str]]:
+        ) -> tuple[FirmPublic, capabilities.FirmCapabilities, list[str]]:
             firm = firms.get_firm(db, actor=actor, firm_id=firm_id)
             caps = capabilities.for_firm(db, actor=actor, firm_id=firm_id)
-            return (
-                firm,
-                caps,
-                firms.brokers(db, actor=actor) if caps.assign_coverage else [],
-                traders.roles(db, actor=actor),
-            )
+            return firm, caps, traders.roles(db, actor=actor)
 
         try:
-            firm, caps, brokers, roles = await self._call(fetch)
+            firm, caps, roles = await self._call(fetch)
         except NotFound:
             self.not_found = True
-            return None
+            return
         except DomainError as exc:
-            return self._error_event(exc)
+            yield self._error_event(exc)
+            return
         self.firm = firm_view(firm)
         self._show_capabilities(caps)
         self.found = True
-        self.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
         self.roles = roles
         self.timeline, self.tl_type, self.tl_outcome = [], "all", "all"
-        await self._load_timeline()
-        return await self._refresh_traders()
+        self.tl_allowed = False
+        yield  # the firm now; its traders and timeline follow
+        traders_error = await self._refresh_traders()
+        timeline_error = await self._load_timeline()
+        yield traders_error or timeline_error
 
     def _timeline_target(self) -> dict[str, int]:
         return {"firm_id": self.firm_id}
@@ -233,6 +237,7 @@ class FirmState(TimelineMixin, rx.State):
         except DomainError as exc:
             return self._error_event(exc)
         self.traders = [trader_row(t) for t in result.items]
+        self.traders_loaded = True
         self.trader_total = (
             f"{result.total:,}" if result.total is not None else f"{result.total_at_least:,}+"
         )
@@ -302,10 +307,22 @@ class FirmState(TimelineMixin, rx.State):
     # ---- coverage -----------------------------------------------------------------------------
 
     @rx.event
-    def open_coverage(self):
+    async def open_coverage(self):
+        firm_id = self.firm_id
+
+        def fetch(db: Session, *, actor: Actor) -> list[BrokerRef]:
+            caps = capabilities.for_firm(db, actor=actor, firm_id=firm_id)
+            return firms.brokers(db, actor=actor) if caps.assign_coverage else []
+
+        try:
+            brokers = await self._call(fetch)
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
         self.coverage_errors = {}
         self.form_key += 1
         self.coverage_open = True
+        return None
 
     @rx.event
     def set_coverage_open(self, value: bool):
@@ -333,6 +350,7 @@ class FirmState(TimelineMixin, rx.State):
             return self._error_event(exc)
         self.firm = firm_view(firm)
         self.coverage_open = False
+        self.brokers = []
         return rx.toast.success("Coverage saved.")
 
     # ---- archive / restore --------------------------------------------------------------------

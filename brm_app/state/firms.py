@@ -44,6 +44,14 @@ def total_label(page) -> str:
     return f"{page.total_at_least:,}+"
 
 
+class FirmBrokersState(rx.State):
+    """The brokers the list can be filtered by (and a new firm's coverage chosen from), apart
+    from FirmsState: a search changes FirmsState, and the components reading it re-render; the
+    hundreds of options of the closed broker menu (Radix renders them even closed) do not."""
+
+    brokers: list[dict[str, str]] = []
+
+
 class FirmsState(PagedListMixin, rx.State):
     def _page_size(self) -> int:
         return PAGE_SIZE
@@ -58,7 +66,6 @@ class FirmsState(PagedListMixin, rx.State):
     sort: str = "name"
     direction: str = "asc"
     total: str = "0"
-    brokers: list[dict[str, str]] = []
     # What the signed-in user may do with the book, as the services answer it.
     own_book: bool = False
     choose_coverage: bool = False
@@ -118,7 +125,8 @@ class FirmsState(PagedListMixin, rx.State):
         self.filter_by_broker = caps.filter_by_broker
         if self.own_book and not self.rows:
             self.coverage = "mine"  # "my firms" by default for brokers
-        self.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
+        choices = await self.get_state(FirmBrokersState)
+        choices.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
         return await self._refresh()
 
     async def _refresh(self):
@@ -145,10 +153,11 @@ class FirmsState(PagedListMixin, rx.State):
 
     @rx.event
     async def set_filter(self, name: str, value: str):
+        choices = await self.get_state(FirmBrokersState)
         allowed = {
             "status": STATUSES,
             "tier": TIERS,
-            "coverage": {"all", "mine", *(b["id"] for b in self.brokers)},
+            "coverage": {"all", "mine", *(b["id"] for b in choices.brokers)},
         }
         if (
             not isinstance(name, str)
@@ -220,4 +229,4 @@ class FirmsState(PagedListMixin, rx.State):
         ]
 
 
-__all__ = ["NONE", "FirmsState"]
+__all__ = ["NONE", "FirmBrokersState", "FirmsState"]

@@ -123,13 +123,13 @@ MATRIX: dict[str, Row] = {
     "FirmState.tl_load_more": VIEWERS,
     "FirmState.set_tl_type": VIEWERS,
     "FirmState.set_tl_outcome": VIEWERS,
+    "FirmState.open_coverage": MANAGERS,
     **{
         f"FirmState.{h}": UI
         for h in (
             "ask_move",
             "ask_remove",
             "close_reveal",
-            "open_coverage",
             "open_merge",
             "open_new_trader",
             "pick_merge",

@@ -96,6 +96,11 @@ def _sees_t1_in_trader_list(handler: str, args: tuple) -> Callable[[World, str],
 MATRIX: dict[tuple[type, str], tuple[set[str], Callable[[World, str], bool]]] = {
     # ---- /firms/[firm_id] ----
     (FirmState, "load"): (READERS, lambda w, r: firm_page(w, r).state(FirmState).found),
+    # The coverage dialog's brokers are loaded when it opens, for those who may assign coverage.
+    (FirmState, "open_coverage"): (
+        MANAGERS,
+        lambda w, r: bool(_fire(firm_page(w, r), FirmState, "open_coverage").brokers),
+    ),
     (FirmState, "search_traders"): (
         STAFF_READERS,
         lambda w, r: any(
@@ -390,7 +395,6 @@ UI_ONLY: dict[type, list[str]] = {
         "ask_move",
         "ask_remove",
         "close_reveal",
-        "open_coverage",
         "open_merge",
         "open_new_trader",
         "pick_merge",
