@@ -403,7 +403,8 @@ def _run_backend(
                 f"p99_ms={fig.p99_ms:.2f} {verdict}"
             )
         # ---- the browser path (issue 15), in Chromium against the same app; BENCH_BROWSER=0 skips
-        if os.environ.get("BENCH_BROWSER", "1") != "0":
+        # (on SQLite: the browser's figures are the page's, not the database's)
+        if not prefix and os.environ.get("BENCH_BROWSER", "1") != "0":
             from bench.browser import measure_browser
 
             for line in measure_browser(
