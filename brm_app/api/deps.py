@@ -158,9 +158,9 @@ def one_hop(endpoint: Callable[..., Any]) -> Callable[..., Any]:
 async def run_db(work: Session, fn: Callable[..., Any], *args: Any) -> Any:
     """For an async route (one that reads its raw body first): `fn(db, *args)` in the request's
     unit of work, on one worker thread, committed before it returns. `work` is the route's `DB`."""
-    if type(work) is not PendingWork:
+    pending = cast(object, work)
+    if not isinstance(pending, PendingWork):
         raise TypeError("run_db takes the route's DB placeholder")
-    pending = cast(PendingWork, work)
 
     def call() -> Any:
         with unit_of_work(write=pending.write) as db:

@@ -8,7 +8,7 @@ email, website.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated
 
 import phonenumbers
@@ -253,6 +253,14 @@ def iso_text(pattern: str, example: str) -> BeforeValidator:
         return value
 
     return BeforeValidator(check)
+
+
+# A calendar day in a body: ISO text with a year from 1900 to 2999, as query days are.
+BodyDay = Annotated[
+    date,
+    iso_text(DAY_PATTERN, "2026-05-04"),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": DAY_PATTERN}),
+]
 
 
 Moment = Annotated[

@@ -18,7 +18,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.fields import RecordId, check_name, check_text
+from brm_app.models.fields import BodyDay, RecordId, check_name, check_text
 
 
 def plain(value: Decimal) -> Decimal:
@@ -325,8 +325,8 @@ class TransactionWrite(BaseModel):
     kind: TxKind
     instrument_id: RecordId | None = None
     symbol: Symbol | None = None
-    trade_date: date
-    settlement_date: date | None = None
+    trade_date: BodyDay
+    settlement_date: BodyDay | None = None
     quantity: Amount | None = None
     price: Amount | None = None
     amount: Amount | None = None

@@ -137,3 +137,11 @@ def for_follow_up(db: Session, *, actor: AnyActor, follow_up_id: object) -> Foll
     fu = follow_ups.load(db, actor, follow_up_id)
     edit = allows(db, actor, P.FOLLOW_UPS_EDIT, fu)
     return FollowUpCapabilities(edit=edit, snooze=edit and follow_ups.may_snooze(actor, fu))
+
+
+def home_path(db: Session, *, actor: AnyActor) -> str:
+    """Where the user's home is: a portal trader's is their portal, everyone else's the
+    dashboard."""
+    from brm_app.models.user import Role
+
+    return "/portal" if isinstance(actor, Actor) and actor.role == Role.TRADER else "/"

@@ -903,3 +903,8 @@ def move_to_firm(db: Session, source_id: int, target_id: int) -> dict[str, int]:
             .values(trader_id=new_id)
         )
     return {"conversations_moved": moved or 0}
+
+
+def on_broker_side(actor: Actor | SystemActor) -> bool:
+    """Brokers and their managers write to traders (the composer's broker-side controls)."""
+    return isinstance(actor, Actor) and actor.role in (Role.BROKER, Role.MANAGER)

@@ -9,6 +9,7 @@ Every word the user typed must match the start of a word in the record ("acm cap
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
@@ -37,7 +38,7 @@ PG_FIRM_VECTOR = "to_tsvector('simple', coalesce(name, ''))"
 PG_TRADER_VECTOR = "to_tsvector('simple', coalesce(name, '') || ' ' || translate(coalesce(email, ''), '@._-+', '     '))"
 
 
-def _materialized(hits: sa.Select, name: str) -> sa.Select:
+def _materialized(hits: sa.Select[Any], name: str) -> sa.Select[Any]:
     """The matches found first, through the GIN index: left inline, PostgreSQL's planner walked
     the whole list in sort order computing every row's vector (a second per search)."""
     cte = hits.cte(name).prefix_with("MATERIALIZED", dialect="postgresql")
@@ -50,7 +51,7 @@ def firm_ids(db: Session, q: str | None) -> sa.Select | None:
     if not words:
         return None
     if db.get_bind().dialect.name == "postgresql":
-        hits = (
+        hits: sa.Select[Any] = (
             sa.select(sa.column("id"))
             .select_from(sa.table("firms"))
             .where(
@@ -73,7 +74,7 @@ def trader_ids(db: Session, q: str | None) -> sa.Select | None:
     if not words:
         return None
     if db.get_bind().dialect.name == "postgresql":
-        hits = (
+        hits: sa.Select[Any] = (
             sa.select(sa.column("id"))
             .select_from(sa.table("traders"))
             .where(

@@ -16,7 +16,6 @@ import reflex as rx
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
 from brm_app.models.communication import CommunicationPublic, ConversationPublic
-from brm_app.models.user import Role
 from brm_app.services import communications, conversations
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
@@ -173,7 +172,7 @@ class CommsState(ServiceMixin, rx.State):
             return (
                 actor.user_id,
                 has(actor, Permission.COMMS_SEND),
-                actor.role in (Role.BROKER, Role.MANAGER),
+                conversations.on_broker_side(actor),
                 has(actor, Permission.COMMS_LOG),
             )
 

@@ -53,12 +53,11 @@ class DashboardState(ServiceMixin, rx.State):
 
     @rx.event
     async def load(self):
-        from brm_app.models.user import Role
-
         try:
             # A trader's home is their portal.
-            if await self._call(lambda db, *, actor: actor.role) == Role.TRADER:
-                return rx.redirect("/portal")
+            home = await self._call(capabilities.home_path)
+            if home != "/":
+                return rx.redirect(home)
             data = await self._call(dashboard.overview)
         except DomainError as exc:
             return self._error_event(exc)

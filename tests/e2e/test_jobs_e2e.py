@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from playwright.sync_api import Page, expect
-from sqlmodel import Session, select
+from sqlmodel import select
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, create_user_via_api, sign_in
 
@@ -72,14 +72,15 @@ def test_a_reminder_reaches_the_bell_and_the_users_email(page: Page, base, serve
 
 def _dead_delivery_job(server) -> tuple[int, int]:
     """A reminder email whose job ran out of attempts while the provider was down."""
-    from brm_app.db import make_engine
+    from brm_app.db import make_engine, unit_of_work
     from brm_app.models.follow_up import Notification, NotificationDelivery
     from brm_app.models.job import Job
     from brm_app.models.user import User
 
     engine = make_engine(server.env["BRM_DATABASE_URL"])
     now = datetime.now(UTC)
-    with Session(engine) as db:
+    # A write transaction from its start (the server writes too: the market feed's prices).
+    with unit_of_work(write=True, engine=engine) as db:
         admin = db.exec(select(User).where(User.email == ADMIN_EMAIL)).one()
         note = Notification(user_id=admin.id, kind="reminder", title="Reminder: call Gable")
         db.add(note)
@@ -102,7 +103,7 @@ def _dead_delivery_job(server) -> tuple[int, int]:
             updated_at=now - timedelta(minutes=5),
         )
         db.add(job)
-        db.commit()
+        db.flush()
         job_id, delivery_id = job.id, delivery.id
     engine.dispose()
     return job_id, delivery_id
