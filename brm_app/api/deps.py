@@ -25,7 +25,7 @@ from brm_app.auth.tokens import TokenClaims
 from brm_app.db import unit_of_work
 from brm_app.services import authentication
 from brm_app.services.errors import NotAuthenticated, SetupRequired
-from brm_app.settings import Settings, get_settings
+from brm_app.settings import get_settings
 
 _bearer = HTTPBearer(auto_error=False, description="A token from POST /api/v1/auth/token")
 
@@ -89,10 +89,6 @@ def client_ip(request: Request) -> str | None:
         if len(forwarded) >= hops:
             return forwarded[-hops]
     return request.client.host if request.client else None
-
-
-async def settings() -> Settings:
-    return get_settings()
 
 
 async def actor_during_setup(
