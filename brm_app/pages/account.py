@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 import reflex as rx
 
 from brm_app.components.layout import app_page
+from brm_app.components.password_fields import password_change_fields
 from brm_app.components.ui import card, datetime_text, field, page_header, role_badge
 from brm_app.state.account import AccountState as S
 from brm_app.state.auth import SessionState
@@ -77,57 +78,7 @@ def _password() -> rx.Component:
         ),
         rx.form(
             rx.vstack(
-                field(
-                    "Current password",
-                    rx.input(
-                        name="current_password",
-                        type="password",
-                        auto_complete="current-password",
-                        max_length=128,
-                        required=True,
-                        id="current-password",
-                    ),
-                    S.password_errors.get("current_password", ""),
-                ),
-                field(
-                    "New password",
-                    rx.input(
-                        name="new_password",
-                        type="password",
-                        auto_complete="new-password",
-                        max_length=128,
-                        required=True,
-                        id="new-password",
-                    ),
-                    S.password_errors.get("new_password", ""),
-                ),
-                field(
-                    "Repeat new password",
-                    rx.input(
-                        name="confirm_password",
-                        type="password",
-                        auto_complete="new-password",
-                        max_length=128,
-                        required=True,
-                        id="confirm-password",
-                    ),
-                    S.password_errors.get("confirm_password", ""),
-                ),
-                rx.cond(
-                    S.mfa_enabled,
-                    field(
-                        "One-time code",
-                        rx.input(
-                            name="otp",
-                            auto_complete="one-time-code",
-                            input_mode="numeric",
-                            max_length=24,
-                            required=True,
-                            id="password-otp",
-                        ),
-                        S.password_errors.get("otp", ""),
-                    ),
-                ),
+                *password_change_fields(S.password_errors, S.mfa_enabled),
                 rx.button(
                     rx.cond(S.saving, rx.spinner(size="1"), rx.fragment()),
                     "Change password",

@@ -7,36 +7,9 @@ from typing import cast
 import reflex as rx
 
 from brm_app.components.layout import app_page
+from brm_app.components.password_fields import code_input, password_change_fields, password_input
 from brm_app.components.ui import card, field, page_header
 from brm_app.state.security import SecurityState as S
-
-
-def _password_input(name: str, id_: str, autocomplete: str = "new-password") -> rx.Component:
-    return cast(
-        rx.Component,
-        rx.input(
-            name=name,
-            type="password",
-            auto_complete=autocomplete,
-            max_length=128,
-            required=True,
-            id=id_,
-        ),
-    )
-
-
-def _code_input(id_: str, name: str = "code", required: bool = True) -> rx.Component:
-    return cast(
-        rx.Component,
-        rx.input(
-            name=name,
-            id=id_,
-            auto_complete="one-time-code",
-            input_mode="numeric",
-            max_length=24,
-            required=required,
-        ),
-    )
 
 
 def _password() -> rx.Component:
@@ -52,29 +25,7 @@ def _password() -> rx.Component:
         ),
         rx.form(
             rx.vstack(
-                field(
-                    "Current password",
-                    _password_input("current_password", "sec-current-password", "current-password"),
-                    e.get("current_password", ""),
-                ),
-                field(
-                    "New password",
-                    _password_input("new_password", "sec-new-password"),
-                    e.get("new_password", ""),
-                ),
-                field(
-                    "Repeat new password",
-                    _password_input("confirm_password", "sec-confirm-password"),
-                    e.get("confirm_password", ""),
-                ),
-                rx.cond(
-                    S.mfa_enabled,
-                    field(
-                        "One-time code",
-                        _code_input("sec-password-otp", name="otp"),
-                        e.get("otp", ""),
-                    ),
-                ),
+                *password_change_fields(e, S.mfa_enabled, id_prefix="sec-"),
                 rx.button(
                     rx.cond(S.saving, rx.spinner(size="1"), rx.fragment()),
                     "Save my password",
@@ -143,7 +94,7 @@ def _enrolment() -> rx.Component:
             rx.form(
                 rx.vstack(
                     field(
-                        "Code from your app", _code_input("totp-code"), S.mfa_errors.get("code", "")
+                        "Code from your app", code_input("totp-code"), S.mfa_errors.get("code", "")
                     ),
                     rx.hstack(
                         rx.button("Turn on", type="submit", id="confirm-totp"),
@@ -181,7 +132,7 @@ def _when_on() -> rx.Component:
             rx.form(
                 rx.vstack(
                     rx.heading("New recovery codes", size="3"),
-                    field("Code from your app", _code_input("renew-code"), e.get("renew", "")),
+                    field("Code from your app", code_input("renew-code"), e.get("renew", "")),
                     rx.button("Make new recovery codes", type="submit", variant="soft"),
                     spacing="2",
                     align="start",
@@ -202,10 +153,10 @@ def _when_on() -> rx.Component:
                         rx.heading("Turn off", size="3"),
                         field(
                             "Password",
-                            _password_input("password", "off-password", "current-password"),
+                            password_input("password", "off-password", "current-password"),
                             e.get("password", ""),
                         ),
-                        field("Code from your app", _code_input("off-code"), e.get("code", "")),
+                        field("Code from your app", code_input("off-code"), e.get("code", "")),
                         rx.button(
                             "Turn off two-factor sign-in",
                             type="submit",

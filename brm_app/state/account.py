@@ -11,18 +11,17 @@ from sqlmodel import Session
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
 from brm_app.models.user import UserPublic
-from brm_app.services import authentication, calendar_feed, users
+from brm_app.services import calendar_feed, users
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.settings import get_settings
 from brm_app.state.auth import SessionState
-from brm_app.state.base import ServiceMixin, as_id
+from brm_app.state.base import as_id
+from brm_app.state.password_change import PasswordChangeMixin
 
 
-class AccountState(ServiceMixin, rx.State):
+class AccountState(PasswordChangeMixin, rx.State):
     profile_errors: dict[str, str] = {}
-    password_errors: dict[str, str] = {}
     password_form_key: int = 0
-    saving: bool = False
     time_zone: str = "UTC"
     feeds: list[dict[str, Any]] = []
     can_have_feed: bool = False
@@ -141,32 +140,15 @@ class AccountState(ServiceMixin, rx.State):
 
     @rx.event
     async def change_password(self, form: dict[str, Any]) -> AsyncIterator[Any]:
-        if not isinstance(form, dict):
-            return
-        if form.get("new_password") != form.get("confirm_password"):
-            self.password_errors = {"confirm_password": "does not match the new password"}
+        if not self._new_passwords_match(form):
             return
         self.saving = True
         yield
-        try:
-            revoked = await self._call(
-                authentication.change_own_password,
-                write=True,
-                current_password=form.get("current_password"),
-                new_password=form.get("new_password"),
-                otp=form.get("otp") or None,
-                settings=get_settings(),
-            )
-        except ValidationFailed as exc:
-            self.saving = False
-            self.password_errors = self._field_errors(exc) or {"current_password": exc.message}
+        revoked, failed = await self._change_own_password(form)
+        if revoked is None:
+            if failed is not None:
+                yield failed
             return
-        except DomainError as exc:
-            self.saving = False
-            yield self._error_event(exc)
-            return
-        self.saving = False
-        self.password_errors = {}
         self.password_form_key += 1
         others = f" {revoked} other session(s) were signed out." if revoked else ""
         yield rx.toast.success("Password changed." + others)

@@ -14,15 +14,15 @@ from typing import Any
 import reflex as rx
 
 from brm_app.auth import totp
-from brm_app.services import authentication, two_factor
+from brm_app.services import two_factor
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.settings import get_settings
-from brm_app.state.base import ServiceMixin
+from brm_app.state.password_change import PasswordChangeMixin
 from brm_app.state.session_guard import setup_state
 
 
 @setup_state
-class SecurityState(ServiceMixin, rx.State):
+class SecurityState(PasswordChangeMixin, rx.State):
     must_change_password: bool = False
     mfa_enabled: bool = False
     mfa_required: bool = False
@@ -31,10 +31,8 @@ class SecurityState(ServiceMixin, rx.State):
     enrol_qr: str = ""
     enrol_secret: str = ""
     recovery_codes: list[str] = []
-    password_errors: dict[str, str] = {}
     mfa_errors: dict[str, str] = {}
     form_key: int = 0
-    saving: bool = False
 
     @rx.var
     def has_recovery_codes(self) -> bool:
@@ -67,32 +65,15 @@ class SecurityState(ServiceMixin, rx.State):
 
     @rx.event
     async def change_password(self, form: dict[str, Any]) -> AsyncIterator[Any]:
-        if not isinstance(form, dict):
-            return
-        if form.get("new_password") != form.get("confirm_password"):
-            self.password_errors = {"confirm_password": "does not match the new password"}
+        if not self._new_passwords_match(form):
             return
         self.saving = True
         yield
-        try:
-            await self._call(
-                authentication.change_own_password,
-                write=True,
-                current_password=form.get("current_password"),
-                new_password=form.get("new_password"),
-                otp=form.get("otp") or None,
-                settings=get_settings(),
-            )
-        except ValidationFailed as exc:
-            self.saving = False
-            self.password_errors = self._field_errors(exc) or {"current_password": exc.message}
+        revoked, failed = await self._change_own_password(form)
+        if revoked is None:
+            if failed is not None:
+                yield failed
             return
-        except DomainError as exc:
-            self.saving = False
-            yield self._error_event(exc)
-            return
-        self.saving = False
-        self.password_errors = {}
         self.form_key += 1
         was_required = self.must_change_password
         failed = await self._refresh()
