@@ -10,6 +10,7 @@ from brm_app import bootstrap, events, live, log_safety, market_feed
 from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
 from brm_app.api.odd_paths import ApiFirst, ControlCharacterPaths
+from brm_app.api.security_headers import SecurityHeaders
 from brm_app.services import conversations, market_data, notifications, portfolios
 from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
@@ -28,11 +29,13 @@ _API = create_api()
 
 class _App(rx.App):
     """Reflex's app, with wrappers outside its top-level router (api_transformer cannot reach
-    there): paths with control characters get the API's JSON 404 instead of plain text, and
-    /api/ requests reach the API directly."""
+    there): security headers on every response, paths with control characters get the API's
+    JSON 404 instead of plain text, and /api/ requests reach the API directly."""
 
     def __call__(self) -> ASGIApp:
-        return ControlCharacterPaths(ApiFirst(BodyLimit(_API), super().__call__()))
+        return SecurityHeaders(
+            ControlCharacterPaths(ApiFirst(BodyLimit(_API), super().__call__()))
+        )
 
 
 app = _App(
