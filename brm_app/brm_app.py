@@ -33,9 +33,7 @@ class _App(rx.App):
     JSON 404 instead of plain text, and /api/ requests reach the API directly."""
 
     def __call__(self) -> ASGIApp:
-        return SecurityHeaders(
-            ControlCharacterPaths(ApiFirst(BodyLimit(_API), super().__call__()))
-        )
+        return SecurityHeaders(ControlCharacterPaths(ApiFirst(BodyLimit(_API), super().__call__())))
 
 
 app = _App(

@@ -8,6 +8,7 @@ import re
 
 import httpx
 import pytest
+from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import Page
 
 from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, sign_in
@@ -72,7 +73,7 @@ def test_the_app_runs_under_its_policy_and_an_injected_script_does_not(page: Pag
 
     page.goto(base + "/firms")
     page.wait_for_selector("#user-menu")
-    with pytest.raises(Exception):
+    with pytest.raises(PlaywrightError):
         page.add_script_tag(content="window.__injected = 1;")
     assert page.evaluate("typeof window.__injected") == "undefined"
     assert any("Content Security Policy" in v for v in violations)
