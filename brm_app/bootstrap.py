@@ -131,6 +131,7 @@ def wire() -> None:
     from brm_app.models.follow_up import FollowUp
     from brm_app.models.interaction import Interaction
     from brm_app.models.portfolio import Portfolio
+    from brm_app.models.review import ReviewItem
     from brm_app.models.trader import Trader
     from brm_app.services import (
         access,
@@ -139,6 +140,7 @@ def wire() -> None:
         follow_ups,
         interactions,
         portfolios,
+        review,
     )
 
     # Who may see (and so act on) one record of each kind.
@@ -150,6 +152,7 @@ def wire() -> None:
             FollowUp: follow_ups.follow_up_visible,
             Portfolio: portfolios.portfolio_visible,
             Conversation: conversations.conversation_visible,
+            ReviewItem: review.item_visible,
         }
     )
     # What moves from a merged firm to the one it is merged into (traders and coverage move in

@@ -28,6 +28,7 @@ SECTIONS: list[Section] = [
     Section("Calendar", "/calendar", "calendar-days", Permission.FOLLOW_UPS_VIEW),
     Section("Import", "/import", "file-up", Permission.DATA_IMPORT),
     Section("Users", "/admin/users", "users", Permission.USERS_VIEW),
+    Section("Review", "/compliance/review", "shield-check", Permission.REVIEWS_WORK),
     Section("Audit trail", "/audit", "scroll-text", Permission.AUDIT_VIEW),
     Section("Settings", "/admin/settings", "settings", Permission.APP_SETTINGS),
     Section("Jobs", "/admin/jobs", "list-checks", Permission.JOBS_MANAGE),

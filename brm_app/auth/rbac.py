@@ -67,6 +67,11 @@ class Permission(StrEnum):
     COMMS_VIEW = "communications.view"
     COMMS_SEND = "communications.send"
     COMMS_LOG = "communications.log"
+    # Supervisory review: work the queue (managers: only items escalated to them), every item
+    # (compliance, admins), and set the rules that select items (admins)
+    REVIEWS_WORK = "reviews.work"
+    REVIEWS_ALL = "reviews.all"
+    REVIEW_RULES = "reviews.rules"
 
 
 P = Permission
@@ -86,7 +91,13 @@ _BOOK = {
     P.PORTFOLIOS_TRADE,
     P.COMMS_SEND,
 }
-_MANAGE_BOOKS = {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TEAM_VIEW}
+_MANAGE_BOOKS = {
+    P.FIRMS_MERGE,
+    P.COVERAGE_ASSIGN,
+    P.TRADER_PORTAL_MANAGE,
+    P.TEAM_VIEW,
+    P.REVIEWS_WORK,
+}
 # Compliance reads everything, changes nothing.
 _REVIEW = {
     P.AUDIT_VIEW,
@@ -96,6 +107,8 @@ _REVIEW = {
     P.FOLLOW_UPS_VIEW,
     P.TEAM_VIEW,
     P.COMMS_LOG,
+    P.REVIEWS_WORK,
+    P.REVIEWS_ALL,
 }
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -115,6 +128,7 @@ PERMISSIONS: dict[Role, frozenset[Permission]] = {
             P.JOBS_MANAGE,
             P.INSTRUMENTS_MANAGE,
             P.API_KEYS_MANAGE,
+            P.REVIEW_RULES,
         }
     )
     # Admins read conversations (like compliance) but do not write in them.

@@ -105,10 +105,12 @@ class Runner:
             log.info("jobs: %s reminder(s) sent", report.reminders_sent)
 
     def _periodic(self, report: RoundReport) -> None:
-        from brm_app.services import communications, deliveries, scheduler
+        from brm_app.services import communications, deliveries, review, scheduler
 
         with unit_of_work(write=True, engine=self._engine()) as db:
             escalated = scheduler.escalate_overdue(db)
+            # Supervisory review: what the review rules select from what was written since.
+            review.select_new(db)
             report.escalations += escalated.escalations
             deliveries.sweep_interrupted(db)
             communications.sweep_interrupted(db)

@@ -49,6 +49,7 @@ from brm_app.models.portfolio import (
     PortfolioHolding,
     PortfolioTransaction,
 )
+from brm_app.models.review import ReviewEvidence, ReviewItem, ReviewScan
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
@@ -94,6 +95,9 @@ __all__ = [
     "QuietHours",
     "RecoveryCode",
     "Reminder",
+    "ReviewEvidence",
+    "ReviewItem",
+    "ReviewScan",
     "Role",
     "SmsOptOut",
     "Trader",

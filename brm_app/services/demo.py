@@ -117,6 +117,17 @@ STATUSES = ["Active", "Active", "Active", "Prospect", "Inactive", "Active", "Sus
 TIERS = ["A", "B", "B", "C", "A", "C", "B", "C"]
 
 
+# What the demo interactions' notes say; two of them are what supervisory review looks for
+# (the default lexicon has "guarantee*" and "complain*"), so the review queue has items to show.
+DEMO_NOTES = [
+    "Demo: discussed positioning and upcoming supply.",
+    "Demo: walked through the new issue calendar.",
+    "Demo: asked whether the fund's return is guaranteed; explained that it is not.",
+    "Demo: reviewed last month's fills and settlement.",
+    "Demo: mentioned a complaint about late confirmations; passed to operations.",
+    "Demo: talked about rates and the curve.",
+]
+
 def demo_lei(n: int) -> str:
     """A well-formed LEI (correct ISO 17442 check digits) under a made-up LOU prefix."""
     body = f"9845{n:014d}".replace("0", "D", 2)[:18]
@@ -252,7 +263,7 @@ def load_activity(db: Session, *, broker_ids: list[int]) -> None:
                     ),
                     duration_minutes=15 + 15 * (k % 3),
                     subject=subject,
-                    notes="Demo: discussed positioning and upcoming supply.",
+                    notes=DEMO_NOTES[(n + k) % len(DEMO_NOTES)],
                     outcome=outcome,
                 ),
             )

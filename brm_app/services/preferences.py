@@ -28,6 +28,7 @@ KINDS = {
     "overdue": "Overdue escalations",
     "message": "New messages",
     "assigned": "Follow-ups assigned to me",
+    "review": "Items to review (compliance)",
 }
 
 

@@ -63,6 +63,7 @@ class People:
             make_user(Role.COMPLIANCE),
             make_user(Role.MANAGER),
         )
+        self.admin, self.compliance, self.manager = admin, compliance, manager
         self.broker = make_user(Role.BROKER, manager_id=manager.user_id)
         self.stranger = make_user(Role.BROKER)
         home = call(

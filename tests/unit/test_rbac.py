@@ -25,6 +25,9 @@ REVIEW = {
     P.FOLLOW_UPS_VIEW,
     P.TEAM_VIEW,
     P.COMMS_LOG,
+    # Supervisory review: every item but one's own
+    P.REVIEWS_WORK,
+    P.REVIEWS_ALL,
 }
 EXPECTED = {
     Role.ADMIN: READ
@@ -40,12 +43,15 @@ EXPECTED = {
         P.JOBS_MANAGE,
         P.INSTRUMENTS_MANAGE,
         P.API_KEYS_MANAGE,
+        P.REVIEW_RULES,
     },
     Role.COMPLIANCE: READ | REVIEW,
     Role.MANAGER: READ
     | BOOK
     | {P.COMMS_SEND}
-    | {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TEAM_VIEW},
+    | {P.FIRMS_MERGE, P.COVERAGE_ASSIGN, P.TRADER_PORTAL_MANAGE, P.TEAM_VIEW}
+    # A manager decides the review items escalated to them.
+    | {P.REVIEWS_WORK},
     Role.BROKER: READ | BOOK | {P.COMMS_SEND},
     # Traders write in their own conversations; admins only read them (like compliance).
     Role.TRADER: READ | {P.COMMS_SEND},

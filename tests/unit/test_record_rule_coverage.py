@@ -63,6 +63,8 @@ NO_RECORD_RULE = {
     "InboundTriage": "listed whole under COMMS_LOG (compliance, admins)",
     "NotificationPreference": "the actor's own rows (keyed by their user id)",
     "QuietHours": "the actor's own row (keyed by their user id)",
+    "ReviewEvidence": "shown with its review item (which has a rule), never named alone",
+    "ReviewScan": "the selection job's own bookmark, never named by a client",
 }
 
 

@@ -16,6 +16,7 @@ from brm_app.models.firm import Firm
 from brm_app.models.follow_up import FollowUp, FollowUpWrite
 from brm_app.models.interaction import Interaction, InteractionWrite
 from brm_app.models.portfolio import Portfolio
+from brm_app.models.review import ReviewItem
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role
 from brm_app.services import (
@@ -25,6 +26,7 @@ from brm_app.services import (
     follow_ups,
     interactions,
     portfolios,
+    review,
 )
 from tests.factories import make_firm, make_trader, make_user
 
@@ -35,6 +37,7 @@ EXPECTED_RULES = {
     FollowUp: follow_ups.follow_up_visible,
     Portfolio: portfolios.portfolio_visible,
     Conversation: conversations.conversation_visible,
+    ReviewItem: review.item_visible,
 }
 EXPECTED_MERGE_HOOKS = (
     interactions.move_to_firm,
