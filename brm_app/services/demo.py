@@ -128,6 +128,7 @@ DEMO_NOTES = [
     "Demo: talked about rates and the curve.",
 ]
 
+
 def demo_lei(n: int) -> str:
     """A well-formed LEI (correct ISO 17442 check digits) under a made-up LOU prefix."""
     body = f"9845{n:014d}".replace("0", "D", 2)[:18]
