@@ -105,7 +105,7 @@ class SecurityHeaders:
         if settings.trusted_proxy_hops:
             for name, value in scope.get("headers", ()):
                 if name == b"x-forwarded-proto":
-                    return value.split(b",")[-1].strip() == b"https"
+                    return bool(value.split(b",")[-1].strip() == b"https")
         return False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -457,7 +457,7 @@ def _names(db: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = db.exec(select(User.id, User.name).where(col(User.id).in_(ids))).all()
-    return {uid: name for uid, name in rows}
+    return {rid(uid): name for uid, name in rows}
 
 
 def _public(
@@ -638,7 +638,8 @@ def act(
     db.add(evidence)
     before = {"status": item.status, "assigned_to_id": item.assigned_to_id}
     if action == ReviewAction.ESCALATE:
-        item.status, item.assigned_to_id = ReviewStatus.ESCALATED.value, rid(target and target.id)
+        assert target is not None
+        item.status, item.assigned_to_id = ReviewStatus.ESCALATED.value, rid(target.id)
     else:
         item.status = (
             ReviewStatus.APPROVED.value
@@ -716,12 +717,12 @@ def report(db: Session, *, actor: Actor, months: Any = 6) -> ReviewReport:
         month = func.to_char(ReviewItem.created_at, "YYYY-MM")
     decided = func.sum(sa.case((col(ReviewItem.status).in_(_CLOSED), 1), else_=0))
     flagged = func.sum(sa.case((col(ReviewItem.status) == ReviewStatus.FLAGGED.value, 1), else_=0))
-    rows = db.exec(
+    rows = db.execute(
         _visible_to(
             actor,
-            select(ReviewItem.broker_id, month, func.count(), decided, flagged)
+            sa.select(col(ReviewItem.broker_id), month, func.count(), decided, flagged)
             .where(col(ReviewItem.created_at) >= since)
-            .group_by(ReviewItem.broker_id, month),
+            .group_by(col(ReviewItem.broker_id), month),
         )
     ).all()
     names = _names(db, {b for b, *_ in rows if b})
@@ -746,9 +747,9 @@ def report(db: Session, *, actor: Actor, months: Any = 6) -> ReviewReport:
     flags = db.exec(
         _visible_to(
             actor,
-            select(ReviewItem.reason, ReviewItem.rule, func.count())
+            select(col(ReviewItem.reason), col(ReviewItem.rule), func.count())
             .where(col(ReviewItem.status) == ReviewStatus.FLAGGED.value)
-            .group_by(ReviewItem.reason, ReviewItem.rule),
+            .group_by(col(ReviewItem.reason), col(ReviewItem.rule)),
         )
     ).all()
     return ReviewReport(

@@ -143,19 +143,19 @@ class ReviewState(ServiceMixin, rx.State):
     @rx.event
     async def start_action(self, item_id: int, action: str) -> Any:
         """Open the dialog for one action on one item (the item must be visible to the user)."""
-        item_id = as_id(item_id)
-        if not item_id or action not in _ACTIONS:
+        checked = as_id(item_id)
+        if not checked or action not in _ACTIONS:
             return None
         try:
-            item = await self._call(review.get_item, item_id=item_id)
+            item = await self._call(review.get_item, item_id=checked)
             targets = (
-                await self._call(review.escalation_targets, item_id=item_id)
+                await self._call(review.escalation_targets, item_id=checked)
                 if action == "escalate"
                 else []
             )
         except DomainError as exc:
             return self._error_event(exc)
-        self.dialog_item, self.dialog_action = item_id, action
+        self.dialog_item, self.dialog_action = checked, action
         self.dialog_excerpt = item.before + item.hit + item.after
         self.targets = [
             {"id": str(t["id"]), "label": f"{t['name']} ({t['role']})"} for t in targets
