@@ -23,6 +23,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
 import_app = typer.Typer(help="Import firms or traders from CSV files", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+export_app = typer.Typer(help="Regulator export archives", no_args_is_help=True)
+app.add_typer(export_app, name="export")
 
 
 @app.callback()
@@ -146,6 +148,22 @@ def audit_verify() -> None:
             f"communication log BROKEN: {log_report.problem}", fg=typer.colors.RED, err=True
         )
         typer.echo(f"{log_report.entries} entries verified before the break", err=True)
+    raise typer.Exit(1)
+
+
+@export_app.command("verify")
+def export_verify(
+    archive: Path = typer.Argument(..., help="A downloaded regulator export zip"),
+) -> None:
+    """Recompute every file's SHA-256 against the archive's manifest; name what does not match."""
+    from brm_app.services.regulator_export import verify_archive
+
+    result = verify_archive(archive)
+    if result.ok:
+        typer.echo(f"archive intact: {result.files} files match the manifest")
+        return
+    for problem in result.problems:
+        typer.secho(problem, fg=typer.colors.RED, err=True)
     raise typer.Exit(1)
 
 

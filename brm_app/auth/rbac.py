@@ -72,6 +72,8 @@ class Permission(StrEnum):
     REVIEWS_WORK = "reviews.work"
     REVIEWS_ALL = "reviews.all"
     REVIEW_RULES = "reviews.rules"
+    # Regulator exports: everything about a firm, trader or broker over a period, as one archive
+    REGULATOR_EXPORT = "compliance.export"
 
 
 P = Permission
@@ -109,6 +111,7 @@ _REVIEW = {
     P.COMMS_LOG,
     P.REVIEWS_WORK,
     P.REVIEWS_ALL,
+    P.REGULATOR_EXPORT,
 }
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {

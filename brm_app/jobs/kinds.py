@@ -8,9 +8,13 @@ from brm_app.jobs.runner import Chore, Handler, Runner
 
 
 def handlers() -> dict[str, Handler]:
-    from brm_app.services import communications, deliveries
+    from brm_app.services import communications, deliveries, regulator_export
 
-    return {deliveries.SEND_KIND: deliveries.send, communications.SEND_KIND: communications.send}
+    return {
+        deliveries.SEND_KIND: deliveries.send,
+        communications.SEND_KIND: communications.send,
+        regulator_export.BUILD_KIND: regulator_export.build,
+    }
 
 
 def build_runner(*, chores: Sequence[Chore] = ()) -> Runner:

@@ -49,7 +49,7 @@ from brm_app.models.portfolio import (
     PortfolioHolding,
     PortfolioTransaction,
 )
-from brm_app.models.review import ReviewEvidence, ReviewItem, ReviewScan
+from brm_app.models.review import RegulatorExport, ReviewEvidence, ReviewItem, ReviewScan
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
@@ -94,6 +94,7 @@ __all__ = [
     "PortfolioTransaction",
     "QuietHours",
     "RecoveryCode",
+    "RegulatorExport",
     "Reminder",
     "ReviewEvidence",
     "ReviewItem",

@@ -11,7 +11,7 @@ select, and the evidence of each review.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -99,3 +99,39 @@ class ReviewScan(SQLModel, table=True):
 
     source: str = Field(primary_key=True, max_length=20)
     last_id: int = 0
+
+
+class ExportScope(StrEnum):
+    FIRM = "firm"
+    TRADER = "trader"
+    BROKER = "broker"
+
+
+class RegulatorExport(SQLModel, table=True):
+    """An archive of everything about a firm, trader or broker over a date range, built by a job
+    (its progress here) and kept encrypted on disk (AES-256-GCM, bound to this row's id) until
+    downloaded; `archive_sha256` is the digest of the plaintext zip."""
+
+    __tablename__ = "regulator_exports"
+    __table_args__ = (
+        sa.Index("ix_regulator_exports_requested", "requested_by_id", "id"),
+        {"extend_existing": True},
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    requested_by_id: int = Field(foreign_key="users.id")
+    scope: str = Field(max_length=10)
+    scope_id: int
+    scope_label: str = Field(max_length=300)
+    date_from: date
+    date_to: date
+    status: str = Field(default="queued", max_length=10)  # queued, running, done, failed
+    progress: int = 0  # percent
+    records: int = 0
+    files: int = 0
+    size: int = 0
+    archive_sha256: str | None = Field(default=None, max_length=64)
+    error: str | None = Field(default=None, max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    downloads: int = 0

@@ -75,3 +75,27 @@ def test_compliance_escalates_and_the_manager_flags(page: Page, browser: Browser
     page.reload()
     page.get_by_role("tab", name="Reports").click()
     expect(page.locator("#review-flags")).to_contain_text("lexicon")
+
+
+def test_compliance_exports_a_firms_archive_and_it_verifies(page: Page, server, base, tmp_path):
+    from brm_app.services.regulator_export import verify_archive
+
+    sign_in(page, base, "chris.compliance@brokersync.example", _demo_password(server))
+    page.get_by_role("link", name="Exports").first.click()
+    page.wait_for_url(re.compile(r"/compliance/exports"))
+    page.get_by_label("About").select_option("firm")
+    page.get_by_label("Name").fill("marina bay")
+    page.get_by_role("button", name="Marina Bay Capital", exact=True).click()
+    expect(page.get_by_text("Chosen:")).to_contain_text("Marina Bay Capital")
+    page.get_by_label("From").fill("2024-01-01")
+    page.get_by_label("To").fill("2026-12-31")
+    page.get_by_role("button", name="Request export").click()
+    # Built by the job; the page refreshes itself while it is being built.
+    download_link = page.locator("[id^=export-download-]").first
+    expect(download_link).to_be_visible(timeout=60_000)
+    with page.expect_download() as info:
+        download_link.click()
+    path = tmp_path / "archive.zip"
+    info.value.save_as(path)
+    result = verify_archive(path)
+    assert result.ok and result.files > 10, result.problems

@@ -221,6 +221,13 @@ MATRIX: dict[str, Row] = {
     "ReviewState.set_dialog_open": UI,
     "ReviewState.submit_action": AUDITORS,
     "ReviewState.save_rules": ADMIN,
+    # ---- regulator exports (compliance, admins) ----
+    "ExportsState.load": AUDITORS,
+    "ExportsState.refresh": AUDITORS,
+    "ExportsState.set_scope": UI,
+    "ExportsState.find": AUDITORS,
+    "ExportsState.choose": UI,
+    "ExportsState.request": AUDITORS,
     "BellState.load": OWNER,
     "BellState.refresh": OWNER,
     "BellState.open": OWNER,

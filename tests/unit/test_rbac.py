@@ -28,6 +28,7 @@ REVIEW = {
     # Supervisory review: every item but one's own
     P.REVIEWS_WORK,
     P.REVIEWS_ALL,
+    P.REGULATOR_EXPORT,
 }
 EXPECTED = {
     Role.ADMIN: READ

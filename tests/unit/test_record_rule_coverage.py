@@ -65,6 +65,7 @@ NO_RECORD_RULE = {
     "QuietHours": "the actor's own row (keyed by their user id)",
     "ReviewEvidence": "shown with its review item (which has a rule), never named alone",
     "ReviewScan": "the selection job's own bookmark, never named by a client",
+    "RegulatorExport": "whole-book compliance records: REGULATOR_EXPORT sees every one",
 }
 
 
