@@ -38,7 +38,7 @@ def csv_import_dialog(
             width="100%",
         )
     )
-    return rx.dialog.root(
+    dialog: rx.Component = rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title(title),
             rx.dialog.description(description, size="2"),
@@ -73,7 +73,7 @@ def csv_import_dialog(
                     ),
                 ),
                 rx.cond(
-                    S.imp_problems.length() > 0,  # type: ignore[attr-defined]
+                    S.imp_problems.length() > 0,
                     rx.vstack(
                         rx.text(
                             "Nothing was imported. Fix these rows and choose the file again:",
@@ -117,3 +117,4 @@ def csv_import_dialog(
         open=S.imp_open,
         on_open_change=S.set_imp_open,
     )
+    return dialog

@@ -73,7 +73,7 @@ def _converter(
     procs = [
         (i, table.c[name].type._cached_bind_processor(dialect)) for i, name in enumerate(columns)
     ]
-    convert = [(i, p, {}) for i, p in procs if p is not None]
+    convert: list[tuple[int, Any, dict[Any, Any]]] = [(i, p, {}) for i, p in procs if p is not None]
 
     def row_of(values: tuple[Any, ...]) -> tuple[Any, ...]:
         if not convert:

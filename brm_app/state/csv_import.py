@@ -119,7 +119,7 @@ class CsvImportMixin(ServiceMixin, rx.State, mixin=True):
             self.imp_busy = True
 
     @rx.event
-    async def imp_uploaded(self, result: dict) -> Any:
+    async def imp_uploaded(self, result: dict[str, Any]) -> Any:
         """The upload script's answer: preview the file (dry run)."""
         if not isinstance(result, dict) or not self.imp_open:
             self.imp_busy = False
