@@ -98,7 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def _selected(only: str) -> list[Scenario]:
-    names = {n.strip() for n in only.split(",") if n.strip()}
+    # ui_* names are browser measurements (bench/browser.py), not scenarios.
+    names = {n.strip() for n in only.split(",") if n.strip() and not n.strip().startswith("ui_")}
     unknown = names - {s.name for s in SCENARIOS}
     if unknown:
         raise SystemExit(f"unknown scenario(s): {', '.join(sorted(unknown))}")
@@ -410,6 +411,17 @@ def _run_backend(
             for line in measure_browser(
                 app.url, dataset.ADMIN_EMAIL, dataset.ADMIN_PASSWORD, data, run_db=db_file
             ):
+                print(line, flush=True)
+        # ---- ui_price_push_ms (issue 11): a second app with a CSV market data feed
+        if (
+            not prefix
+            and os.environ.get("BENCH_BROWSER", "1") != "0"
+            and data.figures.get("portfolios")
+            and (not args.only or "ui_price_push_ms" in args.only)
+        ):
+            from bench.browser import price_push_lines
+
+            for line in price_push_lines(data, run_dir, db_file, web_dir):
                 print(line, flush=True)
         total, largest = app.rss_mb()
         print(f"RSS {prefix}app_server total_mb={total:.1f} largest_process_mb={largest:.1f}")

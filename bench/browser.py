@@ -377,3 +377,168 @@ def main() -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+# ---- ui_price_push_ms: a price tick to the changed value on an open portfolio page ----------------
+
+PRICE_PUSH_P95_MS = 1000.0
+PRICE_PUSH_TIMEOUT_MS = 10_000
+# Resolves with the epoch time (ms) of the first frame in which #total-value no longer reads
+# `before` (the watcher is installed before the tick, so no change can slip by).
+_WATCH_TOTAL = """
+(before) => {
+  window.__pricePush = new Promise((resolve) => {
+    const changed = () => {
+      const el = document.getElementById('total-value');
+      return el && el.textContent !== before;
+    };
+    const done = () => requestAnimationFrame(() => resolve(performance.timeOrigin + performance.now()));
+    if (changed()) return done();
+    const obs = new MutationObserver(() => { if (changed()) { obs.disconnect(); done(); } });
+    obs.observe(document.body, {subtree: true, childList: true, characterData: true});
+    setTimeout(() => { obs.disconnect(); resolve(null); }, TIMEOUT_MS);
+  });
+}
+""".replace("TIMEOUT_MS", str(PRICE_PUSH_TIMEOUT_MS))
+
+
+def _write_prices(path: Path, symbol: str, price: Any) -> float:
+    """Publish one price as the CSV market data module does (whole file, renamed into place);
+    returns the epoch time (ms) it was in place."""
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(f"symbol,price\n{symbol},{price}\n")
+    tmp.replace(path)
+    return time.time() * 1000
+
+
+def _stored_at_ms(run_db: Path, instrument_id: int) -> float | None:
+    """When the feed stored the instrument's last price (instrument_prices.as_of, naive UTC)."""
+    from datetime import UTC, datetime
+
+    with sqlite3.connect(f"file:{run_db}?mode=ro", uri=True, timeout=30) as conn:
+        row = conn.execute(
+            "SELECT as_of FROM instrument_prices WHERE instrument_id = ?", (instrument_id,)
+        ).fetchone()
+    if not row or not row[0]:
+        return None
+    at = datetime.fromisoformat(str(row[0])).replace(tzinfo=UTC)
+    return at.timestamp() * 1000
+
+
+def measure_price_push(
+    app_url: str,
+    admin_email: str,
+    admin_password: str,
+    *,
+    firm_id: int,
+    prices_csv: Path,
+    run_db: Path,
+    samples: int | None = None,
+) -> list[str]:
+    """`ui_price_push_ms`: Chromium shows a firm's portfolio page (signed in as the admin); the
+    bench publishes a new price of one of its holdings where the app's market data provider
+    (CSV) reads it; the app's feed stores it in its next tick (once a second) and pushes the
+    revaluation to the open page. Measured from the stored tick (the price row's `as_of`, the
+    feed's own commit) to the first frame in which the page's total value changed; the time
+    from the file's publication is printed beside it (it adds the wait for the feed's next
+    tick, up to its one-second interval)."""
+    from decimal import Decimal
+
+    from playwright.sync_api import sync_playwright
+
+    n = samples or int(os.environ.get("BENCH_PRICE_PUSH_SAMPLES", "20"))
+    token = httpx.post(
+        app_url + "/api/v1/auth/token",
+        data={"username": admin_email, "password": admin_password},
+        timeout=60,
+    ).json()["access_token"]
+    body = httpx.get(
+        f"{app_url}/api/v1/firms/{firm_id}/portfolio",
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=60,
+    ).json()
+    holding = next(
+        a
+        for a in sorted(body["assets"], key=lambda a: -Decimal(a["market_value"] or 0))
+        if a["currency"] == body["reporting_currency"] and a["last_price"]
+    )
+    symbol, iid = holding["symbol"], holding["instrument_id"]
+    price = Decimal(holding["last_price"])
+    rng = random.Random(11)
+    tick_ms: list[float] = []
+    write_ms: list[float] = []
+    missed = 0
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS, headless=True)
+        try:
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            page = context.new_page()
+            _sign_in(page, app_url, admin_email, admin_password)
+            page.goto(f"{app_url}/firms/{firm_id}/portfolio")
+            page.wait_for_selector("#total-value", timeout=60_000)
+            page.wait_for_function(
+                "() => /[0-9]/.test(document.getElementById('total-value').textContent)",
+                timeout=60_000,
+            )
+            for i in range(n + WARMUP):
+                before = page.inner_text("#total-value")
+                page.evaluate(_WATCH_TOTAL, before)
+                # A move of 1-3% either way: the total changes by far more than a cent.
+                step = Decimal(rng.choice((-1, 1)) * rng.randint(10, 30)) / 1000
+                price = (price * (1 + step)).quantize(Decimal("0.0001"))
+                written = _write_prices(prices_csv, symbol, price)
+                shown = page.evaluate("window.__pricePush")
+                if shown is None:
+                    missed += 1
+                    continue
+                stored = _stored_at_ms(run_db, iid)
+                if i >= WARMUP and stored is not None:
+                    tick_ms.append(max(0.0, shown - stored))
+                    write_ms.append(shown - written)
+                page.wait_for_timeout(rng.randint(100, 400))  # ticks at no fixed phase
+            context.close()
+        finally:
+            browser.close()
+    if not tick_ms:
+        return [f"BENCH ui_price_push_ms n=0 missed={missed} p95_met=no"]
+    line = _line("ui_price_push_ms", tick_ms, PRICE_PUSH_P95_MS)
+    return [
+        line + (f" missed={missed}" if missed else ""),
+        f"# ui_price_push_ms: {symbol} on firm {firm_id}; from the published file (the feed's "
+        f"next tick included): p50_ms={percentile(write_ms, 50):.1f} "
+        f"p95_ms={percentile(write_ms, 95):.1f}",
+    ]
+
+
+def price_push_lines(data: Any, run_dir: Path, db_file: Path, web_dir: Path) -> list[str]:
+    """Start a second app on the run's database with the CSV market data provider (the main
+    app runs without a feed), measure ui_price_push_ms, stop it."""
+    from bench import dataset as ds
+    from bench import servers
+
+    prices = run_dir / "prices.csv"
+    prices.write_text("symbol,price\n")
+    with sqlite3.connect(f"file:{db_file}?mode=ro", uri=True, timeout=30) as conn:
+        (firm_id,) = conn.execute("SELECT firm_id FROM portfolios ORDER BY id LIMIT 1").fetchone()
+    feed_dir = run_dir / "feed-app"
+    feed_dir.mkdir(exist_ok=True)
+    app = servers.start_app(
+        data_dir=feed_dir,
+        db_file=db_file,
+        web_dir=web_dir,
+        admin_email=ds.ADMIN_EMAIL,
+        admin_password=ds.ADMIN_PASSWORD,
+        extra_env={"BRM_MARKET_DATA_PROVIDER": "csv", "BRM_MARKET_DATA_URL": str(prices)},
+    )
+    try:
+        app.wait_ready("/api/health", timeout=600)
+        return measure_price_push(
+            app.url,
+            ds.ADMIN_EMAIL,
+            ds.ADMIN_PASSWORD,
+            firm_id=firm_id,
+            prices_csv=prices,
+            run_db=db_file,
+        )
+    finally:
+        app.stop()

@@ -103,9 +103,10 @@ def start_app(
     admin_email: str,
     admin_password: str,
     database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     """`brm serve` (production build, one granian worker, no Redis, no scheduler) on its own port
-    and data."""
+    and data; `extra_env` overrides (ui_price_push_ms runs one with a market data feed)."""
     port = free_port()
     env = {
         **os.environ,
@@ -127,6 +128,7 @@ def start_app(
     }
     for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):
         env.pop(key, None)
+    env.update(extra_env or {})
     return _spawn("app", [str(BIN / "brm"), "serve"], env, data_dir / "app-server.log", port)
 
 

@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from brm_app.components.csv_import import csv_import_dialog
 from brm_app.components.firm_form import form_dialog
 from brm_app.components.layout import app_page
 from brm_app.components.ui import (
@@ -162,9 +163,32 @@ def admin_instruments() -> Any:
         page_header(
             "Instruments",
             "What portfolios can hold and trade, with each one's last price.",
-            rx.button(
-                rx.icon("plus", size=14), "New instrument", on_click=S.open_new, id="new-instrument"
+            rx.hstack(
+                rx.button(
+                    rx.icon("upload", size=14),
+                    "Import CSV",
+                    variant="soft",
+                    on_click=S.open_import,
+                    id="import-instruments",
+                ),
+                rx.button(
+                    rx.icon("plus", size=14),
+                    "New instrument",
+                    on_click=S.open_new,
+                    id="new-instrument",
+                ),
+                spacing="2",
+                wrap="wrap",
             ),
+        ),
+        csv_import_dialog(
+            S,
+            input_id="instruments-file",
+            title="Import instruments",
+            description="Every row is checked first; nothing changes unless all rows pass. "
+            "A symbol that exists is updated.",
+            columns="symbol, name, asset_class, currency, isin, exchange, active",
+            prefix="instruments-import",
         ),
         card(
             rx.input(

@@ -6,6 +6,7 @@ from typing import Any
 
 import reflex as rx
 
+from brm_app.components.csv_import import csv_import_dialog
 from brm_app.components.firm_form import form_dialog
 from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, empty_state, field, pager, table_scroll
@@ -409,6 +410,80 @@ def _reverse_dialog() -> Any:
     )
 
 
+def _settings_dialog() -> rx.Component:
+    e = S.settings_errors
+    return form_dialog(
+        title="Portfolio settings",
+        description="Totals are shown in the reporting currency; shorting lets sells exceed "
+        "what is held.",
+        open_=S.settings_open,
+        on_open_change=S.set_settings_open,
+        on_submit=S.save_settings,
+        form_key=S.settings_key,
+        errors=e,
+        saving=rx.Var.create(False),
+        submit_label="Save",
+        submit_id="settings-save",
+        max_width="480px",
+        body=rx.vstack(
+            field(
+                "Reporting currency",
+                rx.input(
+                    name="reporting_currency",
+                    id="settings-currency",
+                    max_length=3,
+                    default_value=S.summary["currency"].to(str),
+                    placeholder="USD",
+                    auto_complete="off",
+                ),
+                e.get("reporting_currency", ""),
+                hint="ISO 4217 code; leave empty for the server's default",
+            ),
+            rx.cond(
+                S.empty,
+                rx.text(
+                    "Shorting can be enabled once the portfolio has its first transaction.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+                rx.vstack(
+                    rx.el.label(
+                        rx.checkbox(
+                            name="allow_short",
+                            default_checked=S.allow_short,
+                            id="settings-short",
+                        ),
+                        rx.text("Allow short positions (sell more than is held)", size="2"),
+                        html_for="settings-short",
+                        style={"display": "flex", "gap": "8px", "alignItems": "center"},
+                    ),
+                    rx.cond(
+                        e.get("allow_short", "") != "",
+                        rx.text(
+                            e.get("allow_short", ""), size="1", color_scheme="red", role="alert"
+                        ),
+                    ),
+                    spacing="1",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+    )
+
+
+def _import_dialog() -> rx.Component:
+    return csv_import_dialog(
+        S,
+        input_id="blotter-file",
+        title="Import a trade blotter",
+        description="Every row is checked first; nothing is booked unless all rows pass.",
+        columns="kind, symbol, trade_date, settlement_date, quantity, price, amount, currency, "
+        "fees, trader (email), note",
+        prefix="blotter",
+    )
+
+
 def _content() -> Any:
     cur = S.summary["currency"].to(str)
     return rx.vstack(
@@ -431,14 +506,33 @@ def _content() -> Any:
                 ),
                 rx.cond(
                     S.can_trade,
-                    rx.button(
-                        rx.icon("plus", size=14),
-                        "Book trade",
-                        on_click=S.open_book,
-                        id="book-trade",
+                    rx.hstack(
+                        rx.button(
+                            rx.icon("settings", size=14),
+                            "Settings",
+                            variant="soft",
+                            on_click=S.open_settings,
+                            id="portfolio-settings",
+                        ),
+                        rx.button(
+                            rx.icon("upload", size=14),
+                            "Import trades",
+                            variant="soft",
+                            on_click=S.open_import,
+                            id="import-blotter",
+                        ),
+                        rx.button(
+                            rx.icon("plus", size=14),
+                            "Book trade",
+                            on_click=S.open_book,
+                            id="book-trade",
+                        ),
+                        spacing="2",
+                        wrap="wrap",
                     ),
                 ),
                 spacing="2",
+                wrap="wrap",
             ),
             width="100%",
             align="center",
@@ -477,6 +571,8 @@ def _content() -> Any:
         _transactions(),
         _book_dialog(),
         _reverse_dialog(),
+        _settings_dialog(),
+        _import_dialog(),
         spacing="4",
         width="100%",
     )

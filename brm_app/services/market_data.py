@@ -170,7 +170,12 @@ def record_rates(db: Session, rates: Iterable[Rate], *, at: datetime | None = No
 
 
 def fx_table(db: Session) -> FxTable:
-    return {(r.base, r.quote): r.rate for r in db.exec(select(FxRate))}
+    return {
+        (base, quote): rate
+        for base, quote, rate in db.exec(
+            select(col(FxRate.base), col(FxRate.quote), col(FxRate.rate))
+        )
+    }
 
 
 def rate(table: FxTable, base: str, quote: str) -> Decimal | None:

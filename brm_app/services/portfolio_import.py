@@ -41,6 +41,8 @@ class ImportResult(BaseModel):
     booked: int = 0
     created: int = 0
     updated: int = 0
+    # A preview: every check ran (holdings included), nothing was kept.
+    dry_run: bool = False
 
 
 @dataclass
@@ -78,7 +80,11 @@ def _fail(problems: dict[str, str]) -> None:
         raise ValidationFailed(problems)
 
 
-def import_blotter(db: Session, *, actor: AnyActor, firm_id: object, data: object) -> ImportResult:
+def import_blotter(
+    db: Session, *, actor: AnyActor, firm_id: object, data: object, dry_run: bool = False
+) -> ImportResult:
+    """Book the file's rows into the firm's portfolio, or with `dry_run` check them all exactly
+    as a booking would (inside a savepoint rolled back at the end) and keep nothing."""
     firm, portfolio = portfolios.load_firm(db, actor, firm_id, Permission.PORTFOLIOS_TRADE)
     rows = _Rows.of(data, BLOTTER_COLUMNS)
     checked: list[portfolios.Checked] = []
@@ -110,24 +116,35 @@ def import_blotter(db: Session, *, actor: AnyActor, firm_id: object, data: objec
         if len(problems) >= MAX_REPORTED:
             break
     _fail(problems)
-    portfolio = portfolios._portfolio_for_update(db, firm, portfolio)
-    for one in checked:
-        portfolios.store(
-            db, actor=actor, portfolio=portfolio, checked=one, source=TxSource.IMPORT,
-            check_holdings=False, flush=False,
-        )  # fmt: skip
-    db.flush()
+    if not checked:
+        raise ValidationFailed("The file has no rows.", field="file")
+    savepoint = db.begin_nested() if dry_run else None
     try:
-        ledger = compute(
-            portfolios._txs(db, portfolios.ident(portfolio.id)), allow_short=portfolio.allow_short
-        )
-    except Oversold as exc:
-        symbol = db.get(Instrument, exc.instrument_id)
-        raise ValidationFailed(
-            f"the file sells more {symbol.symbol if symbol else exc.instrument_id} than the "
-            f"portfolio holds ({exc.held.normalize():f} on {exc.day.isoformat()})",
-            field="file",
-        ) from None
+        portfolio = portfolios._portfolio_for_update(db, firm, portfolio)
+        for one in checked:
+            portfolios.store(
+                db, actor=actor, portfolio=portfolio, checked=one, source=TxSource.IMPORT,
+                check_holdings=False, flush=False,
+            )  # fmt: skip
+        db.flush()
+        try:
+            ledger = compute(
+                portfolios._txs(db, portfolios.ident(portfolio.id)),
+                allow_short=portfolio.allow_short,
+            )
+        except Oversold as exc:
+            symbol = db.get(Instrument, exc.instrument_id)
+            raise ValidationFailed(
+                f"the file sells more {symbol.symbol if symbol else exc.instrument_id} than the "
+                f"portfolio holds ({exc.held.normalize():f} on {exc.day.isoformat()})",
+                field="file",
+            ) from None
+    finally:
+        if savepoint is not None:
+            savepoint.rollback()
+            db.expire_all()
+    if dry_run:
+        return ImportResult(rows=len(checked), dry_run=True)
     portfolios.refresh_snapshot(db, portfolio, ledger)
     audit.record(
         db, actor=actor, action="portfolio.import", entity="firm", entity_id=firm.id,
@@ -137,7 +154,11 @@ def import_blotter(db: Session, *, actor: AnyActor, firm_id: object, data: objec
     return ImportResult(rows=len(checked), booked=len(checked))
 
 
-def import_instruments(db: Session, *, actor: AnyActor, data: object) -> ImportResult:
+def import_instruments(
+    db: Session, *, actor: AnyActor, data: object, dry_run: bool = False
+) -> ImportResult:
+    """Create or update (by symbol) the file's instruments, or with `dry_run` only check them
+    (inside a savepoint rolled back at the end)."""
     require(actor, Permission.INSTRUMENTS_MANAGE)
     rows = _Rows.of(data, INSTRUMENT_COLUMNS)
     parsed: list[tuple[int, InstrumentWrite]] = []
@@ -153,6 +174,25 @@ def import_instruments(db: Session, *, actor: AnyActor, data: object) -> ImportR
         if len(problems) >= MAX_REPORTED:
             break
     _fail(problems)
+    if not parsed:
+        raise ValidationFailed("The file has no rows.", field="file")
+    savepoint = db.begin_nested() if dry_run else None
+    try:
+        created, updated = _store_instruments(db, actor, parsed, problems)
+    finally:
+        if savepoint is not None:
+            savepoint.rollback()
+            db.expire_all()
+    _fail(problems)
+    return ImportResult(rows=len(parsed), created=created, updated=updated, dry_run=dry_run)
+
+
+def _store_instruments(
+    db: Session,
+    actor: AnyActor,
+    parsed: list[tuple[int, InstrumentWrite]],
+    problems: dict[str, str],
+) -> tuple[int, int]:
     existing = {
         i.symbol: i.id
         for i in db.exec(
@@ -176,5 +216,4 @@ def import_instruments(db: Session, *, actor: AnyActor, data: object) -> ImportR
             errors = exc.errors if isinstance(exc, ValidationFailed) else {"symbol": exc.message}
             for k, v in errors.items():
                 problems.setdefault(f"row {number}: {k}", v)
-    _fail(problems)
-    return ImportResult(rows=len(parsed), created=created, updated=updated)
+    return created, updated

@@ -10,10 +10,12 @@ from sqlmodel import Session
 
 from brm_app.auth.actor import Actor
 from brm_app.models.portfolio import ApiKeyPublic, InstrumentPublic
-from brm_app.services import api_keys, instruments
+from brm_app.services import api_keys, instruments, portfolio_import
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest
+from brm_app.services.portfolio_import import ImportResult
 from brm_app.state.base import PagedListMixin, as_id, scroll_to_first_error
+from brm_app.state.csv_import import CsvImportMixin
 
 PAGE_SIZE = 50
 FIELDS = ("symbol", "name", "asset_class", "currency", "isin", "exchange")
@@ -45,9 +47,17 @@ def _key_row(k: ApiKeyPublic) -> dict[str, Any]:
     }
 
 
-class InstrumentsState(PagedListMixin, rx.State):
+class InstrumentsState(CsvImportMixin, PagedListMixin, rx.State):
     def _page_size(self) -> int:
         return PAGE_SIZE
+
+    # The instruments CSV import (CsvImportMixin): admins only (the service says so).
+    def _imp_service(self, db: Session, actor: Actor, data: bytes, dry_run: bool) -> ImportResult:
+        return portfolio_import.import_instruments(db, actor=actor, data=data, dry_run=dry_run)
+
+    async def _imp_done(self) -> None:
+        self.offset = 0
+        await self._refresh()
 
     q: str = ""
     total: int = 0
@@ -69,6 +79,7 @@ class InstrumentsState(PagedListMixin, rx.State):
     async def load(self) -> Any:
         self.offset = 0
         self.reveal_open, self.reveal_key = False, ""
+        self.imp_open = False
         return await self._refresh()
 
     async def _refresh(self) -> Any:

@@ -17,10 +17,12 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
 from brm_app.models.portfolio import Instrument, PortfolioPublic, TransactionPublic, TxKind
-from brm_app.services import portfolios
+from brm_app.services import portfolio_import, portfolios
 from brm_app.services.errors import DomainError, NotFound, ValidationFailed
 from brm_app.services.pagination import PageRequest
-from brm_app.state.base import ServiceMixin, as_id, scroll_to_first_error
+from brm_app.services.portfolio_import import ImportResult
+from brm_app.state.base import as_id, scroll_to_first_error
+from brm_app.state.csv_import import CsvImportMixin
 from brm_app.state.firm_detail import route_id
 
 TX_PAGE = 20
@@ -88,7 +90,7 @@ def _tx_row(t: TransactionPublic) -> dict[str, Any]:
     }
 
 
-class PortfolioState(ServiceMixin, rx.State):
+class PortfolioState(CsvImportMixin, rx.State):
     firm_id: int = 0
     firm_name: str = ""
     found: bool = False
@@ -119,6 +121,12 @@ class PortfolioState(ServiceMixin, rx.State):
     reverse_id: int = 0
     reverse_label: str = ""
 
+    # Settings: the firm's reporting currency, shorting
+    allow_short: bool = False
+    settings_open: bool = False
+    settings_key: int = 0
+    settings_errors: dict[str, str] = {}
+
     _prices: dict[int, str] = {}
 
     @rx.var
@@ -134,7 +142,7 @@ class PortfolioState(ServiceMixin, rx.State):
         from brm_app.live import watch_portfolio
 
         self.found = self.not_found = False
-        self.book_open = self.reverse_open = False
+        self.book_open = self.reverse_open = self.settings_open = self.imp_open = False
         self.assets, self.cash, self.txs, self.summary = [], [], [], {}
         self._prices = {}
         self.tx_offset = 0
@@ -166,6 +174,7 @@ class PortfolioState(ServiceMixin, rx.State):
         p, can_trade, user_id = await self._call(fetch)
         self.firm_name, self.can_trade = p.firm_name, can_trade
         self.empty = p.portfolio_id is None
+        self.allow_short = p.allow_short
         self.summary = _summary(p)
         previous = self._prices
         rows, prices = [], {}
@@ -362,3 +371,57 @@ class PortfolioState(ServiceMixin, rx.State):
         await self._refresh_portfolio()
         await self._refresh_txs()
         return rx.toast.success("Reversing entry booked.")
+
+    # ---- settings --------------------------------------------------------------------------
+
+    @rx.event
+    def open_settings(self) -> Any:
+        if not self.can_trade:
+            return
+        self.settings_errors = {}
+        self.settings_key += 1
+        self.settings_open = True
+
+    @rx.event
+    def set_settings_open(self, value: bool) -> Any:
+        self.settings_open = bool(value)
+
+    @rx.event
+    async def save_settings(self, form: dict[str, Any]) -> Any:
+        if not isinstance(form, dict) or not self.can_trade:
+            return None
+        currency = form.get("reporting_currency")
+        currency = currency.strip()[:10] if isinstance(currency, str) else ""
+        data: dict[str, Any] = {"reporting_currency": currency or None}
+        if not self.empty:
+            data["allow_short"] = form.get("allow_short") in ("on", True, "true")
+        try:
+            await self._call(
+                portfolios.update_settings, write=True, firm_id=self.firm_id, data=data
+            )
+        except ValidationFailed as exc:
+            self.settings_errors = {
+                ("form" if k == "__all__" else k.split(".")[0]): v for k, v in exc.errors.items()
+            }
+            return scroll_to_first_error()
+        except DomainError as exc:
+            self.settings_errors = {"form": exc.message}
+            return self._error_event(exc)
+        self.settings_open = False
+        await self._refresh_portfolio()
+        return rx.toast.success("Portfolio settings saved.")
+
+    # ---- trade blotter import (CsvImportMixin) ---------------------------------------------
+
+    def _imp_allowed(self) -> bool:
+        return self.can_trade and self.firm_id > 0
+
+    def _imp_service(self, db: Session, actor: Actor, data: bytes, dry_run: bool) -> ImportResult:
+        return portfolio_import.import_blotter(
+            db, actor=actor, firm_id=self.firm_id, data=data, dry_run=dry_run
+        )
+
+    async def _imp_done(self) -> None:
+        self.tx_offset = 0
+        await self._refresh_portfolio()
+        await self._refresh_txs()

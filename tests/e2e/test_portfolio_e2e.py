@@ -1,6 +1,7 @@
 """A broker opens a firm's portfolio and watches it revalue live: the test publishes a new price
 (the CSV the market data provider reads), the feed stores it, and the open page shows the new
-value within a second or two, without a reload; then the broker books a trade in the dialog."""
+value within a second or two, without a reload; then the broker books a trade in the dialog,
+reverses it, imports a trade blotter (previewed row by row) and changes the settings."""
 
 from __future__ import annotations
 
@@ -114,6 +115,48 @@ def test_a_broker_watches_a_price_tick_revalue_the_portfolio_then_books_a_trade(
     expect(dialog.get_by_role("alert")).to_contain_text("sells more E2EX")
     page.keyboard.press("Escape")
     expect(page.locator(".tx-row")).to_have_count(3)
+
+    # Reverse the trade just booked: a reversing entry, the holding back to 10.
+    page.get_by_role("button", name=re.compile(r"^Reverse #\d+ buy E2EX 2026-03-03")).click()
+    confirm = page.get_by_role("alertdialog")
+    confirm.get_by_label("Reason").fill("booked twice")
+    page.click("#reverse-submit")
+    expect(confirm).to_have_count(0, timeout=10_000)
+    expect(row.locator("td").nth(1)).to_have_text("10")
+    expect(page.locator(".tx-row")).to_have_count(4)
+
+    # A trade blotter: a file with a bad row is refused whole, row by row; then a good one.
+    tmp = server.data_dir / "blotter-e2e.csv"
+    tmp.write_text(
+        "kind,symbol,trade_date,quantity,price\nbuy,E2EX,2026-03-05,2,101\n"
+        "buy,NOPE,2026-03-05,2,100\nbuy,E2EX,2026-03-05,2,0\n"
+    )
+    page.click("#import-blotter")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("CSV file").set_input_files(str(tmp))
+    expect(page.locator(".blotter-problem")).to_have_count(2, timeout=10_000)
+    expect(page.locator(".blotter-problem").first).to_contain_text("symbol")
+    expect(page.locator(".blotter-problem").nth(1)).to_contain_text("price")
+    expect(page.locator("#blotter-commit")).to_be_disabled()
+    tmp.write_text("kind,symbol,trade_date,quantity,price\nbuy,E2EX,2026-03-05,2,101\n")
+    dialog.get_by_label("CSV file").set_input_files(str(tmp))
+    expect(page.locator("#blotter-ready")).to_contain_text("1 rows pass", timeout=10_000)
+    expect(page.locator(".tx-row")).to_have_count(4)  # a preview books nothing
+    page.click("#blotter-commit")
+    expect(dialog).to_have_count(0, timeout=10_000)
+    expect(row.locator("td").nth(1)).to_have_text("12")
+    expect(page.locator(".tx-row")).to_have_count(5)
+
+    # Settings: a bad currency is named by the field; EUR is saved.
+    page.click("#portfolio-settings")
+    dialog = page.get_by_role("dialog")
+    dialog.get_by_label("Reporting currency").fill("XYZ")
+    page.click("#settings-save")
+    expect(dialog.get_by_role("alert")).to_contain_text("ISO 4217")
+    dialog.get_by_label("Reporting currency").fill("EUR")
+    page.click("#settings-save")
+    expect(dialog).to_have_count(0, timeout=10_000)
+    expect(page.get_by_text("Total value (EUR)")).to_be_visible()
 
 
 def test_the_portfolio_page_fits_a_phone(browser, server: Server):

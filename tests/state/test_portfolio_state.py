@@ -168,3 +168,119 @@ def test_instruments_page_is_for_admins(world, role):
         assert "check digit" in browser.state(InstrumentsState).errors["isin"]
     else:
         assert made is None and keys == 0 and shown.reveal_key == "" and shown.rows == []
+
+
+def _upload(world, role: str, data: bytes) -> dict:
+    """What POST /api/session/imports answers the page's upload script."""
+    from brm_app.auth.actor import Actor
+    from brm_app.models.user import User
+    from brm_app.services.bulk import staging
+
+    with unit_of_work() as db:
+        user = db.get(User, world.users[role].id)
+        actor = Actor(user_id=user.id, role=user.role, email=user.email, name=user.name)
+    upload_id = staging.save_upload(None, actor=actor, data=data, filename="blotter.csv")
+    return {"upload_id": upload_id, "filename": "blotter.csv", "size": len(data)}
+
+
+BLOTTER = (
+    b"kind,symbol,trade_date,quantity,price,amount,currency\n"
+    b"deposit,,2026-03-01,,,5000,USD\n"
+    b"buy,ACME,2026-03-04,10,9,,\n"
+    b"sell,ACME,2026-03-05,4,10,,\n"
+)
+
+
+def test_blotter_import_previews_then_books_and_a_bad_file_changes_nothing(world):
+    _seed(world)
+    browser = _page(world, "broker")
+    browser.fire(PortfolioState, "open_import")
+    bad = BLOTTER.replace(b"4,10", b"4,0").replace(b"ACME,2026-03-04", b"NOPE,2026-03-04")
+    browser.fire(PortfolioState, "imp_uploaded", _upload(world, "broker", bad))
+    state = browser.state(PortfolioState)
+    assert {(p["row"], p["field"]) for p in state.imp_problems} == {
+        ("3", "symbol"),
+        ("4", "price"),
+    }
+    assert state.imp_ready == 0 and _txs() == 1
+    browser.fire(PortfolioState, "imp_commit")  # nothing passed: nothing to import
+    assert _txs() == 1
+    browser.fire(PortfolioState, "imp_uploaded", _upload(world, "broker", BLOTTER))
+    state = browser.state(PortfolioState)
+    assert state.imp_problems == [] and state.imp_ready == 3, state.imp_error
+    assert _txs() == 1  # a preview books nothing
+    browser.fire(PortfolioState, "imp_commit")
+    state = browser.state(PortfolioState)
+    assert _txs() == 4 and not state.imp_open
+    assert state.assets[0]["quantity"] == "106"
+    assert {t["source"] for t in state.txs} == {"import", "manual"}
+
+
+@pytest.mark.parametrize("role", ["compliance", "broker2", "trader"])
+def test_blotter_import_and_settings_refused_to_who_may_not_trade_here(world, role):
+    _seed(world)
+    browser = _page(world, role)
+    browser.fire(PortfolioState, "open_import")
+    browser.fire(PortfolioState, "open_settings")
+    state = browser.state(PortfolioState)
+    assert not state.imp_open and not state.settings_open
+    if role == "broker2":  # compliance and traders cannot upload at all
+        browser.fire(PortfolioState, "imp_uploaded", _upload(world, role, BLOTTER))
+        browser.fire(PortfolioState, "imp_commit")
+    browser.fire(PortfolioState, "save_settings", {"reporting_currency": "EUR"})
+    assert _txs() == 1
+    with unit_of_work() as db:
+        from brm_app.models.firm import Firm
+
+        assert db.get(Firm, world.f).reporting_currency is None
+
+
+def test_settings_change_currency_and_shorting_with_validation(world):
+    _seed(world)
+    browser = _page(world, "broker")
+    browser.fire(PortfolioState, "open_settings")
+    browser.fire(PortfolioState, "save_settings", {"reporting_currency": "XYZ"})
+    state = browser.state(PortfolioState)
+    assert state.settings_open and "ISO 4217" in state.settings_errors["reporting_currency"]
+    browser.fire(
+        PortfolioState, "save_settings", {"reporting_currency": "eur", "allow_short": "on"}
+    )
+    state = browser.state(PortfolioState)
+    assert not state.settings_open and state.summary["currency"] == "EUR" and state.allow_short
+    browser.fire(PortfolioState, "open_settings")
+    browser.fire(PortfolioState, "save_settings", {"reporting_currency": ""})
+    state = browser.state(PortfolioState)
+    assert state.summary["currency"] == "USD" and not state.allow_short
+
+
+def test_instruments_import_previews_for_admins_only(world):
+    from brm_app.models.portfolio import Instrument
+    from brm_app.state.admin_instruments import InstrumentsState
+
+    data = b"symbol,name,asset_class,currency\nZED,Zed plc,equity,GBP\nBAD,Bad,toys,USD\n"
+    browser = Browser(session_token_for(world.users["admin"].email), "/admin/instruments")
+    browser.fire(InstrumentsState, "load")
+    browser.fire(InstrumentsState, "open_import")
+    browser.fire(InstrumentsState, "imp_uploaded", _upload(world, "admin", data))
+    state = browser.state(InstrumentsState)
+    assert [(p["row"], p["field"]) for p in state.imp_problems] == [("3", "asset_class")]
+    good = data.replace(b"BAD,Bad,toys", b"BAD,Bad,fund")
+    browser.fire(InstrumentsState, "imp_uploaded", _upload(world, "admin", good))
+    assert browser.state(InstrumentsState).imp_ready == 2
+    with unit_of_work() as db:
+        assert db.exec(select(Instrument).where(Instrument.symbol == "ZED")).first() is None
+    browser.fire(InstrumentsState, "imp_commit")
+    with unit_of_work() as db:
+        assert db.exec(select(Instrument).where(Instrument.symbol == "ZED")).first() is not None
+    assert any(r["symbol"] == "ZED" for r in browser.state(InstrumentsState).rows)
+    # A broker: the upload is theirs, the import is not.
+    broker = Browser(session_token_for(world.users["broker"].email), "/admin/instruments")
+    broker.fire(InstrumentsState, "load")
+    broker.fire(InstrumentsState, "open_import")
+    broker.fire(
+        InstrumentsState, "imp_uploaded", _upload(world, "broker", data.replace(b"ZED", b"YOU"))
+    )
+    assert broker.state(InstrumentsState).imp_ready == 0
+    broker.fire(InstrumentsState, "imp_commit")
+    with unit_of_work() as db:
+        assert db.exec(select(Instrument).where(Instrument.symbol == "YOU")).first() is None

@@ -134,19 +134,31 @@ CsvBody = Annotated[
 ]
 
 
+DryRun = Annotated[
+    bool, Query(description="Check every row (as the import would) and keep nothing")
+]
+
+
 @router.post("/firms/{firm_id}/portfolio/import", response_model=ImportResult)
-def import_blotter(firm_id: FirmId, body: CsvBody, db: DB, actor: CurrentActor) -> ImportResult:
+def import_blotter(
+    firm_id: FirmId, body: CsvBody, db: DB, actor: CurrentActor, dry_run: DryRun = False
+) -> ImportResult:
     """A trade blotter for brokers without an OMS: columns kind, symbol, trade_date,
     settlement_date, quantity, price, amount, currency, fees, trader (email), note. Booked whole
-    (source "import") or not at all: every bad row and field is named."""
-    return portfolio_import.import_blotter(db, actor=actor, firm_id=firm_id, data=body)
+    (source "import") or not at all: every bad row and field is named. `dry_run=true` previews."""
+    return portfolio_import.import_blotter(
+        db, actor=actor, firm_id=firm_id, data=body, dry_run=dry_run
+    )
 
 
 @router.post("/instrument-imports", response_model=ImportResult)
-def import_instruments(body: CsvBody, db: DB, actor: CurrentActor) -> ImportResult:
+def import_instruments(
+    body: CsvBody, db: DB, actor: CurrentActor, dry_run: DryRun = False
+) -> ImportResult:
     """The instrument master from CSV (admins): columns symbol, name, asset_class, currency,
-    isin, exchange, active; an existing symbol is updated. Whole or not at all."""
-    return portfolio_import.import_instruments(db, actor=actor, data=body)
+    isin, exchange, active; an existing symbol is updated. Whole or not at all. `dry_run=true`
+    previews."""
+    return portfolio_import.import_instruments(db, actor=actor, data=body, dry_run=dry_run)
 
 
 @router.get("/instruments", response_model=PageOut[InstrumentPublic])
