@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.utils import getaddresses
 from typing import Any
 
@@ -49,9 +49,10 @@ from brm_app.models.communication import (
 )
 from brm_app.models.fields import check_phone
 from brm_app.models.trader import Trader
-from brm_app.services import audit, communications, conversations
+from brm_app.services import attachments, audit, communications, conversations
 from brm_app.services.errors import DomainError
 from brm_app.services.pagination import Page, PageRequest
+from brm_app.services.validation import rid
 from brm_app.settings import get_settings
 
 SYSTEM = SystemActor(label="system:webhook")
@@ -189,7 +190,15 @@ def twilio_status(db: Session, params: Mapping[str, str], signature: str | None)
 # ---- replies -------------------------------------------------------------------------------------
 
 
-def _triage(db: Session, channel: Channel, sender: str, to: str, subject: str, text: str) -> None:
+def _triage(
+    db: Session,
+    channel: Channel,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    files: Sequence[dict[str, Any]] = (),
+) -> None:
     row = InboundTriage(
         channel=channel.value,
         from_address=sender[:254],
@@ -197,6 +206,7 @@ def _triage(db: Session, channel: Channel, sender: str, to: str, subject: str, t
         subject=subject[:200],
         text=text[:TEXT_MAX],
         received_at=utcnow(),
+        attachments=json.dumps(list(files)),
     )
     db.add(row)
     db.flush()
@@ -215,14 +225,30 @@ def _clean_text(text: str) -> str:
     return text[:TEXT_MAX] or "(empty message)"
 
 
+def _with_refusals(text: str, refused: Sequence[str]) -> str:
+    """The email's text, and a note of the files that were not accepted (kept in the log)."""
+    if not refused:
+        return text
+    note = "\n\n[Attachments not accepted: " + "; ".join(refused) + "]"
+    return (text[: TEXT_MAX - len(note)] + note)[:TEXT_MAX]
+
+
 def _record_reply(
-    db: Session, conv: Conversation, trader: Trader, channel: Channel, text: str, sender: str
+    db: Session,
+    conv: Conversation,
+    trader: Trader,
+    channel: Channel,
+    text: str,
+    sender: str,
+    files: Sequence[dict[str, Any]] = (),
 ) -> Message:
+    ids = attachments.add_inbound(db, conversation_id=rid(conv.id), files=files) if files else []
     return conversations.record_message(
         db,
         actor=None,
         conv=conv,
         text=_clean_text(text),
+        attachment_ids=ids,
         channel=channel,
         direction=Direction.INBOUND,
         sender_user_id=None,
@@ -246,9 +272,15 @@ def _participant(db: Session, conv: Conversation, email: str) -> Trader | None:
 
 
 def sendgrid_inbound(
-    db: Session, raw: bytes, headers: Mapping[str, str], form: Mapping[str, str]
+    db: Session,
+    raw: bytes,
+    headers: Mapping[str, str],
+    form: Mapping[str, str],
+    files: Sequence[tuple[str, bytes]] = (),
 ) -> str:
-    """Inbound Parse: an email reply. Returns "matched" or "triage"."""
+    """Inbound Parse: an email reply, with its files (name, bytes) as attachments: checked like
+    uploads (type by content, size); those refused are named in the message. Returns "matched"
+    or "triage" (the triage item keeps the accepted files)."""
     verify_sendgrid(raw, headers)
     sender = next((a for _, a in getaddresses([form.get("from", "")]) if a), "")
     recipients = [a for _, a in getaddresses([form.get("to", ""), form.get("cc", "")]) if a]
@@ -273,10 +305,12 @@ def sendgrid_inbound(
             if conv is not None:
                 break
     trader = _participant(db, conv, sender) if conv is not None and sender else None
+    kept, refused = attachments.keep_inbound(files)
+    text = _with_refusals(text, refused)
     if conv is None or trader is None:
-        _triage(db, Channel.EMAIL, sender, ", ".join(recipients), subject, text)
+        _triage(db, Channel.EMAIL, sender, ", ".join(recipients), subject, text, kept)
         return "triage"
-    _record_reply(db, conv, trader, Channel.EMAIL, text, sender)
+    _record_reply(db, conv, trader, Channel.EMAIL, text, sender, kept)
     return "matched"
 
 

@@ -17,9 +17,11 @@ from twilio.request_validator import RequestValidator
 from brm_app import settings as settings_module
 from brm_app.db import unit_of_work
 from brm_app.models.communication import (
+    CommunicationLogEntry,
     Conversation,
     InboundTriage,
     Message,
+    MessageAttachment,
     MessageDelivery,
     SmsOptOut,
 )
@@ -228,3 +230,97 @@ def test_inbound_email_matched_by_reply_to_token_else_triage(client, desk, key):
     listed = client.get(f"{API}/communication-triage", headers=bearer(compliance)).json()
     assert [t["from_address"] for t in listed["items"]] == ["someone@else.example"]
     assert client.get(f"{API}/communication-triage", headers=bearer(broker)).status_code == 403
+
+
+PDF = b"%PDF-1.4\n% inbound attachment\n%%EOF\n"
+
+
+def _inbound(client, key, fields: dict) -> dict:
+    from urllib3 import encode_multipart_formdata
+
+    raw, content_type = encode_multipart_formdata(fields, boundary="brmfiles")
+    r = client.post(
+        f"{API}/webhooks/sendgrid/inbound",
+        content=raw,
+        headers={"Content-Type": content_type, **sg_headers(key, raw)},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_inbound_email_files_become_attachments_checked_like_uploads(client, desk, key):
+    broker, tess = desk
+    _send(broker, tess, "email", "sg-files")
+    with unit_of_work() as db:
+        conv = db.exec(select(Conversation)).one()
+    big = b"a,b\n" * (10 * 1024 * 1024 // 4 + 1)  # just over 10 MB of CSV
+    info = {
+        "attachment1": {"filename": "terms.pdf", "type": "application/pdf"},
+        "attachment2": {"filename": "invoice.pdf", "type": "application/pdf"},
+        "attachment3": {"filename": "prices.csv", "type": "text/csv"},
+        "attachment4": {"filename": "tool.exe", "type": "application/octet-stream"},
+    }
+    answer = _inbound(
+        client,
+        key,
+        {
+            "from": "tess@client.example",
+            "to": f"reply+{conv.reply_token}@reply.brokersync.example",
+            "subject": "Re: Hello",
+            "text": "Signed copy attached.",
+            "headers": "Message-ID: <files@client.example>",
+            "attachments": "4",
+            "attachment-info": json.dumps(info),
+            "attachment1": ("terms.pdf", PDF, "application/pdf"),
+            # A name that lies about its content, one too big, a type we do not take.
+            "attachment2": ("invoice.pdf", b"MZ\x90\x00 not a pdf", "application/pdf"),
+            "attachment3": ("prices.csv", big, "text/csv"),
+            "attachment4": ("tool.exe", b"MZ\x90\x00", "application/octet-stream"),
+        },
+    )
+    assert answer == {"result": "matched"}
+    with unit_of_work() as db:
+        msg = db.exec(select(Message).order_by(Message.id.desc())).first()
+        atts = db.exec(
+            select(MessageAttachment).where(MessageAttachment.message_id == msg.id)
+        ).all()
+        entry = db.exec(
+            select(CommunicationLogEntry).where(CommunicationLogEntry.message_id == msg.id)
+        ).one()
+    assert msg.direction == "inbound" and msg.sender_trader_id == tess.trader_id
+    assert [(a.filename, a.size, a.uploaded_by_id) for a in atts] == [("terms.pdf", len(PDF), None)]
+    assert msg.text.startswith("Signed copy attached.")
+    for refused in ("invoice.pdf", "prices.csv", "tool.exe"):
+        assert refused in msg.text  # named in the message (and so in the log)
+    assert "larger than 10 MB" in msg.text and "is not the .pdf file" in msg.text
+    assert json.loads(entry.attachments) == [
+        {"filename": "terms.pdf", "sha256": atts[0].sha256, "size": len(PDF)}
+    ]
+    # The broker downloads it like any attachment; a broker of another firm cannot.
+    got = client.get(f"{API}/attachments/{atts[0].id}", headers=bearer(broker))
+    assert got.status_code == 200 and got.content == PDF
+    stranger = make_user(Role.BROKER)
+    assert (
+        client.get(f"{API}/attachments/{atts[0].id}", headers=bearer(stranger)).status_code == 404
+    )
+
+    # Unmatched: the triage item keeps the accepted file for when it is assigned.
+    answer = _inbound(
+        client,
+        key,
+        {
+            "from": "nobody@else.example",
+            "to": "desk@reply.brokersync.example",
+            "subject": "Statement",
+            "text": "See attached.",
+            "headers": "Message-ID: <files2@else.example>",
+            "attachment1": ("statement.pdf", PDF, "application/pdf"),
+        },
+    )
+    assert answer == {"result": "triage"}
+    with unit_of_work() as db:
+        item = db.exec(select(InboundTriage)).one()
+    kept = json.loads(item.attachments)
+    assert [(f["filename"], f["size"], f["content_type"]) for f in kept] == [
+        ("statement.pdf", len(PDF), "application/pdf")
+    ]
