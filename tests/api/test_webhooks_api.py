@@ -324,3 +324,86 @@ def test_inbound_email_files_become_attachments_checked_like_uploads(client, des
     assert [(f["filename"], f["size"], f["content_type"]) for f in kept] == [
         ("statement.pdf", len(PDF), "application/pdf")
     ]
+
+
+def test_triage_item_assigned_to_a_trader_or_dismissed_with_a_reason_audited(client, desk, key):
+    from brm_app.models.audit import AuditEvent
+
+    broker, tess = desk
+    _send(broker, tess, "email", "sg-triage")
+    with unit_of_work() as db:
+        conv = db.exec(select(Conversation)).one()
+    for n in (1, 2):
+        _inbound(
+            client,
+            key,
+            {
+                "from": f"tess.private{n}@home.example",
+                "to": "desk@reply.brokersync.example",
+                "subject": f"From my phone {n}",
+                "text": "Please book it.",
+                "headers": f"Message-ID: <triage{n}@home.example>",
+                "attachment1": ("order.pdf", PDF, "application/pdf"),
+            },
+        )
+    compliance = make_user(Role.COMPLIANCE)
+    hdr = bearer(compliance)
+    items = client.get(f"{API}/communication-triage?state=open", headers=hdr).json()["items"]
+    assert len(items) == 2 and items[0]["attachments"][0]["filename"] == "order.pdf"
+    first, second = items[1]["triage_id"], items[0]["triage_id"]
+    base = f"{API}/communication-triage"
+    messages_before = _count(Message)
+
+    # Bad input changes nothing: unknown trader, a conversation of another firm, no reason.
+    other_firm = make_firm(broker, name="Elsewhere Ltd")
+    outsider = make_trader(broker, other_firm.firm_id, name="Otto Out", email="otto@else.example")
+    bad = [
+        (f"{base}/{first}/assign", {"trader_id": 999999}),
+        (f"{base}/{first}/assign", {"trader_id": outsider.trader_id, "conversation_id": conv.id}),
+        (f"{base}/{first}/assign", {"trader_id": outsider.trader_id}),  # no conversation yet
+        (f"{base}/{first}/dismiss", {"reason": ""}),
+        (f"{base}/999999/dismiss", {"reason": "x"}),
+    ]
+    for url, body in bad:
+        r = client.post(url, json=body, headers=hdr)
+        assert r.status_code in (404, 422), (url, body, r.text)
+    assert _count(Message) == messages_before
+
+    # Assigned: the trader's inbound message in the conversation, with the file, audited.
+    r = client.post(f"{base}/{first}/assign", json={"trader_id": tess.trader_id}, headers=hdr)
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["resolution"] == "assigned" and done["conversation_id"] == conv.id
+    assert done["resolved_by_id"] == compliance.user_id
+    msg = client.get(
+        f"{API}/communications/{done['communication_id']}", headers=bearer(broker)
+    ).json()
+    assert msg["direction"] == "inbound" and msg["trader_id"] == tess.trader_id
+    assert msg["content"] == "From my phone 1\n\nPlease book it."
+    assert [a["filename"] for a in msg["attachments"]] == ["order.pdf"]
+    # Resolved once: a second try is a conflict.
+    again = client.post(f"{base}/{first}/dismiss", json={"reason": "dup"}, headers=hdr)
+    assert again.status_code == 409
+
+    # Dismissed with a reason.
+    r = client.post(f"{base}/{second}/dismiss", json={"reason": "Duplicate of #1"}, headers=hdr)
+    assert r.status_code == 200 and r.json()["resolution_reason"] == "Duplicate of #1"
+    assert client.get(f"{base}?state=open", headers=hdr).json()["items"] == []
+    assert len(client.get(f"{base}?state=resolved", headers=hdr).json()["items"]) == 2
+    with unit_of_work() as db:
+        actions = db.exec(
+            select(AuditEvent.action, AuditEvent.actor_id).where(
+                AuditEvent.entity == "inbound_triage",
+                AuditEvent.action.in_(
+                    ["communication.triage_assigned", "communication.triage_dismissed"]
+                ),
+            )
+        ).all()
+    assert sorted(actions) == [
+        ("communication.triage_assigned", compliance.user_id),
+        ("communication.triage_dismissed", compliance.user_id),
+    ]
+    # A broker may not resolve triage.
+    assert (
+        client.post(f"{base}/{second}/dismiss", json={"reason": "x"}, headers=bearer(broker))
+    ).status_code == 403
