@@ -212,6 +212,8 @@ MATRIX: dict[str, Row] = {
     "PreferencesState.save_contact": EVERYONE,
     "CommLogState.load": AUDITORS,
     "CommLogState.search": AUDITORS,
+    "CommLogState.assign_triage": AUDITORS,
+    "CommLogState.dismiss_triage": AUDITORS,
     "BellState.load": OWNER,
     "BellState.refresh": OWNER,
     "BellState.open": OWNER,
