@@ -39,6 +39,9 @@ ROTATE = 1000
 LIMIT = 50
 PUSH_SAMPLES = int(os.environ.get("BENCH_PUSH_SAMPLES", "25"))
 PUSH_WARMUP = 3
+# The outbox: emails per run (1,000 for the target) and runs (for profiling: fewer).
+OUTBOX_EMAILS = int(os.environ.get("BENCH_OUTBOX_EMAILS", "1000"))
+OUTBOX_RUNS = int(os.environ.get("BENCH_OUTBOX_RUNS", "3"))
 
 
 def _in(values: list[int]) -> str:
@@ -267,7 +270,7 @@ def outbox_drain(ctx: Any, settings: LoadSettings) -> Figures:
             def queue_1000() -> list[int]:
                 ids = []
                 with unit_of_work(write=True) as db:
-                    for n in range(1000):
+                    for n in range(OUTBOX_EMAILS):
                         trader, conv_id = pairs[n % len(pairs)]
                         conv = db.get(Conversation, conv_id)
                         assert conv is not None and trader.email
@@ -309,19 +312,20 @@ def outbox_drain(ctx: Any, settings: LoadSettings) -> Figures:
                         break
                 elapsed = time.perf_counter() - t
                 if left:
-                    raise RuntimeError(f"outbox: {left} of 1,000 emails not sent")
+                    raise RuntimeError(f"outbox: {left} of {OUTBOX_EMAILS} emails not sent")
                 notes.append(f"{stub.count - before} emails to the stub in {rounds} round(s)")
                 return elapsed
 
-            for _ in range(3):
+            for _ in range(OUTBOX_RUNS):
                 times.append(run())
     finally:
         stub.close()
     ctx.note(
         "outbox_drain_1000",
-        f"3 runs of 1,000 queued emails (SendGrid SDK -> stub {stub.url}); {'; '.join(notes)}",
+        f"{OUTBOX_RUNS} runs of {OUTBOX_EMAILS} queued emails (SendGrid SDK -> stub "
+        f"{stub.url}); {'; '.join(notes)}",
     )
-    return _figures(times, sum(times))
+    return _figures(times, sum(times)) if len(times) > 1 else _figures(times * 2, times[0])
 
 
 # ---- the live push in Chromium ------------------------------------------------------------------
@@ -411,7 +415,9 @@ def message_push(ctx: Any, settings: LoadSettings) -> Figures:
             page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
             _sign_in(page, base, broker_email, ds.BROKER_PASSWORD)
             page.goto(f"{base}/communications?conversation={conv_id}")
-            page.get_by_text("History 39", exact=True).wait_for(timeout=60_000)
+            page.locator("#conv-messages").get_by_text("History 39", exact=True).wait_for(
+                timeout=60_000
+            )
             with httpx.Client(headers=trader, timeout=60) as client:
                 for n in range(PUSH_WARMUP + PUSH_SAMPLES):
                     text = f"Push {n} {time.time_ns()}"

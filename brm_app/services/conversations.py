@@ -473,16 +473,23 @@ def trader_communications(
 
     require(actor, Permission.COMMS_VIEW)
     trader = traders.load(db, actor, trader_id)
-    conds = [
-        col(Message.conversation_id).in_(
-            select(col(ConversationParticipant.conversation_id)).where(
-                col(ConversationParticipant.trader_id) == trader.id
+    # The trader's conversations the actor sees, first (a handful): the visibility rule on them
+    # alone, not the set of every conversation the actor sees (bench: api_trader_communications).
+    conv_ids = list(
+        db.exec(
+            select(col(Conversation.id))
+            .join(
+                ConversationParticipant,
+                col(ConversationParticipant.conversation_id) == col(Conversation.id),
             )
-        ),
-        col(Message.conversation_id).in_(
-            select(col(Conversation.id)).where(conversation_condition(actor))
-        ),
-    ]
+            .where(
+                col(ConversationParticipant.trader_id) == trader.id, conversation_condition(actor)
+            )
+        ).all()
+    )
+    if not conv_ids:
+        return Page.build([], page=page, total=0)
+    conds = [col(Message.conversation_id).in_(conv_ids)]
     rows = db.exec(
         select(Message)
         .where(*conds)
