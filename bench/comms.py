@@ -369,7 +369,13 @@ def _portal_trader(ctx: Any, firm_id: int) -> tuple[int, str, str]:
         raise RuntimeError(f"creating the portal trader answered {r.status_code}: {r.text[:500]}")
     trader_id, first = r.json()["trader_id"], r.json()["portal_initial_password"]
     password = "bench portal password 1"
-    token = ctx.token_for(email, first)
+    r = httpx.post(
+        f"{ctx.api.base_url}/api/v1/auth/token",
+        data={"username": email, "password": first},
+        timeout=60,
+    )
+    r.raise_for_status()
+    token = r.json()["access_token"]  # not kept: changing the password ends it
     r = httpx.post(
         f"{ctx.api.base_url}/api/v1/users/me/password",
         headers={"Authorization": f"Bearer {token}"},
