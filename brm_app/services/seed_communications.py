@@ -212,7 +212,13 @@ def bulk_load_communications(
             ids_of.setdefault(cid, []).append(mid)
             if k % 2 == 0:  # the broker writes
                 channel = Channel.EMAIL if rng.random() < 0.15 else Channel.IN_APP
-                row = (broker_id, None, trader_id, channel, Direction.OUTBOUND)
+                row: tuple[int | None, int | None, int, Channel, Direction] = (
+                    broker_id,
+                    None,
+                    trader_id,
+                    channel,
+                    Direction.OUTBOUND,
+                )
             else:  # the trader answers
                 channel = Channel.EMAIL if rng.random() < 0.1 else Channel.IN_APP
                 row = (None, trader_id, trader_id, channel, Direction.INBOUND)
@@ -314,10 +320,11 @@ def bulk_load_communications(
         ),
     )
     portal = sorted({t for c in convs for t in c[3]})
+    trader_table = sa.table("traders", sa.column("id"), sa.column("portal_access"))
     for i in range(0, len(portal), 500):
         conn.execute(
-            sa.update(Trader.__table__)  # type: ignore[arg-type]
-            .where(Trader.__table__.c.id.in_(portal[i : i + 500]))  # type: ignore[attr-defined]
+            sa.update(trader_table)
+            .where(trader_table.c.id.in_(portal[i : i + 500]))
             .values(portal_access=True)
         )
     result.portal_traders = len(portal)
