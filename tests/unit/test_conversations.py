@@ -291,9 +291,11 @@ def test_log_is_vouched_by_the_audit_chain_and_a_sql_edit_is_named(world):
         CommunicationLogEntry.message_id == msg.communication_id
     )
     for statement in (doctor, remove):
-        with pytest.raises(sa.exc.DatabaseError, match="append-only"):
-            with unit_of_work(write=True) as db:
-                db.exec(statement)
+        with (
+            pytest.raises(sa.exc.DatabaseError, match="append-only"),
+            unit_of_work(write=True) as db,
+        ):
+            db.exec(statement)
     with unit_of_work() as db:
         entry = db.exec(
             select(CommunicationLogEntry).where(
