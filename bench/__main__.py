@@ -63,6 +63,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="instruments seeded (with two years of daily closes)",
     )
     ap.add_argument(
+        "--messages",
+        type=int,
+        default=_env_num("BENCH_MESSAGES", 1_000_000),
+        help="messages seeded in conversations (0: none)",
+    )
+    ap.add_argument(
+        "--conversations",
+        type=int,
+        default=_env_num("BENCH_CONVERSATIONS", 50_000),
+        help="conversations the messages are spread over",
+    )
+    ap.add_argument(
         "--duration",
         type=float,
         default=_env_num("BENCH_DURATION", 10.0, float),
@@ -175,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
         done_follow_ups=args.follow_ups // 25,
         portfolios=args.portfolios,
         instruments=args.instruments,
+        messages=args.messages,
+        conversations=args.conversations,
     )
     data = dataset.prepare(params, reuse=args.reuse, log=lambda m: print(m, flush=True))
     f = data.figures
@@ -207,6 +221,19 @@ def main(argv: list[str] | None = None) -> int:
         if skipped:
             print(f"# no portfolios seeded: skipping {', '.join(skipped)}", flush=True)
         scenarios = [sc for sc in scenarios if not sc.needs_portfolios]
+    if f.get("messages"):
+        print(
+            f"SEED messages={f['messages']} conversations={f['conversations']} "
+            f"participants={f['conversation_participants']} "
+            f"largest_conversation={f['largest_conversation']} "
+            f"seconds={f['communications_seconds']} steps={f['communications_steps']} {cached}",
+            flush=True,
+        )
+    else:
+        skipped = [sc.name for sc in scenarios if sc.needs_messages]
+        if skipped:
+            print(f"# no messages seeded: skipping {', '.join(skipped)}", flush=True)
+        scenarios = [sc for sc in scenarios if not sc.needs_messages]
     if "activity_steps" in f:
         print(f"# activity steps: {f['activity_steps']}", flush=True)
     if not f.get("interactions"):
@@ -338,7 +365,7 @@ def _run_backend(
                     results[sc.name] = fig
                     notes(sc.name)
                     print(_bench_line(name, fig), flush=True)
-                    if sc.targeted and c:
+                    if sc.targeted and c and not sc.single:
                         lat = sc.measure(ctx, settings)
                         latencies[sc.name] = lat
                         print(_bench_line(f"{name}@c{c}", lat), flush=True)

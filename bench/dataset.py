@@ -39,6 +39,9 @@ class DatasetParams:
     # Portfolios on every tenth firm (0 leaves them out), with two years of daily closes.
     portfolios: int = 10_000
     instruments: int = 5_000
+    # Conversations and their messages (issue 10; 0 messages leaves them out).
+    messages: int = 1_000_000
+    conversations: int = 50_000
 
     @property
     def stem(self) -> str:
@@ -48,6 +51,8 @@ class DatasetParams:
             stem += f"-i{self.interactions}-o{self.open_follow_ups}-d{self.done_follow_ups}"
         if self.portfolios:
             stem += f"-p{self.portfolios}-n{self.instruments}"
+        if self.messages:
+            stem += f"-m{self.messages}-c{self.conversations}"
         return f"{stem}-s{self.seed}"
 
 
@@ -180,6 +185,33 @@ def portfolios(ctx: SeedContext) -> None:
     )
 
 
+def communications(ctx: SeedContext) -> None:
+    """Conversations (one or two traders and a covering broker each) and their messages: see
+    services.seed_communications."""
+    from brm_app.db import unit_of_work
+    from brm_app.services import seed_communications
+
+    p = ctx.params
+    if not p.messages:
+        return
+    plan = seed_communications.CommsPlan(
+        messages=p.messages, conversations=min(p.conversations, p.messages), seed=p.seed
+    )
+    with unit_of_work(write=True) as db:
+        result = seed_communications.bulk_load_communications(db, plan, progress=ctx.log)
+    ctx.figures.update(
+        messages=result.messages,
+        conversations=result.conversations,
+        conversation_participants=result.participants,
+        portal_traders=result.portal_traders,
+        largest_conversation=result.largest_conversation,
+        first_conversation_id=result.first_conversation_id,
+        last_conversation_id=result.last_conversation_id,
+        communications_seconds=result.seconds,
+        communications_steps=result.steps,
+    )
+
+
 def compact(ctx: SeedContext) -> None:
     """Fold the write-ahead log into the file, so the cache is one file."""
     from brm_app.db import get_engine
@@ -188,7 +220,7 @@ def compact(ctx: SeedContext) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-STEPS: list[Step] = [migrate, first_admin, book, activity, portfolios, compact]
+STEPS: list[Step] = [migrate, first_admin, book, activity, portfolios, communications, compact]
 
 
 def _fingerprint(params: DatasetParams) -> str:
@@ -198,6 +230,7 @@ def _fingerprint(params: DatasetParams) -> str:
     for source in (
         ROOT / "brm_app" / "services" / "seed.py",
         ROOT / "brm_app" / "services" / "seed_portfolios.py",
+        ROOT / "brm_app" / "services" / "seed_communications.py",
         Path(__file__),
     ):
         h.update(source.read_bytes())

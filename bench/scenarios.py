@@ -22,6 +22,7 @@ from urllib.parse import urlencode
 
 import httpx
 
+from bench import comms
 from bench import dataset as ds
 from bench.dataset import Dataset
 from bench.load import Figures, LoadSettings, Requests
@@ -139,6 +140,10 @@ class Scenario:
     ref: str | None = None
     # Needs the seeded portfolios (skipped without them).
     needs_portfolios: bool = False
+    # Needs the seeded conversations and messages (skipped without them).
+    needs_messages: bool = False
+    # "inproc": measured once (no second series for the @c1 line).
+    single: bool = False
 
     @property
     def targeted(self) -> bool:
@@ -637,6 +642,44 @@ SCENARIOS: list[Scenario] = [
         target=Target(p95_ms=2000.0),
         measure=oms_batch_1000,
         needs_portfolios=True,
+    ),
+    # Communications (bench.comms): reads, then what writes (a send, the outbox, the live push).
+    Scenario(
+        "api_conversation_messages",
+        "app",
+        comms.conversation_messages,
+        target=Target(p95_ms=25.0),
+        needs_messages=True,
+    ),
+    Scenario(
+        "api_trader_communications",
+        "app",
+        comms.trader_communications,
+        target=Target(p95_ms=25.0),
+        needs_messages=True,
+    ),
+    Scenario(
+        "api_message_send",
+        "app",
+        comms.message_send,
+        target=Target(p95_ms=30.0),
+        needs_messages=True,
+    ),
+    Scenario(
+        "outbox_drain_1000",
+        "inproc",
+        target=Target(p95_ms=10_000.0),
+        measure=comms.outbox_drain,
+        needs_messages=True,
+        single=True,
+    ),
+    Scenario(
+        "ui_message_push_ms",
+        "inproc",
+        target=Target(p95_ms=1000.0),
+        measure=comms.message_push,
+        needs_messages=True,
+        single=True,
     ),
     # A brokerage moving in (bench.imports): `brm import` into the run's database while wrk asks
     # the app for api_me. After the read scenarios (they add 100,000 firms to the book).

@@ -132,7 +132,9 @@ class MessageAttachment(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     conversation_id: int = Field(foreign_key="conversations.id", index=True)
     message_id: int | None = Field(default=None, foreign_key="messages.id", index=True)
-    uploaded_by_id: int = Field(foreign_key="users.id")
+    # The user who uploaded it; None for a file that came in with an email (its message names
+    # the trader who sent it).
+    uploaded_by_id: int | None = Field(default=None, foreign_key="users.id")
     filename: str = Field(max_length=FILENAME_MAX)
     content_type: str = Field(max_length=120)
     size: int
@@ -251,8 +253,18 @@ class InboundTriage(SQLModel, table=True):
     subject: str = Field(default="", max_length=SUBJECT_MAX)
     text: str = Field(sa_type=Text)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    # Files that came with an email, kept in the attachment store: JSON
+    # [{filename, content_type, size, sha256}] (they join the message when it is assigned).
+    attachments: str = Field(sa_type=Text, default="[]", sa_column_kwargs={"server_default": "[]"})
     resolved_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     resolved_by_id: int | None = Field(default=None, foreign_key="users.id")
+    # How it was resolved: "assigned" (to a trader and conversation: a message was recorded) or
+    # "dismissed" (with a reason).
+    resolution: str | None = Field(default=None, max_length=10)
+    resolution_reason: str | None = Field(default=None, max_length=500)
+    trader_id: int | None = Field(default=None, foreign_key="traders.id")
+    conversation_id: int | None = Field(default=None, foreign_key="conversations.id")
+    message_id: int | None = Field(default=None, foreign_key="messages.id")
 
 
 class NotificationPreference(SQLModel, table=True):
@@ -382,6 +394,13 @@ class TriagePublic(BaseModel):
     text: str
     received_at: datetime
     resolved_at: datetime | None
+    attachments: list[dict[str, object]] = []
+    resolution: str | None = None
+    resolution_reason: str | None = None
+    resolved_by_id: int | None = None
+    trader_id: int | None = None
+    conversation_id: int | None = None
+    communication_id: int | None = None
 
 
 class PreferencePublic(BaseModel):

@@ -20,6 +20,79 @@ def _input(name: str, label: str, placeholder: str = "", type_: str = "text") ->
     )
 
 
+def _labelled(label: str, control: Any) -> Any:
+    """A label wrapping its control (one per triage item: no shared ids in the list)."""
+    return rx.el.label(
+        rx.text(label, as_="span", size="1", weight="medium"),
+        control,
+        style={"display": "flex", "flexDirection": "column", "gap": "2px"},
+    )
+
+
+def _triage_item(t: Any) -> Any:
+    """One unmatched email or SMS: what came in, then assign it (trader id, optionally the
+    conversation id) or dismiss it with a reason."""
+    hidden = rx.el.input(type="hidden", name="triage_id", value=t["id"].to_string())
+    return rx.box(
+        rx.text(
+            rx.text.strong(t["channel"], " from ", t["from"]),
+            " ",
+            t["at"],
+            size="2",
+        ),
+        rx.cond(t["subject"] != "", rx.text(t["subject"], size="2", weight="medium")),
+        rx.text(t["text"], size="2", white_space="pre-wrap"),
+        rx.cond(t["files"] != "", rx.text("Files: ", t["files"], size="1", color_scheme="gray")),
+        rx.flex(
+            rx.form(
+                hidden,
+                rx.flex(
+                    _labelled(
+                        "Trader id",
+                        rx.input(name="trader_id", required=True, input_mode="numeric", size="1"),
+                    ),
+                    _labelled(
+                        "Conversation id (optional)",
+                        rx.input(name="conversation_id", input_mode="numeric", size="1"),
+                    ),
+                    rx.button("Assign", type="submit", size="1", class_name="triage-assign"),
+                    gap="2",
+                    align="end",
+                    wrap="wrap",
+                ),
+                on_submit=S.assign_triage,
+                reset_on_submit=True,
+            ),
+            rx.form(
+                hidden,
+                rx.flex(
+                    _labelled("Reason", rx.input(name="reason", required=True, size="1")),
+                    rx.button(
+                        "Dismiss",
+                        type="submit",
+                        size="1",
+                        variant="soft",
+                        color_scheme="gray",
+                        class_name="triage-dismiss",
+                    ),
+                    gap="2",
+                    align="end",
+                    wrap="wrap",
+                ),
+                on_submit=S.dismiss_triage,
+                reset_on_submit=True,
+            ),
+            gap="4",
+            wrap="wrap",
+            margin_top="2",
+        ),
+        class_name="triage-item",
+        padding_bottom="2",
+        border_bottom="1px solid var(--gray-a5)",
+        width="100%",
+    )
+
+
 def _filters() -> Any:
     return rx.form(
         rx.grid(
@@ -127,15 +200,7 @@ def communication_log_page() -> Any:
             rx.heading("Unmatched inbound (triage)", size="4"),
             rx.cond(
                 S.triage.length() > 0,
-                rx.vstack(
-                    rx.foreach(
-                        S.triage,
-                        lambda t: rx.text(
-                            t["channel"], " from ", t["from"], ": ", t["text"], size="2"
-                        ),
-                    ),
-                    spacing="1",
-                ),
+                rx.vstack(rx.foreach(S.triage, _triage_item), spacing="3", width="100%"),
                 rx.text("Nothing waits for triage.", size="2", color_scheme="gray"),
             ),
         ),

@@ -10,8 +10,10 @@ import hashlib
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -215,6 +217,52 @@ def download(
     if row.message_id is None and getattr(actor, "user_id", None) != row.uploaded_by_id:
         raise NotFound("Attachment")
     return to_public(row), read_stored(row.sha256)
+
+
+MAX_PER_MESSAGE = 10
+
+
+def keep_inbound(files: Sequence[tuple[str, bytes]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """The files of an inbound email, checked like uploads (type by content, 10 MB each, at most
+    10) and stored: (kept [{filename, content_type, size, sha256}], refused ["name: why"])."""
+    kept: list[dict[str, Any]] = []
+    refused: list[str] = []
+    for n, (filename, data) in enumerate(files):
+        shown = (filename or "unnamed file").replace("\n", " ")[:FILENAME_MAX]
+        if n >= MAX_PER_MESSAGE:
+            refused.append(f"{shown}: more than {MAX_PER_MESSAGE} attachments")
+            continue
+        try:
+            name, content_type = check_file(filename, data)
+        except ValidationFailed as exc:
+            refused.append(f"{shown}: {next(iter(exc.errors.values()))}")
+            continue
+        digest = hashlib.sha256(data).hexdigest()
+        _store(bytes(data), digest)
+        kept.append(
+            {"filename": name, "content_type": content_type, "size": len(data), "sha256": digest}
+        )
+    return kept, refused
+
+
+def add_inbound(db: Session, *, conversation_id: int, files: Sequence[dict[str, Any]]) -> list[int]:
+    """Rows for stored inbound files in a conversation (no uploading user), for the message that
+    brings them to claim (`record_message(..., attachment_ids=...)` with no actor)."""
+    ids = []
+    for f in files:
+        row = MessageAttachment(
+            conversation_id=conversation_id,
+            uploaded_by_id=None,
+            filename=str(f["filename"]),
+            content_type=str(f["content_type"]),
+            size=int(f["size"]),
+            sha256=str(f["sha256"]),
+            created_at=utcnow(),
+        )
+        db.add(row)
+        db.flush()
+        ids.append(rid(row.id))
+    return ids
 
 
 def claim_for_message(

@@ -220,7 +220,9 @@ def queue_delivery(
 # ---- the delivery job ------------------------------------------------------------------------
 
 
-def _log_status(db: Session, d: MessageDelivery, actor: AnyActor | None = None) -> None:
+def _log_status(
+    db: Session, d: MessageDelivery, actor: AnyActor | None = None, *, publish: bool = True
+) -> None:
     msg = db.get(Message, d.message_id)
     assert msg is not None
     communication_log.append(
@@ -247,6 +249,8 @@ def _log_status(db: Session, d: MessageDelivery, actor: AnyActor | None = None) 
             content_hash="",
         ),
     )
+    if not publish:
+        return
     conv = db.get(Conversation, msg.conversation_id)
     if conv is not None:
         events.publish(db, conversations.TOPIC, conversations.audience(db, conv), rid(conv.id))
@@ -266,7 +270,9 @@ def _set_status(db: Session, d: MessageDelivery, status: DeliveryStatus, **value
         d.failed_at = now
     db.add(d)
     db.flush()
-    _log_status(db, d)
+    # "sending" lasts as long as the provider's call: logged, but the open pages hear of the
+    # status that follows it (one live event, and one audience lookup, fewer per email).
+    _log_status(db, d, publish=status != DeliveryStatus.SENDING)
 
 
 def _outgoing(db: Session, d: MessageDelivery) -> OutgoingEmail | OutgoingSms:

@@ -145,34 +145,31 @@ def load(
     )
 
 
+_AUDIENCE = sa.text(
+    """
+    SELECT broker_id FROM firm_coverage WHERE firm_id = :firm
+    UNION
+    SELECT manager_id FROM users
+     WHERE manager_id IS NOT NULL
+       AND (id = :starter OR id IN (SELECT broker_id FROM firm_coverage WHERE firm_id = :firm))
+    UNION
+    SELECT t.user_id FROM traders t
+      JOIN conversation_participants p ON p.trader_id = t.id
+     WHERE p.conversation_id = :conv AND t.firm_id = :firm AND t.portal_access
+       AND t.user_id IS NOT NULL
+    """
+).columns(broker_id=sa.Integer)
+
+
 def audience(db: Session, conv: Conversation) -> set[int]:
     """The users whose open pages show this conversation (for live events): its broker side,
-    their managers, and its traders' portal accounts. Compliance and admins reload."""
-    brokers = set(
-        db.exec(
-            select(col(FirmCoverage.broker_id)).where(col(FirmCoverage.firm_id) == conv.firm_id)
-        ).all()
-    )
-    brokers.add(conv.started_by_id)
-    managers = {
-        m
-        for m in db.exec(select(col(User.manager_id)).where(col(User.id).in_(brokers))).all()
-        if m is not None
-    }
-    traders = {
-        u
-        for u in db.exec(
-            select(col(Trader.user_id))
-            .join(ConversationParticipant, col(ConversationParticipant.trader_id) == col(Trader.id))
-            .where(
-                col(ConversationParticipant.conversation_id) == conv.id,
-                col(Trader.firm_id) == conv.firm_id,
-                col(Trader.portal_access).is_(True),
-            )
-        ).all()
-        if u is not None
-    }
-    return brokers | managers | traders
+    their managers, and its traders' portal accounts. Compliance and admins reload.
+
+    One statement, written once (it runs for every message and every delivery status)."""
+    params = {"firm": conv.firm_id, "starter": conv.started_by_id, "conv": conv.id}
+    people = {int(u) for (u,) in db.connection().execute(_AUDIENCE, params) if u is not None}
+    people.add(conv.started_by_id)
+    return people
 
 
 # ---- reading -----------------------------------------------------------------------------------
@@ -473,16 +470,23 @@ def trader_communications(
 
     require(actor, Permission.COMMS_VIEW)
     trader = traders.load(db, actor, trader_id)
-    conds = [
-        col(Message.conversation_id).in_(
-            select(col(ConversationParticipant.conversation_id)).where(
-                col(ConversationParticipant.trader_id) == trader.id
+    # The trader's conversations the actor sees, first (a handful): the visibility rule on them
+    # alone, not the set of every conversation the actor sees (bench: api_trader_communications).
+    conv_ids = list(
+        db.exec(
+            select(col(Conversation.id))
+            .join(
+                ConversationParticipant,
+                col(ConversationParticipant.conversation_id) == col(Conversation.id),
             )
-        ),
-        col(Message.conversation_id).in_(
-            select(col(Conversation.id)).where(conversation_condition(actor))
-        ),
-    ]
+            .where(
+                col(ConversationParticipant.trader_id) == trader.id, conversation_condition(actor)
+            )
+        ).all()
+    )
+    if not conv_ids:
+        return Page.build([], page=page, total=0)
+    conds = [col(Message.conversation_id).in_(conv_ids)]
     rows = db.exec(
         select(Message)
         .where(*conds)

@@ -19,7 +19,7 @@ import binascii
 import hashlib
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from email.utils import getaddresses
 from typing import Any
 
@@ -32,7 +32,7 @@ from twilio.request_validator import RequestValidator
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
-from brm_app.db import utcnow
+from brm_app.db import is_postgres, utcnow
 from brm_app.models.communication import (
     TEXT_MAX,
     Channel,
@@ -49,9 +49,10 @@ from brm_app.models.communication import (
 )
 from brm_app.models.fields import check_phone
 from brm_app.models.trader import Trader
-from brm_app.services import audit, communications, conversations
-from brm_app.services.errors import DomainError
+from brm_app.services import attachments, audit, communications, conversations, traders
+from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest
+from brm_app.services.validation import optional_id, require_id, require_text, rid
 from brm_app.settings import get_settings
 
 SYSTEM = SystemActor(label="system:webhook")
@@ -189,7 +190,15 @@ def twilio_status(db: Session, params: Mapping[str, str], signature: str | None)
 # ---- replies -------------------------------------------------------------------------------------
 
 
-def _triage(db: Session, channel: Channel, sender: str, to: str, subject: str, text: str) -> None:
+def _triage(
+    db: Session,
+    channel: Channel,
+    sender: str,
+    to: str,
+    subject: str,
+    text: str,
+    files: Sequence[dict[str, Any]] = (),
+) -> None:
     row = InboundTriage(
         channel=channel.value,
         from_address=sender[:254],
@@ -197,6 +206,7 @@ def _triage(db: Session, channel: Channel, sender: str, to: str, subject: str, t
         subject=subject[:200],
         text=text[:TEXT_MAX],
         received_at=utcnow(),
+        attachments=json.dumps(list(files)),
     )
     db.add(row)
     db.flush()
@@ -215,14 +225,30 @@ def _clean_text(text: str) -> str:
     return text[:TEXT_MAX] or "(empty message)"
 
 
+def _with_refusals(text: str, refused: Sequence[str]) -> str:
+    """The email's text, and a note of the files that were not accepted (kept in the log)."""
+    if not refused:
+        return text
+    note = "\n\n[Attachments not accepted: " + "; ".join(refused) + "]"
+    return (text[: TEXT_MAX - len(note)] + note)[:TEXT_MAX]
+
+
 def _record_reply(
-    db: Session, conv: Conversation, trader: Trader, channel: Channel, text: str, sender: str
+    db: Session,
+    conv: Conversation,
+    trader: Trader,
+    channel: Channel,
+    text: str,
+    sender: str,
+    files: Sequence[dict[str, Any]] = (),
 ) -> Message:
+    ids = attachments.add_inbound(db, conversation_id=rid(conv.id), files=files) if files else []
     return conversations.record_message(
         db,
         actor=None,
         conv=conv,
         text=_clean_text(text),
+        attachment_ids=ids,
         channel=channel,
         direction=Direction.INBOUND,
         sender_user_id=None,
@@ -246,9 +272,15 @@ def _participant(db: Session, conv: Conversation, email: str) -> Trader | None:
 
 
 def sendgrid_inbound(
-    db: Session, raw: bytes, headers: Mapping[str, str], form: Mapping[str, str]
+    db: Session,
+    raw: bytes,
+    headers: Mapping[str, str],
+    form: Mapping[str, str],
+    files: Sequence[tuple[str, bytes]] = (),
 ) -> str:
-    """Inbound Parse: an email reply. Returns "matched" or "triage"."""
+    """Inbound Parse: an email reply, with its files (name, bytes) as attachments: checked like
+    uploads (type by content, size); those refused are named in the message. Returns "matched"
+    or "triage" (the triage item keeps the accepted files)."""
     verify_sendgrid(raw, headers)
     sender = next((a for _, a in getaddresses([form.get("from", "")]) if a), "")
     recipients = [a for _, a in getaddresses([form.get("to", ""), form.get("cc", "")]) if a]
@@ -273,10 +305,12 @@ def sendgrid_inbound(
             if conv is not None:
                 break
     trader = _participant(db, conv, sender) if conv is not None and sender else None
+    kept, refused = attachments.keep_inbound(files)
+    text = _with_refusals(text, refused)
     if conv is None or trader is None:
-        _triage(db, Channel.EMAIL, sender, ", ".join(recipients), subject, text)
+        _triage(db, Channel.EMAIL, sender, ", ".join(recipients), subject, text, kept)
         return "triage"
-    _record_reply(db, conv, trader, Channel.EMAIL, text, sender)
+    _record_reply(db, conv, trader, Channel.EMAIL, text, sender, kept)
     return "matched"
 
 
@@ -355,28 +389,166 @@ def twilio_inbound(db: Session, params: Mapping[str, str], signature: str | None
 # ---- the triage list ---------------------------------------------------------------------------
 
 
+TRIAGE_STATES = ("open", "resolved")
+
+
+def _triage_public(r: InboundTriage) -> TriagePublic:
+    return TriagePublic(
+        triage_id=rid(r.id),
+        channel=Channel(r.channel),
+        from_address=r.from_address,
+        to_address=r.to_address,
+        subject=r.subject,
+        text=r.text,
+        received_at=r.received_at,
+        resolved_at=r.resolved_at,
+        attachments=json.loads(r.attachments or "[]"),
+        resolution=r.resolution,
+        resolution_reason=r.resolution_reason,
+        resolved_by_id=r.resolved_by_id,
+        trader_id=r.trader_id,
+        conversation_id=r.conversation_id,
+        communication_id=r.message_id,
+    )
+
+
 def list_triage(
-    db: Session, *, actor: Actor | SystemActor, page: PageRequest = PageRequest()
+    db: Session,
+    *,
+    actor: Actor | SystemActor,
+    page: PageRequest = PageRequest(),
+    state: object = None,
 ) -> Page[TriagePublic]:
-    """Inbound email and SMS that matched nothing, newest first (compliance and admins)."""
+    """Inbound email and SMS that matched nothing, newest first (compliance and admins);
+    `state` "open" (not yet resolved) or "resolved" narrows the list."""
     require(actor, Permission.COMMS_LOG)
+    if state is not None and state not in TRIAGE_STATES:
+        raise ValidationFailed("must be open or resolved", field="state")
+    stmt = select(InboundTriage)
+    if state == "open":
+        stmt = stmt.where(col(InboundTriage.resolved_at).is_(None))
+    elif state == "resolved":
+        stmt = stmt.where(col(InboundTriage.resolved_at).is_not(None))
     rows = db.exec(
-        select(InboundTriage)
-        .order_by(col(InboundTriage.received_at).desc(), col(InboundTriage.id).desc())
+        stmt.order_by(col(InboundTriage.received_at).desc(), col(InboundTriage.id).desc())
         .offset(page.offset)
         .limit(page.limit + 1)
     ).all()
-    items: list[Any] = [
-        TriagePublic(
-            triage_id=r.id,
-            channel=Channel(r.channel),
-            from_address=r.from_address,
-            to_address=r.to_address,
-            subject=r.subject,
-            text=r.text,
-            received_at=r.received_at,
-            resolved_at=r.resolved_at,
-        )
-        for r in rows
-    ]
+    items: list[Any] = [_triage_public(r) for r in rows]
     return Page.build(items, page=page, total=None)
+
+
+def _open_item(db: Session, actor: Actor | SystemActor, triage_id: object) -> InboundTriage:
+    require(actor, Permission.COMMS_LOG)
+    item_id = require_id(triage_id, "triage_id")
+    stmt = select(InboundTriage).where(col(InboundTriage.id) == item_id)
+    if is_postgres(db):
+        stmt = stmt.with_for_update()
+    item = db.exec(stmt).first()
+    if item is None:
+        raise NotFound("Triage item")
+    if item.resolved_at is not None:
+        raise Conflict(f"This item was already {item.resolution or 'resolved'}.")
+    return item
+
+
+def assign_triage(
+    db: Session,
+    *,
+    actor: Actor | SystemActor,
+    triage_id: object,
+    trader_id: object,
+    conversation_id: object = None,
+) -> TriagePublic:
+    """Compliance or an admin says who sent an unmatched email or SMS: it becomes the trader's
+    inbound message in the conversation (by default their latest one at their firm), with the
+    email's files, in the log and live like any reply. Audited; an item is resolved once."""
+    item = _open_item(db, actor, triage_id)
+    trader = traders.load(db, actor, require_id(trader_id, "trader_id"))
+    if trader.archived_at is not None:
+        raise ValidationFailed("This trader is archived.", field="trader_id")
+    conv_id = optional_id(conversation_id, "conversation_id")
+    if conv_id is not None:
+        conv = conversations.load(db, actor, conv_id)
+        if conv.firm_id != trader.firm_id:
+            raise ValidationFailed(
+                "the trader does not work at this conversation's firm", field="conversation_id"
+            )
+        joined = db.exec(
+            select(col(ConversationParticipant.id)).where(
+                col(ConversationParticipant.conversation_id) == conv.id,
+                col(ConversationParticipant.trader_id) == trader.id,
+            )
+        ).first()
+        if joined is None:
+            db.add(ConversationParticipant(conversation_id=rid(conv.id), trader_id=rid(trader.id)))
+            db.flush()
+    else:
+        found = db.exec(
+            select(Conversation)
+            .join(
+                ConversationParticipant,
+                col(ConversationParticipant.conversation_id) == col(Conversation.id),
+            )
+            .where(
+                col(ConversationParticipant.trader_id) == trader.id,
+                col(Conversation.firm_id) == trader.firm_id,
+            )
+            .order_by(col(Conversation.last_message_at).desc(), col(Conversation.id).desc())
+            .limit(1)
+        ).first()
+        if found is None:
+            raise ValidationFailed(
+                f"{trader.name} has no conversation yet: a broker starts one first",
+                field="conversation_id",
+            )
+        conv = found
+    text = item.text if not item.subject else f"{item.subject}\n\n{item.text}"
+    msg = _record_reply(
+        db,
+        conv,
+        trader,
+        Channel(item.channel),
+        text,
+        item.from_address,
+        json.loads(item.attachments or "[]"),
+    )
+    item.resolved_at = utcnow()
+    item.resolved_by_id = getattr(actor, "user_id", None)
+    item.resolution = "assigned"
+    item.trader_id, item.conversation_id, item.message_id = trader.id, conv.id, msg.id
+    db.add(item)
+    db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action="communication.triage_assigned",
+        entity="inbound_triage",
+        entity_id=item.id,
+        changes={"trader_id": trader.id, "conversation_id": conv.id, "message_id": msg.id},
+    )
+    return _triage_public(item)
+
+
+def dismiss_triage(
+    db: Session, *, actor: Actor | SystemActor, triage_id: object, reason: object
+) -> TriagePublic:
+    """Compliance or an admin decides an unmatched email or SMS needs no message (spam, a wrong
+    number ...), saying why. It stays in the list as dismissed; audited."""
+    item = _open_item(db, actor, triage_id)
+    why = require_text(reason, "reason", max_length=500, required=True)
+    item.resolved_at = utcnow()
+    item.resolved_by_id = getattr(actor, "user_id", None)
+    item.resolution = "dismissed"
+    item.resolution_reason = why
+    db.add(item)
+    db.flush()
+    audit.record(
+        db,
+        actor=actor,
+        action="communication.triage_dismissed",
+        entity="inbound_triage",
+        entity_id=item.id,
+        changes={"reason": why},
+    )
+    return _triage_public(item)

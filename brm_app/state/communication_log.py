@@ -85,7 +85,9 @@ class CommLogState(ServiceMixin, rx.State):
                 page = communication_log.search(
                     db, actor=actor, query=query, page=PageRequest(limit=PAGE)
                 )
-                return page, webhooks.list_triage(db, actor=actor, page=PageRequest(limit=20))
+                return page, webhooks.list_triage(
+                    db, actor=actor, page=PageRequest(limit=20), state="open"
+                )
 
             page, triage = await self._call(run)
         except DomainError as exc:
@@ -114,10 +116,58 @@ class CommLogState(ServiceMixin, rx.State):
                 "at": t.received_at.isoformat(),
                 "channel": t.channel.value,
                 "from": t.from_address,
+                "subject": t.subject,
                 "text": t.text[:200],
+                "files": ", ".join(str(f.get("filename", "")) for f in t.attachments),
             }
             for t in triage.items
         ]
         params = {k: v for k, v in f.items() if v}
         self.query_string = ("?" + urlencode(params)) if params else ""
         return None
+
+    # ---- the triage list: assign an item to a trader (and conversation), or dismiss it ----
+
+    @rx.event
+    async def assign_triage(self, form: dict[str, Any]) -> Any:
+        if not isinstance(form, dict):
+            return None
+        try:
+            triage_id = _id(str(form.get("triage_id") or "").strip(), "triage_id")
+            trader_id = _id(str(form.get("trader_id") or "").strip(), "trader_id")
+            conversation_id = _id(str(form.get("conversation_id") or "").strip(), "conversation_id")
+            if triage_id is None:
+                raise ValidationFailed("choose an item", field="triage_id")
+            if trader_id is None:
+                raise ValidationFailed("enter the id of the trader who sent it", field="trader_id")
+            await self._call(
+                webhooks.assign_triage,
+                write=True,
+                triage_id=triage_id,
+                trader_id=trader_id,
+                conversation_id=conversation_id,
+            )
+        except DomainError as exc:
+            return self._error_event(exc)
+        await self._search()
+        return rx.toast.success("Assigned: it is now the trader's message in the conversation.")
+
+    @rx.event
+    async def dismiss_triage(self, form: dict[str, Any]) -> Any:
+        if not isinstance(form, dict):
+            return None
+        try:
+            triage_id = _id(str(form.get("triage_id") or "").strip(), "triage_id")
+            if triage_id is None:
+                raise ValidationFailed("choose an item", field="triage_id")
+            reason = form.get("reason")
+            await self._call(
+                webhooks.dismiss_triage,
+                write=True,
+                triage_id=triage_id,
+                reason=reason.strip() if isinstance(reason, str) else reason,
+            )
+        except DomainError as exc:
+            return self._error_event(exc)
+        await self._search()
+        return rx.toast.success("Dismissed.")

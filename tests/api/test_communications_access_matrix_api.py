@@ -15,6 +15,8 @@ from __future__ import annotations
 import itertools
 from functools import cached_property
 
+from brm_app.db import unit_of_work
+from brm_app.models.communication import InboundTriage
 from brm_app.models.firm import FirmWrite
 from brm_app.models.trader import TraderPermission, TraderWrite
 from brm_app.services import attachments, communications, conversations, firms, traders
@@ -32,6 +34,7 @@ PDF = b"%PDF-1.4\n%%EOF\n"
 # $msg         a message in $conv            $att  an attachment sent in $conv
 # $trader      a trader at $firm without portal access (email allowed)
 # $delivery    the queued email delivery of a message to $trader
+# $triage      an unmatched inbound email waiting in the triage list
 MATRIX = [
     # method   path                                  body                                     admin compl. manager broker trader stranger
     ("GET",    "/conversations",                     None,                                    (200, 200, 200, 200, 200, 200)),
@@ -63,6 +66,9 @@ MATRIX = [
     ("GET",    "/communication-log/export.csv",      None,                                    (200, 200, 403, 403, 403, 403)),
     ("GET",    "/communication-log/export.zip",      None,                                    (200, 200, 403, 403, 403, 403)),
     ("GET",    "/communication-triage",              None,                                    (200, 200, 403, 403, 403, 403)),
+    ("POST",   "/communication-triage/$triage/assign", {"trader_id": "$own", "conversation_id": "$conv"},
+                                                                                              (200, 200, 403, 403, 403, 403)),
+    ("POST",   "/communication-triage/$triage/dismiss", {"reason": "Spam"},                   (200, 200, 403, 403, 403, 403)),
     # -- one's own preferences
     ("GET",    "/users/me/notification-preferences", None,                                    (200, 200, 200, 200, 200, 200)),
     ("PUT",    "/users/me/notification-preferences/message", {"in_app": True, "email": True, "sms": False},
@@ -176,6 +182,19 @@ class World(Templates):
             content="By email",
         )
         return sent.deliveries[0].delivery_id
+
+    @cached_property
+    def triage(self) -> int:
+        with unit_of_work(write=True) as db:
+            item = InboundTriage(
+                channel="email",
+                from_address=f"unknown{self.n}@else.example",
+                to_address="desk@reply.example",
+                text="Who am I?",
+            )
+            db.add(item)
+            db.flush()
+            return item.id
 
 
 def test_communications_access_matrix(client, people):

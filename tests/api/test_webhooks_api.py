@@ -17,9 +17,11 @@ from twilio.request_validator import RequestValidator
 from brm_app import settings as settings_module
 from brm_app.db import unit_of_work
 from brm_app.models.communication import (
+    CommunicationLogEntry,
     Conversation,
     InboundTriage,
     Message,
+    MessageAttachment,
     MessageDelivery,
     SmsOptOut,
 )
@@ -228,3 +230,180 @@ def test_inbound_email_matched_by_reply_to_token_else_triage(client, desk, key):
     listed = client.get(f"{API}/communication-triage", headers=bearer(compliance)).json()
     assert [t["from_address"] for t in listed["items"]] == ["someone@else.example"]
     assert client.get(f"{API}/communication-triage", headers=bearer(broker)).status_code == 403
+
+
+PDF = b"%PDF-1.4\n% inbound attachment\n%%EOF\n"
+
+
+def _inbound(client, key, fields: dict) -> dict:
+    from urllib3 import encode_multipart_formdata
+
+    raw, content_type = encode_multipart_formdata(fields, boundary="brmfiles")
+    r = client.post(
+        f"{API}/webhooks/sendgrid/inbound",
+        content=raw,
+        headers={"Content-Type": content_type, **sg_headers(key, raw)},
+    )
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_inbound_email_files_become_attachments_checked_like_uploads(client, desk, key):
+    broker, tess = desk
+    _send(broker, tess, "email", "sg-files")
+    with unit_of_work() as db:
+        conv = db.exec(select(Conversation)).one()
+    big = b"a,b\n" * (10 * 1024 * 1024 // 4 + 1)  # just over 10 MB of CSV
+    info = {
+        "attachment1": {"filename": "terms.pdf", "type": "application/pdf"},
+        "attachment2": {"filename": "invoice.pdf", "type": "application/pdf"},
+        "attachment3": {"filename": "prices.csv", "type": "text/csv"},
+        "attachment4": {"filename": "tool.exe", "type": "application/octet-stream"},
+    }
+    answer = _inbound(
+        client,
+        key,
+        {
+            "from": "tess@client.example",
+            "to": f"reply+{conv.reply_token}@reply.brokersync.example",
+            "subject": "Re: Hello",
+            "text": "Signed copy attached.",
+            "headers": "Message-ID: <files@client.example>",
+            "attachments": "4",
+            "attachment-info": json.dumps(info),
+            "attachment1": ("terms.pdf", PDF, "application/pdf"),
+            # A name that lies about its content, one too big, a type we do not take.
+            "attachment2": ("invoice.pdf", b"MZ\x90\x00 not a pdf", "application/pdf"),
+            "attachment3": ("prices.csv", big, "text/csv"),
+            "attachment4": ("tool.exe", b"MZ\x90\x00", "application/octet-stream"),
+        },
+    )
+    assert answer == {"result": "matched"}
+    with unit_of_work() as db:
+        msg = db.exec(select(Message).order_by(Message.id.desc())).first()
+        atts = db.exec(
+            select(MessageAttachment).where(MessageAttachment.message_id == msg.id)
+        ).all()
+        entry = db.exec(
+            select(CommunicationLogEntry).where(CommunicationLogEntry.message_id == msg.id)
+        ).one()
+    assert msg.direction == "inbound" and msg.sender_trader_id == tess.trader_id
+    assert [(a.filename, a.size, a.uploaded_by_id) for a in atts] == [("terms.pdf", len(PDF), None)]
+    assert msg.text.startswith("Signed copy attached.")
+    for refused in ("invoice.pdf", "prices.csv", "tool.exe"):
+        assert refused in msg.text  # named in the message (and so in the log)
+    assert "larger than 10 MB" in msg.text and "is not the .pdf file" in msg.text
+    assert json.loads(entry.attachments) == [
+        {"filename": "terms.pdf", "sha256": atts[0].sha256, "size": len(PDF)}
+    ]
+    # The broker downloads it like any attachment; a broker of another firm cannot.
+    got = client.get(f"{API}/attachments/{atts[0].id}", headers=bearer(broker))
+    assert got.status_code == 200 and got.content == PDF
+    stranger = make_user(Role.BROKER)
+    assert (
+        client.get(f"{API}/attachments/{atts[0].id}", headers=bearer(stranger)).status_code == 404
+    )
+
+    # Unmatched: the triage item keeps the accepted file for when it is assigned.
+    answer = _inbound(
+        client,
+        key,
+        {
+            "from": "nobody@else.example",
+            "to": "desk@reply.brokersync.example",
+            "subject": "Statement",
+            "text": "See attached.",
+            "headers": "Message-ID: <files2@else.example>",
+            "attachment1": ("statement.pdf", PDF, "application/pdf"),
+        },
+    )
+    assert answer == {"result": "triage"}
+    with unit_of_work() as db:
+        item = db.exec(select(InboundTriage)).one()
+    kept = json.loads(item.attachments)
+    assert [(f["filename"], f["size"], f["content_type"]) for f in kept] == [
+        ("statement.pdf", len(PDF), "application/pdf")
+    ]
+
+
+def test_triage_item_assigned_to_a_trader_or_dismissed_with_a_reason_audited(client, desk, key):
+    from brm_app.models.audit import AuditEvent
+
+    broker, tess = desk
+    _send(broker, tess, "email", "sg-triage")
+    with unit_of_work() as db:
+        conv = db.exec(select(Conversation)).one()
+    for n in (1, 2):
+        _inbound(
+            client,
+            key,
+            {
+                "from": f"tess.private{n}@home.example",
+                "to": "desk@reply.brokersync.example",
+                "subject": f"From my phone {n}",
+                "text": "Please book it.",
+                "headers": f"Message-ID: <triage{n}@home.example>",
+                "attachment1": ("order.pdf", PDF, "application/pdf"),
+            },
+        )
+    compliance = make_user(Role.COMPLIANCE)
+    hdr = bearer(compliance)
+    items = client.get(f"{API}/communication-triage?state=open", headers=hdr).json()["items"]
+    assert len(items) == 2 and items[0]["attachments"][0]["filename"] == "order.pdf"
+    first, second = items[1]["triage_id"], items[0]["triage_id"]
+    base = f"{API}/communication-triage"
+    messages_before = _count(Message)
+
+    # Bad input changes nothing: unknown trader, a conversation of another firm, no reason.
+    other_firm = make_firm(broker, name="Elsewhere Ltd")
+    outsider = make_trader(broker, other_firm.firm_id, name="Otto Out", email="otto@else.example")
+    bad = [
+        (f"{base}/{first}/assign", {"trader_id": 999999}),
+        (f"{base}/{first}/assign", {"trader_id": outsider.trader_id, "conversation_id": conv.id}),
+        (f"{base}/{first}/assign", {"trader_id": outsider.trader_id}),  # no conversation yet
+        (f"{base}/{first}/dismiss", {"reason": ""}),
+        (f"{base}/999999/dismiss", {"reason": "x"}),
+    ]
+    for url, body in bad:
+        r = client.post(url, json=body, headers=hdr)
+        assert r.status_code in (404, 422), (url, body, r.text)
+    assert _count(Message) == messages_before
+
+    # Assigned: the trader's inbound message in the conversation, with the file, audited.
+    r = client.post(f"{base}/{first}/assign", json={"trader_id": tess.trader_id}, headers=hdr)
+    assert r.status_code == 200, r.text
+    done = r.json()
+    assert done["resolution"] == "assigned" and done["conversation_id"] == conv.id
+    assert done["resolved_by_id"] == compliance.user_id
+    msg = client.get(
+        f"{API}/communications/{done['communication_id']}", headers=bearer(broker)
+    ).json()
+    assert msg["direction"] == "inbound" and msg["trader_id"] == tess.trader_id
+    assert msg["content"] == "From my phone 1\n\nPlease book it."
+    assert [a["filename"] for a in msg["attachments"]] == ["order.pdf"]
+    # Resolved once: a second try is a conflict.
+    again = client.post(f"{base}/{first}/dismiss", json={"reason": "dup"}, headers=hdr)
+    assert again.status_code == 409
+
+    # Dismissed with a reason.
+    r = client.post(f"{base}/{second}/dismiss", json={"reason": "Duplicate of #1"}, headers=hdr)
+    assert r.status_code == 200 and r.json()["resolution_reason"] == "Duplicate of #1"
+    assert client.get(f"{base}?state=open", headers=hdr).json()["items"] == []
+    assert len(client.get(f"{base}?state=resolved", headers=hdr).json()["items"]) == 2
+    with unit_of_work() as db:
+        actions = db.exec(
+            select(AuditEvent.action, AuditEvent.actor_id).where(
+                AuditEvent.entity == "inbound_triage",
+                AuditEvent.action.in_(
+                    ["communication.triage_assigned", "communication.triage_dismissed"]
+                ),
+            )
+        ).all()
+    assert sorted(actions) == [
+        ("communication.triage_assigned", compliance.user_id),
+        ("communication.triage_dismissed", compliance.user_id),
+    ]
+    # A broker may not resolve triage.
+    assert (
+        client.post(f"{base}/{second}/dismiss", json={"reason": "x"}, headers=bearer(broker))
+    ).status_code == 403

@@ -224,3 +224,59 @@ def test_broker_and_trader_chat_live_with_attachment_receipt_and_sms(
     expect(broker.locator(".msg-status").last).to_contain_text("SMS delivered", timeout=20_000)
     assert stub.sent and stub.sent[-1]["To"] == ["+447911123456"]
     assert stub.sent[-1]["Body"] == ["Margin call at 3pm"]
+
+
+def test_compliance_assigns_an_unmatched_sms_from_the_triage_list(
+    browser: Browser, comms_server: Server
+):
+    """An SMS from an unknown number lands in the triage list; compliance assigns it to a trader
+    on /communications/log and it becomes the trader's message in her conversation."""
+    from tests.e2e.conftest import create_user_via_api
+
+    server = comms_server
+    with server.api() as api:
+        admin = _token(api, ADMIN_EMAIL, ADMIN_PASSWORD)
+        found = api.get("/api/v1/traders?q=Tess", headers=admin).json()["items"]
+    if not any(t["email"] == "tess@comms.example" for t in found):
+        _world(server)
+    create_user_via_api(server, "cora@comms.example", "compliance", "Cora Compliance", PASSWORD)
+    with server.api() as api:
+        broker = _token(api, "bob@comms.example", PASSWORD)
+        trader_id = _trader_id(api, broker)
+        r = api.post(
+            "/api/v1/conversations",
+            headers=broker,
+            json={"trader_ids": [trader_id], "subject": "Triage", "content": "New thread"},
+        )
+        assert r.status_code == 201, r.text
+        conversation_id = r.json()["conversation_id"]
+        # An SMS from a number nobody has, signed like Twilio signs it.
+        port = urlsplit(server.url).port
+        path = "/api/v1/webhooks/twilio/inbound"
+        params = {
+            "MessageSid": "SM" + "7" * 32,
+            "From": "+447700900555",
+            "To": "+15005550006",
+            "Body": "Tess here, new phone: buy 100 more",
+            "AccountSid": SID,
+        }
+        signature = RequestValidator(TOKEN).compute_signature(
+            f"http://localhost:{port}{path}", params
+        )
+        r = api.post(path, data=params, headers={"X-Twilio-Signature": signature})
+        assert r.status_code == 200, r.text
+
+    page = _page(browser, server, "cora@comms.example")
+    page.goto(server.url + "/communications/log")
+    item = page.locator(".triage-item").filter(has_text="new phone: buy 100 more")
+    expect(item).to_be_visible(timeout=15_000)
+    item.get_by_label("Trader id").fill(str(trader_id))
+    item.get_by_label("Conversation id (optional)").fill(str(conversation_id))
+    item.get_by_role("button", name="Assign").click()
+    expect(page.locator(".triage-item")).to_have_count(0, timeout=10_000)
+    with server.api() as api:
+        messages = api.get(
+            f"/api/v1/conversations/{conversation_id}/messages", headers=broker
+        ).json()
+    assert messages[-1]["content"] == "Tess here, new phone: buy 100 more"
+    assert messages[-1]["direction"] == "inbound" and messages[-1]["message_type"] == "sms"

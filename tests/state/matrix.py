@@ -225,6 +225,8 @@ MATRIX: dict[str, Row] = {
     "PreferencesState.save_contact": EVERYONE,
     "CommLogState.load": AUDITORS,
     "CommLogState.search": AUDITORS,
+    "CommLogState.assign_triage": AUDITORS,
+    "CommLogState.dismiss_triage": AUDITORS,
     # ---- supervisory review (managers: only what was escalated to them) ----
     "ReviewState.load": TEAM,
     "ReviewState.filter": TEAM,

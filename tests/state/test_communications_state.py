@@ -148,3 +148,52 @@ def test_my_notification_preferences(database_url):
     tab.fire(PreferencesState, "toggle", "no-such-kind", "sms", True)
     tab.fire(PreferencesState, "save_contact", {"mobile": "not a number"})
     assert "mobile" in tab.state(PreferencesState).error
+
+
+def test_compliance_resolves_the_triage_list_from_the_log_page(database_url):
+    from brm_app.models.communication import InboundTriage, Message
+    from brm_app.state.communication_log import CommLogState
+
+    broker, _, conv_id = _world()
+    with unit_of_work() as db:
+        tess_id = db.exec(select(Trader.id).where(Trader.name == "Tess Tab")).one()
+    with unit_of_work(write=True) as db:
+        items = [
+            InboundTriage(channel="sms", from_address="+447700900123", to_address="", text=t)
+            for t in ("Call me back", "WIN A PRIZE")
+        ]
+        db.add_all(items)
+        db.flush()
+        call_me, spam = (i.id for i in items)
+    compliance = make_user(Role.COMPLIANCE)
+    tab = Browser(session_token_for(compliance.email), "/communications/log")
+    tab.fire(CommLogState, "load")
+    assert [t["text"] for t in tab.state(CommLogState).triage] == ["WIN A PRIZE", "Call me back"]
+    # Bad input: nothing changes.
+    tab.fire(CommLogState, "assign_triage", {"triage_id": str(call_me), "trader_id": "abc"})
+    tab.fire(CommLogState, "assign_triage", {"triage_id": str(call_me)})
+    tab.fire(CommLogState, "dismiss_triage", {"triage_id": str(spam), "reason": "  "})
+    tab.fire(CommLogState, "dismiss_triage", ["not", "a", "form"])
+    assert len(tab.state(CommLogState).triage) == 2
+    # Assigned to Tess in her conversation; dismissed with a reason: both leave the list.
+    tab.fire(
+        CommLogState,
+        "assign_triage",
+        {"triage_id": str(call_me), "trader_id": str(tess_id), "conversation_id": str(conv_id)},
+    )
+    tab.fire(CommLogState, "dismiss_triage", {"triage_id": str(spam), "reason": "Spam"})
+    assert tab.state(CommLogState).triage == []
+    with unit_of_work() as db:
+        msg = db.exec(select(Message).order_by(Message.id.desc())).first()
+        assert (msg.conversation_id, msg.trader_id, msg.text) == (conv_id, tess_id, "Call me back")
+        assert db.get(InboundTriage, spam).resolution_reason == "Spam"
+    # A broker's tab may not resolve anything.
+    with unit_of_work(write=True) as db:
+        item = InboundTriage(channel="sms", from_address="+447700900124", to_address="", text="x")
+        db.add(item)
+        db.flush()
+        other = item.id
+    broker_tab = Browser(session_token_for(broker.email), "/communications/log")
+    broker_tab.fire(CommLogState, "dismiss_triage", {"triage_id": str(other), "reason": "no"})
+    with unit_of_work() as db:
+        assert db.get(InboundTriage, other).resolved_at is None

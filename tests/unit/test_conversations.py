@@ -281,12 +281,36 @@ def test_log_is_vouched_by_the_audit_chain_and_a_sql_edit_is_named(world):
         assert db.exec(
             select(AuditEvent).where(AuditEvent.action == "communication.logged")
         ).first()
+    # The database itself refuses a direct edit or removal of an entry (triggers, 0008c) ...
+    doctor = (
+        sa.update(CommunicationLogEntry)
+        .where(CommunicationLogEntry.message_id == msg.communication_id)
+        .values(content="Doctored words")
+    )
+    remove = sa.delete(CommunicationLogEntry).where(
+        CommunicationLogEntry.message_id == msg.communication_id
+    )
+    for statement in (doctor, remove):
+        with (
+            pytest.raises(sa.exc.DatabaseError, match="append-only"),
+            unit_of_work(write=True) as db,
+        ):
+            db.exec(statement)
+    with unit_of_work() as db:
+        entry = db.exec(
+            select(CommunicationLogEntry).where(
+                CommunicationLogEntry.message_id == msg.communication_id
+            )
+        ).one()
+        assert entry.content == "Original words" and communication_log.verify_log(db).ok
+    # ... and with its triggers dropped, an edit is named by the audit chain.
     with unit_of_work(write=True) as db:
-        db.exec(
-            sa.update(CommunicationLogEntry)
-            .where(CommunicationLogEntry.message_id == msg.communication_id)
-            .values(content="Doctored words")
-        )
+        conn = db.connection()
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("DROP TRIGGER communication_log_no_update ON communication_log")
+        else:
+            conn.exec_driver_sql("DROP TRIGGER communication_log_no_update")
+        db.exec(doctor)
     with unit_of_work() as db:
         assert audit.verify_chain(db).ok  # the chain itself is untouched ...
         report = communication_log.verify_log(db)

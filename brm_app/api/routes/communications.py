@@ -284,13 +284,63 @@ def dismiss_delivery(delivery_id: DeliveryId, db: DB, actor: CurrentActor) -> Re
 # ---- the compliance log ---------------------------------------------------------------------------
 
 
+TriageId = Annotated[int, Path(ge=1, le=MAX_ID, description="A triage item id")]
+TriageState = Annotated[
+    Literal["open", "resolved"] | None, Query(description="Only open or only resolved items")
+]
+
+
+class TriageAssign(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    trader_id: BodyId
+    conversation_id: BodyId | None = PField(
+        default=None, description="Default: the trader's latest conversation at their firm"
+    )
+
+
+class TriageDismiss(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500), NoNul]
+
+
 @api_router.get("/communication-triage", response_model=PageOut[TriagePublic])
 def list_triage(
-    db: DB, actor: CurrentActor, limit: Limit = 50, offset: Offset = 0
+    db: DB,
+    actor: CurrentActor,
+    state: TriageState = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
 ) -> PageOut[TriagePublic]:
     """Compliance and admins: inbound email and SMS that matched no trader or conversation."""
-    page = webhooks.list_triage(db, actor=actor, page=PageRequest(offset=offset, limit=limit))
+    page = webhooks.list_triage(
+        db, actor=actor, page=PageRequest(offset=offset, limit=limit), state=state
+    )
     return PageOut[TriagePublic].of(page)
+
+
+@api_router.post("/communication-triage/{triage_id}/assign", response_model=TriagePublic)
+def assign_triage(
+    triage_id: TriageId, body: TriageAssign, db: DB, actor: CurrentActor
+) -> TriagePublic:
+    """Say who sent it: it becomes the trader's inbound message in the conversation (with the
+    email's files). Audited; 409 once the item is resolved."""
+    return webhooks.assign_triage(
+        db,
+        actor=actor,
+        triage_id=triage_id,
+        trader_id=body.trader_id,
+        conversation_id=body.conversation_id,
+    )
+
+
+@api_router.post("/communication-triage/{triage_id}/dismiss", response_model=TriagePublic)
+def dismiss_triage(
+    triage_id: TriageId, body: TriageDismiss, db: DB, actor: CurrentActor
+) -> TriagePublic:
+    """Decide it needs no message, with a reason. Audited; 409 once the item is resolved."""
+    return webhooks.dismiss_triage(db, actor=actor, triage_id=triage_id, reason=body.reason)
 
 
 OptId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
