@@ -37,6 +37,7 @@ from brm_app.models.interaction import (
     InteractionVersion,
 )
 from brm_app.models.job import Job
+from brm_app.models.performance import PortfolioValuation, ValuationState
 from brm_app.models.portfolio import (
     ApiKey,
     DailyClose,
@@ -78,6 +79,8 @@ __all__ = [
     "InteractionTypeOutcome",
     "InteractionVersion",
     "Job",
+    "PortfolioValuation",
+    "ValuationState",
     "LoginThrottle",
     "Message",
     "MessageAttachment",
