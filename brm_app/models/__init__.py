@@ -79,8 +79,6 @@ __all__ = [
     "InteractionTypeOutcome",
     "InteractionVersion",
     "Job",
-    "PortfolioValuation",
-    "ValuationState",
     "LoginThrottle",
     "Message",
     "MessageAttachment",
@@ -94,6 +92,7 @@ __all__ = [
     "PortfolioCash",
     "PortfolioHolding",
     "PortfolioTransaction",
+    "PortfolioValuation",
     "QuietHours",
     "RecoveryCode",
     "Reminder",
@@ -105,5 +104,6 @@ __all__ = [
     "User",
     "UserSession",
     "UserTotp",
+    "ValuationState",
     "WebhookEvent",
 ]
