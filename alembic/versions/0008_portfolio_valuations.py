@@ -36,8 +36,11 @@ def upgrade() -> None:
         sa.Column("flow", _exact(), nullable=False),
         sa.Column("daily_return", sa.Float(precision=53), nullable=False),
         sa.Column("twr_index", sa.Float(precision=53), nullable=False),
+        sa.Column("drawdown", sa.Float(precision=53), nullable=False),
         sa.PrimaryKeyConstraint("portfolio_id", "day"),
     )
+    # The team report reads every portfolio's row of one day.
+    op.create_index("ix_portfolio_valuations_day", "portfolio_valuations", ["day"])
     op.create_table(
         "portfolio_valuation_states",
         sa.Column("portfolio_id", sa.Integer(), nullable=False),
@@ -52,4 +55,5 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("portfolio_valuation_states")
+    op.drop_index("ix_portfolio_valuations_day", table_name="portfolio_valuations")
     op.drop_table("portfolio_valuations")

@@ -20,7 +20,11 @@ class PortfolioValuation(SQLModel, table=True):
     merge can drop a portfolio; the job forgets the rows of portfolios that are gone."""
 
     __tablename__ = "portfolio_valuations"
-    __table_args__ = {"extend_existing": True}
+    __table_args__ = (
+        # The team report reads every portfolio's row of one day.
+        sa.Index("ix_portfolio_valuations_day", "day"),
+        {"extend_existing": True},
+    )
 
     portfolio_id: int = Field(primary_key=True)
     day: date = Field(primary_key=True)
@@ -32,6 +36,7 @@ class PortfolioValuation(SQLModel, table=True):
     flow: Decimal = Field(sa_type=ExactDecimal)
     daily_return: float = Field(sa_type=sa.Float(precision=53))
     twr_index: float = Field(sa_type=sa.Float(precision=53))
+    drawdown: float = Field(sa_type=sa.Float(precision=53))
 
 
 class ValuationState(SQLModel, table=True):

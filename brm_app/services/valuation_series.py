@@ -51,6 +51,8 @@ class DayValue:
     flow: Decimal  # external flows counted at the start of the day (in +, out -)
     daily_return: float
     twr_index: float
+    # The fall of the TWR index below its running peak since inception (0 at a new peak).
+    drawdown: float = 0.0
 
 
 def weekday_on_or_after(day: date) -> date:
@@ -132,6 +134,7 @@ def value_series(
             k += 1
     prev_value = before.value if before else ZERO
     index = before.twr_index if before else 1.0
+    peak = max(1.0, index / (1.0 + before.drawdown)) if before else 1.0
     contributed = _rep(convert, ledger.contributions)
     out: list[DayValue] = []
     for day in days:
@@ -158,7 +161,8 @@ def value_series(
         base = prev_value + flow
         r = float(value / base - 1) if base > 0 else 0.0
         index *= 1.0 + r
-        out.append(DayValue(day, value, mv, cash, cost, realized, flow, r, index))
+        peak = max(peak, index)
+        out.append(DayValue(day, value, mv, cash, cost, realized, flow, r, index, index / peak - 1))
         prev_value = value
     return out
 

@@ -139,6 +139,7 @@ def _day_value(r: PortfolioValuation) -> DayValue:
         r.flow,
         r.daily_return,
         r.twr_index,
+        r.drawdown,
     )
 
 
@@ -211,6 +212,7 @@ def rebuild(db: Session, portfolio: Portfolio, *, force: bool = False) -> int:
                     "flow": p.flow,
                     "daily_return": p.daily_return,
                     "twr_index": p.twr_index,
+                    "drawdown": p.drawdown,
                 }
                 for p in points
             ],
@@ -242,6 +244,7 @@ def series(db: Session, portfolio: Portfolio) -> list[DayValue]:
             col(v.flow),
             col(v.daily_return),
             col(v.twr_index),
+            col(v.drawdown),
         )
         .where(v.portfolio_id == portfolio.id)
         .order_by(col(v.day))

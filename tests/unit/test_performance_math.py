@@ -60,6 +60,15 @@ def test_values_flows_and_daily_returns_by_hand(series):
         assert got.daily_return == pytest.approx(want, abs=1e-9)
     # 1 x 1.1 x 0.96875 x (1580/1550) x (1400/1580) x 1 = 0.9625
     assert series[-1].twr_index == pytest.approx(0.9625, abs=1e-9)
+    # Below the peak of 1.1 (Tuesday) since Wednesday.
+    assert [round(p.drawdown, 6) for p in series] == [
+        0,
+        0,
+        round(1.065625 / 1.1 - 1, 6),
+        round(1.08625 / 1.1 - 1, 6),
+        -0.125,
+        -0.125,
+    ]
     # The sell at a loss: cost 1,000 (10 x 100, unchanged by the split), proceeds 20 x 45 = 900.
     assert series[-1].realized == D(-100)
     assert series[-1].market_value == 0 and series[-1].cost == 0
@@ -194,4 +203,4 @@ def test_downsample_keeps_ends():
 def _pt(day, value, flow):
     from brm_app.services.valuation_series import DayValue
 
-    return DayValue(day, value, value, D(0), value, D(0), flow, 0.0, 1.0)
+    return DayValue(day, value, value, D(0), value, D(0), flow, 0.0, 1.0, 0.0)
