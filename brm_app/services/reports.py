@@ -34,7 +34,7 @@ from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
 from brm_app.services import performance, valuations
 from brm_app.services.bulk.csv_format import escape_cell
-from brm_app.services.errors import NotFound, ValidationFailed
+from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
 from brm_app.services.ledger import Ledger, compute
 from brm_app.services.validation import require_id
 from brm_app.settings import get_settings
@@ -363,7 +363,7 @@ def email_activity_pdf(
 
     require(actor, Permission.COMMS_SEND)
     if not isinstance(actor, Actor) or actor.role == Role.TRADER:
-        raise NotFound("Firm")
+        raise PermissionDenied("Reports are sent by brokers.")
     tid = require_id(trader_id, "trader_id")
     report = activity_report(
         db,
