@@ -625,3 +625,63 @@ def team_csv(report: TeamReport) -> str:
         *[[c.month, c.interaction_type, c.count] for c in report.interactions_by_month],
     ]
     return _csv(rows)
+
+
+# ---- what the performance page offers --------------------------------------------------------
+
+
+class ReportOptions(BaseModel):
+    benchmarks: list[str]  # active instruments' symbols
+    traders: list[tuple[int, str]]  # the firm's traders (for a trader's report, or the email)
+    can_email: bool  # may send a report to a trader of this firm
+
+
+def may_email(actor: AnyActor) -> bool:
+    """Reports are emailed by brokers, managers (people who send messages), never by traders."""
+    from brm_app.auth.rbac import has
+
+    return (
+        isinstance(actor, Actor) and actor.role != Role.TRADER and has(actor, Permission.COMMS_SEND)
+    )
+
+
+def report_options(db: Session, *, actor: AnyActor, firm_id: object) -> ReportOptions:
+    """The benchmark instruments and the firm's traders, for a user who may see the firm's
+    portfolio (NotFound otherwise)."""
+    from brm_app.services import portfolios
+
+    firm, _ = portfolios.load_firm(db, actor, firm_id)
+    symbols = list(
+        db.exec(
+            select(Instrument.symbol)
+            .where(col(Instrument.active).is_(True))
+            .order_by(Instrument.symbol)
+            .limit(500)
+        ).all()
+    )
+    people: list[tuple[int, str]] = []
+    if may_email(actor):
+        people = [
+            (i, n)
+            for i, n in db.exec(
+                select(Trader.id, Trader.name)
+                .where(Trader.firm_id == firm.id, col(Trader.archived_at).is_(None))
+                .order_by(Trader.name_key)
+                .limit(200)
+            ).all()
+        ]
+    return ReportOptions(benchmarks=symbols, traders=people, can_email=may_email(actor))
+
+
+def team_interactions(
+    db: Session, *, actor: AnyActor, broker_id: object = None
+) -> list[MonthCount]:
+    """Interactions per month and type of the actor's team, or of one broker of it."""
+    require(actor, Permission.TEAM_VIEW)
+    team = [b for b, _ in _team(db, actor)]
+    if broker_id not in (None, ""):
+        bid = require_id(broker_id, "broker_id")
+        if bid not in team:
+            raise ValidationFailed("is not one of your brokers", field="broker_id")
+        team = [bid]
+    return interactions_by_month(db, actor=actor, broker_ids=team)
