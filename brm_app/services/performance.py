@@ -11,7 +11,7 @@ active instrument, its closes converted to the firm's reporting currency.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -120,9 +120,10 @@ def get_performance(
         convert = valuations.converter(db, rep)
         rows = [(d, convert(c, bench.currency)) for d, c in closes]
         converted = [(d, c) for d, c in rows if c is not None]
-        bench_returns = pm.benchmark_series(
-            days, converted, w.base.day if w.base else base_day or days[0]
-        )
+        # From the close before the period's first day (the portfolio's start when it began
+        # inside the period).
+        start = w.base.day if w.base else days[0] - timedelta(days=1)
+        bench_returns = pm.benchmark_series(days, converted, start)
         bench_total = bench_returns[-1]
     cumulative = [r for r in _cumulative(w)]
     dd = pm.drawdowns(w)

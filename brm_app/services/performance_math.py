@@ -214,13 +214,15 @@ def benchmark_series(
     days: Sequence[date], closes: Sequence[tuple[date, Decimal]], base_day: date | None
 ) -> list[float | None]:
     """The benchmark's cumulative return on each day, from its last close on or before the base
-    day (or the first day) to its last close on or before each day; None before it has one."""
+    day (or, without one, the first day's) to its last close on or before each day; None before
+    it has one."""
     rows = sorted(closes)
     out: list[float | None] = []
     if not days:
         return out
     start_day = base_day if base_day is not None else days[0]
-    base = _close_on(rows, start_day)
+    # No close yet on the base day: from the first day's close.
+    base = _close_on(rows, start_day) or _close_on(rows, days[0])
     for d in days:
         c = _close_on(rows, d)
         out.append(float(c / base - 1) if (c is not None and base) else None)
