@@ -103,9 +103,10 @@ def get_performance(
             raise ValidationFailed("must not be after date_to", field="date_from")
     bench = benchmark_of(db, benchmark)
     rep = portfolios.reporting_currency(firm)
-    series = valuations.series(db, portfolio) if portfolio is not None else []
-    end = d_to if p == pm.Period.CUSTOM else (series[-1].day if series else valuations.today())
+    # The period ends on the last valuation (today's, once the job ran) or the custom end.
+    end = d_to if p == pm.Period.CUSTOM else valuations.last_weekday(valuations.today())
     base_day, end = pm.period_bounds(p, end, date_from=d_from, date_to=d_to)
+    series = valuations.series(db, portfolio, since=base_day) if portfolio is not None else []
     w = pm.window(series, base_day, end)
     m = pm.metrics(w)
     days = [pt.day for pt in w.points]

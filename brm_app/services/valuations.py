@@ -228,11 +228,16 @@ def rebuild(db: Session, portfolio: Portfolio, *, force: bool = False) -> int:
     return len(points)
 
 
-def series(db: Session, portfolio: Portfolio) -> list[DayValue]:
-    """The portfolio's daily valuations: the stored rows when current, else computed now."""
+def series(db: Session, portfolio: Portfolio, *, since: date | None = None) -> list[DayValue]:
+    """The portfolio's daily valuations (from the last one before `since`, when given): the
+    stored rows when current, else computed now."""
     if rebuild_from(db, portfolio) is not False:
         return compute(db, portfolio)
     v = PortfolioValuation
+    conds = [v.portfolio_id == portfolio.id]
+    if since is not None:
+        # One weekday row at least before `since` (a weekend and a day).
+        conds.append(col(v.day) >= since - timedelta(days=4))
     rows = db.exec(
         select(  # type: ignore[call-overload]
             col(v.day),
@@ -246,7 +251,7 @@ def series(db: Session, portfolio: Portfolio) -> list[DayValue]:
             col(v.twr_index),
             col(v.drawdown),
         )
-        .where(v.portfolio_id == portfolio.id)
+        .where(*conds)
         .order_by(col(v.day))
     ).all()
     return [DayValue(*r) for r in rows]
