@@ -158,7 +158,7 @@ class PerformanceState(ServiceMixin, rx.State):
 
     @rx.event
     async def set_period(self, value: Any) -> Any:
-        if value not in PERIODS:
+        if not isinstance(value, str) or value not in PERIODS:
             return rx.toast.error("Unknown period.")
         self.period = value
         if value == "custom" and (not self.date_from or not self.date_to):
@@ -167,6 +167,8 @@ class PerformanceState(ServiceMixin, rx.State):
 
     @rx.event
     async def set_benchmark(self, value: Any) -> Any:
+        if not isinstance(value, str | None):
+            return rx.toast.error("Unknown benchmark.")
         value = "" if value in (None, "", "none") else value
         if value and value not in self.benchmarks:
             return rx.toast.error("Unknown benchmark.")
@@ -175,6 +177,8 @@ class PerformanceState(ServiceMixin, rx.State):
 
     @rx.event
     async def apply_custom(self, form: dict[str, Any]) -> Any:
+        if not isinstance(form, dict):
+            return rx.toast.error("Give both dates of the custom period.")
         days = []
         for name in ("date_from", "date_to"):
             raw = form.get(name)
@@ -218,7 +222,7 @@ class PerformanceState(ServiceMixin, rx.State):
 
     @rx.event
     async def email_pdf(self, form: dict[str, Any]) -> Any:
-        raw = form.get("trader_id")
+        raw = form.get("trader_id") if isinstance(form, dict) else None
         trader_id = as_id(int(raw)) if isinstance(raw, str) and raw.isdigit() else None
         if trader_id is None or str(trader_id) not in {t["id"] for t in self.trader_options}:
             return rx.toast.error("Choose a trader of this firm.")

@@ -76,7 +76,9 @@ class TeamReportState(ServiceMixin, rx.State):
 
     @rx.event
     async def set_broker_filter(self, value: Any) -> Any:
-        if value != "team" and value not in {b["id"] for b in self.brokers}:
+        if not isinstance(value, str) or (
+            value != "team" and value not in {b["id"] for b in self.brokers}
+        ):
             return rx.toast.error("Not one of your brokers.")
         broker_id = None if value == "team" else int(value)
 
