@@ -90,6 +90,18 @@ MATRIX: dict[str, Row] = {
     "PortfolioState.ask_reverse": EDITORS,
     "PortfolioState.set_reverse_open": UI,
     "PortfolioState.reverse": EDITORS,
+    # ---- /firms/[firm_id]/performance, /reports/team ----
+    "PerformanceState.load": VIEWERS,
+    "PerformanceState.set_period": VIEWERS,
+    "PerformanceState.set_benchmark": VIEWERS,
+    "PerformanceState.apply_custom": VIEWERS,
+    "PerformanceState.download_pdf": VIEWERS,
+    "PerformanceState.download_csv": VIEWERS,
+    "PerformanceState.set_email_open": UI,
+    "PerformanceState.email_pdf": frozenset({"manager", "broker"}),
+    "TeamReportState.load": TEAM,
+    "TeamReportState.set_broker_filter": TEAM,
+    "TeamReportState.export_csv": TEAM,
     # ---- /admin/instruments: the instrument master and the OMS's API keys ----
     "InstrumentsState.load": ADMIN,
     "InstrumentsState.next_page": ADMIN,
