@@ -23,5 +23,5 @@ def build_runner(*, chores: Sequence[Chore] = ()) -> Runner:
     from brm_app.settings import get_settings
 
     # The daily valuations are kept by jobs this chore enqueues (services.valuations).
-    chores = [*chores, valuations.enqueue_stale]
+    chores = [*chores, valuations.keep_valuations]
     return Runner(handlers(), periodic_seconds=get_settings().scheduler_seconds, chores=chores)

@@ -14,7 +14,7 @@ from brm_app.state.performance import PerformanceState
 S: Any = PerformanceState
 
 
-def _figure(label: str, value: Any, ident: str, sign: Any = None) -> rx.Component:
+def _figure(label: str, value: Any, ident: str, sign: Any = None) -> Any:
     text = rx.text(
         value,
         size="4",
@@ -27,7 +27,7 @@ def _figure(label: str, value: Any, ident: str, sign: Any = None) -> rx.Componen
     return card(rx.vstack(rx.text(label, size="1", color_scheme="gray"), text, spacing="0"))
 
 
-def _chart(fig: Any, ident: str) -> rx.Component:
+def _chart(fig: Any, ident: str) -> Any:
     return card(
         rx.plotly.basic(
             data=fig,
@@ -40,7 +40,7 @@ def _chart(fig: Any, ident: str) -> rx.Component:
     )
 
 
-def _controls() -> rx.Component:
+def _controls() -> Any:
     return rx.flex(
         field(
             "Period",
@@ -99,7 +99,7 @@ def _controls() -> rx.Component:
     )
 
 
-def _email_dialog() -> rx.Component:
+def _email_dialog() -> Any:
     return rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Email the PDF report"),
@@ -141,7 +141,7 @@ def _email_dialog() -> rx.Component:
     )
 
 
-def _content() -> rx.Component:
+def _content() -> Any:
     f = S.figures
     return rx.vstack(
         rx.link(

@@ -13,7 +13,7 @@ from brm_app.state.team_report import TeamReportState
 S: Any = TeamReportState
 
 
-def _chart(fig: Any, ident: str) -> rx.Component:
+def _chart(fig: Any, ident: str) -> Any:
     return card(
         rx.plotly.basic(
             data=fig,
@@ -26,7 +26,7 @@ def _chart(fig: Any, ident: str) -> rx.Component:
     )
 
 
-def _moves(title: str, rows: Any, ident: str) -> rx.Component:
+def _moves(title: str, rows: Any, ident: str) -> Any:
     return card(
         rx.vstack(
             rx.heading(title, size="4"),
@@ -61,7 +61,7 @@ def _moves(title: str, rows: Any, ident: str) -> rx.Component:
     )
 
 
-def _content() -> rx.Component:
+def _content() -> Any:
     return rx.vstack(
         rx.flex(
             rx.vstack(

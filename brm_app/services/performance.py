@@ -104,7 +104,9 @@ def get_performance(
     bench = benchmark_of(db, benchmark)
     rep = portfolios.reporting_currency(firm)
     # The period ends on the last valuation (today's, once the job ran) or the custom end.
-    end = d_to if p == pm.Period.CUSTOM else valuations.last_weekday(valuations.today())
+    end = valuations.last_weekday(valuations.today())
+    if p == pm.Period.CUSTOM and d_to is not None:
+        end = d_to
     base_day, end = pm.period_bounds(p, end, date_from=d_from, date_to=d_to)
     series = valuations.series(db, portfolio, since=base_day) if portfolio is not None else []
     w = pm.window(series, base_day, end)

@@ -358,8 +358,8 @@ def email_activity_pdf(
     """Email the firm's activity report (or the trader's own, `only_trader`) as a PDF to a
     trader of the firm, through the communications outbox (a message in the trader's email
     conversation, with the PDF attached; the delivery job sends it)."""
+    from brm_app.models.communication import Channel
     from brm_app.services import attachments, communications
-    from brm_app.services.communications import Channel
 
     require(actor, Permission.COMMS_SEND)
     if not isinstance(actor, Actor) or actor.role == Role.TRADER:
@@ -444,7 +444,7 @@ def _team(db: Session, actor: AnyActor) -> list[tuple[int, str]]:
     q = select(User.id, User.name).where(User.role == Role.BROKER, col(User.is_active).is_(True))
     if ids is not None:
         q = q.where(col(User.id).in_(ids or [0]))
-    return [(i, n) for i, n in db.exec(q.order_by(col(User.name))).all()]
+    return [(i, n) for i, n in db.exec(q.order_by(col(User.name))).all() if i is not None]
 
 
 def team_report(db: Session, *, actor: AnyActor, top: int = 10) -> TeamReport:
@@ -474,7 +474,7 @@ def team_report(db: Session, *, actor: AnyActor, top: int = 10) -> TeamReport:
         base_day = as_of - timedelta(days=30)
         default = get_settings().reporting_currency
         rows = db.exec(
-            select(
+            select(  # type: ignore[call-overload]
                 col(Portfolio.firm_id),
                 col(Firm.name),
                 col(Firm.reporting_currency),
@@ -669,6 +669,7 @@ def report_options(db: Session, *, actor: AnyActor, firm_id: object) -> ReportOp
                 .order_by(Trader.name_key)
                 .limit(200)
             ).all()
+            if i is not None
         ]
     return ReportOptions(benchmarks=symbols, traders=people, can_email=may_email(actor))
 

@@ -14,8 +14,10 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, func, select
@@ -82,14 +84,14 @@ def flow_txs(db: Session, portfolio_id: int) -> list[FlowTx]:
 
 
 def closes_of(db: Session, instrument_ids: set[int]) -> Closes:
-    out: dict[int, list[tuple[date, Decimal]]] = defaultdict(list)
+    out: dict[int, Sequence[tuple[date, Decimal]]] = defaultdict(list)
     if instrument_ids:
         for iid, day, close in db.exec(
             select(col(DailyClose.instrument_id), col(DailyClose.day), col(DailyClose.close)).where(
                 col(DailyClose.instrument_id).in_(instrument_ids)
             )
         ):
-            out[iid].append((day, close))
+            out[iid].append((day, close))  # type: ignore[attr-defined]
     return Closes(out)
 
 
@@ -150,7 +152,7 @@ def _tx_facts(db: Session, portfolio_id: int) -> tuple[int, int]:
             t.portfolio_id == portfolio_id
         )
     ).one()
-    return int(max_id), int(count)
+    return int(max_id or 0), int(count or 0)
 
 
 def rebuild_from(db: Session, portfolio: Portfolio) -> date | bool | None:
@@ -182,16 +184,17 @@ def rebuild(db: Session, portfolio: Portfolio, *, force: bool = False) -> int:
     number of days written."""
     pid = portfolio.id
     assert pid is not None
-    start = None if force else rebuild_from(db, portfolio)
+    start: date | bool | None = None if force else rebuild_from(db, portfolio)
     v = PortfolioValuation
     if (
         isinstance(start, date)
         and not db.exec(
-            select(v.day).where(v.portfolio_id == pid, col(v.day) < start).limit(1)
+            select(col(v.day)).where(v.portfolio_id == pid, col(v.day) < start).limit(1)
         ).first()
     ):
         start = None  # nothing stored before it: from the start
-    points = [] if start is False else compute(db, portfolio, start=start)
+    # False: current (nothing to redo); never True.
+    points = compute(db, portfolio, start=start) if not isinstance(start, bool) else []
     if start is not False:
         stmt = sa.delete(v).where(col(v.portfolio_id) == pid)
         if isinstance(start, date):
@@ -234,7 +237,7 @@ def series(db: Session, portfolio: Portfolio, *, since: date | None = None) -> l
     if rebuild_from(db, portfolio) is not False:
         return compute(db, portfolio)
     v = PortfolioValuation
-    conds = [v.portfolio_id == portfolio.id]
+    conds: list[Any] = [v.portfolio_id == portfolio.id]
     if since is not None:
         # One weekday row at least before `since` (a weekend and a day).
         conds.append(col(v.day) >= since - timedelta(days=4))
@@ -278,6 +281,7 @@ def enqueue_stale(db: Session, *, limit: int = PER_PASS) -> int:
         .limit(limit)
     ).all()
     for pid, built_at in rows:
+        assert pid is not None
         stamp = built_at.isoformat() if built_at else "never"
         enqueue(db, REBUILD_KIND, {"portfolio_id": pid}, key=f"{REBUILD_KIND}:{pid}:{stamp}")
     gone = db.exec(
@@ -289,6 +293,11 @@ def enqueue_stale(db: Session, *, limit: int = PER_PASS) -> int:
         for model in (PortfolioValuation, ValuationState):
             db.exec(sa.delete(model).where(col(model.portfolio_id).in_(gone)))
     return len(rows)
+
+
+def keep_valuations(db: Session) -> None:
+    """The runner's periodic chore (see enqueue_stale)."""
+    enqueue_stale(db)
 
 
 def rebuild_job(job: ClaimedJob) -> None:

@@ -8,16 +8,19 @@ A firm the caller may not see answers 404, exactly as the portfolio routes do.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Query
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
+from sqlmodel import Session
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.router import ApiRouter
 from brm_app.api.routes.params import MAX_ID, Day, FirmId, NoNul
 from brm_app.api.schemas import ERRORS
+from brm_app.auth.actor import Actor
 from brm_app.models.communication import CommunicationPublic
 from brm_app.models.fields import RecordId
 from brm_app.models.performance import PerformancePublic
@@ -68,7 +71,16 @@ def get_performance(
     )
 
 
-def _report(db, actor, firm_id, period, benchmark, date_from, date_to, trader_id):
+def _report(
+    db: Session,
+    actor: Actor,
+    firm_id: int,
+    period: str,
+    benchmark: str | None,
+    date_from: date | None,
+    date_to: date | None,
+    trader_id: int | None,
+) -> reports.ActivityReport:
     return reports.activity_report(
         db,
         actor=actor,
@@ -152,7 +164,7 @@ def email_activity(
 ) -> CommunicationPublic:
     """Email the activity report's PDF to a trader of the firm: a message in the trader's email
     conversation with the PDF attached, sent by the outbox's delivery job."""
-    return reports.email_activity_pdf(
+    sent: CommunicationPublic = reports.email_activity_pdf(
         db,
         actor=actor,
         firm_id=firm_id,
@@ -163,6 +175,7 @@ def email_activity(
         date_to=body.date_to,
         only_trader=body.only_trader,
     )
+    return sent
 
 
 @router.get("/reports/team", response_model=TeamReport)
