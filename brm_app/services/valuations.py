@@ -237,27 +237,43 @@ def series(db: Session, portfolio: Portfolio, *, since: date | None = None) -> l
     if rebuild_from(db, portfolio) is not False:
         return compute(db, portfolio)
     v = PortfolioValuation
-    conds: list[Any] = [v.portfolio_id == portfolio.id]
+    conds: list[Any] = [col(v.portfolio_id) == portfolio.id]
     if since is not None:
         # One weekday row at least before `since` (a weekend and a day).
         conds.append(col(v.day) >= since - timedelta(days=4))
-    rows = db.exec(
-        select(  # type: ignore[call-overload]
-            col(v.day),
-            col(v.value),
-            col(v.market_value),
-            col(v.cash),
-            col(v.cost),
-            col(v.realized),
-            col(v.flow),
-            col(v.daily_return),
-            col(v.twr_index),
-            col(v.drawdown),
-        )
+    # Amounts as the database holds them (text on SQLite, NUMERIC elsewhere) and turned into
+    # Decimals here: ExactDecimal's normalising costs more than the rest of a chart's request.
+    t = PortfolioValuation.__table__  # type: ignore[attr-defined]
+    raw = [sa.type_coerce(t.c[name], sa.String()) for name in _AMOUNTS]
+    stmt = (
+        sa.select(t.c.day, *raw, t.c.daily_return, t.c.twr_index, t.c.drawdown)
         .where(*conds)
-        .order_by(col(v.day))
-    ).all()
-    return [DayValue(*r) for r in rows]
+        .order_by(t.c.day)
+    )
+    out = []
+    for day, value, mv, cash, cost, realized, flow, r, index, dd in db.connection().execute(stmt):
+        out.append(
+            DayValue(
+                day if isinstance(day, date) else date.fromisoformat(day),
+                _dec(value),
+                _dec(mv),
+                _dec(cash),
+                _dec(cost),
+                _dec(realized),
+                _dec(flow),
+                r,
+                index,
+                dd,
+            )
+        )
+    return out
+
+
+_AMOUNTS = ("value", "market_value", "cash", "cost", "realized", "flow")
+
+
+def _dec(raw: Any) -> Decimal:
+    return raw if isinstance(raw, Decimal) else Decimal(raw)
 
 
 # ---- the job ---------------------------------------------------------------------------------
