@@ -536,6 +536,114 @@ def revalue_all(ctx: BenchContext, settings: LoadSettings) -> Figures:
     return figures
 
 
+# ---- performance and reports (issue 12) ------------------------------------------------------
+
+PERF_PORTFOLIOS = 100
+
+
+def _build_valuations(ctx: BenchContext, firms: list[int]) -> None:
+    """The daily valuation table for these firms' portfolios (the job's work; the bench server
+    runs no jobs), once per run, on the run's database."""
+    if ctx._cache.get("valuations_built"):
+        return
+    from sqlmodel import Session, col, select
+
+    from brm_app.db import get_engine
+    from brm_app.models.portfolio import Portfolio
+    from brm_app.services import valuations
+
+    assert ctx.run_db is not None
+    ds._point_app_at(f"sqlite:///{ctx.run_db}", ctx.run_db.parent)
+    engine = get_engine()
+    t = time.perf_counter()
+    days = 0
+    with Session(engine) as db:
+        db.connection(execution_options={"brm_write": True})
+        for p in db.exec(select(Portfolio).where(col(Portfolio.firm_id).in_(firms))).all():
+            days += valuations.rebuild(db, p, force=True)
+        db.commit()
+    elapsed = time.perf_counter() - t
+    ctx.note(
+        "api_portfolio_performance",
+        f"valuations built for {len(firms)} portfolios ({days} days) in {elapsed:.1f} s "
+        f"({elapsed / max(1, len(firms)) * 1000:.0f} ms each)",
+    )
+    ctx._cache["valuations_built"] = True
+
+
+def api_portfolio_performance(ctx: BenchContext) -> list[str]:
+    """GET /api/v1/firms/{id}/portfolio/performance?period=1Y (as the admin) over 100
+    portfolios with their daily valuations built: a one-year series, TWR, XIRR, volatility,
+    drawdown, allocation and P&L by holding."""
+    firms = _portfolio_firms(ctx, PERF_PORTFOLIOS)
+    _build_valuations(ctx, firms)
+    body = ctx.get(f"/api/v1/firms/{firms[0]}/portfolio/performance?period=1Y")
+    ctx.note(
+        "api_portfolio_performance",
+        f"{len(firms)} portfolios rotated; e.g. {len(body['points'])} points, TWR "
+        f"{body['figures']['twr']}",
+    )
+    return [f"/api/v1/firms/{f}/portfolio/performance?period=1Y" for f in firms]
+
+
+def report_pdf_firm(ctx: BenchContext, settings: LoadSettings) -> Figures:
+    """A firm's one-year activity report as PDF (figures, series, holdings at start and end,
+    transactions, five vector charts), in this process on the run's database."""
+    from sqlmodel import Session
+
+    from brm_app.auth.actor import SystemActor
+    from brm_app.db import get_engine
+    from brm_app.services import reports
+
+    firms = _portfolio_firms(ctx, PERF_PORTFOLIOS)
+    _build_valuations(ctx, firms)
+    engine = get_engine()
+    actor = SystemActor(label="system:bench")
+    rotation = iter(range(10**9))
+    sizes: list[int] = []
+
+    def run() -> float:
+        firm = firms[next(rotation) % len(firms)]
+        t = time.perf_counter()
+        with Session(engine) as db:
+            r = reports.activity_report(db, actor=actor, firm_id=firm, period="1Y")
+            data = reports.activity_pdf(r)
+        elapsed = time.perf_counter() - t
+        sizes.append(len(data))
+        return elapsed
+
+    figures = _timed(run, settings, min_runs=5)
+    ctx.note("report_pdf_firm", f"PDF median {statistics.median(sizes) / 1024:.0f} KB")
+    return figures
+
+
+def report_team(ctx: BenchContext, settings: LoadSettings) -> Figures:
+    """The team report over the whole book (every broker, as an admin sees it): assets under
+    coverage per broker, top movers, drawdowns, interactions; in this process."""
+    from sqlmodel import Session
+
+    from brm_app.auth.actor import SystemActor
+    from brm_app.db import get_engine
+    from brm_app.services import reports
+
+    _build_valuations(ctx, _portfolio_firms(ctx, PERF_PORTFOLIOS))
+    engine = get_engine()
+    actor = SystemActor(label="system:bench")
+    shape: list[str] = []
+
+    def run() -> float:
+        t = time.perf_counter()
+        with Session(engine) as db:
+            r = reports.team_report(db, actor=actor)
+        elapsed = time.perf_counter() - t
+        shape[:] = [f"{len(r.brokers)} brokers, {len(r.top_movers)} movers"]
+        return elapsed
+
+    figures = _timed(run, settings, min_runs=5)
+    ctx.note("report_team", shape[0] if shape else "")
+    return figures
+
+
 def oms_batch_1000(ctx: BenchContext, settings: LoadSettings) -> Figures:
     """POST /api/v1/oms/executions with 1,000 fills (buys across the seeded portfolios), each
     batch new, as a service account's API key: from request to the booked answer."""
@@ -633,6 +741,27 @@ SCENARIOS: list[Scenario] = [
         "inproc",
         target=Target(p95_ms=1000.0),
         measure=revalue_all,
+        needs_portfolios=True,
+    ),
+    Scenario(
+        "api_portfolio_performance",
+        "app",
+        api_portfolio_performance,
+        target=Target(p95_ms=100.0),
+        needs_portfolios=True,
+    ),
+    Scenario(
+        "report_pdf_firm",
+        "inproc",
+        target=Target(p95_ms=2000.0),
+        measure=report_pdf_firm,
+        needs_portfolios=True,
+    ),
+    Scenario(
+        "report_team",
+        "inproc",
+        target=Target(p95_ms=1000.0),
+        measure=report_team,
         needs_portfolios=True,
     ),
     # These add rows (to the run's copy of the database, never to the cache).

@@ -27,6 +27,7 @@ SECTIONS: list[Section] = [
     Section("Traders", "/traders", "contact", Permission.TRADERS_VIEW),
     Section("Calendar", "/calendar", "calendar-days", Permission.FOLLOW_UPS_VIEW),
     Section("Import", "/import", "file-up", Permission.DATA_IMPORT),
+    Section("Team report", "/reports/team", "chart-column", Permission.TEAM_VIEW),
     Section("Users", "/admin/users", "users", Permission.USERS_VIEW),
     Section("Review", "/compliance/review", "shield-check", Permission.REVIEWS_WORK),
     Section("Exports", "/compliance/exports", "archive", Permission.REGULATOR_EXPORT),

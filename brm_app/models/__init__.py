@@ -37,6 +37,7 @@ from brm_app.models.interaction import (
     InteractionVersion,
 )
 from brm_app.models.job import Job
+from brm_app.models.performance import PortfolioValuation, ValuationState
 from brm_app.models.portfolio import (
     ApiKey,
     DailyClose,
@@ -92,6 +93,7 @@ __all__ = [
     "PortfolioCash",
     "PortfolioHolding",
     "PortfolioTransaction",
+    "PortfolioValuation",
     "QuietHours",
     "RecoveryCode",
     "RegulatorExport",
@@ -107,5 +109,6 @@ __all__ = [
     "User",
     "UserSession",
     "UserTotp",
+    "ValuationState",
     "WebhookEvent",
 ]

@@ -497,6 +497,11 @@ def _content() -> Any:
             rx.heading("Portfolio", size="7"),
             rx.spacer(),
             rx.hstack(
+                rx.link(
+                    rx.button(rx.icon("chart-line", size=14), "Performance", variant="soft"),
+                    href="/firms/" + S.firm_id.to_string() + "/performance",
+                    id="open-performance",
+                ),
                 rx.button(
                     rx.icon("refresh-cw", size=14),
                     "Revalue now",

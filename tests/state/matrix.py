@@ -98,6 +98,18 @@ MATRIX: dict[str, Row] = {
     "PortfolioState.imp_upload_started": UI,
     "PortfolioState.imp_uploaded": EDITORS,
     "PortfolioState.imp_commit": EDITORS,
+    # ---- /firms/[firm_id]/performance, /reports/team ----
+    "PerformanceState.load": VIEWERS,
+    "PerformanceState.set_period": VIEWERS,
+    "PerformanceState.set_benchmark": VIEWERS,
+    "PerformanceState.apply_custom": VIEWERS,
+    "PerformanceState.download_pdf": VIEWERS,
+    "PerformanceState.download_csv": VIEWERS,
+    "PerformanceState.set_email_open": UI,
+    "PerformanceState.email_pdf": frozenset({"manager", "broker"}),
+    "TeamReportState.load": TEAM,
+    "TeamReportState.set_broker_filter": TEAM,
+    "TeamReportState.export_csv": TEAM,
     # ---- /admin/instruments: the instrument master and the OMS's API keys ----
     "InstrumentsState.load": ADMIN,
     "InstrumentsState.next_page": ADMIN,
