@@ -57,6 +57,8 @@ _TYPES: dict[str, tuple[str, str]] = {
     "csv": ("csv", "text/csv"),
 }
 ALLOWED = ", ".join(sorted(_TYPES))
+# Every content type a download can have (the API documents each).
+CONTENT_TYPES = sorted({served for _, served in _TYPES.values()})
 
 
 def _sniff(data: bytes) -> str | None:

@@ -31,7 +31,7 @@ from brm_app.models.interaction import Interaction
 from brm_app.models.performance import PerformancePublic, PortfolioValuation
 from brm_app.models.portfolio import Instrument, Portfolio, PortfolioTransaction
 from brm_app.models.trader import Trader
-from brm_app.models.user import Role, User
+from brm_app.models.user import Role
 from brm_app.services import performance, valuations
 from brm_app.services.bulk.csv_format import escape_cell
 from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
@@ -438,13 +438,11 @@ class TeamReport(BaseModel):
 
 
 def _team(db: Session, actor: AnyActor) -> list[tuple[int, str]]:
+    from brm_app.services import brokers
     from brm_app.services.follow_ups import team_ids
 
     ids = team_ids(db, actor)
-    q = select(User.id, User.name).where(User.role == Role.BROKER, col(User.is_active).is_(True))
-    if ids is not None:
-        q = q.where(col(User.id).in_(ids or [0]))
-    return [(i, n) for i, n in db.exec(q.order_by(col(User.name))).all() if i is not None]
+    return brokers.active_brokers(db, among=None if ids is None else list(ids or [0]))
 
 
 def team_report(db: Session, *, actor: AnyActor, top: int = 10) -> TeamReport:

@@ -256,7 +256,7 @@ def upload_attachment(
 @api_router.get(
     "/attachments/{attachment_id}",
     response_class=Response,
-    responses={200: {"content": {"application/octet-stream": {}}}},
+    responses={200: {"content": {t: {} for t in attachments.CONTENT_TYPES}}},
 )
 def download_attachment(attachment_id: AttachmentId, db: DB, actor: CurrentActor) -> Response:
     """The file, to those who may see its conversation."""

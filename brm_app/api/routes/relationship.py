@@ -18,6 +18,7 @@ from brm_app.api.router import ApiRouter
 from brm_app.api.routes.interactions import NameFilter
 from brm_app.api.routes.params import MAX_ID, FirmId, Instant, Offset, TraderId
 from brm_app.api.schemas import ERRORS, PageOut
+from brm_app.models.communication import CommunicationPublic
 from brm_app.models.follow_up import FollowUpPublic
 from brm_app.models.interaction import InteractionPublic
 from brm_app.models.portfolio import TransactionPublic
@@ -47,14 +48,17 @@ TimelineLimit = Annotated[int, Query(ge=1, le=100, description="Entries, 1 to 10
 
 
 class TimelineEntryOut(BaseModel):
-    kind: Literal["interaction", "follow_up", "trade"]
+    kind: Literal["interaction", "follow_up", "trade", "communication"]
     at: datetime = Field(
-        description="The interaction's date, the follow-up's due time or the trade date"
+        description="The interaction's date, the follow-up's due time, the trade date or when "
+        "the message was sent"
     )
     interaction: InteractionPublic | None = None
     follow_up: FollowUpPublic | None = None
     # Orders' fills and other portfolio transactions.
     transaction: TransactionPublic | None = None
+    # Messages with the firm's traders on every channel.
+    communication: CommunicationPublic | None = None
 
 
 class TimelineOut(BaseModel):
@@ -72,6 +76,7 @@ class TimelineOut(BaseModel):
                     interaction=e.interaction,
                     follow_up=e.follow_up,
                     transaction=e.transaction,
+                    communication=e.communication,
                 )
                 for e in line.entries
             ],
