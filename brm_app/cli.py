@@ -368,7 +368,8 @@ def serve(
     ] = False,
 ) -> None:
     """Prepare the database and serve the production build on BRM_PORT (default 3000)."""
-    from brm_app.runtime import port_is_free, reflex_command, reflex_env
+    from brm_app.observability.metrics import MULTIPROC_ENV
+    from brm_app.runtime import fresh_metrics_dir, port_is_free, reflex_command, reflex_env
     from brm_app.settings import PROJECT_ROOT
 
     settings = _settings()
@@ -380,7 +381,9 @@ def serve(
     )
     os.chdir(PROJECT_ROOT)
     cmd = reflex_command(settings.port, dev=dev)
-    os.execvpe(cmd[0], cmd, reflex_env(settings))  # noqa: S606  (replaces this process)
+    env = reflex_env(settings)
+    env.setdefault(MULTIPROC_ENV, str(fresh_metrics_dir(settings.data_dir / "metrics")))
+    os.execvpe(cmd[0], cmd, env)  # noqa: S606  (replaces this process)
 
 
 @app.command("worker")
@@ -397,9 +400,11 @@ def worker() -> None:
 
     _settings()
     _schema_ready()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from brm_app.observability.logs import formatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     typer.echo("brm worker: running background jobs (Ctrl+C stops)")
     asyncio.run(build_runner(chores=[forget_stale_tabs]).run_forever())
 

@@ -53,3 +53,12 @@ def reflex_command(port: int, *, dev: bool = False) -> list[str]:
         "--backend-port",
         str(port),
     ]
+
+
+def fresh_metrics_dir(path: Path) -> Path:
+    """The workers' metric files (prometheus-client's multi-process mode), emptied at each start:
+    figures of a previous run's processes must not be added to this run's."""
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+    return path
