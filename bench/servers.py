@@ -127,6 +127,8 @@ def start_app(
     }
     for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):
         env.pop(key, None)
+    if database_url:  # PostgreSQL: the app refuses to start without a key from the environment
+        env["BRM_SECRET_KEY"] = "bench-app-secret-key-" + "x" * 32
     return _spawn("app", [str(BIN / "brm"), "serve"], env, data_dir / "app-server.log", port)
 
 

@@ -64,3 +64,39 @@ def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     engine.dispose()
+
+
+@pytest.mark.skipif(not PG_URL, reason="needs BRM_TEST_DATABASE_URL (PostgreSQL)")
+def test_one_server_migrates_at_a_time_on_postgresql(tmp_path):
+    """While another server holds the migration lock, an upgrade waits; then it finds head."""
+    import threading
+
+    from brm_app.migrations import MIGRATION_LOCK_KEY
+
+    name = f"brm_mig_{uuid.uuid4().hex[:10]}"
+    admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    url = _pg_url_for(name)
+    holder = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with holder.connect() as lock:
+            lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            lock.commit()
+            waiting = threading.Thread(target=upgrade_head, args=(url,))
+            waiting.start()
+            waiting.join(timeout=2)
+            assert waiting.is_alive(), "the upgrade did not wait for the lock"
+            engine = make_engine(url)
+            assert current_revision(engine) is None
+            lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            lock.commit()
+        waiting.join(timeout=120)
+        assert not waiting.is_alive()
+        assert current_revision(engine) == head_revision()
+        engine.dispose()
+    finally:
+        holder.dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
