@@ -1,7 +1,9 @@
 """The app's outer ASGI stack around the REST API alone (no Reflex build): what the
-observability tests serve with uvicorn, in several worker processes, over real HTTP."""
+observability and crash tests serve (uvicorn or granian, as production) over real HTTP."""
 
 from __future__ import annotations
+
+import asyncio
 
 from starlette.responses import PlainTextResponse
 
@@ -17,6 +19,8 @@ bootstrap.wire()
 
 
 async def _pages(scope, receive, send):
+    if scope.get("path") == "/slow":  # a request still in flight when the server is stopped
+        await asyncio.sleep(1.5)
     await PlainTextResponse("a page")(scope, receive, send)
 
 
