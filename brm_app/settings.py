@@ -245,7 +245,8 @@ def load_settings() -> Settings:
         login_lock_after=_env_int("BRM_LOGIN_LOCK_AFTER", 8),
         login_lock_minutes=_env_int("BRM_LOGIN_LOCK_MINUTES", 15),
         ip_lock_after=_env_int("BRM_IP_LOCK_AFTER", 40),
-        cookie_secure=_env_bool("BRM_COOKIE_SECURE", False),
+        # Served over HTTPS (BRM_PUBLIC_URL https://...): Secure cookies unless told otherwise.
+        cookie_secure=_env_bool("BRM_COOKIE_SECURE", public_url.startswith("https://")),
         trusted_proxy_hops=_env_int("BRM_TRUSTED_PROXY_HOPS", 0),
         scheduler_seconds=_env_int("BRM_SCHEDULER_SECONDS", 5),
         email_provider=email_provider,

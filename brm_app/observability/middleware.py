@@ -159,6 +159,17 @@ def _log_request(
     access_log.handle(record)
 
 
+@cache
+def _extra_headers() -> tuple[tuple[bytes, bytes], ...]:
+    """HSTS when users reach the app over HTTPS (BRM_PUBLIC_URL https://...): browsers then never
+    try plain HTTP for it again."""
+    from brm_app.settings import get_settings
+
+    if get_settings().public_url.startswith("https://"):
+        return ((b"strict-transport-security", b"max-age=31536000; includeSubDomains"),)
+    return ()
+
+
 class Observability:
     """ASGI middleware: see the module docstring."""
 
@@ -195,6 +206,7 @@ class Observability:
                 message["headers"] = [
                     *message.get("headers", ()),
                     (b"x-request-id", request_id.encode()),
+                    *_extra_headers(),
                 ]
             await send(message)
 

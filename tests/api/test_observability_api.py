@@ -195,3 +195,22 @@ def test_not_ready_without_its_redis(sqlite_url, monkeypatch):
         r = client.get("/api/health/ready")
     assert r.status_code == 503
     assert r.json()["redis"]["ok"] is False and r.json()["scheduler"]["ok"] is True
+
+
+def test_https_public_url_brings_hsts_and_secure_cookies(sqlite_url, monkeypatch):
+    from brm_app import settings as settings_module
+    from brm_app.observability import middleware
+    from tests.api.observed_app import app
+
+    monkeypatch.setenv("BRM_PUBLIC_URL", "https://brm.example.com")
+    settings_module.get_settings.cache_clear()
+    middleware._extra_headers.cache_clear()
+    try:
+        assert settings_module.get_settings().cookie_secure
+        r = TestClient(app).get("/api/health/live")  # no lifespan: the pages stub has none
+        assert r.headers["strict-transport-security"].startswith("max-age=31536000")
+    finally:
+        middleware._extra_headers.cache_clear()
+    monkeypatch.delenv("BRM_PUBLIC_URL")
+    settings_module.get_settings.cache_clear()
+    assert "strict-transport-security" not in TestClient(app).get("/api/health/live").headers
