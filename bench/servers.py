@@ -103,9 +103,10 @@ def start_app(
     admin_email: str,
     admin_password: str,
     database_url: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> Server:
     """`brm serve` (production build, one granian worker, no Redis, no scheduler) on its own port
-    and data."""
+    and data; `extra_env` changes that (bench/users.py: two workers on PostgreSQL + Redis)."""
     port = free_port()
     env = {
         **os.environ,
@@ -129,6 +130,7 @@ def start_app(
         env.pop(key, None)
     if database_url:  # PostgreSQL: the app refuses to start without a key from the environment
         env["BRM_SECRET_KEY"] = "bench-app-secret-key-" + "x" * 32
+    env.update(extra_env or {})
     return _spawn("app", [str(BIN / "brm"), "serve"], env, data_dir / "app-server.log", port)
 
 

@@ -442,6 +442,13 @@ def serve(
     dev: Annotated[
         bool, typer.Option(help="Reflex dev mode (hot reload) instead of production")
     ] = False,
+    prebuilt: Annotated[
+        bool,
+        typer.Option(
+            help="Serve a frontend built beforehand (REFLEX_WEB_WORKDIR) with granian: no build "
+            "at start, TLS with BRM_TLS_CERT/BRM_TLS_KEY (the container image does this)"
+        ),
+    ] = False,
 ) -> None:
     """Prepare the database and serve the production build on BRM_PORT (default 3000)."""
     from brm_app.observability.metrics import MULTIPROC_ENV
@@ -456,9 +463,21 @@ def serve(
         f"BrokerSync BRM starting on http://localhost:{settings.port}/ (first build takes ~10 s)"
     )
     os.chdir(PROJECT_ROOT)
+    # The workers' metric files: PROMETHEUS_MULTIPROC_DIR when set (one per server), else data/.
+    metrics_dir = Path(os.environ.get(MULTIPROC_ENV) or settings.data_dir / "metrics")
+    if prebuilt:
+        from brm_app.runtime import prebuilt_command, prebuilt_env
+
+        try:
+            cmd = prebuilt_command(settings, workers=int(os.environ.get("GRANIAN_WORKERS", "1")))
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+        env = prebuilt_env(settings)
+        env[MULTIPROC_ENV] = str(fresh_metrics_dir(metrics_dir))
+        os.execvpe(cmd[0], cmd, env)  # noqa: S606  (replaces this process)
     cmd = reflex_command(settings.port, dev=dev)
     env = reflex_env(settings)
-    env.setdefault(MULTIPROC_ENV, str(fresh_metrics_dir(settings.data_dir / "metrics")))
+    env[MULTIPROC_ENV] = str(fresh_metrics_dir(metrics_dir))
     os.execvpe(cmd[0], cmd, env)  # noqa: S606  (replaces this process)
 
 
