@@ -72,6 +72,21 @@ wrk:
 
 bench: setup wrk chromium
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.users   # 100 users, 5 minutes, two workers on PostgreSQL + Redis
 
 clean:
 	rm -rf .web .states $(TOOLS) $(VENV)
+
+# The container image (Containerfile), built offline from Debian packages with podman.
+.PHONY: podman image test-image
+podman:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v mmdebstrap >/dev/null \
+	  && command -v podman-compose >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq podman runc iptables mmdebstrap podman-compose >/dev/null)
+
+image: setup podman
+	deploy/build-image.sh
+
+# Builds the image, starts it, signs in over HTTP, restarts it, checks the data survived.
+test-image: image
+	deploy/test-image.sh

@@ -17,8 +17,8 @@ if ! $P image exists localhost/brm-base:bookworm; then
     echo "# base: mmdebstrap (Debian packages, ~90 s)"
     mmdebstrap --mode=root --variant=minbase \
       --include=python3,python3-venv,ca-certificates,postgresql-client \
-      bookworm "$W/rootfs.tar.part"
-    mv "$W/rootfs.tar.part" "$W/rootfs.tar"
+      --format=tar bookworm "$W/rootfs.part.tar"
+    mv "$W/rootfs.part.tar" "$W/rootfs.tar"
   fi
   $P import --change 'CMD ["/bin/bash"]' "$W/rootfs.tar" localhost/brm-base:bookworm
 fi

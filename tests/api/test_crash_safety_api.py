@@ -27,20 +27,20 @@ GRANIAN = Path(sys.executable).parent / "granian"
 
 
 @contextmanager
-def granian(log: Path):
+def granian(log: Path, *extra: str, scheme: str = "http"):
     port = _free_port()
     env = {**os.environ, "BRM_JOBS_IN_PROCESS": "0"}
     with open(log, "a") as out:
         proc = subprocess.Popen(
             [str(GRANIAN), "--interface", "asgi", "--workers", "1", "--host", "127.0.0.1",
-             "--port", str(port), "tests.api.observed_app:app"],
+             "--port", str(port), *extra, "tests.api.observed_app:app"],
             cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
         try:
-            if httpx.get(url + "/api/health/live", timeout=2).status_code == 200:
+            if httpx.get(url + "/api/health/live", timeout=2, verify=False).status_code == 200:
                 break
         except httpx.HTTPError:
             pass
