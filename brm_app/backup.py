@@ -32,6 +32,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -91,7 +92,7 @@ def snapshot_of(conn: sa.Connection) -> Snapshot:
     )
 
 
-def _pg_tool(name: str, args: list[str], url: str) -> subprocess.CompletedProcess:
+def _pg_tool(name: str, args: list[str], url: str) -> subprocess.CompletedProcess[str]:
     """Run pg_dump or pg_restore against `url`; the password goes in the environment, never on
     a command line (which every local user can read)."""
     exe = shutil.which(name)
@@ -220,20 +221,20 @@ def prune(target_dir: Path, keep: int) -> list[Path]:
     return removed
 
 
-def read_manifest(tar: tarfile.TarFile) -> dict:
+def read_manifest(tar: tarfile.TarFile) -> dict[str, Any]:
     try:
         member = tar.extractfile(MANIFEST)
     except KeyError:
         member = None
     if member is None:
         raise BackupError("not a BrokerSync backup: no manifest.json inside")
-    manifest = json.load(member)
+    manifest: dict[str, Any] = json.load(member)
     if manifest.get("format") != FORMAT:
         raise BackupError(f"backup format {manifest.get('format')} is not supported")
     return manifest
 
 
-def _safe_members(tar: tarfile.TarFile, manifest: dict) -> list[tarfile.TarInfo]:
+def _safe_members(tar: tarfile.TarFile, manifest: dict[str, Any]) -> list[tarfile.TarInfo]:
     """Only the files the manifest lists, as regular files with plain relative names."""
     listed = set(manifest["files"])
     members = []
@@ -261,21 +262,21 @@ def _database_in_use(settings: Settings) -> bool:
     engine = sa.create_engine(settings.database_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:
-            return bool(sa.inspect(conn).get_table_names())
+            return len(sa.inspect(conn).get_table_names()) > 0
     finally:
         engine.dispose()
 
 
 @dataclass
 class RestoreReport:
-    manifest: dict
+    manifest: dict[str, Any]
     snapshot: Snapshot
     key_matches: bool
 
     @property
     def matches(self) -> bool:
         m = self.manifest
-        return (
+        return bool(
             self.snapshot.counts == m["counts"]
             and self.snapshot.audit_head == m["audit"]["head_hash"]
             and self.snapshot.audit_seq == m["audit"]["events"]

@@ -26,6 +26,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
+from sqlalchemy.engine import Engine
 
 log = logging.getLogger("brm.metrics")
 
@@ -113,7 +114,7 @@ def scheduler_heartbeat_age() -> float | None:
     return None if last is None else time.monotonic() - last
 
 
-def watch_pool(engine) -> None:
+def watch_pool(engine: Engine) -> None:
     """Count the engine's checked-out connections (two pool events, a counter step each)."""
     from sqlalchemy import event
 
@@ -127,8 +128,8 @@ class _QueueCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         import sqlalchemy as sa
 
-        from brm_app.db import get_engine, utcnow
-        from brm_app.models.job import RUNNABLE, Job
+        from brm_app.db import UTCDateTime, get_engine, utcnow
+        from brm_app.models.job import RUNNABLE
 
         by_state = GaugeMetricFamily(
             "brm_jobs", "Background jobs in the queue, by state", labels=["state"]
@@ -138,16 +139,19 @@ class _QueueCollector(Collector):
         )
         try:
             with get_engine().connect() as conn:
-                rows = conn.execute(sa.select(Job.state, sa.func.count()).group_by(Job.state)).all()
+                jobs = sa.table("jobs", sa.column("state"), sa.column("run_at", UTCDateTime()))
+                rows = conn.execute(
+                    sa.select(jobs.c.state, sa.func.count()).group_by(jobs.c.state)
+                ).all()
                 backlog = conn.execute(
                     sa.select(sa.func.count())
-                    .select_from(Job)
-                    .where(Job.state.in_(RUNNABLE), Job.run_at <= utcnow())
+                    .select_from(jobs)
+                    .where(jobs.c.state.in_(RUNNABLE), jobs.c.run_at <= utcnow())
                 ).scalar_one()
         except Exception:  # a scrape must still answer when the database does not
             log.warning("metrics: cannot read the job queue", exc_info=True)
             return
-        counts = dict(rows)
+        counts: dict[str, int] = {str(state): int(n) for state, n in rows}
         for state in ("queued", "running", "failed", "dead", "done"):
             by_state.add_metric([state], counts.get(state, 0))
         due.add_metric([], backlog)
@@ -162,7 +166,7 @@ def render() -> bytes:
     queue.register(_QueueCollector())
     if os.environ.get(MULTIPROC_ENV):
         registry = CollectorRegistry(auto_describe=False)
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return generate_latest(registry) + generate_latest(queue)
     return generate_latest(REGISTRY) + generate_latest(queue)
 
@@ -170,10 +174,10 @@ def render() -> bytes:
 def process_exited() -> None:
     """Drop this process's live gauges (open websockets, pool use) from the sums."""
     if os.environ.get(MULTIPROC_ENV):
-        multiprocess.mark_process_dead(os.getpid())
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
-async def metrics_loop(app) -> None:
+async def metrics_loop(app: object) -> None:
     """Lifespan task: this worker's memory every 15 s; its live gauges dropped when it stops."""
     import asyncio
 

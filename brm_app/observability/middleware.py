@@ -18,6 +18,7 @@ import re
 import secrets
 import time
 from functools import cache
+from typing import Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -29,7 +30,9 @@ access_log = logging.getLogger("brm.access")
 _REQUEST_ID = re.compile(rb"^[A-Za-z0-9._-]{1,64}$")
 # The current request's fields that code below the middleware fills in (the signed-in user):
 # a dict shared with the route's worker thread (contextvars are copied there, the dict is not).
-_current: contextvars.ContextVar[dict | None] = contextvars.ContextVar("brm_request", default=None)
+_current: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "brm_request", default=None
+)
 
 
 def note_user(user_id: int | None) -> None:
@@ -41,14 +44,14 @@ def note_user(user_id: int | None) -> None:
 
 def current_request_id() -> str | None:
     info = _current.get()
-    return info.get("request_id") if info else None
+    return str(info["request_id"]) if info else None
 
 
 def _route_of(scope: Scope) -> str:
     route = scope.get("route")
-    if route is not None and (path := getattr(route, "path", None)):
-        return path
-    path = scope.get("path", "")
+    if route is not None and (template := getattr(route, "path", None)):
+        return str(template)
+    path: str = scope.get("path", "")
     if path.startswith("/api/"):
         return "unmatched"
     if path.startswith("/_event"):
@@ -63,7 +66,7 @@ def _route_of(scope: Scope) -> str:
 def _header(scope: Scope, name: bytes) -> bytes | None:
     for key, value in scope.get("headers", ()):
         if key == name:
-            return value
+            return bytes(value)
     return None
 
 
@@ -126,10 +129,10 @@ async def _answer(send: Send, status: int, body: bytes, content_type: bytes) -> 
 
 
 # The labelled series of each (route, method, status): labels() costs as much as the step itself.
-_SERIES: dict[tuple[str, str, int], tuple] = {}
+_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
-def _series(route: str, method: str, status: int) -> tuple:
+def _series(route: str, method: str, status: int) -> tuple[Any, Any]:
     key = (route, method, status)
     found = _SERIES.get(key)
     if found is None:
@@ -195,7 +198,7 @@ class Observability:
         started = time.perf_counter()
         given = _header(scope, b"x-request-id")
         request_id = given.decode() if given and _REQUEST_ID.match(given) else secrets.token_hex(8)
-        info: dict = {"request_id": request_id}
+        info: dict[str, Any] = {"request_id": request_id}
         token = _current.set(info)
         status = 500
 

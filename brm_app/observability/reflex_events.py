@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from typing import Any
 
 from brm_app.observability import metrics
 
@@ -36,7 +37,7 @@ def install() -> bool:
         return False
 
     @functools.wraps(original)
-    async def timed(self, *, entry, registered_handler):
+    async def timed(self: Any, *, entry: Any, registered_handler: Any) -> None:
         handler = entry.event.name
         started = time.perf_counter()
         outcome = "error"
@@ -46,7 +47,7 @@ def install() -> bool:
         finally:
             observe(handler, outcome, time.perf_counter() - started)
 
-    BaseStateEventProcessor._execute_event = timed
+    BaseStateEventProcessor._execute_event = timed  # type: ignore[method-assign]
     _installed = True
     return True
 

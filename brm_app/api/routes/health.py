@@ -4,6 +4,7 @@ authentication: for load balancers and orchestrators."""
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi.responses import JSONResponse
@@ -53,7 +54,7 @@ def live() -> JSONResponse:
 SCHEDULER_STALE_SECONDS = 120.0
 
 
-def _redis_check(url: str) -> dict:
+def _redis_check(url: str) -> dict[str, Any]:
     import redis
 
     client = _redis_clients.get(url)
@@ -67,10 +68,10 @@ def _redis_check(url: str) -> dict:
     return {"configured": True, "ok": True}
 
 
-_redis_clients: dict = {}
+_redis_clients: dict[str, Any] = {}
 
 
-def _scheduler_check() -> dict:
+def _scheduler_check() -> dict[str, Any]:
     if not get_settings().jobs_in_process:
         return {"in_process": False, "ok": True}
     age = metrics.scheduler_heartbeat_age()
@@ -88,7 +89,7 @@ def ready() -> JSONResponse:
     """Readiness: send traffic here only when the database answers, its migrations are at head,
     Redis answers (when configured) and this process's job runner is turning (when it runs one)."""
     engine = get_engine()
-    checks: dict = {"database": {"ok": False}, "migrations": {"ok": False}}
+    checks: dict[str, dict[str, Any]] = {"database": {"ok": False}, "migrations": {"ok": False}}
     try:
         with engine.connect() as conn:
             conn.execute(sa.text("SELECT 1"))
