@@ -459,8 +459,10 @@ def serve(
     if not dev and not port_is_free(settings.port):
         raise _fail(f"port {settings.port} is in use: stop what uses it or set BRM_PORT", 2)
     prepare(settings)
+    scheme = "https" if os.environ.get("BRM_TLS_CERT") and prebuilt else "http"
     typer.echo(
-        f"BrokerSync BRM starting on http://localhost:{settings.port}/ (first build takes ~10 s)"
+        f"BrokerSync BRM starting on {scheme}://localhost:{settings.port}/"
+        + ("" if prebuilt else " (first build takes ~10 s)")
     )
     os.chdir(PROJECT_ROOT)
     # The workers' metric files: PROMETHEUS_MULTIPROC_DIR when set (one per server), else data/.

@@ -99,6 +99,9 @@ def tls_arguments() -> list[str]:
 def prebuilt_env(settings: Settings) -> dict[str, str]:
     env = reflex_env(settings)
     env["REFLEX_ENV_MODE"] = "prod"
-    # The backend serves the built pages itself (what `reflex run` does on one port).
-    env["REFLEX_MOUNT_FRONTEND_COMPILED_APP"] = "true"
+    # The backend serves the built pages itself (what `reflex run` does on one port), and does
+    # not compile them again (that needs bun and the npm registry).
+    # (Reflex reads its internal switches with two leading underscores.)
+    env["__REFLEX_MOUNT_FRONTEND_COMPILED_APP"] = "true"
+    env["__REFLEX_SKIP_COMPILE"] = "true"
     return env

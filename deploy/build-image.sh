@@ -53,5 +53,5 @@ mkdir -p "$CTX/app/.web"
 (cd "$WEB" && tar --exclude=./node_modules --exclude=./.react-router -cf - .) | tar -xf - -C "$CTX/app/.web"
 
 echo "# podman build"
-$P build --pull=never --network=none -t "$TAG" -f "$CTX/Containerfile" "$CTX"
+$P build --format docker --pull=never --network=none -t "$TAG" -f "$CTX/Containerfile" "$CTX"
 $P image ls "$TAG"
