@@ -35,14 +35,16 @@ wait_up
 t1=$(date +%s)
 echo "started and answering in $((t1 - t0)) s"
 TOKEN=$(token)
-FIRM=$(curl -fsS "$URL/api/v1/firms" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
-  -d '{"name": "Survives Restart Capital"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["firm_id"])')
-echo "signed in over HTTP; created firm $FIRM"
+USER_ID=$(curl -fsS "$URL/api/v1/users" -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \
+  -d '{"email": "survivor@image.example", "role": "broker", "name": "Survives Restart", "password": "survivor password 1"}' \
+  | python3 -c 'import json,sys; print(json.load(sys.stdin)["user_id"])')
+curl -fsS -o /dev/null "$URL/login"
+echo "signed in over HTTP as the admin; created user $USER_ID; the sign-in page is served"
 $P exec "$NAME" id -u | grep -qv '^0$' && echo "runs as a non-root user"
 $P restart -t 20 "$NAME" >/dev/null
 wait_up
 t2=$(date +%s)
 echo "restarted in $((t2 - t1)) s"
 TOKEN=$(token)
-curl -fsS "$URL/api/v1/firms/$FIRM" -H "Authorization: Bearer $TOKEN" | grep -q "Survives Restart Capital"
-echo "the firm survived the restart (volume $VOL); test-image ok in $(( $(date +%s) - t0 )) s"
+curl -fsS "$URL/api/v1/users/$USER_ID" -H "Authorization: Bearer $TOKEN" | grep -q "survivor@image.example"
+echo "the user survived the restart (volume $VOL); test-image ok in $(( $(date +%s) - t0 )) s"
