@@ -42,7 +42,11 @@ dev: setup
 chromium:
 	@command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: setup chromium
+.PHONY: nginx
+nginx:
+	@command -v nginx >/dev/null || test -x /usr/sbin/nginx || (apt-get update -qq && apt-get install -y -qq nginx >/dev/null)
+
+test: setup chromium nginx
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/pytest -q -n 2 --dist loadfile   # includes tests/test_types.py (mypy against its baseline)
@@ -72,6 +76,21 @@ wrk:
 
 bench: setup wrk chromium
 	$(BIN)/python -m bench
+	$(BIN)/python -m bench.users   # 100 users, 5 minutes, two workers on PostgreSQL + Redis
 
 clean:
 	rm -rf .web .states $(TOOLS) $(VENV)
+
+# The container image (Containerfile), built offline from Debian packages with podman.
+.PHONY: podman image test-image
+podman:
+	@command -v podman >/dev/null && command -v runc >/dev/null && command -v mmdebstrap >/dev/null \
+	  && command -v podman-compose >/dev/null \
+	  || (apt-get update -qq && apt-get install -y -qq podman runc iptables mmdebstrap podman-compose >/dev/null)
+
+image: setup podman
+	deploy/build-image.sh
+
+# Builds the image, starts it, signs in over HTTP, restarts it, checks the data survived.
+test-image: image
+	deploy/test-image.sh

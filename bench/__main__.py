@@ -309,7 +309,9 @@ def _run_backend(
             ref = servers.start_ref(
                 log_dir=run_dir,
                 database_url=db_url,
-                secret_key=(run_dir / "secret_key").read_text().strip(),
+                # On PostgreSQL the app's key comes from the environment (no key file).
+                secret_key=app.env.get("BRM_SECRET_KEY")
+                or (run_dir / "secret_key").read_text().strip(),
             )
             ref.wait_ready("/docs", timeout=60)
         print(

@@ -106,7 +106,8 @@ def start_app(
     extra_env: dict[str, str] | None = None,
 ) -> Server:
     """`brm serve` (production build, one granian worker, no Redis, no scheduler) on its own port
-    and data; `extra_env` overrides (ui_price_push_ms runs one with a market data feed)."""
+    and data; `extra_env` overrides (ui_price_push_ms runs one with a market data feed;
+    bench/users.py two workers on PostgreSQL + Redis)."""
     port = free_port()
     env = {
         **os.environ,
@@ -128,6 +129,8 @@ def start_app(
     }
     for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):
         env.pop(key, None)
+    if database_url:  # PostgreSQL: the app refuses to start without a key from the environment
+        env["BRM_SECRET_KEY"] = "bench-app-secret-key-" + "x" * 32
     env.update(extra_env or {})
     return _spawn("app", [str(BIN / "brm"), "serve"], env, data_dir / "app-server.log", port)
 

@@ -11,6 +11,8 @@ from brm_app.api.app import create_api
 from brm_app.api.body_limit import BodyLimit
 from brm_app.api.odd_paths import ApiFirst, ControlCharacterPaths
 from brm_app.api.security_headers import SecurityHeaders
+from brm_app.observability import metrics, reflex_events
+from brm_app.observability.middleware import Observability
 from brm_app.services import conversations, market_data, notifications, portfolios
 from brm_app.state.argument_guard import ArgumentGuard
 from brm_app.state.input_guard import InputGuard
@@ -22,6 +24,8 @@ log_safety.install()
 log_safety.show_app_info_lines()
 # Every record rule and merge hook, before any request can reach a service.
 bootstrap.wire()
+# A count and a latency per Reflex event handler (Reflex has no after-event hook of its own).
+reflex_events.install()
 
 
 _API = create_api()
@@ -29,11 +33,13 @@ _API = create_api()
 
 class _App(rx.App):
     """Reflex's app, with wrappers outside its top-level router (api_transformer cannot reach
-    there): security headers on every response, paths with control characters get the API's
-    JSON 404 instead of plain text, and /api/ requests reach the API directly."""
+    there): security headers on every response; every request counted, timed and logged (and
+    /metrics); paths with control characters get the API's JSON 404 instead of plain text, and
+    /api/ requests reach the API directly."""
 
     def __call__(self) -> ASGIApp:
-        return SecurityHeaders(ControlCharacterPaths(ApiFirst(BodyLimit(_API), super().__call__())))
+        inner = ControlCharacterPaths(ApiFirst(BodyLimit(_API), super().__call__()))
+        return SecurityHeaders(Observability(inner))
 
 
 app = _App(
@@ -65,3 +71,5 @@ app.register_lifespan_task(
 # Market data: one process fetches the feed (a lease in the database), every worker's open
 # portfolio pages revalue through the "prices" events it publishes.
 app.register_lifespan_task(market_feed.feed_loop)
+# This worker's memory for /metrics, and its live gauges dropped when it stops.
+app.register_lifespan_task(metrics.metrics_loop)

@@ -328,6 +328,82 @@ def import_traders(
     _run_import("traders", file, as_email, None, dry_run)
 
 
+@app.command("backup")
+def backup(
+    to: Annotated[
+        Path | None,
+        typer.Option(help="Folder for the backup files (default: BRM_DATA_DIR/backups)"),
+    ] = None,
+    keep: Annotated[
+        int | None, typer.Option(min=1, help="Keep only this many newest backups in the folder")
+    ] = None,
+    every: Annotated[
+        float | None,
+        typer.Option(min=1, help="Minutes between backups: keep running, one backup each time"),
+    ] = None,
+) -> None:
+    """Back up the database (consistent while the app serves) and the attachments into one file,
+    with a manifest (checksums, row counts, audit chain head). Keys are never in it."""
+    import time
+
+    from brm_app.backup import BackupError, create_backup, prune
+
+    settings = _settings()
+    _schema_ready()
+    folder = (to or settings.data_dir / "backups").resolve()
+    while True:
+        try:
+            path = create_backup(settings, folder)
+        except BackupError as exc:
+            if every is None:
+                raise _fail(str(exc), 1) from None
+            typer.secho(f"error: {exc}", fg=typer.colors.RED, err=True)
+        else:
+            typer.echo(f"backup written: {path} ({path.stat().st_size} bytes)")
+            for old in prune(folder, keep) if keep else []:
+                typer.echo(f"removed old backup {old.name}")
+        if every is None:
+            return
+        time.sleep(every * 60)
+
+
+@app.command("restore")
+def restore(
+    file: Annotated[Path, typer.Argument(help="A backup file written by `brm backup`")],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Replace a database that has tables (stop the app first)"),
+    ] = False,
+) -> None:
+    """Restore a backup into the configured database and data folder (empty ones, unless --force),
+    then compare row counts and the audit chain head with the backup's manifest."""
+    from brm_app.backup import BackupError, restore_backup
+
+    settings = _settings()
+    if not file.is_file():
+        raise _fail(f"no such file: {file}", 2)
+    try:
+        report = restore_backup(settings, file, force=force, say=typer.echo)
+    except BackupError as exc:
+        raise _fail(str(exc), 1) from None
+    m = report.manifest
+    typer.echo(
+        f"restored the backup of {m['created_at']} (revision {m['revision']}): "
+        f"{sum(report.snapshot.counts.values())} rows in {len(report.snapshot.counts)} tables, "
+        f"audit head #{report.snapshot.audit_seq} {report.snapshot.audit_head[:16]}"
+    )
+    if not report.key_matches:
+        typer.secho(
+            "warning: BRM_SECRET_KEY differs from the one in use when the backup was taken: "
+            "two-factor secrets and signed links will not work until the same key is set",
+            fg=typer.colors.YELLOW,
+            err=True,
+        )
+    if not report.matches:
+        raise _fail("the restored database does not match the backup's manifest", 1)
+    typer.echo("matches the manifest; run `brm db upgrade` if this code is newer than the backup")
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""
@@ -384,21 +460,45 @@ def serve(
     dev: Annotated[
         bool, typer.Option(help="Reflex dev mode (hot reload) instead of production")
     ] = False,
+    prebuilt: Annotated[
+        bool,
+        typer.Option(
+            help="Serve a frontend built beforehand (REFLEX_WEB_WORKDIR) with granian: no build "
+            "at start, TLS with BRM_TLS_CERT/BRM_TLS_KEY (the container image does this)"
+        ),
+    ] = False,
 ) -> None:
     """Prepare the database and serve the production build on BRM_PORT (default 3000)."""
-    from brm_app.runtime import port_is_free, reflex_command, reflex_env
+    from brm_app.observability.metrics import MULTIPROC_ENV
+    from brm_app.runtime import fresh_metrics_dir, port_is_free, reflex_command, reflex_env
     from brm_app.settings import PROJECT_ROOT
 
     settings = _settings()
     if not dev and not port_is_free(settings.port):
         raise _fail(f"port {settings.port} is in use: stop what uses it or set BRM_PORT", 2)
     prepare(settings)
+    scheme = "https" if os.environ.get("BRM_TLS_CERT") and prebuilt else "http"
     typer.echo(
-        f"BrokerSync BRM starting on http://localhost:{settings.port}/ (first build takes ~10 s)"
+        f"BrokerSync BRM starting on {scheme}://localhost:{settings.port}/"
+        + ("" if prebuilt else " (first build takes ~10 s)")
     )
     os.chdir(PROJECT_ROOT)
+    # The workers' metric files: PROMETHEUS_MULTIPROC_DIR when set (one per server), else data/.
+    metrics_dir = Path(os.environ.get(MULTIPROC_ENV) or settings.data_dir / "metrics")
+    if prebuilt:
+        from brm_app.runtime import prebuilt_command, prebuilt_env
+
+        try:
+            cmd = prebuilt_command(settings, workers=int(os.environ.get("GRANIAN_WORKERS", "1")))
+        except ValueError as exc:
+            raise _fail(str(exc), 2) from None
+        env = prebuilt_env(settings)
+        env[MULTIPROC_ENV] = str(fresh_metrics_dir(metrics_dir))
+        os.execvpe(cmd[0], cmd, env)  # noqa: S606  (replaces this process)
     cmd = reflex_command(settings.port, dev=dev)
-    os.execvpe(cmd[0], cmd, reflex_env(settings))  # noqa: S606  (replaces this process)
+    env = reflex_env(settings)
+    env[MULTIPROC_ENV] = str(fresh_metrics_dir(metrics_dir))
+    os.execvpe(cmd[0], cmd, env)  # noqa: S606  (replaces this process)
 
 
 @app.command("worker")
@@ -415,9 +515,11 @@ def worker() -> None:
 
     _settings()
     _schema_ready()
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from brm_app.observability.logs import formatter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(formatter())
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     typer.echo("brm worker: running background jobs (Ctrl+C stops)")
     asyncio.run(build_runner(chores=[forget_stale_tabs]).run_forever())
 

@@ -17,6 +17,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from brm_app.observability.metrics import watch_pool
 from brm_app.settings import get_settings
 
 
@@ -78,10 +79,13 @@ def make_engine(url: str) -> Engine:
             pool_use_lifo=True,
         )
         _configure_sqlite(engine)
+        watch_pool(engine)
         return engine
-    return sa.create_engine(
+    engine = sa.create_engine(
         url, pool_pre_ping=True, pool_size=10, max_overflow=20, pool_use_lifo=True
     )
+    watch_pool(engine)
+    return engine
 
 
 @functools.cache

@@ -89,12 +89,15 @@ def install() -> None:
 
 def show_app_info_lines() -> None:
     """Send the `brm` loggers' INFO lines (the job runner, the log providers' "email delivery:N
-    accepted") to stderr, the server log; Python's default would drop everything below WARNING.
+    accepted", the request and event lines) to stderr, the server log, as JSON lines (or text with
+    BRM_LOG_FORMAT=text); Python's default would drop everything below WARNING.
     Left alone when the process already configured logging."""
+    from brm_app.observability.logs import formatter
+
     app_log = logging.getLogger("brm")
     if not app_log.handlers and not logging.getLogger().handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(formatter())
         app_log.addHandler(handler)
     if app_log.level == logging.NOTSET:
         app_log.setLevel(logging.INFO)

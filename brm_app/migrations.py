@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 
+import sqlalchemy as sa
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.engine import Engine
 
 from alembic import command
-from brm_app.settings import PROJECT_ROOT
+from brm_app.settings import PROJECT_ROOT, get_settings
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -21,8 +22,31 @@ def alembic_config(database_url: str | None = None) -> Config:
     return cfg
 
 
+# pg_advisory_lock key of the migrations ("brm-migrate"): one server migrates, the others wait.
+MIGRATION_LOCK_KEY = 0x62726D2D6D6967
+
+
 def upgrade_head(database_url: str | None = None) -> None:
-    command.upgrade(alembic_config(database_url), "head")
+    """Apply pending migrations. On PostgreSQL under a session advisory lock: servers started
+    together take turns, and the second finds the database already at head."""
+    url = database_url or get_settings().database_url
+    if not url.startswith("postgresql"):
+        command.upgrade(alembic_config(database_url), "head")
+        return
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as lock:
+            lock.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": MIGRATION_LOCK_KEY})
+            lock.commit()
+            try:
+                command.upgrade(alembic_config(database_url), "head")
+            finally:
+                lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
+                lock.commit()
+    finally:
+        engine.dispose()
 
 
 @functools.cache

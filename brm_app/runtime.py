@@ -53,3 +53,55 @@ def reflex_command(port: int, *, dev: bool = False) -> list[str]:
         "--backend-port",
         str(port),
     ]
+
+
+def fresh_metrics_dir(path: Path) -> Path:
+    """The workers' metric files (prometheus-client's multi-process mode), emptied at each start:
+    figures of a previous run's processes must not be added to this run's."""
+    path.mkdir(parents=True, exist_ok=True)
+    for old in path.glob("*.db"):
+        old.unlink(missing_ok=True)
+    return path
+
+
+def prebuilt_command(settings: Settings, *, workers: int) -> list[str]:
+    """granian serving the app with a frontend built beforehand (the container image): no bun,
+    no build at start. TLS when BRM_TLS_CERT and BRM_TLS_KEY are set."""
+    granian = shutil.which("granian", path=str(Path(sys.executable).parent)) or "granian"
+    cmd = [
+        granian,
+        "--interface",
+        "asgi",
+        "--factory",
+        "--host",
+        os.environ.get("BRM_HOST", "0.0.0.0"),  # noqa: S104  (a server: every interface)
+        "--port",
+        str(settings.port),
+        "--workers",
+        str(workers),
+    ]
+    cmd += tls_arguments()
+    return [*cmd, "brm_app.brm_app:app"]
+
+
+def tls_arguments() -> list[str]:
+    cert, key = os.environ.get("BRM_TLS_CERT"), os.environ.get("BRM_TLS_KEY")
+    if not cert and not key:
+        return []
+    if not (cert and key):
+        raise ValueError("set both BRM_TLS_CERT and BRM_TLS_KEY (PEM files), or neither")
+    for name, path in (("BRM_TLS_CERT", cert), ("BRM_TLS_KEY", key)):
+        if not Path(path).is_file():
+            raise ValueError(f"{name}: no such file {path}")
+    return ["--ssl-certificate", cert, "--ssl-keyfile", key]
+
+
+def prebuilt_env(settings: Settings) -> dict[str, str]:
+    env = reflex_env(settings)
+    env["REFLEX_ENV_MODE"] = "prod"
+    # The backend serves the built pages itself (what `reflex run` does on one port), and does
+    # not compile them again (that needs bun and the npm registry).
+    # (Reflex reads its internal switches with two leading underscores.)
+    env["__REFLEX_MOUNT_FRONTEND_COMPILED_APP"] = "true"
+    env["__REFLEX_SKIP_COMPILE"] = "true"
+    return env

@@ -177,13 +177,22 @@ def _origin_of(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def _secret_key(data_dir: Path) -> str:
-    """BRM_SECRET_KEY, or a key generated once into the data folder (never committed)."""
+def _secret_key(data_dir: Path, *, shared_database: bool) -> str:
+    """BRM_SECRET_KEY, or a key generated once into the data folder (never committed).
+
+    On PostgreSQL the key must come from the environment: several servers share the database,
+    and a key generated per host would make each refuse the others' sessions and tokens."""
     configured = _env("BRM_SECRET_KEY")
     if configured:
         if len(configured) < 32:
             raise SettingsError("BRM_SECRET_KEY must be at least 32 characters")
         return configured
+    if shared_database:
+        raise SettingsError(
+            "BRM_SECRET_KEY must be set with a PostgreSQL database (every server sharing it "
+            "needs the same key): generate one with `python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'`"
+        )
     key_file = data_dir / "secret_key"
     if key_file.exists():
         return key_file.read_text().strip()
@@ -224,7 +233,7 @@ def load_settings() -> Settings:
         redis_url=_env("BRM_REDIS_URL"),
         port=port,
         public_url=public_url,
-        secret_key=_secret_key(data_dir),
+        secret_key=_secret_key(data_dir, shared_database=not database_url.startswith("sqlite")),
         admin_email=(_env("BRM_ADMIN_EMAIL") or "admin@brokersync.example").lower(),
         admin_password=_env("BRM_ADMIN_PASSWORD"),
         demo=_env_bool("BRM_DEMO", True),
@@ -236,7 +245,8 @@ def load_settings() -> Settings:
         login_lock_after=_env_int("BRM_LOGIN_LOCK_AFTER", 8),
         login_lock_minutes=_env_int("BRM_LOGIN_LOCK_MINUTES", 15),
         ip_lock_after=_env_int("BRM_IP_LOCK_AFTER", 40),
-        cookie_secure=_env_bool("BRM_COOKIE_SECURE", False),
+        # Served over HTTPS (BRM_PUBLIC_URL https://...): Secure cookies unless told otherwise.
+        cookie_secure=_env_bool("BRM_COOKIE_SECURE", public_url.startswith("https://")),
         trusted_proxy_hops=_env_int("BRM_TRUSTED_PROXY_HOPS", 0),
         scheduler_seconds=_env_int("BRM_SCHEDULER_SECONDS", 5),
         email_provider=email_provider,

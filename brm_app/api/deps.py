@@ -23,6 +23,7 @@ from starlette.concurrency import run_in_threadpool
 from brm_app.auth.actor import Actor
 from brm_app.auth.tokens import TokenClaims
 from brm_app.db import unit_of_work
+from brm_app.observability.middleware import note_user
 from brm_app.services import authentication
 from brm_app.services.errors import NotAuthenticated, SetupRequired
 from brm_app.settings import get_settings
@@ -70,6 +71,7 @@ class PendingActor(Pending):
 
     def resolve(self, db: Session) -> Actor:
         actor = authentication.actor_for_token_claims(db, claims=self.claims, ip=self.ip)
+        note_user(actor.user_id)
         if actor.setup_required and not self.setup_ok:
             raise SetupRequired(actor.setup_required)
         return actor

@@ -23,6 +23,7 @@ from sqlmodel import Session
 from brm_app.db import get_engine, unit_of_work, utcnow
 from brm_app.jobs import queue, wake
 from brm_app.jobs.queue import ClaimedJob, PermanentJobError
+from brm_app.observability import metrics
 
 log = logging.getLogger("brm.jobs")
 
@@ -132,6 +133,7 @@ class Runner:
             with unit_of_work(write=True, engine=self._engine()) as db:
                 state = queue.fail(db, job, error, permanent=permanent)
             report.jobs_failed += 1
+            metrics.JOBS_FINISHED.labels(job.kind, "failed").inc()
             log.warning(
                 "job %s (%s) attempt %s/%s failed -> %s: %s",
                 job.id,
@@ -146,6 +148,7 @@ class Runner:
             if not queue.complete(db, job):
                 log.warning("job %s finished after its lease was taken over", job.id)
         report.jobs_done += 1
+        metrics.JOBS_FINISHED.labels(job.kind, "done").inc()
 
     def next_wake(self) -> datetime | None:
         """The earliest moment something falls due (None: nothing scheduled)."""
@@ -186,7 +189,9 @@ class Runner:
                 while True:
                     delay = poll_seconds
                     try:
+                        started = time.perf_counter()
                         await asyncio.to_thread(self.run_round)
+                        metrics.note_scheduler_pass(time.perf_counter() - started)
                         next_at = await asyncio.to_thread(self.next_wake)
                         if next_at is not None:
                             delay = min(delay, (next_at - utcnow()).total_seconds())

@@ -223,6 +223,7 @@ def workers_server(tmp_path_factory) -> Iterator[Server]:
             tmp_path_factory.mktemp("e2e-workers"),
             BRM_DATABASE_URL=_pg_url_for(name),
             BRM_REDIS_URL=redis_url,
+            BRM_SECRET_KEY="e2e-shared-secret-key-" + "x" * 32,
             GRANIAN_WORKERS="2",
             BRM_DEMO="0",
         ) as running:

@@ -125,7 +125,17 @@ def test_setup_without_demo_and_with_bad_admin_password(tmp_path):
         ({"BRM_PORT": "eighty"}, "BRM_PORT must be a whole number"),
         ({"BRM_DEMO": "maybe"}, "BRM_DEMO must be 0 or 1"),
         ({"BRM_SECRET_KEY": "short"}, "at least 32 characters"),
-        ({"BRM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, "cannot reach the database"),
+        (
+            {
+                "BRM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+                "BRM_SECRET_KEY": "a-shared-secret-key-" + "k" * 20,
+            },
+            "cannot reach the database",
+        ),
+        (
+            {"BRM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
+            "BRM_SECRET_KEY must be set",
+        ),
     ],
 )
 def test_bad_settings_are_reported_clearly(tmp_path, env, message):

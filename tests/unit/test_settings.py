@@ -59,3 +59,15 @@ def test_a_bad_public_url_is_refused_clearly(env, value):
     env.setenv("BRM_PUBLIC_URL", value)
     with pytest.raises(SettingsError, match="BRM_PUBLIC_URL"):
         load_settings()
+
+
+def test_postgresql_needs_the_secret_key_from_the_environment(monkeypatch, tmp_path):
+    """Servers sharing a PostgreSQL database must share the key: none is generated per host."""
+    monkeypatch.setenv("BRM_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("BRM_DATABASE_URL", "postgresql://root@127.0.0.1:5432/none")
+    monkeypatch.delenv("BRM_SECRET_KEY", raising=False)
+    with pytest.raises(SettingsError, match="BRM_SECRET_KEY must be set"):
+        load_settings()
+    assert not (tmp_path / "secret_key").exists()
+    monkeypatch.setenv("BRM_SECRET_KEY", "s" * 40)
+    assert load_settings().secret_key == "s" * 40
