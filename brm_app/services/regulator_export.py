@@ -302,6 +302,21 @@ def _window(e: RegulatorExport) -> tuple[datetime, datetime]:
     return start, datetime.combine(e.date_to + timedelta(days=1), time(), tzinfo=UTC)
 
 
+def _during(
+    db: Session, model: Any, moment: Any, start: datetime, end: datetime, *who: Any
+) -> list[Any]:
+    """The rows of `model` for this subject (`who`) whose `moment` falls in [start, end)."""
+    return list(db.exec(select(model).where(*who, col(moment) >= start, col(moment) < end)).all())
+
+
+def _due_or_created(start: datetime, end: datetime) -> Any:
+    """A follow-up belongs to the period when it was due or created in it."""
+    return sa.or_(
+        sa.and_(col(FollowUp.due_at) >= start, col(FollowUp.due_at) < end),
+        sa.and_(col(FollowUp.created_at) >= start, col(FollowUp.created_at) < end),
+    )
+
+
 def _gather_interactions(db: Session, g: _Gathered, interactions: Sequence[Interaction]) -> None:
     g.add("interactions", interactions, "interaction")
     ids = [rid(i.id) for i in interactions]
@@ -346,13 +361,9 @@ def _gather_firm(db: Session, e: RegulatorExport, g: _Gathered) -> None:
     _gather_interactions(
         db,
         g,
-        db.exec(
-            select(Interaction).where(
-                Interaction.firm_id == firm_id,
-                col(Interaction.occurred_at) >= start,
-                col(Interaction.occurred_at) < end,
-            )
-        ).all(),
+        _during(
+            db, Interaction, Interaction.occurred_at, start, end, Interaction.firm_id == firm_id
+        ),
     )
     _gather_follow_ups(
         db,
@@ -360,10 +371,7 @@ def _gather_firm(db: Session, e: RegulatorExport, g: _Gathered) -> None:
         db.exec(
             select(FollowUp).where(
                 FollowUp.firm_id == firm_id,
-                sa.or_(
-                    sa.and_(col(FollowUp.due_at) >= start, col(FollowUp.due_at) < end),
-                    sa.and_(col(FollowUp.created_at) >= start, col(FollowUp.created_at) < end),
-                ),
+                _due_or_created(start, end),
             )
         ).all(),
     )
@@ -383,23 +391,18 @@ def _gather_firm(db: Session, e: RegulatorExport, g: _Gathered) -> None:
     _gather_messages(
         db,
         g,
-        db.exec(
-            select(Message).where(
-                Message.firm_id == firm_id,
-                col(Message.sent_at) >= start,
-                col(Message.sent_at) < end,
-            )
-        ).all(),
+        _during(db, Message, Message.sent_at, start, end, Message.firm_id == firm_id),
     )
     g.add(
         "communication_log",
-        db.exec(
-            select(CommunicationLogEntry).where(
-                CommunicationLogEntry.firm_id == firm_id,
-                col(CommunicationLogEntry.occurred_at) >= start,
-                col(CommunicationLogEntry.occurred_at) < end,
-            )
-        ).all(),
+        _during(
+            db,
+            CommunicationLogEntry,
+            CommunicationLogEntry.occurred_at,
+            start,
+            end,
+            CommunicationLogEntry.firm_id == firm_id,
+        ),
     )
 
 
@@ -434,10 +437,7 @@ def _gather_trader(db: Session, e: RegulatorExport, g: _Gathered) -> None:
             FollowUp,
             FollowUp.id,
             follow_up_ids,
-            sa.or_(
-                sa.and_(col(FollowUp.due_at) >= start, col(FollowUp.due_at) < end),
-                sa.and_(col(FollowUp.created_at) >= start, col(FollowUp.created_at) < end),
-            ),
+            _due_or_created(start, end),
         ),
     )
     g.add(
@@ -454,25 +454,25 @@ def _gather_trader(db: Session, e: RegulatorExport, g: _Gathered) -> None:
     _gather_messages(
         db,
         g,
-        db.exec(
-            select(Message).where(
-                sa.or_(
-                    col(Message.trader_id) == trader_id, col(Message.sender_trader_id) == trader_id
-                ),
-                col(Message.sent_at) >= start,
-                col(Message.sent_at) < end,
-            )
-        ).all(),
+        _during(
+            db,
+            Message,
+            Message.sent_at,
+            start,
+            end,
+            sa.or_(col(Message.trader_id) == trader_id, col(Message.sender_trader_id) == trader_id),
+        ),
     )
     g.add(
         "communication_log",
-        db.exec(
-            select(CommunicationLogEntry).where(
-                CommunicationLogEntry.trader_id == trader_id,
-                col(CommunicationLogEntry.occurred_at) >= start,
-                col(CommunicationLogEntry.occurred_at) < end,
-            )
-        ).all(),
+        _during(
+            db,
+            CommunicationLogEntry,
+            CommunicationLogEntry.occurred_at,
+            start,
+            end,
+            CommunicationLogEntry.trader_id == trader_id,
+        ),
     )
 
 
@@ -491,13 +491,9 @@ def _gather_broker(db: Session, e: RegulatorExport, g: _Gathered) -> None:
     _gather_interactions(
         db,
         g,
-        db.exec(
-            select(Interaction).where(
-                Interaction.broker_id == broker_id,
-                col(Interaction.occurred_at) >= start,
-                col(Interaction.occurred_at) < end,
-            )
-        ).all(),
+        _during(
+            db, Interaction, Interaction.occurred_at, start, end, Interaction.broker_id == broker_id
+        ),
     )
     _gather_follow_ups(
         db,
@@ -507,44 +503,32 @@ def _gather_broker(db: Session, e: RegulatorExport, g: _Gathered) -> None:
                 sa.or_(
                     col(FollowUp.assignee_id) == broker_id, col(FollowUp.created_by_id) == broker_id
                 ),
-                sa.or_(
-                    sa.and_(col(FollowUp.due_at) >= start, col(FollowUp.due_at) < end),
-                    sa.and_(col(FollowUp.created_at) >= start, col(FollowUp.created_at) < end),
-                ),
+                _due_or_created(start, end),
             )
         ).all(),
     )
     _gather_messages(
         db,
         g,
-        db.exec(
-            select(Message).where(
-                Message.sender_user_id == broker_id,
-                col(Message.sent_at) >= start,
-                col(Message.sent_at) < end,
-            )
-        ).all(),
+        _during(db, Message, Message.sent_at, start, end, Message.sender_user_id == broker_id),
     )
     g.add(
         "communication_log",
-        db.exec(
-            select(CommunicationLogEntry).where(
-                CommunicationLogEntry.broker_id == broker_id,
-                col(CommunicationLogEntry.occurred_at) >= start,
-                col(CommunicationLogEntry.occurred_at) < end,
-            )
-        ).all(),
+        _during(
+            db,
+            CommunicationLogEntry,
+            CommunicationLogEntry.occurred_at,
+            start,
+            end,
+            CommunicationLogEntry.broker_id == broker_id,
+        ),
     )
     # What the broker did in the app over the period, whatever it touched.
     g.add(
         "audit_events",
-        db.exec(
-            select(AuditEvent).where(
-                AuditEvent.actor_id == broker_id,
-                col(AuditEvent.occurred_at) >= start,
-                col(AuditEvent.occurred_at) < end,
-            )
-        ).all(),
+        _during(
+            db, AuditEvent, AuditEvent.occurred_at, start, end, AuditEvent.actor_id == broker_id
+        ),
     )
 
 
