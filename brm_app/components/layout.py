@@ -100,29 +100,31 @@ def _user_card() -> rx.Component:
 
 def _bell() -> rx.Component:
     """Unread notifications: pushed live after every change, re-read every minute as a fallback."""
+    # The trigger is the button itself (a wrapping box would carry aria-expanded, not allowed
+    # on a div); the count sits over its corner and lets clicks through.
     return rx.popover.root(
-        rx.popover.trigger(
-            rx.box(
+        rx.box(
+            rx.popover.trigger(
                 rx.icon_button(
                     rx.icon("bell", size=18), variant="ghost", aria_label="Notifications", id="bell"
                 ),
-                rx.cond(
-                    BellState.unread > 0,
-                    rx.badge(
-                        BellState.unread,
-                        color_scheme="red",
-                        variant="solid",
-                        radius="full",
-                        size="1",
-                        position="absolute",
-                        top="-4px",
-                        right="-6px",
-                        id="bell-count",
-                        pointer_events="none",  # a click on the count opens the bell too
-                    ),
+            ),
+            rx.cond(
+                BellState.unread > 0,
+                rx.badge(
+                    BellState.unread,
+                    color_scheme="red",
+                    variant="solid",
+                    radius="full",
+                    size="1",
+                    position="absolute",
+                    top="-4px",
+                    right="-6px",
+                    id="bell-count",
+                    pointer_events="none",  # a click on the count opens the bell too
                 ),
-                position="relative",
-            )
+            ),
+            position="relative",
         ),
         rx.popover.content(
             rx.vstack(
@@ -204,11 +206,19 @@ def _user_menu() -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
             rx.button(
-                rx.avatar(fallback=SessionState.initials, size="1", radius="full"),
-                variant="ghost",
-                aria_label=rx.cond(
-                    SessionState.name != "", "Account menu for " + SessionState.name, "Account menu"
+                # Named by hidden text, not aria-label: the visible initials are not the name.
+                rx.avatar(
+                    fallback=SessionState.initials, size="1", radius="full", aria_hidden="true"
                 ),
+                rx.el.span(
+                    rx.cond(
+                        SessionState.name != "",
+                        "Account menu for " + SessionState.name,
+                        "Account menu",
+                    ),
+                    class_name="sr-only",
+                ),
+                variant="ghost",
                 id="user-menu",
             )
         ),

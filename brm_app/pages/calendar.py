@@ -99,6 +99,7 @@ def _month() -> rx.Component:
                                 color_scheme=rx.cond(day["in_month"].to(bool), "indigo", "gray"),
                                 on_click=S.open_day(day["date"]),
                                 aria_label="Open " + day["long"].to(str),
+                                class_name="cal-day",
                             ),
                             rx.spacer(),
                             rx.cond(

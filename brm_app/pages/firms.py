@@ -119,7 +119,12 @@ def _filters() -> rx.Component:
         rx.cond(
             SessionState.perms.contains("firms.restore"),
             rx.hstack(
-                rx.switch(checked=S.archived, on_change=S.set_archived, id="show-archived"),
+                rx.switch(
+                    checked=S.archived,
+                    on_change=S.set_archived,
+                    id="show-archived",
+                    aria_label="Archived",
+                ),
                 rx.text("Archived", size="2"),
                 align="center",
                 spacing="2",

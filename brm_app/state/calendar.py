@@ -126,7 +126,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
                 "date": d.isoformat(),
                 "num": d.day,
                 "label": d.strftime("%a %d %b"),
-                "long": d.strftime("%A %d %B"),
+                "long": f"{d:%A} {d.day} {d:%B}",  # the visible day number in the name
                 "in_month": d.month == a.month,
                 "today": d == today,
                 "past": d < today,
