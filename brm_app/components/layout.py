@@ -10,6 +10,7 @@ import reflex as rx
 from brm_app.navigation import SECTIONS
 from brm_app.state.auth import SessionState
 from brm_app.state.communications import MessageBadgeState
+from brm_app.state.idle import CHECK_EVERY_MS, IdleState
 from brm_app.state.notifications import BellState
 
 SIDEBAR_WIDTH = "248px"
@@ -363,11 +364,48 @@ def _topbar(title: str) -> rx.Component:
     )
 
 
+def _idle_warning() -> rx.Component:
+    """Before the idle sign-out: a way to stay signed in (WCAG 2.2.1). Escape also stays."""
+    return rx.fragment(
+        rx.moment(interval=CHECK_EVERY_MS, on_change=IdleState.check.temporal, display="none"),
+        rx.alert_dialog.root(
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Still there?"),
+                rx.alert_dialog.description(
+                    "Without activity you will be signed out in about ",
+                    IdleState.minutes_left,
+                    rx.cond(IdleState.minutes_left == 1, " minute.", " minutes."),
+                    size="2",
+                ),
+                rx.hstack(
+                    rx.button(
+                        "Sign out",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=SessionState.sign_out,
+                    ),
+                    # The dialog's cancel: it has the focus first, and Escape does the same.
+                    rx.alert_dialog.cancel(
+                        rx.button("Stay signed in", on_click=IdleState.stay, id="stay-signed-in")
+                    ),
+                    spacing="3",
+                    justify="end",
+                    margin_top="16px",
+                ),
+                id="idle-warning",
+            ),
+            open=IdleState.warning,
+            on_open_change=IdleState.set_open,
+        ),
+    )
+
+
 def shell(title: str, content: rx.Component) -> rx.Component:
     from brm_app.components.activity import activity_dialogs
 
     return rx.flex(
         activity_dialogs(),
+        _idle_warning(),
         # Re-reads the bell every minute, in case a push from another worker was missed.
         rx.moment(interval=60_000, on_change=BellState.refresh.temporal, display="none"),
         _sidebar(),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from reflex_components_core.core.debounce import DebounceInput
 from reflex_components_core.el.elements.forms import BaseInput, Select, Textarea
 from reflex_components_radix.themes.components.select import SelectRoot, SelectTrigger
 from reflex_components_radix.themes.components.switch import Switch
+from reflex_components_radix.themes.components.table import TableHeader
 from reflex_components_radix.themes.components.text_area import TextArea
 from reflex_components_radix.themes.components.text_field import TextFieldRoot
 
@@ -64,6 +66,9 @@ def status_badge(active: rx.Var | bool, locked: rx.Var | bool = False) -> rx.Com
         ),
     )
 
+
+# Columns a stacked-card table names (brm.css has one rule per column).
+MAX_CARD_COLUMNS = 12
 
 _field_ids = itertools.count(1)
 # Controls a <label for=...> can name: text inputs (also as the DebounceInput Reflex wraps a
@@ -231,9 +236,35 @@ def stat(label: str, value: Any, icon: str, color: str = "indigo") -> rx.Compone
     )
 
 
-def table_scroll(table: rx.Component) -> rx.Component:
-    """Wide tables scroll sideways on a phone instead of squeezing."""
-    return rx.box(table, width="100%", overflow_x="auto")
+def _first_text(component: Any) -> str:
+    """The first literal text in a component tree (a column heading's label)."""
+    contents = getattr(component, "contents", None)
+    value = getattr(contents, "_var_value", None)
+    if isinstance(value, str) and value.strip():
+        return value
+    for child in getattr(component, "children", []) or []:
+        found = _first_text(child)
+        if found:
+            return found
+    return ""
+
+
+def _column_labels(table: rx.Component) -> list[str]:
+    for part in table.children:
+        if isinstance(part, TableHeader) and part.children:
+            return [_first_text(cell) for cell in part.children[0].children]
+    return []
+
+
+def table_scroll(table: rx.Component, labels: list[str] | None = None) -> rx.Component:
+    """A table that becomes stacked cards on a phone or tablet (below 62em, where the sidebar
+    goes: one card per row, each value under its column's name; `.brm-cards` in assets/brm.css),
+    so no column hides behind a sideways scroll. The names come from the headings unless given."""
+    names = labels if labels is not None else _column_labels(table)
+    style = {f"--col{i + 1}": json.dumps(n) for i, n in enumerate(names[:MAX_CARD_COLUMNS])}
+    existing = table.class_name if isinstance(getattr(table, "class_name", None), str) else ""
+    table.class_name = f"{existing} brm-cards".strip()
+    return rx.box(table, width="100%", overflow_x="auto", style=style, class_name="brm-cards-box")
 
 
 def data_table(

@@ -213,7 +213,11 @@ def firms_page() -> rx.Component:
     return rx.vstack(
         page_header(
             "Firms",
-            rx.text(S.total, " firms", rx.cond(S.archived, " in the archive", "")),
+            rx.text(
+                S.total,
+                rx.cond(S.total == "1", " firm", " firms"),
+                rx.cond(S.archived, " in the archive", ""),
+            ),
             rx.cond(
                 SessionState.perms.contains("data.export"),
                 rx.link(

@@ -17,6 +17,8 @@ from brm_app.state.move_fields import MoveFieldsMixin
 
 VIEWS = {"month", "week", "day", "agenda"}
 AGENDA_DAYS = 30
+# Below this width (CSS px, the phone breakpoint of brm.css) the calendar opens on the agenda.
+PHONE_WIDTH = 768
 
 
 def _item(i: calendar.CalendarItem, tz: ZoneInfo) -> dict[str, Any]:
@@ -50,6 +52,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
     weeks: list[list[dict[str, Any]]] = []  # month: weeks of days
     days: list[dict[str, Any]] = []  # week, day and agenda: the days shown
     loading: bool = False
+    picked: str = ""  # month view on a phone: the day whose items show under the grid
 
     move_open: bool = False
     move_id: int = 0
@@ -79,14 +82,43 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
 
     @rx.event
     async def load(self):
+        """Every visit opens on today (not the last month viewed); a phone opens on the agenda
+        unless `?view=` says otherwise (the width is asked of the browser)."""
         params = self.router.url.query_parameters
         view = params.get("view")
+        self.anchor = date.today().isoformat()
+        self.picked = self.anchor
+        self.move_open = False
         if isinstance(view, str) and view in VIEWS:
             self.view = view
-        if not self.anchor:
-            self.anchor = date.today().isoformat()
-        self.move_open = False
+            return await self.refresh()
+        return rx.call_script("window.innerWidth", callback=CalendarState.opened_at_width)
+
+    @rx.event
+    async def opened_at_width(self, width: int | float | str):
+        try:
+            narrow = 0 < float(width) < PHONE_WIDTH
+        except (TypeError, ValueError):
+            narrow = False
+        self.view = "agenda" if narrow else "month"
         return await self.refresh()
+
+    @rx.event
+    def pick(self, day: str):
+        """Month view on a phone: show that day's items under the grid."""
+        if isinstance(day, str):
+            try:
+                self.picked = date.fromisoformat(day).isoformat()
+            except ValueError:
+                return
+
+    @rx.var
+    def picked_day(self) -> dict[str, Any]:
+        for week in self.weeks:
+            for cell in week:
+                if cell["date"] == self.picked:
+                    return cell
+        return {"date": self.picked, "long": "", "items": []}
 
     @rx.event
     async def refresh(self):
@@ -131,6 +163,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
                 "today": d == today,
                 "past": d < today,
                 "items": by_day.get(d.isoformat(), []),
+                "count": len(by_day.get(d.isoformat(), [])),
             }
 
         span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
@@ -188,7 +221,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
 
     @rx.event
     async def today(self):
-        self.anchor = date.today().isoformat()
+        self.anchor = self.picked = date.today().isoformat()
         return await self.refresh()
 
     @rx.event
