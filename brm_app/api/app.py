@@ -23,9 +23,11 @@ from brm_app.api.routes import (
     jobs,
     notifications,
     oms,
+    palette,
     portfolios,
     preferences,
     relationship,
+    saved_views,
     trader_roles,
     traders,
     users,
@@ -69,6 +71,8 @@ def create_api() -> FastAPI:
         calendar_feed,
         browser_session,
         webhooks,
+        palette,
+        saved_views,
         docs,
     ):
         api.include_router(module.router)

@@ -7,6 +7,7 @@ from typing import Any
 
 import reflex as rx
 
+from brm_app.components.palette import palette_button, palette_dialog
 from brm_app.navigation import SECTIONS
 from brm_app.state.auth import SessionState
 from brm_app.state.communications import MessageBadgeState
@@ -345,14 +346,24 @@ def _messages_badge() -> Any:
 def _topbar(title: str) -> rx.Component:
     return rx.hstack(
         rx.box(_mobile_menu(), class_name="brm-mobile-only"),
-        rx.text(title, size="3", weight="medium", color_scheme="gray"),
+        rx.text(
+            title,
+            size="3",
+            weight="medium",
+            color_scheme="gray",
+            white_space="nowrap",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            min_width="0",
+        ),
         rx.spacer(),
+        palette_button(),
         _messages_badge(),
         _bell(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark"),
         _user_menu(),
         align="center",
-        spacing="3",
+        spacing=rx.breakpoints(initial="2", sm="3"),
         padding_x=rx.breakpoints(initial="12px", md="24px"),
         height="56px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
@@ -384,10 +395,10 @@ def _idle_warning() -> rx.Component:
                         color_scheme="gray",
                         on_click=SessionState.sign_out,
                     ),
-                    # The dialog's cancel: it has the focus first, and Escape does the same.
-                    rx.alert_dialog.cancel(
-                        rx.button("Stay signed in", on_click=IdleState.stay, id="stay-signed-in")
-                    ),
+                    # The dialog's cancel: it has the focus first, and Escape does the same
+                    # (closing calls IdleState.set_open(False), which stays; an on_click here
+                    # would make Reflex wrap the button, and the focus would miss it).
+                    rx.alert_dialog.cancel(rx.button("Stay signed in", id="stay-signed-in")),
                     spacing="3",
                     justify="end",
                     margin_top="16px",
@@ -406,6 +417,7 @@ def shell(title: str, content: rx.Component) -> rx.Component:
     return rx.flex(
         activity_dialogs(),
         _idle_warning(),
+        palette_dialog(),
         # Re-reads the bell every minute, in case a push from another worker was missed.
         rx.moment(interval=60_000, on_change=BellState.refresh.temporal, display="none"),
         _sidebar(),

@@ -49,6 +49,7 @@ from brm_app.models.portfolio import (
     PortfolioHolding,
     PortfolioTransaction,
 )
+from brm_app.models.saved_view import SavedView
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
@@ -95,6 +96,7 @@ __all__ = [
     "RecoveryCode",
     "Reminder",
     "Role",
+    "SavedView",
     "SmsOptOut",
     "Trader",
     "TraderMove",

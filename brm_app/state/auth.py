@@ -23,6 +23,7 @@ from brm_app.state.session_guard import (
     session_token_of,
     setup_state,
 )
+from brm_app.state.shell_script import SHELL_JS
 
 
 def _api_path(path: str) -> str:
@@ -169,6 +170,7 @@ class SessionState(ServiceMixin, rx.State):
         self.role_label = ROLE_LABELS[Role(profile.role)]
         self.nav = nav
         self.perms = [p.value for p in perms]
+        return rx.call_script(SHELL_JS)
 
     @rx.event
     async def sign_out(self):

@@ -4,6 +4,7 @@ offers "Stay signed in", and at the limit the tab signs out."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import reflex as rx
@@ -35,8 +36,6 @@ class IdleState(rx.State):
 
     @rx.event
     async def idle_for(self, seconds: int | float):
-        from brm_app.state.auth import SessionState
-
         try:
             idle = float(seconds)
         except (TypeError, ValueError):
@@ -45,8 +44,16 @@ class IdleState(rx.State):
             return None
         limit = get_settings().session_idle_minutes * 60
         if idle >= limit:
+            # The browser ends its own session (DELETE /api/session revokes it, as the sign-out
+            # button does): a tab that only claims to be idle cannot end anything but itself.
+            from brm_app.state.auth import _api_path
+
             self.warning = False
-            return SessionState.sign_out
+            return rx.call_script(
+                f"fetch({json.dumps(_api_path('/api/session'))}, "
+                "{method: 'DELETE', credentials: 'include'})"
+                ".finally(() => window.location.replace('/login?expired=1'))"
+            )
         self.warning = idle >= limit - min(WARN_SECONDS, limit // 2)
         self.minutes_left = max(1, math.ceil((limit - idle) / 60))
         return None

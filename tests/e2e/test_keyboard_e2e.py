@@ -5,6 +5,7 @@ it back on closing and close with Escape; before the idle sign-out a warning off
 from __future__ import annotations
 
 import re
+import uuid
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -16,6 +17,7 @@ pytestmark = pytest.mark.e2e
 EMAIL = "kim.keys@e2e.example"
 PASSWORD = "kim's keyboard passphrase"
 DIALOG = "[role=dialog], [role=alertdialog]"
+FIRM = f"Keystroke Capital {uuid.uuid4().hex[:6]}"
 
 
 def _focused(page: Page, selector: str) -> bool:
@@ -81,11 +83,11 @@ def test_keyboard_only_walk_through(page: Page, server: Server):
     # Create the firm.
     page.keyboard.press("Enter")
     expect(page.locator(DIALOG)).to_be_visible(timeout=10_000)
-    _type_into(page, "#firm-name", "Keystroke Capital")
+    _type_into(page, "#firm-name", FIRM)
     tab_to(page, "#firm-save")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/firms/\d+/?$"), timeout=15_000)
-    expect(page.locator("#firm-name")).to_have_text("Keystroke Capital", timeout=15_000)
+    expect(page.locator("#firm-name")).to_have_text(FIRM, timeout=15_000)
 
     # Add a trader.
     tab_to(page, "#add-trader")
@@ -141,9 +143,30 @@ def test_keyboard_only_walk_through(page: Page, server: Server):
     warning = page.get_by_role("alertdialog")
     expect(warning).to_be_visible(timeout=20_000)
     expect(warning).to_contain_text("signed out in about 2 minutes")
-    assert _focused(page, "#stay-signed-in")
+    expect(page.locator("#stay-signed-in")).to_be_focused(timeout=5_000)
     page.keyboard.press("Enter")
     expect(warning).to_have_count(0, timeout=10_000)
     page.wait_for_timeout(11_000)  # a further check: the clock was reset, no warning
     expect(page.get_by_role("alertdialog")).to_have_count(0)
     expect(page.locator("#user-menu")).to_be_visible()
+
+    # The command palette: Ctrl+K, a few keystrokes, Enter on the trader.
+    page.keyboard.press("Control+K")
+    expect(page.locator("#palette-input")).to_be_focused(timeout=10_000)
+    page.keyboard.type("tabs")
+    options = page.locator("#palette-list [role=option]")
+    expect(options.first).to_contain_text("Tab Tabson", timeout=10_000)
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/traders/\d+/?$"), timeout=15_000)
+    # Its quick action: "New firm" (the arrows choose, Enter opens the dialog where it lands).
+    page.keyboard.press("Control+K")
+    expect(page.locator("#palette-input")).to_be_focused(timeout=10_000)
+    page.keyboard.type("keystroke")
+    expect(
+        page.get_by_role("option", name=re.compile("Log interaction with Keystroke"))
+    ).to_be_visible(timeout=10_000)
+    page.keyboard.press("ArrowDown")
+    expect(options.nth(1)).to_have_attribute("aria-selected", "true")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r"/firms/\d+\?do=log$"), timeout=15_000)
+    expect(page.locator("#interaction-subject")).to_be_visible(timeout=15_000)

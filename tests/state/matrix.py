@@ -47,6 +47,16 @@ MATRIX: dict[str, Row] = {
     "LoginState.submit": PUBLIC,
     "SessionState.load": EVERYONE,
     "SessionState.sign_out": EVERYONE,
+    # The idle sign-out warning and the command palette (issue 16).
+    "IdleState.check": UI,
+    "IdleState.idle_for": UI,
+    "IdleState.stay": UI,
+    "IdleState.set_open": UI,
+    "PaletteState.show": EVERYONE,
+    "PaletteState.search": EVERYONE,
+    "PaletteState.set_open": UI,
+    "PaletteState.key": UI,
+    "PaletteState.choose": UI,
     # ---- dashboard, my account ----
     "DashboardState.load": EVERYONE,
     "DashboardState.set_due_scope": STAFF,
@@ -184,6 +194,8 @@ MATRIX: dict[str, Row] = {
     "CalendarState.shift": STAFF,
     "CalendarState.today": STAFF,
     "CalendarState.open_day": STAFF,
+    "CalendarState.opened_at_width": STAFF,  # the first load, once the width is known
+    "CalendarState.pick": UI,
     "CalendarState.set_scope": TEAM,
     "CalendarState.move": EDITORS,
     "CalendarState.ask_move": UI,
