@@ -1,4 +1,5 @@
-"""saved views: a user's named filters, sort and columns of the firm and trader lists
+"""saved views (a user's named filters, sort and columns of the firm and trader lists) and
+each user's locale (how dates, times and numbers are written)
 
 Revision ID: 0008u
 Revises: 0007c
@@ -30,8 +31,14 @@ def upgrade() -> None:
         sa.UniqueConstraint('user_id', 'list_name', 'name', name='ux_saved_views_user_list_name'),
     )
     op.create_index('ix_saved_views_user_id', 'saved_views', ['user_id'])
+    with op.batch_alter_table('users') as batch:
+        batch.add_column(
+            sa.Column('locale', sa.String(length=35), nullable=False, server_default='')
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('users') as batch:
+        batch.drop_column('locale')
     op.drop_index('ix_saved_views_user_id', table_name='saved_views')
     op.drop_table('saved_views')

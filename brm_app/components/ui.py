@@ -283,23 +283,49 @@ def data_table(
 
 
 def local_minutes(value: Any) -> rx.Var[str]:
-    """`YYYY-MM-DD HH:mm` of an ISO timestamp in the browser's own time zone, as a plain
-    expression: a list of 50 rows then renders 50 strings, not 50 moment.js components (each
-    parsing with moment and joining a refresh timer). `new Date` reads the ISO text as moment
-    does (an offset when it has one, else local time)."""
+    """An ISO timestamp as a short date and time in the user's locale and time zone (My
+    account), as a plain expression: a list of 50 rows then renders 50 strings, not 50
+    moment.js components (each parsing with moment and joining a refresh timer). `new Date`
+    reads the ISO text as moment does (an offset when it has one, else local time)."""
+    from brm_app.state.auth import SessionState
+
     iso = rx.Var.create(value).to(str)
-    pad = "String(d.get{}()).padStart(2, '0')"
+    locale, tz = SessionState.locale, SessionState.time_zone
+    # Written in the user's locale ("" is the browser's own) and time zone, as a short date and
+    # time; one formatter per pair, kept on window, so a long list does not build one per row.
     js = (
-        "((d) => isNaN(d) ? '' : d.getFullYear() + '-' + "
-        + "String(d.getMonth() + 1).padStart(2, '0') + '-' + "
-        + pad.format("Date")
-        + " + ' ' + "
-        + pad.format("Hours")
-        + " + ':' + "
-        + pad.format("Minutes")
-        + f")(new Date({iso}))"
+        "((d, l, z) => { if (isNaN(d)) return ''; const k = '__brmFmt_' + (l || '-') + z;"
+        " let f = window[k]; if (!f) { try { f = new Intl.DateTimeFormat(l || undefined,"
+        " {dateStyle: 'medium', timeStyle: 'short', timeZone: z || undefined}); }"
+        " catch (e) { f = new Intl.DateTimeFormat(undefined,"
+        " {dateStyle: 'medium', timeStyle: 'short'}); } window[k] = f; } return f.format(d); })"
+        f"(new Date({iso}), {locale}, {tz})"
     )
-    return rx.Var[str](_js_expr=js, _var_type=str, _var_data=iso._get_all_var_data())
+    return rx.Var[str](
+        _js_expr=js,
+        _var_type=str,
+        _var_data=rx.vars.VarData.merge(
+            iso._get_all_var_data(), locale._get_all_var_data(), tz._get_all_var_data()
+        ),
+    )
+
+
+def local_number(value: Any, digits: int = 2) -> rx.Var[str]:
+    """A number (or a decimal sent as a string) written in the user's locale."""
+    from brm_app.state.auth import SessionState
+
+    num = rx.Var.create(value)
+    locale = SessionState.locale
+    js = (
+        "((n, l) => { const x = Number(n); return (n === '' || n === null || isNaN(x)) ? ''"
+        f" : x.toLocaleString(l || undefined, {{minimumFractionDigits: 0,"
+        f" maximumFractionDigits: {int(digits)}}}); }})({num}, {locale})"
+    )
+    return rx.Var[str](
+        _js_expr=js,
+        _var_type=str,
+        _var_data=rx.vars.VarData.merge(num._get_all_var_data(), locale._get_all_var_data()),
+    )
 
 
 def datetime_text(value: rx.Var, empty: str = "—") -> rx.Component:

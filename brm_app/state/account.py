@@ -17,6 +17,14 @@ from brm_app.settings import get_settings
 from brm_app.state.auth import SessionState
 from brm_app.state.base import ServiceMixin, as_id
 
+BROWSER_LOCALE = "browser"  # the select's value for "" (a select item cannot have an empty value)
+
+
+def _locale_choice(value: object) -> object:
+    if value is None:
+        return None
+    return "" if value == BROWSER_LOCALE else value
+
 
 class AccountState(ServiceMixin, rx.State):
     profile_errors: dict[str, str] = {}
@@ -127,6 +135,7 @@ class AccountState(ServiceMixin, rx.State):
                 write=True,
                 name=form.get("name"),
                 time_zone=form.get("time_zone") or None,
+                locale=_locale_choice(form.get("locale")),
             )
         except ValidationFailed as exc:
             self.profile_errors = self._field_errors(exc) or {"name": exc.message}
@@ -137,6 +146,7 @@ class AccountState(ServiceMixin, rx.State):
         session = await self.get_state(SessionState)
         session.name = updated.name
         self.time_zone = updated.time_zone
+        session.locale, session.time_zone = updated.locale, updated.time_zone
         return rx.toast.success("Profile saved.")
 
     @rx.event

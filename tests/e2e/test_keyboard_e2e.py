@@ -158,9 +158,13 @@ def test_keyboard_only_walk_through(page: Page, server: Server):
     expect(options.first).to_contain_text("Tab Tabson", timeout=10_000)
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/traders/\d+/?$"), timeout=15_000)
-    # Its quick action: "New firm" (the arrows choose, Enter opens the dialog where it lands).
+    # A quick action: the arrows choose "Log interaction with <firm>", Enter opens its dialog.
     page.keyboard.press("Control+K")
     expect(page.locator("#palette-input")).to_be_focused(timeout=10_000)
+    # Opened: the quick actions show before anything is typed.
+    expect(page.get_by_role("option", name=re.compile("Go to calendar"))).to_be_visible(
+        timeout=10_000
+    )
     page.keyboard.type("keystroke")
     expect(
         page.get_by_role("option", name=re.compile("Log interaction with Keystroke"))
