@@ -22,12 +22,12 @@ _ICONS = {
 def palette_button() -> rx.Component:
     return rx.button(
         rx.icon("search", size=16),
-        rx.text("Search", size="2", class_name="brm-wide-only"),
-        rx.el.kbd("Ctrl K", class_name="brm-wide-only brm-kbd"),
+        # Named by its text (no aria-label): on a phone the word is only hidden from sight.
+        rx.text("Search", size="2", class_name="brm-wide-text"),
+        rx.el.kbd("Ctrl K", class_name="brm-wide-only brm-kbd", aria_hidden="true"),
         variant="surface",
         color_scheme="gray",
         on_click=P.show,
-        aria_label="Search (Ctrl+K)",
         aria_keyshortcuts="Control+K Meta+K",
         id="palette-open",
     )

@@ -37,7 +37,7 @@ MAX_QUERY = 100
 PER_KIND = 5
 MAX_HITS = 12
 # Interactions, follow-ups and conversations: looked for among this many of the latest visible.
-RECENT_WINDOW = 2_000
+RECENT_WINDOW = 500
 # Candidates read per kind before ranking (the best of them are kept).
 CANDIDATES = 25
 

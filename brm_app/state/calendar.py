@@ -92,15 +92,19 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         if isinstance(view, str) and view in VIEWS:
             self.view = view
             return await self.refresh()
-        return rx.call_script("window.innerWidth", callback=CalendarState.opened_at_width)
+        refreshed = await self.refresh()
+        width = rx.call_script("window.innerWidth", callback=CalendarState.opened_at_width)
+        return [width] if refreshed is None else [refreshed, width]
 
     @rx.event
     async def opened_at_width(self, width: int | float | str):
+        """On a phone the calendar shows the agenda (the month is a grid of dots there)."""
         try:
             narrow = 0 < float(width) < PHONE_WIDTH
         except (TypeError, ValueError):
             narrow = False
-        self.view = "agenda" if narrow else "month"
+        if narrow and self.view != "agenda":
+            self.view = "agenda"
         return await self.refresh()
 
     @rx.event

@@ -76,8 +76,10 @@ def _settle(page: Page) -> None:
 
 def _dark(page: Page, on: bool) -> None:
     page.emulate_media(color_scheme="dark" if on else "light")
-    page.wait_for_timeout(200)
-    assert page.evaluate("document.documentElement.classList.contains('dark')") == on
+    page.wait_for_function(
+        "on => document.documentElement.classList.contains('dark') === on", arg=on, timeout=10_000
+    )
+    page.wait_for_timeout(150)  # the colours' transition
 
 
 def _check_pages(page: Page, base: str, paths: list[str], who: str, problems: list[str]) -> None:

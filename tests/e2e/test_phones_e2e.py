@@ -40,7 +40,13 @@ def _on_screen(page: Page, selector: str) -> str | None:
     width = page.viewport_size["width"]  # type: ignore[index]
     if box is None or box["x"] < 0 or box["x"] + box["width"] > width + 1:
         return f"{selector} off screen: {box}"
-    return None
+    # And nothing lies over it: a tap at its centre reaches it.
+    on_top = el.evaluate(
+        """el => { const r = el.getBoundingClientRect();
+            const hit = document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2);
+            return !!hit && (hit === el || el.contains(hit) || hit.contains(el)); }"""
+    )
+    return None if on_top else f"{selector} is covered by something else"
 
 
 def _check(page: Page, base: str, pages: dict[str, list[str]], who: str, problems: list[str]):
@@ -63,10 +69,16 @@ def test_no_sideways_overflow_and_main_actions_reachable(browser: Browser, serve
     fid = w["firm"]
     broker_pages = {
         "/": [],
-        "/firms": ["#new-firm", "#firm-search", ".firm-link"],
-        f"/firms/{fid}": ["#log-interaction", "#new-follow-up", "#add-trader", "#edit-firm"],
+        "/firms": ["#new-firm", "#firm-search", ".firm-link", ".firm-select"],
+        f"/firms/{fid}": [
+            "#log-interaction",
+            "#new-follow-up",
+            "#add-trader",
+            "#edit-firm",
+            "#traders-table a[href^='/traders/']",
+        ],
         f"/firms/{fid}/portfolio": [],
-        "/traders": [],
+        "/traders": ["table a[href^='/traders/']"],
         f"/traders/{w['trader']}": ["#log-interaction"],
         "/calendar": ["#cal-new-follow-up", "#cal-view"],
         "/communications": [],
@@ -78,7 +90,7 @@ def test_no_sideways_overflow_and_main_actions_reachable(browser: Browser, serve
     if w["follow_up"]:
         broker_pages[f"/follow-ups/{w['follow_up']}"] = []
     admin_pages = {
-        "/admin/users": ["#new-user"],
+        "/admin/users": ["#new-user", "table tbody button"],
         "/admin/settings": [],
         "/admin/jobs": [],
         "/admin/instruments": ["#new-instrument"],
