@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
@@ -185,7 +185,7 @@ def list_conditions(db: Session, actor: AnyActor, query: FirmQuery) -> list[Any]
     if query.broker_id is not None:
         conds.append(Firm.id.in_(access.covered_firm_ids(require_id(query.broker_id, "broker_id"))))
     if query.ids is not None:
-        conds.append(Firm.id.in_([require_id(i, "ids") for i in query.ids]))
+        conds.append(col(Firm.id).in_([require_id(i, "ids") for i in query.ids]))
     return conds
 
 

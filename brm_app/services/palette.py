@@ -108,7 +108,7 @@ def _firms(db: Session, actor: AnyActor, q: str) -> list[PaletteItem]:
     if ids is None:
         return []
     if len(lei) == 20 and lei.isalnum():
-        conds.append(sa.or_(col(Firm.id).in_(ids), Firm.lei == lei))
+        conds.append(sa.or_(col(Firm.id).in_(ids), col(Firm.lei) == lei))
     else:
         conds.append(col(Firm.id).in_(ids))
     rows = db.exec(

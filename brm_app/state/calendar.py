@@ -81,7 +81,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return a, a + timedelta(days=AGENDA_DAYS - 1)
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         """Every visit opens on today (not the last month viewed); a phone opens on the agenda
         unless `?view=` says otherwise (the width is asked of the browser)."""
         params = self.router.url.query_parameters
@@ -97,7 +97,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return [width] if refreshed is None else [refreshed, width]
 
     @rx.event
-    async def opened_at_width(self, width: int | float | str):
+    async def opened_at_width(self, width: int | float | str) -> Any:
         """On a phone the calendar shows the agenda (the month is a grid of dots there)."""
         try:
             narrow = 0 < float(width) < PHONE_WIDTH
@@ -108,7 +108,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return await self.refresh()
 
     @rx.event
-    def pick(self, day: str):
+    def pick(self, day: str) -> Any:
         """Month view on a phone: show that day's items under the grid."""
         if isinstance(day, str):
             try:
@@ -125,7 +125,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return {"date": self.picked, "long": "", "items": []}
 
     @rx.event
-    async def refresh(self):
+    async def refresh(self) -> Any:
         start, end = self._range()
         scope = self.scope
         kwargs: dict[str, Any] = {}
@@ -193,14 +193,14 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return "team.view" in session.perms
 
     @rx.event
-    async def set_view(self, value: str | list[str]):
+    async def set_view(self, value: str | list[str]) -> Any:
         if isinstance(value, str) and value in VIEWS:
             self.view = value
             return await self.refresh()
         return None
 
     @rx.event
-    async def set_scope(self, value: str):
+    async def set_scope(self, value: str) -> Any:
         if isinstance(value, str) and (
             value in ("mine", "team") or value in {b["id"] for b in self.brokers}
         ):
@@ -209,7 +209,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def shift(self, direction: int):
+    async def shift(self, direction: int) -> Any:
         if direction not in (-1, 1) or isinstance(direction, bool):
             return None
         a = self._anchor()
@@ -224,12 +224,12 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return await self.refresh()
 
     @rx.event
-    async def today(self):
+    async def today(self) -> Any:
         self.anchor = self.picked = date.today().isoformat()
         return await self.refresh()
 
     @rx.event
-    async def open_day(self, day: str):
+    async def open_day(self, day: str) -> Any:
         """A click on a day's number: that day's view."""
         try:
             self.anchor = (
@@ -241,7 +241,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return await self.refresh()
 
     @rx.event
-    def ask_move(self, follow_up_id: int):
+    def ask_move(self, follow_up_id: int) -> Any:
         follow_up_id = as_id(follow_up_id)
         for cell in [c for week in self.weeks for c in week] + self.days:
             for item in cell["items"]:
@@ -253,11 +253,11 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
                     return
 
     @rx.event
-    def set_move_open(self, value: bool):
+    def set_move_open(self, value: bool) -> Any:
         self.move_open = bool(value)
 
     @rx.event
-    async def move(self):
+    async def move(self) -> Any:
         local = self._move_to()
         if local is None:
             self.move_error = "Choose a date and a time."

@@ -52,7 +52,7 @@ class FirmListToolsState(ServiceMixin, rx.State):
         return "/api/session/exports/firms.csv?" + urlencode({"ids": ids})
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
         self.selected, self.bulk_open, self.save_open = [], False, False
         try:
             found = await self._call(saved_views.list_views, list_name="firms")
@@ -64,7 +64,7 @@ class FirmListToolsState(ServiceMixin, rx.State):
     # ---- saved views -----------------------------------------------------------------------
 
     @rx.event
-    async def apply_view(self, view_id: str):
+    async def apply_view(self, view_id: str) -> Any:
         if not isinstance(view_id, str) or not view_id.isdigit():
             return None
         try:
@@ -83,23 +83,26 @@ class FirmListToolsState(ServiceMixin, rx.State):
         firms.coverage = coverage if coverage in ("all", "mine") or coverage in brokers else "all"
         firms.sort, firms.direction = str(s.get("sort", "name")), str(s.get("direction", "asc"))
         firms.offset = 0
-        self.columns = [c for c in s.get("columns", FIRM_COLUMNS) if c in FIRM_COLUMNS]  # type: ignore[union-attr]
+        chosen = s.get("columns")
+        self.columns = [
+            c for c in (chosen if isinstance(chosen, list) else FIRM_COLUMNS) if c in FIRM_COLUMNS
+        ]
         refreshed = await firms._refresh()
         return [rx.toast.info(f"View “{view.name}” applied."), *([refreshed] if refreshed else [])]
 
     @rx.event
-    def set_save_open(self, value: bool):
+    def set_save_open(self, value: bool) -> Any:
         self.save_open, self.save_error = bool(value), ""
 
     @rx.event
-    def toggle_column(self, column: str, shown: bool):
+    def toggle_column(self, column: str, shown: bool) -> Any:
         if column not in FIRM_COLUMNS or column == "name" or not isinstance(shown, bool):
             return
         chosen = set(self.columns) | {column} if shown else set(self.columns) - {column}
         self.columns = [c for c in FIRM_COLUMNS if c in chosen]
 
     @rx.event
-    async def save_view(self, form: dict):
+    async def save_view(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict):
             return None
         firms = await self.get_state(FirmsState)
@@ -130,7 +133,7 @@ class FirmListToolsState(ServiceMixin, rx.State):
         return [rx.toast.success(f"View “{view.name}” saved."), *([loaded] if loaded else [])]
 
     @rx.event
-    async def delete_view(self, view_id: str):
+    async def delete_view(self, view_id: str) -> Any:
         view = int(view_id) if isinstance(view_id, str) and view_id.isdigit() else as_id(view_id)
         if view is None:
             return None
@@ -143,7 +146,7 @@ class FirmListToolsState(ServiceMixin, rx.State):
     # ---- selection and bulk actions ---------------------------------------------------------
 
     @rx.event
-    def toggle(self, firm_id: int, checked: bool):
+    def toggle(self, firm_id: int, checked: bool) -> Any:
         fid = as_id(firm_id)
         if fid is None or not isinstance(checked, bool):
             return
@@ -154,7 +157,7 @@ class FirmListToolsState(ServiceMixin, rx.State):
             self.selected = [i for i in self.selected if i != fid]
 
     @rx.event
-    async def toggle_page(self, checked: bool):
+    async def toggle_page(self, checked: bool) -> Any:
         if not isinstance(checked, bool):
             return
         firms = await self.get_state(FirmsState)
@@ -166,27 +169,27 @@ class FirmListToolsState(ServiceMixin, rx.State):
             self.selected = [i for i in self.selected if i not in page]
 
     @rx.event
-    def clear(self):
+    def clear(self) -> Any:
         self.selected = []
 
     @rx.event
-    def ask(self, action: str):
+    def ask(self, action: str) -> Any:
         if action not in ("archive", "assign_coverage") or not self.selected:
             return
         self.bulk_action, self.bulk_primary, self.bulk_error = action, "", ""
         self.bulk_open = True
 
     @rx.event
-    def set_bulk_open(self, value: bool):
+    def set_bulk_open(self, value: bool) -> Any:
         self.bulk_open = bool(value)
 
     @rx.event
-    def set_bulk_primary(self, value: str):
+    def set_bulk_primary(self, value: str) -> Any:
         if isinstance(value, str) and value.isdigit():
             self.bulk_primary = value
 
     @rx.event
-    async def confirm(self):
+    async def confirm(self) -> Any:
         if self.bulk_action == "assign_coverage" and not self.bulk_primary:
             self.bulk_error = "Choose the primary broker."
             return None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+from typing import Any
 
 import reflex as rx
 
@@ -31,11 +32,11 @@ class IdleState(rx.State):
     minutes_left: int = 0
 
     @rx.event
-    def check(self):
+    def check(self) -> Any:
         return rx.call_script(IDLE_SECONDS_JS, callback=IdleState.idle_for)
 
     @rx.event
-    async def idle_for(self, seconds: int | float):
+    async def idle_for(self, seconds: int | float) -> Any:
         try:
             idle = float(seconds)
         except (TypeError, ValueError):
@@ -59,13 +60,13 @@ class IdleState(rx.State):
         return None
 
     @rx.event
-    def stay(self):
+    def stay(self) -> Any:
         """This event is activity: it refreshes the server-side session, and the tab's clock."""
         self.warning = False
         return rx.call_script("window.__brmActive = Date.now()")
 
     @rx.event
-    def set_open(self, value: bool):
+    def set_open(self, value: bool) -> Any:
         if not value:
             return IdleState.stay
         return None

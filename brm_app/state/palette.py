@@ -23,7 +23,7 @@ class PaletteState(ServiceMixin, rx.State):
     selected: int = 0
     searched: bool = False
 
-    async def _search(self, q: str):
+    async def _search(self, q: str) -> Any:
         try:
             result = await self._call(palette.search_palette, q=q)
         except ValidationFailed:
@@ -38,23 +38,23 @@ class PaletteState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def show(self):
+    async def show(self) -> Any:
         self.is_open, self.q, self.selected, self.searched = True, "", 0, False
         return await self._search("")
 
     @rx.event
-    def set_open(self, value: bool):
+    def set_open(self, value: bool) -> Any:
         self.is_open = bool(value)
 
     @rx.event
-    async def search(self, q: str):
+    async def search(self, q: str) -> Any:
         if not isinstance(q, str):
             return None
         self.q = q[: palette.MAX_QUERY]
         return await self._search(self.q)
 
     @rx.event
-    def key(self, key: str):
+    def key(self, key: str) -> Any:
         """Arrows move the selection, Enter opens it (Escape is the dialog's)."""
         if not isinstance(key, str) or not self.items:
             return None
@@ -67,12 +67,12 @@ class PaletteState(ServiceMixin, rx.State):
         return None
 
     @rx.event
-    def choose(self, index: int):
+    def choose(self, index: int) -> Any:
         if isinstance(index, int) and not isinstance(index, bool):
             return self._go(index)
         return None
 
-    def _go(self, index: int):
+    def _go(self, index: int) -> Any:
         if not 0 <= index < len(self.items):
             return None
         href = self.items[index]["href"]

@@ -172,6 +172,13 @@ def test_axe_finds_no_serious_violation_on_any_page_or_dialog(browser: Browser, 
 
     _check_dialog(manager, "coverage", menu("#open-coverage"), problems)
     _check_dialog(manager, "merge", menu("#open-merge"), problems)
+    manager.goto(base + "/firms")
+    _settle(manager)
+    _check_dialog(manager, "save view", lambda: manager.click("#save-view"), problems)
+    manager.locator(".firm-select").first.click()
+    _check_dialog(manager, "bulk archive", lambda: manager.click("#bulk-archive"), problems)
+    _check_dialog(manager, "bulk coverage", lambda: manager.click("#bulk-coverage"), problems)
+    _check_dialog(manager, "command palette", lambda: manager.click("#palette-open"), problems)
     manager.context.close()
 
     # Compliance: the audit trail and the communication log.
