@@ -9,6 +9,7 @@ BIN := $(VENV)/bin
 TOOLS := .tools
 BUN_VERSION := 1.4.5
 SWAGGER_UI_VERSION := 5.35.0
+AXE_CORE_VERSION := 4.14.1
 
 .PHONY: run dev setup chromium test test-fast types types-baseline lint format bench clean help
 
@@ -28,7 +29,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/activate
 	touch $@
 
 $(TOOLS)/.installed: Makefile
-	npm install --no-save --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) swagger-ui-dist@$(SWAGGER_UI_VERSION)
+	npm install --no-save --no-audit --no-fund --prefix $(TOOLS) bun@$(BUN_VERSION) swagger-ui-dist@$(SWAGGER_UI_VERSION) axe-core@$(AXE_CORE_VERSION)
 	touch $@
 
 setup: $(VENV)/.installed $(TOOLS)/.installed

@@ -193,6 +193,22 @@ def search(ctx: BenchContext) -> list[str]:
     return paths
 
 
+def palette(ctx: BenchContext) -> Requests:
+    """The command palette as a broker types: word prefixes of firm and trader names, a subject
+    word (interactions, follow-ups), an action. One request is one keystroke's answer (after the
+    browser's debounce)."""
+    headers = ctx.broker_headers()
+    paths = []
+    for q in (*SEARCHES, "ha", "call", "cal", "new"):
+        path = "/api/v1/palette?" + urlencode({"q": q})
+        r = httpx.get(f"{ctx.api.base_url}{path}", headers=headers, timeout=60)
+        r.raise_for_status()
+        kinds = sorted({i["kind"] for i in r.json()["items"]})
+        ctx.note("api_palette", f"q={q!r}: {len(r.json()['items'])} items {kinds}")
+        paths.append(path)
+    return Requests(paths, headers=headers)
+
+
 def broker_first_page(ctx: BenchContext) -> Requests:
     """The typical broker's first page of firms (only the firms they cover)."""
     headers = ctx.broker_headers()
@@ -712,6 +728,8 @@ SCENARIOS: list[Scenario] = [
     Scenario("firms_deep_page", "app", deep_page),
     Scenario("firms_deep_cursor", "app", deep_cursor),
     Scenario("firms_search", "app", search),
+    # The command palette, a broker typing (target: 100 ms beyond the debounce, issue 16).
+    Scenario("api_palette", "app", palette, target=Target(p95_ms=100.0), needs_activity=True),
     Scenario("firm_traders", "app", firm_traders),
     Scenario(
         "api_trader_interactions",

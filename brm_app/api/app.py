@@ -23,12 +23,14 @@ from brm_app.api.routes import (
     jobs,
     notifications,
     oms,
+    palette,
     performance,
     portfolios,
     preferences,
     regulator_exports,
     relationship,
     reviews,
+    saved_views,
     trader_roles,
     traders,
     users,
@@ -75,6 +77,8 @@ def create_api() -> FastAPI:
         calendar_feed,
         browser_session,
         webhooks,
+        palette,
+        saved_views,
         docs,
     ):
         api.include_router(module.router)

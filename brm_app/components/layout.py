@@ -7,9 +7,11 @@ from typing import Any
 
 import reflex as rx
 
+from brm_app.components.palette import palette_button, palette_dialog
 from brm_app.navigation import SECTIONS
 from brm_app.state.auth import SessionState
 from brm_app.state.communications import MessageBadgeState
+from brm_app.state.idle import CHECK_EVERY_MS, IdleState
 from brm_app.state.notifications import BellState
 
 SIDEBAR_WIDTH = "248px"
@@ -100,29 +102,31 @@ def _user_card() -> rx.Component:
 
 def _bell() -> rx.Component:
     """Unread notifications: pushed live after every change, re-read every minute as a fallback."""
+    # The trigger is the button itself (a wrapping box would carry aria-expanded, not allowed
+    # on a div); the count sits over its corner and lets clicks through.
     return rx.popover.root(
-        rx.popover.trigger(
-            rx.box(
+        rx.box(
+            rx.popover.trigger(
                 rx.icon_button(
                     rx.icon("bell", size=18), variant="ghost", aria_label="Notifications", id="bell"
                 ),
-                rx.cond(
-                    BellState.unread > 0,
-                    rx.badge(
-                        BellState.unread,
-                        color_scheme="red",
-                        variant="solid",
-                        radius="full",
-                        size="1",
-                        position="absolute",
-                        top="-4px",
-                        right="-6px",
-                        id="bell-count",
-                        pointer_events="none",  # a click on the count opens the bell too
-                    ),
+            ),
+            rx.cond(
+                BellState.unread > 0,
+                rx.badge(
+                    BellState.unread,
+                    color_scheme="red",
+                    variant="solid",
+                    radius="full",
+                    size="1",
+                    position="absolute",
+                    top="-4px",
+                    right="-6px",
+                    id="bell-count",
+                    pointer_events="none",  # a click on the count opens the bell too
                 ),
-                position="relative",
-            )
+            ),
+            position="relative",
         ),
         rx.popover.content(
             rx.vstack(
@@ -204,11 +208,19 @@ def _user_menu() -> rx.Component:
     return rx.menu.root(
         rx.menu.trigger(
             rx.button(
-                rx.avatar(fallback=SessionState.initials, size="1", radius="full"),
-                variant="ghost",
-                aria_label=rx.cond(
-                    SessionState.name != "", "Account menu for " + SessionState.name, "Account menu"
+                # Named by hidden text, not aria-label: the visible initials are not the name.
+                rx.avatar(
+                    fallback=SessionState.initials, size="1", radius="full", aria_hidden="true"
                 ),
+                rx.el.span(
+                    rx.cond(
+                        SessionState.name != "",
+                        "Account menu for " + SessionState.name,
+                        "Account menu",
+                    ),
+                    class_name="sr-only",
+                ),
+                variant="ghost",
                 id="user-menu",
             )
         ),
@@ -334,14 +346,24 @@ def _messages_badge() -> Any:
 def _topbar(title: str) -> rx.Component:
     return rx.hstack(
         rx.box(_mobile_menu(), class_name="brm-mobile-only"),
-        rx.text(title, size="3", weight="medium", color_scheme="gray"),
+        rx.text(
+            title,
+            size="3",
+            weight="medium",
+            color_scheme="gray",
+            white_space="nowrap",
+            overflow="hidden",
+            text_overflow="ellipsis",
+            min_width="0",
+        ),
         rx.spacer(),
+        palette_button(),
         _messages_badge(),
         _bell(),
         rx.color_mode.button(variant="ghost", aria_label="Switch light or dark"),
         _user_menu(),
         align="center",
-        spacing="3",
+        spacing=rx.breakpoints(initial="2", sm="3"),
         padding_x=rx.breakpoints(initial="12px", md="24px"),
         height="56px",
         border_bottom=f"1px solid {rx.color('gray', 4)}",
@@ -353,11 +375,49 @@ def _topbar(title: str) -> rx.Component:
     )
 
 
+def _idle_warning() -> rx.Component:
+    """Before the idle sign-out: a way to stay signed in (WCAG 2.2.1). Escape also stays."""
+    return rx.fragment(
+        rx.moment(interval=CHECK_EVERY_MS, on_change=IdleState.check.temporal, display="none"),
+        rx.alert_dialog.root(
+            rx.alert_dialog.content(
+                rx.alert_dialog.title("Still there?"),
+                rx.alert_dialog.description(
+                    "Without activity you will be signed out in about ",
+                    IdleState.minutes_left,
+                    rx.cond(IdleState.minutes_left == 1, " minute.", " minutes."),
+                    size="2",
+                ),
+                rx.hstack(
+                    rx.button(
+                        "Sign out",
+                        variant="soft",
+                        color_scheme="gray",
+                        on_click=SessionState.sign_out,
+                    ),
+                    # The dialog's cancel: it has the focus first, and Escape does the same
+                    # (closing calls IdleState.set_open(False), which stays; an on_click here
+                    # would make Reflex wrap the button, and the focus would miss it).
+                    rx.alert_dialog.cancel(rx.button("Stay signed in", id="stay-signed-in")),
+                    spacing="3",
+                    justify="end",
+                    margin_top="16px",
+                ),
+                id="idle-warning",
+            ),
+            open=IdleState.warning,
+            on_open_change=IdleState.set_open,
+        ),
+    )
+
+
 def shell(title: str, content: rx.Component) -> rx.Component:
     from brm_app.components.activity import activity_dialogs
 
     return rx.flex(
         activity_dialogs(),
+        _idle_warning(),
+        palette_dialog(),
         # Re-reads the bell every minute, in case a push from another worker was missed.
         rx.moment(interval=60_000, on_change=BellState.refresh.temporal, display="none"),
         _sidebar(),

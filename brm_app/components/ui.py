@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +12,7 @@ from reflex_components_core.core.debounce import DebounceInput
 from reflex_components_core.el.elements.forms import BaseInput, Select, Textarea
 from reflex_components_radix.themes.components.select import SelectRoot, SelectTrigger
 from reflex_components_radix.themes.components.switch import Switch
+from reflex_components_radix.themes.components.table import TableHeader
 from reflex_components_radix.themes.components.text_area import TextArea
 from reflex_components_radix.themes.components.text_field import TextFieldRoot
 
@@ -64,6 +66,9 @@ def status_badge(active: rx.Var | bool, locked: rx.Var | bool = False) -> rx.Com
         ),
     )
 
+
+# Columns a stacked-card table names (brm.css has one rule per column).
+MAX_CARD_COLUMNS = 12
 
 _field_ids = itertools.count(1)
 # Controls a <label for=...> can name: text inputs (also as the DebounceInput Reflex wraps a
@@ -231,9 +236,35 @@ def stat(label: str, value: Any, icon: str, color: str = "indigo") -> rx.Compone
     )
 
 
-def table_scroll(table: rx.Component) -> rx.Component:
-    """Wide tables scroll sideways on a phone instead of squeezing."""
-    return rx.box(table, width="100%", overflow_x="auto")
+def _first_text(component: Any) -> str:
+    """The first literal text in a component tree (a column heading's label)."""
+    contents = getattr(component, "contents", None)
+    value = getattr(contents, "_var_value", None)
+    if isinstance(value, str) and value.strip():
+        return value
+    for child in getattr(component, "children", []) or []:
+        found = _first_text(child)
+        if found:
+            return found
+    return ""
+
+
+def _column_labels(table: rx.Component) -> list[str]:
+    for part in table.children:
+        if isinstance(part, TableHeader) and part.children:
+            return [_first_text(cell) for cell in part.children[0].children]
+    return []
+
+
+def table_scroll(table: rx.Component, labels: list[str] | None = None) -> rx.Component:
+    """A table that becomes stacked cards on a phone or tablet (below 62em, where the sidebar
+    goes: one card per row, each value under its column's name; `.brm-cards` in assets/brm.css),
+    so no column hides behind a sideways scroll. The names come from the headings unless given."""
+    names = labels if labels is not None else _column_labels(table)
+    style = {f"--col{i + 1}": json.dumps(n) for i, n in enumerate(names[:MAX_CARD_COLUMNS])}
+    existing = table.class_name if isinstance(getattr(table, "class_name", None), str) else ""
+    table.class_name = f"{existing} brm-cards".strip()
+    return rx.box(table, width="100%", overflow_x="auto", style=style, class_name="brm-cards-box")
 
 
 def data_table(
@@ -252,23 +283,49 @@ def data_table(
 
 
 def local_minutes(value: Any) -> rx.Var[str]:
-    """`YYYY-MM-DD HH:mm` of an ISO timestamp in the browser's own time zone, as a plain
-    expression: a list of 50 rows then renders 50 strings, not 50 moment.js components (each
-    parsing with moment and joining a refresh timer). `new Date` reads the ISO text as moment
-    does (an offset when it has one, else local time)."""
+    """An ISO timestamp as a short date and time in the user's locale and time zone (My
+    account), as a plain expression: a list of 50 rows then renders 50 strings, not 50
+    moment.js components (each parsing with moment and joining a refresh timer). `new Date`
+    reads the ISO text as moment does (an offset when it has one, else local time)."""
+    from brm_app.state.auth import SessionState
+
     iso = rx.Var.create(value).to(str)
-    pad = "String(d.get{}()).padStart(2, '0')"
+    locale, tz = SessionState.locale, SessionState.time_zone
+    # Written in the user's locale ("" is the browser's own) and time zone, as a short date and
+    # time; one formatter per pair, kept on window, so a long list does not build one per row.
     js = (
-        "((d) => isNaN(d) ? '' : d.getFullYear() + '-' + "
-        + "String(d.getMonth() + 1).padStart(2, '0') + '-' + "
-        + pad.format("Date")
-        + " + ' ' + "
-        + pad.format("Hours")
-        + " + ':' + "
-        + pad.format("Minutes")
-        + f")(new Date({iso}))"
+        "((d, l, z) => { if (isNaN(d)) return ''; const k = '__brmFmt_' + (l || '-') + z;"
+        " let f = window[k]; if (!f) { try { f = new Intl.DateTimeFormat(l || undefined,"
+        " {dateStyle: 'medium', timeStyle: 'short', timeZone: z || undefined}); }"
+        " catch (e) { f = new Intl.DateTimeFormat(undefined,"
+        " {dateStyle: 'medium', timeStyle: 'short'}); } window[k] = f; } return f.format(d); })"
+        f"(new Date({iso}), {locale}, {tz})"
     )
-    return rx.Var[str](_js_expr=js, _var_type=str, _var_data=iso._get_all_var_data())
+    return rx.Var[str](
+        _js_expr=js,
+        _var_type=str,
+        _var_data=rx.vars.VarData.merge(
+            iso._get_all_var_data(), locale._get_all_var_data(), tz._get_all_var_data()
+        ),
+    )
+
+
+def local_number(value: Any, digits: int = 2) -> rx.Var[str]:
+    """A number (or a decimal sent as a string) written in the user's locale."""
+    from brm_app.state.auth import SessionState
+
+    num = rx.Var.create(value)
+    locale = SessionState.locale
+    js = (
+        "((n, l) => { const x = Number(n); return (n === '' || n === null || isNaN(x)) ? ''"
+        f" : x.toLocaleString(l || undefined, {{minimumFractionDigits: 0,"
+        f" maximumFractionDigits: {int(digits)}}}); }})({num}, {locale})"
+    )
+    return rx.Var[str](
+        _js_expr=js,
+        _var_type=str,
+        _var_data=rx.vars.VarData.merge(num._get_all_var_data(), locale._get_all_var_data()),
+    )
 
 
 def datetime_text(value: rx.Var, empty: str = "—") -> rx.Component:

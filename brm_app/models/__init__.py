@@ -51,6 +51,7 @@ from brm_app.models.portfolio import (
     PortfolioTransaction,
 )
 from brm_app.models.review import RegulatorExport, ReviewEvidence, ReviewItem, ReviewScan
+from brm_app.models.saved_view import SavedView
 from brm_app.models.trader import Trader, TraderMove, TraderRole
 from brm_app.models.user import Role, User
 
@@ -102,6 +103,7 @@ __all__ = [
     "ReviewItem",
     "ReviewScan",
     "Role",
+    "SavedView",
     "SmsOptOut",
     "Trader",
     "TraderMove",

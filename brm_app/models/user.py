@@ -56,6 +56,8 @@ class User(SQLModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # IANA name; dates and times are entered and shown in it.
     time_zone: str = Field(default="UTC", max_length=64)
+    # BCP 47 tag dates, times and numbers are shown in ("": the browser's own).
+    locale: str = Field(default="", max_length=35, sa_column_kwargs={"server_default": ""})
     # "Also email me my reminders" (per-channel preferences come with the communications work).
     email_reminders: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # A password an admin set or generated: the user must choose their own before anything else.
@@ -82,6 +84,7 @@ class UserPublic(BaseModel):
     created_at: datetime
     last_login_at: datetime | None
     time_zone: str = "UTC"
+    locale: str = ""
     locked_until: datetime | None = None
     email_reminders: bool = False
     must_change_password: bool = False
@@ -99,6 +102,7 @@ class UserPublic(BaseModel):
             created_at=user.created_at,
             last_login_at=user.last_login_at,
             time_zone=user.time_zone,
+            locale=user.locale or "",
             locked_until=locked_until,
             email_reminders=user.email_reminders,
             must_change_password=user.must_change_password,

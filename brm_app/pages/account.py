@@ -10,6 +10,8 @@ import reflex as rx
 from brm_app.components.layout import app_page
 from brm_app.components.password_fields import password_change_fields
 from brm_app.components.ui import card, datetime_text, field, page_header, role_badge
+from brm_app.services.users import LOCALES
+from brm_app.state.account import BROWSER_LOCALE
 from brm_app.state.account import AccountState as S
 from brm_app.state.auth import SessionState
 from brm_app.state.preferences import PreferencesState
@@ -56,13 +58,30 @@ def _profile() -> rx.Component:
                     ),
                     S.profile_errors.get("time_zone", ""),
                 ),
+                field(
+                    "Dates, times and numbers written as in",
+                    rx.select.root(
+                        rx.select.trigger(width="100%", id="profile-locale"),
+                        rx.select.content(
+                            *[
+                                rx.select.item(label, value=code or BROWSER_LOCALE)
+                                for code, label in LOCALES.items()
+                            ]
+                        ),
+                        name="locale",
+                        default_value=rx.cond(
+                            SessionState.locale != "", SessionState.locale, BROWSER_LOCALE
+                        ),
+                    ),
+                    S.profile_errors.get("locale", ""),
+                ),
                 rx.button("Save profile", type="submit", id="save-profile"),
                 spacing="3",
                 align="start",
             ),
             on_submit=S.save_profile,
             reset_on_submit=False,
-            key=SessionState.name + S.time_zone,
+            key=SessionState.name + S.time_zone + SessionState.locale,
         ),
     )
 

@@ -78,6 +78,7 @@ def admin_jobs() -> rx.Component:
                 "All",
                 variant=rx.cond(S.state_filter == "", "solid", "soft"),
                 color_scheme="gray",
+                high_contrast=True,
                 on_click=S.set_state_filter("all"),
             ),
             *[_count(s) for s in STATES],

@@ -183,6 +183,7 @@ def _types() -> rx.Component:
                                     checked=t["active"].to(bool),
                                     on_change=lambda v: S.toggle_active(t["name"].to(str), v),
                                     size="1",
+                                    aria_label=t["name"].to(str) + " in use",
                                 )
                             ),
                             rx.foreach(

@@ -24,13 +24,21 @@ def _chip(item, compact: bool = True) -> rx.Component:
     chip = rx.hstack(
         rx.icon(rx.cond(is_fu, "calendar-check", "message-circle"), size=12, flex_shrink="0"),
         rx.text(item["time"], size="1", weight="bold", flex_shrink="0"),
+        # Time, title and firm, as much as there is room for (the rest in the tooltip).
         rx.text(
-            item["title"],
+            rx.el.span(
+                item["title"],
+                text_decoration=rx.cond(item["done"].to(bool), "line-through", "none"),
+            ),
+            rx.cond(
+                item["firm"].to(str) != "",
+                rx.el.span(" · ", item["firm"], opacity="0.8", class_name="cal-chip-firm"),
+            ),
             size="1",
             overflow="hidden",
             text_overflow="ellipsis",
             white_space="nowrap",
-            text_decoration=rx.cond(item["done"].to(bool), "line-through", "none"),
+            min_width="0",
         ),
         spacing="1",
         align="center",
@@ -99,6 +107,26 @@ def _month() -> rx.Component:
                                 color_scheme=rx.cond(day["in_month"].to(bool), "indigo", "gray"),
                                 on_click=S.open_day(day["date"]),
                                 aria_label="Open " + day["long"].to(str),
+                                class_name="cal-day-num",
+                            ),
+                            # On a phone: a dot with the day's count; a tap lists them below.
+                            rx.cond(
+                                day["count"].to(int) > 0,
+                                rx.button(
+                                    rx.box(
+                                        width="6px",
+                                        height="6px",
+                                        border_radius="3px",
+                                        background=rx.color("amber", 9),
+                                    ),
+                                    day["count"],
+                                    size="1",
+                                    variant="ghost",
+                                    color_scheme="gray",
+                                    on_click=S.pick(day["date"]),
+                                    aria_label=day["count"].to(str) + " on " + day["long"].to(str),
+                                    class_name="cal-dots",
+                                ),
                             ),
                             rx.spacer(),
                             rx.cond(
@@ -118,15 +146,19 @@ def _month() -> rx.Component:
                             width="100%",
                             align="center",
                         ),
-                        rx.foreach(
-                            day["items"].to(list[dict]),
-                            lambda item: rx.hstack(
-                                _chip(item),
-                                _move_button(item),
-                                spacing="0",
-                                width="100%",
-                                min_width="0",
+                        rx.box(
+                            rx.foreach(
+                                day["items"].to(list[dict]),
+                                lambda item: rx.hstack(
+                                    _chip(item),
+                                    _move_button(item),
+                                    spacing="0",
+                                    width="100%",
+                                    min_width="0",
+                                ),
                             ),
+                            class_name="cal-chips",
+                            width="100%",
                         ),
                         spacing="1",
                         padding="4px",
@@ -144,10 +176,39 @@ def _month() -> rx.Component:
             columns="7",
             spacing="0",
             width="100%",
-            min_width="760px",
+            class_name="cal-month",
         ),
-        overflow_x="auto",
+        _picked_day(),
         width="100%",
+    )
+
+
+def _picked_day() -> rx.Component:
+    """Under the month grid on a phone: the items of the day picked (today at first)."""
+    day = S.picked_day
+    return rx.box(
+        rx.text(day["long"], weight="bold", size="2", margin_bottom="6px"),
+        rx.cond(
+            day["items"].to(list[dict]).length() > 0,
+            rx.vstack(
+                rx.foreach(
+                    day["items"].to(list[dict]),
+                    lambda item: rx.hstack(
+                        _chip(item, compact=False),
+                        _move_button(item),
+                        width="100%",
+                        align="center",
+                        spacing="2",
+                    ),
+                ),
+                spacing="1",
+                width="100%",
+            ),
+            rx.text("Nothing planned.", size="1", color_scheme="gray"),
+        ),
+        class_name="cal-picked",
+        padding_top="12px",
+        id="cal-picked",
     )
 
 

@@ -13,6 +13,10 @@ from brm_app.state.dashboard import DashboardState
 
 
 def _event_table(rows, show_who: bool) -> rx.Component:
+    return table_scroll(_event_table_root(rows, show_who))
+
+
+def _event_table_root(rows, show_who: bool) -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from brm_app.components.firm_form import coverage_fields, firm_fields, form_dialog
@@ -10,12 +12,15 @@ from brm_app.components.ui import (
     card,
     datetime_text,
     empty_state,
+    field,
     list_pager,
     page_header,
     table_scroll,
 )
 from brm_app.models.firm import AccountStatus, Tier
 from brm_app.state.auth import SessionState
+from brm_app.state.firm_list_tools import COLUMN_LABELS
+from brm_app.state.firm_list_tools import FirmListToolsState as T
 from brm_app.state.firms import PAGE_SIZE
 from brm_app.state.firms import FirmBrokersState as B
 from brm_app.state.firms import FirmsState as S
@@ -43,7 +48,7 @@ def tier_badge(tier) -> rx.Component:
     )
 
 
-def _sort_header(label: str, column: str) -> rx.Component:
+def _sort_header(label: str, column: str, display: Any = "table-cell") -> rx.Component:
     return rx.table.column_header_cell(
         rx.button(
             label,
@@ -66,6 +71,7 @@ def _sort_header(label: str, column: str) -> rx.Component:
         aria_sort=rx.cond(
             S.sort == column, rx.cond(S.direction == "asc", "ascending", "descending"), "none"
         ),
+        display=display,
     )
 
 
@@ -119,7 +125,12 @@ def _filters() -> rx.Component:
         rx.cond(
             SessionState.perms.contains("firms.restore"),
             rx.hstack(
-                rx.switch(checked=S.archived, on_change=S.set_archived, id="show-archived"),
+                rx.switch(
+                    checked=S.archived,
+                    on_change=S.set_archived,
+                    id="show-archived",
+                    aria_label="Archived",
+                ),
                 rx.text("Archived", size="2"),
                 align="center",
                 spacing="2",
@@ -132,8 +143,22 @@ def _filters() -> rx.Component:
     )
 
 
+def _shown(column: str) -> rx.Var:
+    """A column the saved view hides stays in the row (the phone's card labels count cells)."""
+    return rx.cond(T.columns.contains(column), "table-cell", "none")
+
+
 def _row(r) -> rx.Component:
     return rx.table.row(
+        rx.table.cell(
+            rx.checkbox(
+                checked=T.selected.contains(r["firm_id"]),
+                on_change=lambda v: T.toggle(r["firm_id"], v),
+                aria_label="Select " + r["name"].to(str),
+                class_name="firm-select",
+            ),
+            width="32px",
+        ),
         rx.table.cell(
             rx.vstack(
                 rx.link(r["name"], href=r["href"], weight="medium", class_name="firm-link"),
@@ -144,13 +169,202 @@ def _row(r) -> rx.Component:
                 spacing="0",
             )
         ),
-        rx.table.cell(status_badge(r["status"])),
-        rx.table.cell(tier_badge(r["tier"])),
-        rx.table.cell(rx.text(r["primary"], size="2")),
-        rx.table.cell(rx.text(r["place"], size="2")),
-        rx.table.cell(rx.text(r["traders"], size="2"), text_align="right"),
-        rx.table.cell(datetime_text(r["updated"]), white_space="nowrap"),
+        rx.table.cell(status_badge(r["status"]), display=_shown("status")),
+        rx.table.cell(tier_badge(r["tier"]), display=_shown("tier")),
+        rx.table.cell(rx.text(r["primary"], size="2"), display=_shown("primary")),
+        rx.table.cell(rx.text(r["place"], size="2"), display=_shown("place")),
+        rx.table.cell(
+            rx.text(r["traders"], size="2"), text_align="right", display=_shown("traders")
+        ),
+        rx.table.cell(datetime_text(r["updated"]), white_space="nowrap", display=_shown("updated")),
         align="center",
+    )
+
+
+def _bulk_bar() -> rx.Component:
+    perms = SessionState.perms
+    return rx.cond(
+        T.selected_count > 0,
+        rx.flex(
+            rx.text(
+                T.selected_count,
+                rx.cond(T.selected_count == 1, " firm selected", " firms selected"),
+                size="2",
+                weight="medium",
+                id="bulk-count",
+            ),
+            rx.cond(
+                perms.contains("coverage.assign"),
+                rx.button(
+                    rx.icon("users", size=14),
+                    "Assign coverage…",
+                    size="1",
+                    variant="soft",
+                    on_click=T.ask("assign_coverage"),
+                    id="bulk-coverage",
+                ),
+            ),
+            rx.cond(
+                perms.contains("data.export"),
+                rx.link(
+                    rx.button(rx.icon("download", size=14), "Export", size="1", variant="soft"),
+                    href=T.selection_export_url,
+                    download=True,
+                    id="bulk-export",
+                ),
+            ),
+            rx.cond(
+                perms.contains("firms.archive"),
+                rx.button(
+                    rx.icon("archive", size=14),
+                    "Archive…",
+                    size="1",
+                    variant="soft",
+                    color_scheme="red",
+                    on_click=T.ask("archive"),
+                    id="bulk-archive",
+                ),
+            ),
+            rx.button("Clear", size="1", variant="ghost", on_click=T.clear),
+            gap="8px",
+            wrap="wrap",
+            align="center",
+            padding="8px",
+            border_radius="8px",
+            background=rx.color("indigo", 2),
+            width="100%",
+            role="region",
+            aria_label="Bulk actions",
+        ),
+    )
+
+
+def _bulk_dialog() -> rx.Component:
+    return rx.alert_dialog.root(
+        rx.alert_dialog.content(
+            rx.alert_dialog.title(
+                rx.cond(T.bulk_action == "archive", "Archive firms", "Assign coverage")
+            ),
+            rx.alert_dialog.description(T.confirm_text, size="2", id="bulk-confirm-text"),
+            rx.cond(
+                T.bulk_action == "assign_coverage",
+                rx.box(
+                    rx.el.label(
+                        rx.text("Primary broker", size="2", weight="medium"),
+                        html_for="bulk-primary",
+                    ),
+                    rx.select.root(
+                        rx.select.trigger(
+                            placeholder="Choose the primary broker", id="bulk-primary"
+                        ),
+                        rx.select.content(
+                            rx.foreach(
+                                B.brokers, lambda b: rx.select.item(b["name"], value=b["id"])
+                            )
+                        ),
+                        value=T.bulk_primary,
+                        on_change=T.set_bulk_primary,
+                    ),
+                    margin_top="12px",
+                ),
+            ),
+            rx.cond(
+                T.bulk_error != "",
+                rx.text(T.bulk_error, size="2", color_scheme="red", role="alert"),
+            ),
+            rx.hstack(
+                rx.alert_dialog.cancel(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                rx.button(
+                    rx.cond(T.bulk_action == "archive", "Archive", "Assign"),
+                    color_scheme=rx.cond(T.bulk_action == "archive", "red", "indigo"),
+                    on_click=T.confirm,
+                    id="bulk-confirm",
+                ),
+                spacing="3",
+                justify="end",
+                margin_top="16px",
+            ),
+        ),
+        open=T.bulk_open,
+        on_open_change=T.set_bulk_open,
+    )
+
+
+def _views() -> rx.Component:
+    return rx.flex(
+        rx.cond(
+            T.views.length() > 0,
+            rx.select.root(
+                rx.select.trigger(placeholder="Saved views", aria_label="Saved views", id="views"),
+                rx.select.content(
+                    rx.foreach(T.views, lambda v: rx.select.item(v["name"], value=v["id"]))
+                ),
+                on_change=T.apply_view,
+                value="",
+            ),
+        ),
+        rx.button(
+            rx.icon("bookmark-plus", size=14),
+            "Save view…",
+            size="2",
+            variant="ghost",
+            on_click=T.set_save_open(True),
+            id="save-view",
+        ),
+        gap="8px",
+        align="center",
+    )
+
+
+def _save_view_dialog() -> rx.Component:
+    return rx.dialog.root(
+        rx.dialog.content(
+            rx.dialog.title("Save this view"),
+            rx.dialog.description(
+                "The search, filters, sort and the columns below, under a name of your own.",
+                size="2",
+                color_scheme="gray",
+            ),
+            rx.form(
+                rx.vstack(
+                    field(
+                        "Name",
+                        rx.input(name="name", max_length=60, required=True, id="view-name"),
+                        T.save_error,
+                    ),
+                    rx.el.fieldset(
+                        rx.el.legend(rx.text("Columns", size="2", weight="medium")),
+                        rx.flex(
+                            *[
+                                rx.checkbox(
+                                    label,
+                                    checked=T.columns.contains(key),
+                                    on_change=lambda v, key=key: T.toggle_column(key, v),
+                                    disabled=key == "name",
+                                )
+                                for key, label in COLUMN_LABELS.items()
+                            ],
+                            gap="12px",
+                            wrap="wrap",
+                        ),
+                        border="none",
+                        padding="0",
+                        margin="0",
+                    ),
+                    rx.hstack(
+                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
+                        rx.button("Save view", type="submit", id="view-save"),
+                        justify="end",
+                        width="100%",
+                    ),
+                    spacing="3",
+                ),
+                on_submit=T.save_view,
+                reset_on_submit=False,
+            ),
+        ),
+        open=T.save_open,
+        on_open_change=T.set_save_open,
     )
 
 
@@ -159,13 +373,23 @@ def _table() -> rx.Component:
         rx.table.root(
             rx.table.header(
                 rx.table.row(
+                    rx.table.column_header_cell(
+                        rx.checkbox(
+                            on_change=T.toggle_page,
+                            aria_label="Select the firms on this page",
+                            id="select-page",
+                        ),
+                        width="32px",
+                    ),
                     _sort_header("Name", "name"),
-                    _sort_header("Status", "status"),
-                    _sort_header("Tier", "tier"),
-                    rx.table.column_header_cell("Primary broker"),
-                    _sort_header("Location", "city"),
-                    rx.table.column_header_cell("Traders", text_align="right"),
-                    _sort_header("Updated", "updated"),
+                    _sort_header("Status", "status", _shown("status")),
+                    _sort_header("Tier", "tier", _shown("tier")),
+                    rx.table.column_header_cell("Primary broker", display=_shown("primary")),
+                    _sort_header("Location", "city", _shown("place")),
+                    rx.table.column_header_cell(
+                        "Traders", text_align="right", display=_shown("traders")
+                    ),
+                    _sort_header("Updated", "updated", _shown("updated")),
                 )
             ),
             rx.table.body(rx.foreach(S.rows, _row)),
@@ -203,12 +427,16 @@ def _new_firm_dialog() -> rx.Component:
     )
 
 
-@app_page("/firms", "Firms", on_load=[S.load])
+@app_page("/firms", "Firms", on_load=[S.load, T.load])
 def firms_page() -> rx.Component:
     return rx.vstack(
         page_header(
             "Firms",
-            rx.text(S.total, " firms", rx.cond(S.archived, " in the archive", "")),
+            rx.text(
+                S.total,
+                rx.cond(S.total == "1", " firm", " firms"),
+                rx.cond(S.archived, " in the archive", ""),
+            ),
             rx.cond(
                 SessionState.perms.contains("data.export"),
                 rx.link(
@@ -233,6 +461,8 @@ def firms_page() -> rx.Component:
         card(
             rx.vstack(
                 _filters(),
+                _views(),
+                _bulk_bar(),
                 rx.cond(
                     S.shown > 0,
                     _table(),
@@ -252,5 +482,7 @@ def firms_page() -> rx.Component:
             )
         ),
         _new_firm_dialog(),
+        _bulk_dialog(),
+        _save_view_dialog(),
         width="100%",
     )

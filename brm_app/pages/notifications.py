@@ -62,7 +62,11 @@ def notifications_page() -> rx.Component:
         ),
         card(
             rx.hstack(
-                rx.switch(checked=S.unread_only, on_change=S.set_unread_only),
+                rx.switch(
+                    checked=S.unread_only,
+                    on_change=S.set_unread_only,
+                    aria_label="Unread only",
+                ),
                 rx.text("Unread only", size="2"),
                 align="center",
             ),

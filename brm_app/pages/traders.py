@@ -91,7 +91,11 @@ def traders_page() -> rx.Component:
     return rx.vstack(
         page_header(
             "Traders",
-            rx.text(S.total, " traders at the firms you can see"),
+            rx.text(
+                S.total,
+                rx.cond(S.total == "1", " trader", " traders"),
+                " at the firms you can see",
+            ),
             rx.cond(
                 SessionState.perms.contains("traders.roles"),
                 rx.button(

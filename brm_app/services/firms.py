@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import sqlalchemy as sa
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
@@ -83,6 +83,8 @@ class FirmQuery:
     archived: bool = False
     sort: str = "name"
     direction: Literal["asc", "desc"] = "asc"
+    # Only these firms (a selection on the list: bulk export); still only those one may see.
+    ids: tuple[int, ...] | None = None
 
 
 # ---- loading with access checks --------------------------------------------------------------
@@ -182,6 +184,8 @@ def list_conditions(db: Session, actor: AnyActor, query: FirmQuery) -> list[Any]
         conds.append(Firm.id.in_(access.covered_firm_ids(actor.user_id)))
     if query.broker_id is not None:
         conds.append(Firm.id.in_(access.covered_firm_ids(require_id(query.broker_id, "broker_id"))))
+    if query.ids is not None:
+        conds.append(col(Firm.id).in_([require_id(i, "ids") for i in query.ids]))
     return conds
 
 

@@ -340,11 +340,30 @@ def unlock(db: Session, *, actor: Actor, user_id: object) -> UserPublic:
     return _public(db, user)
 
 
+# The locales offered on My account ("" is the browser's own): dates, times and numbers.
+LOCALES: dict[str, str] = {
+    "": "The browser's",
+    "en-US": "English (United States)",
+    "en-GB": "English (United Kingdom)",
+    "de-DE": "Deutsch (Deutschland)",
+    "de-CH": "Deutsch (Schweiz)",
+    "fr-FR": "Français (France)",
+    "es-ES": "Español (España)",
+    "it-IT": "Italiano (Italia)",
+    "nl-NL": "Nederlands (Nederland)",
+    "ja-JP": "日本語 (日本)",
+    "zh-CN": "中文 (中国)",
+}
+
+
 def update_profile(
-    db: Session, *, actor: Actor, name: object, time_zone: object = None
+    db: Session, *, actor: Actor, name: object, time_zone: object = None, locale: object = None
 ) -> UserPublic:
-    """Each user's own name and time zone (IANA name; dates and times are shown in it)."""
+    """Each user's own name, time zone (IANA name; dates and times are shown in it) and locale
+    (how dates, times and numbers are written; one of LOCALES, "" for the browser's)."""
     require(actor, Permission.PROFILE_EDIT)
+    if locale is not None and (not isinstance(locale, str) or locale not in LOCALES):
+        raise ValidationFailed("choose one of the locales offered", field="locale")
     if time_zone is not None:
         from brm_app.services.interactions import zone
 
@@ -353,6 +372,8 @@ def update_profile(
     user = _get(db, actor.user_id)
     if time_zone is not None:
         _update_own(db, actor, user, "time_zone", time_zone)
+    if locale is not None:
+        _update_own(db, actor, user, "locale", locale)
     _update_own(db, actor, user, "name", name)
     return _public(db, user)
 

@@ -18,6 +18,14 @@ from brm_app.state.auth import SessionState
 from brm_app.state.base import as_id
 from brm_app.state.password_change import PasswordChangeMixin
 
+BROWSER_LOCALE = "browser"  # the select's value for "" (a select item cannot have an empty value)
+
+
+def _locale_choice(value: object) -> object:
+    if value is None:
+        return None
+    return "" if value == BROWSER_LOCALE else value
+
 
 class AccountState(PasswordChangeMixin, rx.State):
     profile_errors: dict[str, str] = {}
@@ -126,6 +134,7 @@ class AccountState(PasswordChangeMixin, rx.State):
                 write=True,
                 name=form.get("name"),
                 time_zone=form.get("time_zone") or None,
+                locale=_locale_choice(form.get("locale")),
             )
         except ValidationFailed as exc:
             self.profile_errors = self._field_errors(exc) or {"name": exc.message}
@@ -136,6 +145,7 @@ class AccountState(PasswordChangeMixin, rx.State):
         session = await self.get_state(SessionState)
         session.name = updated.name
         self.time_zone = updated.time_zone
+        session.locale, session.time_zone = updated.locale, updated.time_zone
         return rx.toast.success("Profile saved.")
 
     @rx.event

@@ -23,6 +23,7 @@ from brm_app.state.session_guard import (
     session_token_of,
     setup_state,
 )
+from brm_app.state.shell_script import SHELL_JS
 
 
 def _api_path(path: str) -> str:
@@ -139,6 +140,9 @@ class SessionState(ServiceMixin, rx.State):
     # The signed-in user's permissions (rbac.Permission values), to show only usable actions.
     # Every action is still authorized again by the service it calls.
     perms: list[str] = []
+    # How dates, times and numbers are written (BCP 47; "": the browser's own).
+    locale: str = ""
+    time_zone: str = ""  # IANA; "" until loaded (the browser's own)
 
     @rx.var
     def nav_hrefs(self) -> list[str]:
@@ -169,6 +173,8 @@ class SessionState(ServiceMixin, rx.State):
         self.role_label = ROLE_LABELS[Role(profile.role)]
         self.nav = nav
         self.perms = [p.value for p in perms]
+        self.locale, self.time_zone = profile.locale, profile.time_zone
+        return rx.call_script(SHELL_JS)
 
     @rx.event
     async def sign_out(self):

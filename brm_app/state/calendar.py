@@ -17,6 +17,8 @@ from brm_app.state.move_fields import MoveFieldsMixin
 
 VIEWS = {"month", "week", "day", "agenda"}
 AGENDA_DAYS = 30
+# Below this width (CSS px, the phone breakpoint of brm.css) the calendar opens on the agenda.
+PHONE_WIDTH = 768
 
 
 def _item(i: calendar.CalendarItem, tz: ZoneInfo) -> dict[str, Any]:
@@ -50,6 +52,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
     weeks: list[list[dict[str, Any]]] = []  # month: weeks of days
     days: list[dict[str, Any]] = []  # week, day and agenda: the days shown
     loading: bool = False
+    picked: str = ""  # month view on a phone: the day whose items show under the grid
 
     move_open: bool = False
     move_id: int = 0
@@ -78,18 +81,51 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return a, a + timedelta(days=AGENDA_DAYS - 1)
 
     @rx.event
-    async def load(self):
+    async def load(self) -> Any:
+        """Every visit opens on today (not the last month viewed); a phone opens on the agenda
+        unless `?view=` says otherwise (the width is asked of the browser)."""
         params = self.router.url.query_parameters
         view = params.get("view")
+        self.anchor = date.today().isoformat()
+        self.picked = self.anchor
+        self.move_open = False
         if isinstance(view, str) and view in VIEWS:
             self.view = view
-        if not self.anchor:
-            self.anchor = date.today().isoformat()
-        self.move_open = False
+            return await self.refresh()
+        refreshed = await self.refresh()
+        width = rx.call_script("window.innerWidth", callback=CalendarState.opened_at_width)
+        return [width] if refreshed is None else [refreshed, width]
+
+    @rx.event
+    async def opened_at_width(self, width: int | float | str) -> Any:
+        """On a phone the calendar shows the agenda (the month is a grid of dots there)."""
+        try:
+            narrow = 0 < float(width) < PHONE_WIDTH
+        except (TypeError, ValueError):
+            narrow = False
+        if narrow and self.view != "agenda":
+            self.view = "agenda"
         return await self.refresh()
 
     @rx.event
-    async def refresh(self):
+    def pick(self, day: str) -> Any:
+        """Month view on a phone: show that day's items under the grid."""
+        if isinstance(day, str):
+            try:
+                self.picked = date.fromisoformat(day).isoformat()
+            except ValueError:
+                return
+
+    @rx.var
+    def picked_day(self) -> dict[str, Any]:
+        for week in self.weeks:
+            for cell in week:
+                if cell["date"] == self.picked:
+                    return cell
+        return {"date": self.picked, "long": "", "items": []}
+
+    @rx.event
+    async def refresh(self) -> Any:
         start, end = self._range()
         scope = self.scope
         kwargs: dict[str, Any] = {}
@@ -126,11 +162,12 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
                 "date": d.isoformat(),
                 "num": d.day,
                 "label": d.strftime("%a %d %b"),
-                "long": d.strftime("%A %d %B"),
+                "long": f"{d:%A} {d.day} {d:%B}",  # the visible day number in the name
                 "in_month": d.month == a.month,
                 "today": d == today,
                 "past": d < today,
                 "items": by_day.get(d.isoformat(), []),
+                "count": len(by_day.get(d.isoformat(), [])),
             }
 
         span = [start + timedelta(days=i) for i in range((end - start).days + 1)]
@@ -156,14 +193,14 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return "team.view" in session.perms
 
     @rx.event
-    async def set_view(self, value: str | list[str]):
+    async def set_view(self, value: str | list[str]) -> Any:
         if isinstance(value, str) and value in VIEWS:
             self.view = value
             return await self.refresh()
         return None
 
     @rx.event
-    async def set_scope(self, value: str):
+    async def set_scope(self, value: str) -> Any:
         if isinstance(value, str) and (
             value in ("mine", "team") or value in {b["id"] for b in self.brokers}
         ):
@@ -172,7 +209,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return None
 
     @rx.event
-    async def shift(self, direction: int):
+    async def shift(self, direction: int) -> Any:
         if direction not in (-1, 1) or isinstance(direction, bool):
             return None
         a = self._anchor()
@@ -187,12 +224,12 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return await self.refresh()
 
     @rx.event
-    async def today(self):
-        self.anchor = date.today().isoformat()
+    async def today(self) -> Any:
+        self.anchor = self.picked = date.today().isoformat()
         return await self.refresh()
 
     @rx.event
-    async def open_day(self, day: str):
+    async def open_day(self, day: str) -> Any:
         """A click on a day's number: that day's view."""
         try:
             self.anchor = (
@@ -204,7 +241,7 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
         return await self.refresh()
 
     @rx.event
-    def ask_move(self, follow_up_id: int):
+    def ask_move(self, follow_up_id: int) -> Any:
         follow_up_id = as_id(follow_up_id)
         for cell in [c for week in self.weeks for c in week] + self.days:
             for item in cell["items"]:
@@ -216,11 +253,11 @@ class CalendarState(MoveFieldsMixin, ServiceMixin, rx.State):
                     return
 
     @rx.event
-    def set_move_open(self, value: bool):
+    def set_move_open(self, value: bool) -> Any:
         self.move_open = bool(value)
 
     @rx.event
-    async def move(self):
+    async def move(self) -> Any:
         local = self._move_to()
         if local is None:
             self.move_error = "Choose a date and a time."

@@ -210,6 +210,11 @@ class FirmState(TimelineMixin, rx.State):
         traders_error = await self._refresh_traders()
         timeline_error = await self._load_timeline()
         yield traders_error or timeline_error
+        # The command palette's "Log interaction with <firm>" lands here with ?do=log.
+        if self.can_log and self.router.url.query_parameters.get("do") == "log":
+            from brm_app.state.activity import ActivityState
+
+            yield ActivityState.open_log(firm_id, 0, "firm")
 
     def _timeline_target(self) -> dict[str, int]:
         return {"firm_id": self.firm_id}

@@ -127,7 +127,16 @@ class FirmsState(PagedListMixin, rx.State):
             self.coverage = "mine"  # "my firms" by default for brokers
         choices = await self.get_state(FirmBrokersState)
         choices.brokers = [{"id": str(b.user_id), "name": b.name} for b in brokers]
-        return await self._refresh()
+        refreshed = await self._refresh()
+        # The command palette's "New firm" lands here with ?do=new (the service still decides).
+        if params.get("do") == "new" and "firms.create" in await self._perms():
+            self._open_new()
+        return refreshed
+
+    async def _perms(self) -> list[str]:
+        from brm_app.state.auth import SessionState
+
+        return (await self.get_state(SessionState)).perms
 
     async def _refresh(self):
         self.loading = True
@@ -191,6 +200,9 @@ class FirmsState(PagedListMixin, rx.State):
 
     @rx.event
     def open_new(self):
+        self._open_new()
+
+    def _open_new(self) -> None:
         self.form = firm_form_values(None)
         self.errors = {}
         self.form_key += 1

@@ -258,6 +258,7 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Run]] = {
             ("shift", (1,)),
             ("today", ()),
             ("open_day", ("2026-12-01",)),
+            ("opened_at_width", (390,)),
         ]
     },
     (CalendarState, "set_scope"): (

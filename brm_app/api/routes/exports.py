@@ -72,8 +72,24 @@ class UploadOut(BaseModel):
 # ---- shared --------------------------------------------------------------------------------
 
 
-def _firm_query(q, status, tier, covered, broker_id, sort, direction) -> FirmQuery:
+# A selection on the firm list (bulk export): comma-separated firm ids.
+Ids = Annotated[
+    str | None,
+    Query(
+        max_length=5000,
+        pattern=r"^[0-9]{1,12}(,[0-9]{1,12}){0,499}$",
+        description="Only these firms (comma-separated ids, at most 500)",
+    ),
+]
+
+
+def _ids(ids: str | None) -> tuple[int, ...] | None:
+    return tuple(int(i) for i in ids.split(",")) if ids else None
+
+
+def _firm_query(q, status, tier, covered, broker_id, sort, direction, ids=None) -> FirmQuery:
     return FirmQuery(
+        ids=_ids(ids),
         q=q or None,
         status=status,
         tier=tier,
@@ -148,9 +164,11 @@ def export_firms(
     ] = None,
     sort: FirmSort = FirmSort("name"),
     direction: Direction = "asc",
+    ids: Ids = None,
 ) -> StreamingResponse:
-    """Every firm you may see matching the filters of GET /api/v1/firms, as CSV (import format)."""
-    query = _firm_query(q, status, tier, covered, broker_id, sort, direction)
+    """Every firm you may see matching the filters of GET /api/v1/firms, as CSV (import format);
+    `ids` limits it to a selection (the bulk export)."""
+    query = _firm_query(q, status, tier, covered, broker_id, sort, direction, ids)
     return _csv_response(actor, query, bulk.export_firms_csv, bom=False)
 
 
@@ -185,9 +203,10 @@ def browser_export_firms(
     broker_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     sort: FirmSort = FirmSort("name"),
     direction: Direction = "asc",
+    ids: Ids = None,
 ) -> StreamingResponse:
     actor = _cookie_actor(request)
-    query = _firm_query(q, status, tier, covered, broker_id, sort, direction)
+    query = _firm_query(q, status, tier, covered, broker_id, sort, direction, ids)
     # A BOM, so spreadsheet programs open the download as UTF-8.
     return _csv_response(actor, query, bulk.export_firms_csv, bom=True)
 

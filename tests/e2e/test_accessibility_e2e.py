@@ -1,0 +1,211 @@
+"""axe-core on every page, in light and dark, as the role that uses it, and on every dialog in
+light: no serious or critical violation (WCAG 2.2 AA and axe's best practices). One app, one
+browser, the pages looped in one tab per role."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, expect
+
+from tests.e2e.axe import describe, run_axe
+from tests.e2e.conftest import ADMIN_EMAIL, ADMIN_PASSWORD, Server, sign_in
+
+pytestmark = pytest.mark.e2e
+
+DEMO = "brokersync.example"
+PORTAL_EMAIL = "pia.portal@a11y.example"
+PORTAL_PASSWORD = "pia's own passphrase"
+
+
+def demo_password(server: Server) -> str:
+    text = (server.data_dir / "demo-credentials.txt").read_text()
+    return re.search(r"password for all: (\S+)\)", text).group(1)  # type: ignore[union-attr]
+
+
+def _token(api: httpx.Client, email: str, password: str) -> dict[str, str]:
+    r = api.post("/api/v1/auth/token", data={"username": email, "password": password})
+    assert r.status_code == 200, r.text
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+def _world(server: Server) -> dict[str, Any]:
+    """Ids of Ben's records (a firm, a trader, an interaction, a follow-up), and a portal trader."""
+    pw = demo_password(server)
+    with server.api() as api:
+        ben = _token(api, f"ben.broker@{DEMO}", pw)
+        firm = api.get("/api/v1/firms", headers=ben, params={"limit": 1}).json()["items"][0]
+        fid = firm["firm_id"]
+        trader = api.get(f"/api/v1/firms/{fid}/traders", headers=ben).json()["items"][0]
+        interactions = api.get("/api/v1/interactions", headers=ben).json()["items"]
+        follow_ups = api.get("/api/v1/follow-ups", headers=ben).json()["items"]
+        maria = _token(api, f"maria.manager@{DEMO}", pw)
+        r = api.post(
+            f"/api/v1/firms/{fid}/traders",
+            headers=maria,
+            json={"name": "Pia Portal", "email": PORTAL_EMAIL, "permissions": ["portal_access"]},
+        )
+        assert r.status_code in (201, 409), r.text
+        if r.status_code == 201:
+            first = r.json()["portal_initial_password"]
+            own = _token(api, PORTAL_EMAIL, first)
+            r = api.post(
+                "/api/v1/users/me/password",
+                headers=own,
+                json={"current_password": first, "new_password": PORTAL_PASSWORD},
+            )
+            assert r.status_code == 204, r.text
+        return {
+            "password": pw,
+            "firm": fid,
+            "trader": trader["trader_id"],
+            "interaction": interactions[0]["interaction_id"] if interactions else None,
+            "follow_up": follow_ups[0]["follow_up_id"] if follow_ups else None,
+        }
+
+
+def _settle(page: Page) -> None:
+    page.wait_for_selector("#user-menu, #sign-in", timeout=20_000)
+    page.wait_for_load_state("networkidle")
+    page.wait_for_timeout(300)
+
+
+def _dark(page: Page, on: bool) -> None:
+    page.emulate_media(color_scheme="dark" if on else "light")
+    page.wait_for_function(
+        "on => document.documentElement.classList.contains('dark') === on", arg=on, timeout=10_000
+    )
+    page.wait_for_timeout(150)  # the colours' transition
+
+
+def _check_pages(page: Page, base: str, paths: list[str], who: str, problems: list[str]) -> None:
+    for path in paths:
+        page.goto(base + path)
+        _settle(page)
+        for dark in (False, True):
+            _dark(page, dark)
+            found = run_axe(page)
+            problems += describe(f"{who} {path} ({'dark' if dark else 'light'})", found)
+        _dark(page, False)
+
+
+def _check_dialog(page: Page, where: str, open_it: Callable[[], None], problems: list[str]) -> None:
+    open_it()
+    dialog = page.locator("[role=dialog], [role=alertdialog]").last
+    expect(dialog).to_be_visible(timeout=10_000)
+    page.wait_for_timeout(400)  # the opening animation
+    problems += describe(f"dialog {where}", run_axe(page, "[role=dialog], [role=alertdialog]"))
+    page.keyboard.press("Escape")
+    expect(page.locator("[role=dialog], [role=alertdialog]")).to_have_count(0, timeout=10_000)
+
+
+def _session(browser: Browser, base: str, email: str, password: str) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    sign_in(page, base, email, password)
+    return page
+
+
+def test_axe_finds_no_serious_violation_on_any_page_or_dialog(browser: Browser, server: Server):
+    base = server.url
+    w = _world(server)
+    problems: list[str] = []
+    fid = w["firm"]
+
+    # Signed out: the sign-in page.
+    anon = browser.new_context().new_page()
+    anon.goto(base + "/login")
+    _settle(anon)
+    for dark in (False, True):
+        _dark(anon, dark)
+        problems += describe(f"signed out /login ({dark=})", run_axe(anon))
+    anon.context.close()
+
+    # A broker: the book, the calendar, the items, messages.
+    broker = _session(browser, base, f"ben.broker@{DEMO}", w["password"])
+    paths = [
+        "/",
+        "/firms",
+        f"/firms/{fid}",
+        f"/firms/{fid}/portfolio",
+        "/traders",
+        f"/traders/{w['trader']}",
+        "/calendar",
+        "/communications",
+        "/notifications",
+        "/account",
+        "/account/security",
+    ]
+    if w["interaction"]:
+        paths.append(f"/interactions/{w['interaction']}")
+    if w["follow_up"]:
+        paths.append(f"/follow-ups/{w['follow_up']}")
+    _check_pages(broker, base, paths, "broker", problems)
+
+    broker.goto(base + "/firms")
+    _settle(broker)
+    _check_dialog(broker, "new firm", lambda: broker.click("#new-firm"), problems)
+    broker.goto(base + f"/firms/{fid}")
+    _settle(broker)
+    _check_dialog(broker, "edit firm", lambda: broker.click("#edit-firm"), problems)
+    _check_dialog(broker, "add trader", lambda: broker.click("#add-trader"), problems)
+    _check_dialog(broker, "log interaction", lambda: broker.click("#log-interaction"), problems)
+    _check_dialog(broker, "follow-up", lambda: broker.click("#new-follow-up"), problems)
+    broker.goto(base + "/calendar")
+    _settle(broker)
+    _check_dialog(
+        broker, "calendar follow-up", lambda: broker.click("#cal-new-follow-up"), problems
+    )
+    broker.context.close()
+
+    # A manager: the team's calendar, coverage and merge.
+    manager = _session(browser, base, f"maria.manager@{DEMO}", w["password"])
+    _check_pages(manager, base, ["/", "/calendar", "/import"], "manager", problems)
+    manager.goto(base + f"/firms/{fid}")
+    _settle(manager)
+
+    def menu(item: str) -> Callable[[], None]:
+        return lambda: (manager.click("#firm-more"), manager.click(item))
+
+    _check_dialog(manager, "coverage", menu("#open-coverage"), problems)
+    _check_dialog(manager, "merge", menu("#open-merge"), problems)
+    manager.goto(base + "/firms")
+    _settle(manager)
+    _check_dialog(manager, "save view", lambda: manager.click("#save-view"), problems)
+    manager.locator(".firm-select").first.click()
+    _check_dialog(manager, "bulk archive", lambda: manager.click("#bulk-archive"), problems)
+    _check_dialog(manager, "bulk coverage", lambda: manager.click("#bulk-coverage"), problems)
+    _check_dialog(manager, "command palette", lambda: manager.click("#palette-open"), problems)
+    manager.context.close()
+
+    # Compliance: the audit trail and the communication log.
+    compliance = _session(browser, base, f"chris.compliance@{DEMO}", w["password"])
+    _check_pages(compliance, base, ["/", "/audit", "/communications/log"], "compliance", problems)
+    compliance.context.close()
+
+    # An admin: users, settings, jobs, instruments.
+    admin = _session(browser, base, ADMIN_EMAIL, ADMIN_PASSWORD)
+    _check_pages(
+        admin,
+        base,
+        ["/", "/admin/users", "/admin/settings", "/admin/jobs", "/admin/instruments"],
+        "admin",
+        problems,
+    )
+    admin.goto(base + "/admin/users")
+    _settle(admin)
+    _check_dialog(admin, "new user", lambda: admin.click("#new-user"), problems)
+    admin.goto(base + "/admin/instruments")
+    _settle(admin)
+    _check_dialog(admin, "new instrument", lambda: admin.click("#new-instrument"), problems)
+    admin.context.close()
+
+    # A trader on the portal.
+    portal = _session(browser, base, PORTAL_EMAIL, PORTAL_PASSWORD)
+    _check_pages(portal, base, ["/portal", "/account"], "trader", problems)
+    portal.context.close()
+
+    assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)
