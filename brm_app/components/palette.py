@@ -4,9 +4,11 @@ actions; the arrows move the selection, Enter opens it, Escape closes."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
-from brm_app.state.palette import PaletteState as P
+from brm_app.state.palette import PaletteState
 
 _ICONS = {
     "firm": "building-2",
@@ -17,6 +19,9 @@ _ICONS = {
     "instrument": "chart-line",
     "action": "zap",
 }
+
+# Typed as Any: Reflex's stubs type state vars as their Python values.
+P: Any = PaletteState
 
 
 def palette_button() -> rx.Component:
@@ -33,7 +38,7 @@ def palette_button() -> rx.Component:
     )
 
 
-def _option(item, index) -> rx.Component:
+def _option(item: Any, index: Any) -> rx.Component:
     chosen = P.selected == index
     return rx.el.li(
         rx.hstack(

@@ -290,7 +290,9 @@ def local_minutes(value: Any) -> rx.Var[str]:
     from brm_app.state.auth import SessionState
 
     iso = rx.Var.create(value).to(str)
-    locale, tz = SessionState.locale, SessionState.time_zone
+    # Any: Reflex's stubs type state vars as their Python values (str).
+    locale: Any = SessionState.locale
+    tz: Any = SessionState.time_zone
     # Written in the user's locale ("" is the browser's own) and time zone, as a short date and
     # time; one formatter per pair, kept on window, so a long list does not build one per row.
     js = (
@@ -315,7 +317,7 @@ def local_number(value: Any, digits: int = 2) -> rx.Var[str]:
     from brm_app.state.auth import SessionState
 
     num = rx.Var.create(value)
-    locale = SessionState.locale
+    locale: Any = SessionState.locale
     js = (
         "((n, l) => { const x = Number(n); return (n === '' || n === null || isNaN(x)) ? ''"
         f" : x.toLocaleString(l || undefined, {{minimumFractionDigits: 0,"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from brm_app.components.layout import app_page
@@ -148,7 +150,7 @@ def _month() -> rx.Component:
                         ),
                         rx.box(
                             rx.foreach(
-                                day["items"].to(list[dict]),
+                                day["items"].to(list[dict[str, Any]]),
                                 lambda item: rx.hstack(
                                     _chip(item),
                                     _move_button(item),
@@ -189,10 +191,10 @@ def _picked_day() -> rx.Component:
     return rx.box(
         rx.text(day["long"], weight="bold", size="2", margin_bottom="6px"),
         rx.cond(
-            day["items"].to(list[dict]).length() > 0,
+            day["items"].to(list[dict[str, Any]]).length() > 0,
             rx.vstack(
                 rx.foreach(
-                    day["items"].to(list[dict]),
+                    day["items"].to(list[dict[str, Any]]),
                     lambda item: rx.hstack(
                         _chip(item, compact=False),
                         _move_button(item),
@@ -241,10 +243,10 @@ def _day_list(show_empty: bool) -> rx.Component:
                     align="center",
                 ),
                 rx.cond(
-                    day["items"].to(list[dict]).length() > 0,
+                    day["items"].to(list[dict[str, Any]]).length() > 0,
                     rx.vstack(
                         rx.foreach(
-                            day["items"].to(list[dict]),
+                            day["items"].to(list[dict[str, Any]]),
                             lambda item: rx.hstack(
                                 _chip(item, compact=False),
                                 rx.text(

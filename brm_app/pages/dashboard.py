@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from brm_app.components.activity import type_icon
@@ -12,11 +14,11 @@ from brm_app.state.auth import SessionState
 from brm_app.state.dashboard import DashboardState
 
 
-def _event_table(rows, show_who: bool) -> rx.Component:
+def _event_table(rows: Any, show_who: bool) -> rx.Component:
     return table_scroll(_event_table_root(rows, show_who))
 
 
-def _event_table_root(rows, show_who: bool) -> rx.Component:
+def _event_table_root(rows: Any, show_who: bool) -> rx.Component:
     return rx.table.root(
         rx.table.header(
             rx.table.row(

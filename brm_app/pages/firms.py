@@ -19,11 +19,13 @@ from brm_app.components.ui import (
 )
 from brm_app.models.firm import AccountStatus, Tier
 from brm_app.state.auth import SessionState
-from brm_app.state.firm_list_tools import COLUMN_LABELS
-from brm_app.state.firm_list_tools import FirmListToolsState as T
-from brm_app.state.firms import PAGE_SIZE
+from brm_app.state.firm_list_tools import COLUMN_LABELS, FirmListToolsState
+from brm_app.state.firms import PAGE_SIZE, FirmsState
 from brm_app.state.firms import FirmBrokersState as B
-from brm_app.state.firms import FirmsState as S
+
+# Typed as Any: Reflex's stubs type state vars as their Python values (no `.contains`).
+T: Any = FirmListToolsState
+S: Any = FirmsState
 
 STATUS_COLORS = {"Prospect": "blue", "Active": "green", "Inactive": "gray", "Suspended": "red"}
 TIER_COLORS = {"A": "amber", "B": "indigo", "C": "gray"}
@@ -143,7 +145,7 @@ def _filters() -> rx.Component:
     )
 
 
-def _shown(column: str) -> rx.Var:
+def _shown(column: str) -> Any:
     """A column the saved view hides stays in the row (the phone's card labels count cells)."""
     return rx.cond(T.columns.contains(column), "table-cell", "none")
 

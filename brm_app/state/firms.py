@@ -138,7 +138,7 @@ class FirmsState(PagedListMixin, rx.State):
 
         return (await self.get_state(SessionState)).perms
 
-    async def _refresh(self):
+    async def _refresh(self) -> Any:
         self.loading = True
         query, page = self._query(), PageRequest(offset=self.offset, limit=PAGE_SIZE)
         try:
