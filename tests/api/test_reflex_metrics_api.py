@@ -5,6 +5,7 @@ event are counted and logged, and the socket's gauge drops when it closes."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import signal
@@ -94,7 +95,10 @@ def test_websockets_and_reflex_events_are_counted_and_logged(app_server):
         await asyncio.sleep(1)
         return open_text, (await asyncio.to_thread(httpx.get, url + "/metrics")).text
 
-    while_open, after = asyncio.run(tab())
+    # In a thread of its own: a browser test earlier in this worker may have left an event loop
+    # running in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        while_open, after = pool.submit(asyncio.run, tab()).result()
     assert _sample(while_open, "brm_websockets_open") == 1
     assert _sample(while_open, "brm_reflex_events_total", handler=HYDRATE, outcome="ok") == 1
     assert _sample(while_open, "brm_reflex_event_seconds_count", handler=HYDRATE) == 1

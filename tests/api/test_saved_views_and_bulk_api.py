@@ -60,8 +60,8 @@ def test_bulk_archive_coverage_and_export_all_or_nothing(client):
 
     # A broker may not assign coverage; a manager gives three firms the same coverage.
     body = {"action": "assign_coverage", "firm_ids": mine, "primary_broker_id": other.user_id}
-    assert client.post("/api/v1/firms/bulk", json=body, headers=bo).status_code == 403
-    r = client.post("/api/v1/firms/bulk", json=body, headers=mia)
+    assert client.post("/api/v1/bulk/firms", json=body, headers=bo).status_code == 403
+    r = client.post("/api/v1/bulk/firms", json=body, headers=mia)
     assert r.status_code == 200, r.text
     assert r.json() == {"action": "assign_coverage", "count": 3}
     firm = client.get(f"/api/v1/firms/{mine[0]}", headers=mia).json()
@@ -70,15 +70,15 @@ def test_bulk_archive_coverage_and_export_all_or_nothing(client):
     # Archive: one firm the caller may not see and nothing is archived.
     ola = auth(get_token(client, "ola.bulk@test.example"))
     r = client.post(
-        "/api/v1/firms/bulk", json={"action": "archive", "firm_ids": [theirs, 999999]}, headers=ola
+        "/api/v1/bulk/firms", json={"action": "archive", "firm_ids": [theirs, 999999]}, headers=ola
     )
     assert r.status_code == 404
     assert client.get(f"/api/v1/firms/{theirs}", headers=ola).status_code == 200
     r = client.post(
-        "/api/v1/firms/bulk", json={"action": "archive", "firm_ids": [theirs]}, headers=ola
+        "/api/v1/bulk/firms", json={"action": "archive", "firm_ids": [theirs]}, headers=ola
     )
     assert r.status_code == 200 and r.json()["count"] == 1
     assert client.get(f"/api/v1/firms/{theirs}", headers=ola).status_code == 404
-    assert client.post("/api/v1/firms/bulk", json={"action": "archive", "firm_ids": []},
+    assert client.post("/api/v1/bulk/firms", json={"action": "archive", "firm_ids": []},
                        headers=ola).status_code == 422  # fmt: skip
     assert manager.user_id  # the manager exists for the coverage step

@@ -65,6 +65,10 @@ def test_the_app_runs_under_its_policy_and_an_injected_script_does_not(page: Pag
     for path in pages:
         page.goto(base + path)
         page.wait_for_load_state("networkidle")
+        # Rendered (the app shell, or Swagger UI's header): a policy that broke the page fails here.
+        page.wait_for_selector(
+            "#user-menu" if path != "/api/docs" else ".swagger-ui", timeout=30_000
+        )
         assert page.locator("body").inner_text().strip(), path
     assert violations == []
     # Swagger UI started under the docs page's own policy.

@@ -462,7 +462,7 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Run]] = {
 
 UI_ONLY: dict[type, list[str]] = {
     ActivityState: ["set_fu_open", "set_log_open", "set_log_type"],
-    CalendarState: ["ask_move", "set_move_day", "set_move_open", "set_move_time"],
+    CalendarState: ["ask_move", "pick", "set_move_day", "set_move_open", "set_move_time"],
     InteractionPageState: ["set_void_open", "set_void_reason", "toggle_raw"],
     FollowUpPageState: ["set_move_day", "set_move_time"],
     SettingsState: ["set_new_outcome", "set_new_type"],

@@ -133,7 +133,7 @@ def test_my_notification_preferences(database_url):
     tab = Browser(session_token_for(ann.email), "/account")
     tab.fire(PreferencesState, "load")
     kinds = [r["kind"] for r in tab.state(PreferencesState).rows]
-    assert kinds == ["reminder", "overdue", "message", "assigned"]
+    assert kinds == ["reminder", "overdue", "message", "assigned", "review"]
     tab.fire(PreferencesState, "toggle", "message", "sms", True)
     assert "mobile" in tab.state(PreferencesState).error
     tab.fire(

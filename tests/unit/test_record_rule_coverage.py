@@ -66,6 +66,7 @@ NO_RECORD_RULE = {
     "ReviewEvidence": "shown with its review item (which has a rule), never named alone",
     "ReviewScan": "the selection job's own bookmark, never named by a client",
     "RegulatorExport": "whole-book compliance records: REGULATOR_EXPORT sees every one",
+    "SavedView": "the actor's own rows (keyed by their user id)",
     "PortfolioValuation": "kept by the valuation job; read through the portfolio (which has a rule)",
     "ValuationState": "the valuation job's own bookmark per portfolio, never named by a client",
 }

@@ -84,7 +84,9 @@ def _scheduler_check() -> dict[str, Any]:
     }
 
 
-@router.get("/api/health/ready")
+# Not in the OpenAPI document: for load balancers and orchestrators, whose probes read the
+# status code (503 "not ready" is its normal answer while the process starts).
+@router.get("/api/health/ready", include_in_schema=False)
 def ready() -> JSONResponse:
     """Readiness: send traffic here only when the database answers, its migrations are at head,
     Redis answers (when configured) and this process's job runner is turning (when it runs one)."""

@@ -4,7 +4,6 @@ download is recorded). The browser downloads through /api/session with its cooki
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Annotated, Literal
 
 from fastapi import Path, Request
@@ -17,6 +16,7 @@ from brm_app.api.routes.exports import _cookie_actor
 from brm_app.api.routes.params import MAX_ID
 from brm_app.api.schemas import ERRORS
 from brm_app.db import unit_of_work
+from brm_app.models.fields import BodyDay
 from brm_app.services import regulator_export
 from brm_app.services.regulator_export import ExportPublic
 
@@ -30,8 +30,8 @@ class ExportRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
     scope: Literal["firm", "trader", "broker"]
     scope_id: int = Field(ge=1, le=MAX_ID, description="The firm, trader or broker (user) id")
-    date_from: date
-    date_to: date
+    date_from: BodyDay
+    date_to: BodyDay
 
 
 def _zip(name: str, data: bytes) -> Response:

@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from brm_app.api.deps import DB, CurrentActor
 from brm_app.api.router import ApiRouter
-from brm_app.api.routes.params import MAX_ID, NoNul
+from brm_app.api.routes.params import MAX_ID
 from brm_app.api.schemas import ERRORS
+from brm_app.models.fields import name_text
 from brm_app.models.saved_view import VIEW_NAME_MAX, SavedViewPublic
 from brm_app.services import firm_bulk, saved_views
 from brm_app.services.firm_bulk import MAX_SELECTION, BulkResult
@@ -25,7 +26,7 @@ ListName = Literal["firms", "traders"]
 class SavedViewWrite(BaseModel):
     model_config = ConfigDict(extra="forbid")
     list_name: ListName
-    name: Annotated[str, Field(min_length=1, max_length=VIEW_NAME_MAX), NoNul]
+    name: name_text(VIEW_NAME_MAX)  # type: ignore[valid-type]
     settings: dict[str, Any] = Field(
         description="q, status, tier, coverage (all, mine or a broker's id), sort, direction, "
         "columns (the list's column keys, in order)"
@@ -68,7 +69,7 @@ def delete_saved_view(
     return Response(status_code=204)
 
 
-@router.post("/firms/bulk", response_model=BulkResult)
+@router.post("/bulk/firms", response_model=BulkResult)
 def bulk_firms(body: BulkWrite, db: DB, actor: CurrentActor) -> BulkResult:
     """Archive the selected firms, or give them all the same coverage (`primary_broker_id`,
     `secondary_broker_ids`). All or nothing: one firm you may not change and none changes."""
