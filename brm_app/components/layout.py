@@ -267,6 +267,8 @@ def _sidebar() -> rx.Component:
         width=SIDEBAR_WIDTH,
         min_width=SIDEBAR_WIDTH,
         height="100vh",
+        # Many sections (an admin's) overflow a laptop's height: scroll, keep Sign out reachable.
+        overflow_y="auto",
         position="sticky",
         top="0",
         background=rx.color("gray", 2),

@@ -97,7 +97,9 @@ def login() -> rx.Component:
                             type="submit",
                             size="3",
                             width="100%",
-                            disabled=LoginState.busy,
+                            # Not before the page's on_load has run: Reflex queues on_load after
+                            # an event sent earlier, and it would wipe that attempt's error.
+                            disabled=LoginState.busy | ~rx.State.is_hydrated,
                             id="sign-in",
                         ),
                         spacing="4",
