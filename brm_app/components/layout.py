@@ -297,6 +297,7 @@ def _mobile_menu() -> rx.Component:
                     ),
                     _sidebar_body(),
                     height="100%",
+                    overflow_y="auto",
                     position="relative",
                 ),
                 width="80vw",
