@@ -46,6 +46,16 @@ class Rate:
     rate: Decimal
 
 
+@dataclass(frozen=True)
+class DailyRate:
+    """A pair's rate on one day (FX history)."""
+
+    base: str
+    quote: str
+    day: date
+    rate: Decimal
+
+
 class MarketDataProvider(Protocol):
     name: str
 

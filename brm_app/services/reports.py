@@ -103,7 +103,7 @@ def _holdings_at(
     ledger: Ledger = compute(txs, allow_short=True)
     ids = {i for i, p in ledger.positions.items() if p.quantity}
     closes = valuations.closes_of(db, ids)
-    convert = valuations.converter(db, currency)
+    convert = valuations.dated_converter(db, currency, {t.currency for t in txs}).on(day)
     out = []
     for pos in ledger.positions.values():
         if not pos.quantity:
