@@ -334,11 +334,41 @@ def fetch(
     if not instruments:
         return []
     changed = record_quotes(db, provider.latest([i.symbol for i in instruments]))
-    pairs = {(i.currency, r) for i in instruments for r in reporting if i.currency != r}
-    pairs |= {(c, "USD") for c, _ in pairs if c != "USD"}
+    pairs = fx_pairs(instruments, reporting)
     if pairs:
         record_rates(db, provider.fx_rates(sorted(pairs)))
     return changed
+
+
+def fx_pairs(instruments: Iterable[Instrument], reporting: Iterable[str]) -> set[tuple[str, str]]:
+    """The FX pairs these instruments' currencies need: into each reporting currency, and USD."""
+    reporting = tuple(reporting)
+    pairs = {(i.currency, r) for i in instruments for r in reporting if i.currency != r}
+    return pairs | {(c, "USD") for c, _ in pairs if c != "USD"}
+
+
+def backfill_fx_history(
+    db: Session,
+    provider: MarketDataProvider,
+    pairs: Iterable[tuple[str, str]],
+    *,
+    today: date | None = None,
+) -> int:
+    """Two years of FX history for the pairs that have none yet but today's (first start)."""
+    today = today or utcnow().date()
+    d = FxDailyRate
+    todo = []
+    for base, quote in sorted(set(pairs)):
+        older = db.exec(
+            select(col(d.day)).where(d.base == base, d.quote == quote, col(d.day) < today).limit(1)
+        ).first()
+        if older is None:
+            todo.append((base, quote))
+    if not todo:
+        return 0
+    return record_daily_rates(
+        db, provider.fx_history(todo, today - timedelta(days=HISTORY_DAYS), today)
+    )
 
 
 def backfill_history(
