@@ -599,6 +599,14 @@ def interactions_by_month(
     ]
 
 
+def my_interactions(db: Session, *, actor: AnyActor) -> list[MonthCount]:
+    """The actor's own interactions (those they logged as the broker) per month and type over
+    the last 12 months: a broker's chart of their book."""
+    if not isinstance(actor, Actor):
+        raise PermissionDenied("Only a user has interactions of their own.")
+    return interactions_by_month(db, actor=actor, broker_ids=[actor.user_id])
+
+
 def team_csv(report: TeamReport) -> str:
     rows: list[list[Any]] = [
         ["team report", report.as_of],
