@@ -309,7 +309,7 @@ def _recent_card() -> rx.Component:
 
 def _my_interactions_card() -> rx.Component:
     """A broker's interactions per month by type (Plotly follows the light/dark mode)."""
-    return rx.cond(
+    chart: rx.Component = rx.cond(
         DashboardState.own_book,
         card(
             rx.plotly.basic(
@@ -322,6 +322,7 @@ def _my_interactions_card() -> rx.Component:
             min_width="0",
         ),
     )
+    return chart
 
 
 @app_page("/", "Dashboard", on_load=[DashboardState.load])

@@ -272,7 +272,7 @@ def import_fx_rates(
     have = {
         (b, q, d)
         for b, q, d in db.exec(
-            select(FxDailyRate.base, FxDailyRate.quote, FxDailyRate.day).where(
+            select(col(FxDailyRate.base), col(FxDailyRate.quote), col(FxDailyRate.day)).where(
                 col(FxDailyRate.base).in_({k[0] for k in keys}),
                 col(FxDailyRate.quote).in_({k[1] for k in keys}),
                 col(FxDailyRate.day).in_({k[2] for k in keys}),
