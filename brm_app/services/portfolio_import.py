@@ -279,15 +279,14 @@ def import_fx_rates(
             )
         ).all()
     }
-    created = len(keys - have)
+    # New days, and days that had a rate (replaced, even by the same one).
+    created, updated = len(keys - have), len(keys & have)
     if dry_run:
-        return ImportResult(rows=len(parsed), created=created, dry_run=True)
-    written = market_data.record_daily_rates(
-        db, [DailyRate(r.base, r.quote, r.date, r.rate) for r in parsed]
-    )
+        return ImportResult(rows=len(parsed), created=created, updated=updated, dry_run=True)
+    market_data.record_daily_rates(db, [DailyRate(r.base, r.quote, r.date, r.rate) for r in parsed])
     audit.record(
         db, actor=actor, action="fx_rates.import", entity="fx_rates", entity_id=None,
         changes={"rows": len(parsed), "first_day": min(r.date for r in parsed).isoformat(),
                  "last_day": max(r.date for r in parsed).isoformat()},
     )  # fmt: skip
-    return ImportResult(rows=len(parsed), created=created, updated=max(0, written - created))
+    return ImportResult(rows=len(parsed), created=created, updated=updated)

@@ -118,7 +118,7 @@ def test_fx_history_import_checks_every_row_keeps_it_and_is_for_admins(client, d
     assert audit_count() == events + 1
     again = body.replace(b"1.09", b"1.1")
     r = client.post(url, content=again, headers={**desk.h["admin"], **CSV})
-    assert (r.json()["created"], r.json()["updated"]) == (0, 1)
+    assert (r.json()["created"], r.json()["updated"]) == (0, 2)
     with unit_of_work() as db:
         h = market_data.fx_history(db, {"EUR"})
     assert h.rate("EUR", "USD", date(2026, 3, 2)) == Decimal("1.0842")
