@@ -316,7 +316,7 @@ def _my_interactions_card() -> rx.Component:
                 data=DashboardState.my_interactions_fig,
                 use_resize_handler=True,
                 config={"displaylogo": False, "responsive": True},
-                style={"width": "100%", "height": "280px"},
+                style={"width": "100%", "height": "340px"},
                 id="chart-my-interactions",
             ),
             min_width="0",
