@@ -45,6 +45,7 @@ class Feed:
         self._held: list[Instrument] = []
         self._held_at = 0.0
         self._backfilled: set[int] = set()
+        self._fx_backfilled: set[tuple[str, str]] = set()
         self._held_until: datetime | None = None
 
     def take_lease(self, now: datetime | None = None) -> bool:
@@ -106,6 +107,13 @@ class Feed:
             if added:
                 log.info("stored %s daily closes for %s instruments", added, len(todo))
             self._backfilled |= {i.id for i in todo if i.id is not None}
+        pairs = market_data.fx_pairs(held, self.reporting) - self._fx_backfilled
+        if pairs:
+            with unit_of_work(write=True) as db:
+                added = market_data.backfill_fx_history(db, self.provider, pairs)
+            if added:
+                log.info("stored %s daily FX rates for %s pairs", added, len(pairs))
+            self._fx_backfilled |= pairs
         with unit_of_work(write=True) as db:
             return market_data.fetch(db, self.provider, held, self.reporting)
 

@@ -162,6 +162,10 @@ def interactions_by_month(
     for c in counts:
         by_type[c.interaction_type][c.month] = c.count
     fig = go.Figure(layout=_layout(title, barmode="stack", hovermode="closest"))
+    # One tick per month under its bar ("Nov 2026"), not plotly's own day ticks ("Oct 31").
+    fig.update_xaxes(dtick="M1", tickformat="%b %Y")
+    # A type per legend entry: small, so on a phone the legend leaves room for the bars.
+    fig.update_layout(legend={"font": {"size": 10}, "itemwidth": 30, "tracegroupgap": 0})
     for kind in sorted(by_type):
         fig.add_trace(go.Bar(x=months, y=[by_type[kind].get(m, 0) for m in months], name=kind))
     return fig

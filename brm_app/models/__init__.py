@@ -41,6 +41,7 @@ from brm_app.models.performance import PortfolioValuation, ValuationState
 from brm_app.models.portfolio import (
     ApiKey,
     DailyClose,
+    FxDailyRate,
     FxRate,
     Instrument,
     InstrumentPrice,
@@ -70,6 +71,7 @@ __all__ = [
     "FirmCoverage",
     "FollowUp",
     "FollowUpTrader",
+    "FxDailyRate",
     "FxRate",
     "InboundTriage",
     "Instrument",

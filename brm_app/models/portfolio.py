@@ -234,6 +234,20 @@ class FxRate(SQLModel, table=True):
     as_of: datetime = Field(sa_type=UTCDateTime)
 
 
+class FxDailyRate(SQLModel, table=True):
+    """FX history: one rate per pair and day (1 `base` costs `rate` `quote`), from the feed's
+    history, each day's last tick and CSV imports; the performance series convert each day at
+    that day's rate (services.market_data.FxHistory)."""
+
+    __tablename__ = "fx_daily_rates"
+    __table_args__ = {"extend_existing": True}
+
+    base: str = Field(max_length=3, primary_key=True)
+    quote: str = Field(max_length=3, primary_key=True)
+    day: date = Field(primary_key=True)
+    rate: Decimal = Field(sa_type=ExactDecimal)
+
+
 class ApiKey(SQLModel, table=True):
     """A service account's key: stored as a SHA-256 hash (the key is 32 random bytes, shown once),
     limited to its scopes and, when `firm_ids` is set, to those firms; revoked, never deleted."""

@@ -19,7 +19,7 @@ from brm_app.components.ui import (
     shown_once_dialog,
 )
 from brm_app.models.portfolio import AssetClass
-from brm_app.state.admin_instruments import PAGE_SIZE, InstrumentsState
+from brm_app.state.admin_instruments import PAGE_SIZE, FxImportState, InstrumentsState
 
 # The state's vars as the Vars they are on the class (mypy sees their Python types).
 S: Any = InstrumentsState
@@ -172,6 +172,13 @@ def admin_instruments() -> Any:
                     id="import-instruments",
                 ),
                 rx.button(
+                    rx.icon("upload", size=14),
+                    "Import FX rates",
+                    variant="soft",
+                    on_click=FxImportState.open_import,
+                    id="import-fx-rates",
+                ),
+                rx.button(
                     rx.icon("plus", size=14),
                     "New instrument",
                     on_click=S.open_new,
@@ -189,6 +196,16 @@ def admin_instruments() -> Any:
             "A symbol that exists is updated.",
             columns="symbol, name, asset_class, currency, isin, exchange, active",
             prefix="instruments-import",
+        ),
+        csv_import_dialog(
+            FxImportState,
+            input_id="fx-rates-file",
+            title="Import FX rates",
+            description="Daily FX history: 1 base costs rate quote on that date. Every row is "
+            "checked first; nothing changes unless all rows pass. A day's rate replaces what "
+            "that day had; performance is recomputed from the earliest day imported.",
+            columns="date, base, quote, rate (e.g. 2026-03-02, EUR, USD, 1.0842)",
+            prefix="fx-import",
         ),
         card(
             rx.input(

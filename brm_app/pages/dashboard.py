@@ -307,6 +307,24 @@ def _recent_card() -> rx.Component:
     )
 
 
+def _my_interactions_card() -> rx.Component:
+    """A broker's interactions per month by type (Plotly follows the light/dark mode)."""
+    chart: rx.Component = rx.cond(
+        DashboardState.own_book,
+        card(
+            rx.plotly.basic(
+                data=DashboardState.my_interactions_fig,
+                use_resize_handler=True,
+                config={"displaylogo": False, "responsive": True},
+                style={"width": "100%", "height": "340px"},
+                id="chart-my-interactions",
+            ),
+            min_width="0",
+        ),
+    )
+    return chart
+
+
 @app_page("/", "Dashboard", on_load=[DashboardState.load])
 def dashboard() -> rx.Component:
     return rx.vstack(
@@ -331,6 +349,7 @@ def dashboard() -> rx.Component:
                 width="100%",
             ),
         ),
+        _my_interactions_card(),
         rx.grid(
             card(
                 rx.hstack(

@@ -4,7 +4,8 @@
   same seed gives the same history and the same ticks; two years of daily closes on request.
 - `csv`: reads the prices a market data module publishes as CSV (a file path or an http(s) URL)
   with the columns `symbol,price` and optionally `prev_close` and `date`: rows with a date are
-  daily closes, rows whose symbol is `BASE/QUOTE` (EUR/USD) are FX rates.
+  daily closes, rows whose symbol is `BASE/QUOTE` (EUR/USD) are FX rates (with a date: FX
+  history).
 - `off`: no prices at all (tests, and deployments that only book trades).
 Swapping one for another changes no other code: bootstrap builds the one the settings name.
 """
@@ -46,6 +47,16 @@ class Rate:
     rate: Decimal
 
 
+@dataclass(frozen=True)
+class DailyRate:
+    """A pair's rate on one day (FX history)."""
+
+    base: str
+    quote: str
+    day: date
+    rate: Decimal
+
+
 class MarketDataProvider(Protocol):
     name: str
 
@@ -61,6 +72,12 @@ class MarketDataProvider(Protocol):
         """The newest rate of each (base, quote) pair it knows."""
         ...
 
+    def fx_history(
+        self, pairs: Iterable[tuple[str, str]], start: date, end: date
+    ) -> list[DailyRate]:
+        """Each pair's rate on the business days from start to end, inclusive."""
+        ...
+
 
 class NoMarketData:
     name = "off"
@@ -72,6 +89,11 @@ class NoMarketData:
         return []
 
     def fx_rates(self, pairs: Iterable[tuple[str, str]]) -> list[Rate]:
+        return []
+
+    def fx_history(
+        self, pairs: Iterable[tuple[str, str]], start: date, end: date
+    ) -> list[DailyRate]:
         return []
 
 
@@ -167,6 +189,37 @@ class SimulatedMarketData:
                 )
         return out
 
+    def _usd_per_history(self, currency: str) -> dict[date, float]:
+        """USD per unit of `currency` on business days: a random walk (7% a year) that ends at
+        today's level, so the history meets the latest rate; always the same path."""
+        if currency == "USD":
+            return {}
+        digest = hashlib.sha256(f"{self.seed}:fx:{currency}".encode()).digest()
+        rng = random.Random(int.from_bytes(digest[:8], "big"))
+        end, day, level, path = self._end(), self._end() - timedelta(days=800), 1.0, []
+        while day <= end:
+            if day.weekday() < 5:
+                level *= math.exp(0.07 * math.sqrt(1 / 252) * rng.gauss(0, 1))
+                path.append((day, level))
+            day += timedelta(days=1)
+        scale = _USD_PER[currency] / path[-1][1]
+        return {d: v * scale for d, v in path}
+
+    def fx_history(
+        self, pairs: Iterable[tuple[str, str]], start: date, end: date
+    ) -> list[DailyRate]:
+        out = []
+        for base, quote in pairs:
+            if base not in _USD_PER or quote not in _USD_PER or base == quote:
+                continue
+            b, q = self._usd_per_history(base), self._usd_per_history(quote)
+            days = sorted(set(b) | set(q)) if b or q else []
+            for d in days:
+                if start <= d <= end:
+                    value = b.get(d, 1.0) / q.get(d, 1.0)
+                    out.append(DailyRate(base, quote, d, Decimal(str(round(value, 6)))))
+        return out
+
 
 class CsvMarketData:
     """Prices published as CSV by a market data module: read on every call (it is the module's
@@ -229,3 +282,23 @@ class CsvMarketData:
                 base, quote = symbol.split("/")
                 out.append(Rate(base, quote, price))
         return out
+
+    def fx_history(
+        self, pairs: Iterable[tuple[str, str]], start: date, end: date
+    ) -> list[DailyRate]:
+        """`EUR/USD` rows with a date."""
+        wanted = {f"{b}/{q}" for b, q in pairs}
+        out = []
+        for row in self._rows():
+            symbol = (row.get("symbol") or "").strip().upper()
+            price = self._decimal(row.get("price"))
+            if symbol not in wanted or price is None:
+                continue
+            try:
+                day = date.fromisoformat((row.get("date") or "").strip())
+            except ValueError:
+                continue
+            if start <= day <= end:
+                base, quote = symbol.split("/")
+                out.append(DailyRate(base, quote, day, price))
+        return sorted(out, key=lambda r: (r.base, r.quote, r.day))

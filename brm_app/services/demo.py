@@ -396,9 +396,9 @@ def load_portfolios(db: Session, *, seed: int | None = None) -> int:
         closes[symbol] = {c.day: c.close for c in history}
     market_data.record_quotes(db, feed.latest([s[0] for s in DEMO_INSTRUMENTS]))
     currencies = sorted({s[3] for s in DEMO_INSTRUMENTS})
-    market_data.record_rates(
-        db, feed.fx_rates([(c, q) for c in currencies for q in ("USD", "EUR", "GBP") if c != q])
-    )
+    fx_pairs = [(c, q) for c in currencies for q in ("USD", "EUR", "GBP") if c != q]
+    market_data.backfill_fx_history(db, feed, fx_pairs, today=today)
+    market_data.record_rates(db, feed.fx_rates(fx_pairs))
 
     def close_on(symbol: str, day: date) -> tuple[date, Decimal | None]:
         series = closes[symbol]

@@ -5,7 +5,7 @@ Rules: who may read it is who may see the firm's portfolio (services.portfolios.
 `portfolios.view`): coverage for brokers, everything for managers and admins, a portal trader
 their own firm's with `view_portfolio`. The figures come from the daily valuation table
 (services.valuations) and the pure functions of services.performance_math; the benchmark is an
-active instrument, its closes converted to the firm's reporting currency.
+active instrument, its closes converted to the firm's reporting currency at each day's FX rate.
 """
 
 from __future__ import annotations
@@ -120,13 +120,12 @@ def get_performance(
                 DailyClose.instrument_id == bench.id, col(DailyClose.day) <= end
             )
         ).all()
-        convert = valuations.converter(db, rep)
-        rows = [(d, convert(c, bench.currency)) for d, c in closes]
-        converted = [(d, c) for d, c in rows if c is not None]
         # From the close before the period's first day (the portfolio's start when it began
         # inside the period).
         start = w.base.day if w.base else days[0] - timedelta(days=1)
-        bench_returns = pm.benchmark_series(days, converted, start)
+        bench_returns = pm.benchmark_series(
+            days, _converted_closes(db, closes, bench.currency, rep, [start, *days]), start
+        )
         bench_total = bench_returns[-1]
     cumulative = [r for r in _cumulative(w)]
     dd = pm.drawdowns(w)
@@ -181,6 +180,25 @@ def get_performance(
         points_total=len(days),
         **_composition(db, current, rep),
     )
+
+
+def _converted_closes(
+    db: Session, closes: Any, currency: str, rep: str, days: list[date]
+) -> list[tuple[date, Decimal]]:
+    """The benchmark's value on each of `days` in the reporting currency: its last close on or
+    before the day, at that day's FX rate (so a day without a close still moves with the
+    rate)."""
+    rows = sorted((d, c) for d, c in closes)
+    if currency == rep:
+        return rows
+    convert = valuations.dated_converter(db, rep, {currency})
+    out = []
+    for d in days:
+        close = pm.close_on(rows, d)
+        value = convert.on(d)(close, currency) if close is not None else None
+        if value is not None:
+            out.append((d, value))
+    return out
 
 
 def _cumulative(w: pm.Window) -> list[float]:

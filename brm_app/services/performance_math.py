@@ -222,14 +222,14 @@ def benchmark_series(
         return out
     start_day = base_day if base_day is not None else days[0]
     # No close yet on the base day: from the first day's close.
-    base = _close_on(rows, start_day) or _close_on(rows, days[0])
+    base = close_on(rows, start_day) or close_on(rows, days[0])
     for d in days:
-        c = _close_on(rows, d)
+        c = close_on(rows, d)
         out.append(float(c / base - 1) if (c is not None and base) else None)
     return out
 
 
-def _close_on(rows: Sequence[tuple[date, Decimal]], day: date) -> Decimal | None:
+def close_on(rows: Sequence[tuple[date, Decimal]], day: date) -> Decimal | None:
     import bisect
 
     k = bisect.bisect_right(rows, (day, Decimal("Infinity")))

@@ -1,5 +1,5 @@
-"""CSV imports: a trade blotter into a firm's portfolio (brokers without an OMS), and the
-instrument master (admins).
+"""CSV imports: a trade blotter into a firm's portfolio (brokers without an OMS), the
+instrument master and FX history (admins).
 
 Rules: the whole file is checked first, and booked only when every row passes (a file with a
 bad row changes nothing and names each bad row and field, up to 50); blotter rows pass the same
@@ -13,15 +13,26 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic import Field as PField
 from sqlmodel import Session, col, select
 
 from brm_app import events
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
-from brm_app.models.portfolio import Instrument, InstrumentWrite, TransactionWrite, TxSource
+from brm_app.models.fields import BodyDay
+from brm_app.models.portfolio import (
+    Amount,
+    Currency,
+    FxDailyRate,
+    Instrument,
+    InstrumentWrite,
+    TransactionWrite,
+    TxSource,
+)
 from brm_app.models.trader import Trader
-from brm_app.services import audit, instruments, portfolios
+from brm_app.providers.market_data import DailyRate
+from brm_app.services import audit, instruments, market_data, portfolios
 from brm_app.services.bulk import csv_format
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.ledger import Oversold, compute
@@ -34,6 +45,23 @@ BLOTTER_COLUMNS = (
     "currency", "fees", "trader", "note",
 )  # fmt: skip
 INSTRUMENT_COLUMNS = ("symbol", "name", "asset_class", "currency", "isin", "exchange", "active")
+FX_COLUMNS = ("date", "base", "quote", "rate")
+
+
+class FxRateRow(BaseModel):
+    """One day's rate of a pair: 1 `base` costs `rate` `quote`."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    date: BodyDay
+    base: Currency
+    quote: Currency
+    rate: Amount = PField(gt=0)
+
+    @model_validator(mode="after")
+    def _two_currencies(self) -> FxRateRow:
+        if self.base == self.quote:
+            raise ValueError("base and quote must differ")
+        return self
 
 
 class ImportResult(BaseModel):
@@ -217,3 +245,48 @@ def _store_instruments(
             for k, v in errors.items():
                 problems.setdefault(f"row {number}: {k}", v)
     return created, updated
+
+
+def import_fx_rates(
+    db: Session, *, actor: AnyActor, data: object, dry_run: bool = False
+) -> ImportResult:
+    """FX history from CSV (admins): columns date, base, quote, rate (1 base costs `rate`
+    quote). A day's rate replaces what that day had; whole or not at all; the valuations from the
+    earliest day imported are rebuilt by their job. `dry_run` only checks."""
+    require(actor, Permission.INSTRUMENTS_MANAGE)
+    rows = _Rows.of(data, FX_COLUMNS)
+    parsed: list[FxRateRow] = []
+    problems: dict[str, str] = {}
+    for number, values in rows:
+        try:
+            parsed.append(FxRateRow.model_validate(values))
+        except ValidationError as exc:
+            for k, v in pydantic_errors(exc).items():
+                problems.setdefault(f"row {number}: {k}", v)
+        if len(problems) >= MAX_REPORTED:
+            break
+    _fail(problems)
+    if not parsed:
+        raise ValidationFailed("The file has no rows.", field="file")
+    keys = {(r.base, r.quote, r.date) for r in parsed}
+    have = {
+        (b, q, d)
+        for b, q, d in db.exec(
+            select(col(FxDailyRate.base), col(FxDailyRate.quote), col(FxDailyRate.day)).where(
+                col(FxDailyRate.base).in_({k[0] for k in keys}),
+                col(FxDailyRate.quote).in_({k[1] for k in keys}),
+                col(FxDailyRate.day).in_({k[2] for k in keys}),
+            )
+        ).all()
+    }
+    # New days, and days that had a rate (replaced, even by the same one).
+    created, updated = len(keys - have), len(keys & have)
+    if dry_run:
+        return ImportResult(rows=len(parsed), created=created, updated=updated, dry_run=True)
+    market_data.record_daily_rates(db, [DailyRate(r.base, r.quote, r.date, r.rate) for r in parsed])
+    audit.record(
+        db, actor=actor, action="fx_rates.import", entity="fx_rates", entity_id=None,
+        changes={"rows": len(parsed), "first_day": min(r.date for r in parsed).isoformat(),
+                 "last_day": max(r.date for r in parsed).isoformat()},
+    )  # fmt: skip
+    return ImportResult(rows=len(parsed), created=created, updated=updated)

@@ -103,7 +103,7 @@ def _holdings_at(
     ledger: Ledger = compute(txs, allow_short=True)
     ids = {i for i, p in ledger.positions.items() if p.quantity}
     closes = valuations.closes_of(db, ids)
-    convert = valuations.converter(db, currency)
+    convert = valuations.dated_converter(db, currency, {t.currency for t in txs}).on(day)
     out = []
     for pos in ledger.positions.values():
         if not pos.quantity:
@@ -597,6 +597,14 @@ def interactions_by_month(
     return [
         MonthCount(month=mo, interaction_type=k, count=n) for (mo, k), n in sorted(counts.items())
     ]
+
+
+def my_interactions(db: Session, *, actor: AnyActor) -> list[MonthCount]:
+    """The actor's own interactions (those they logged as the broker) per month and type over
+    the last 12 months: a broker's chart of their book."""
+    if not isinstance(actor, Actor):
+        raise PermissionDenied("Only a user has interactions of their own.")
+    return interactions_by_month(db, actor=actor, broker_ids=[actor.user_id])
 
 
 def team_csv(report: TeamReport) -> str:

@@ -9,8 +9,10 @@ Conventions (the README's "Portfolio performance" section):
 - a holding is valued at its instrument's last close on or before the day (as traded, not split
   adjusted: a split multiplies the quantity on its date), or at its average cost before its
   first close;
-- everything is converted to the reporting currency at the FX rates given (the latest stored:
-  the database keeps no FX history), so a day's figures are in one currency;
+- everything is converted to the reporting currency at the day's FX rates (services.market_data
+  FxHistory; a plain converter means the same rates every day), so a day's figures are in one
+  currency; an external flow in another currency counts at its day's rate, and a later move of
+  that rate is a gain or loss, not a flow;
 - the TWR index starts at 1 and is linked geometrically: I_d = I_{d-1} * (1 + r_d); a day with
   nothing invested (V_{d-1} + F_d <= 0) has r_d = 0.
 """
@@ -22,6 +24,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Protocol
 
 from brm_app.models.portfolio import TxKind
 from brm_app.services.ledger import ZERO, Ledger, Tx, compute
@@ -29,6 +32,12 @@ from brm_app.services.ledger import ZERO, Ledger, Tx, compute
 EXTERNAL = (TxKind.DEPOSIT, TxKind.WITHDRAWAL, TxKind.TRANSFER_IN, TxKind.TRANSFER_OUT)
 # amount in `currency` -> amount in the reporting currency (None: no rate)
 Converter = Callable[[Decimal, str], Decimal | None]
+
+
+class DayConverter(Protocol):
+    """The converter of each day (FX history): market_data.DatedConverter."""
+
+    def on(self, day: date) -> Converter: ...
 
 
 @dataclass(frozen=True)
@@ -100,10 +109,15 @@ def _rep(convert: Converter, amounts: dict[str, Decimal]) -> Decimal:
     return sum(((convert(v, c) or ZERO) for c, v in amounts.items() if v), start=ZERO)
 
 
+def _added(now: dict[str, Decimal], before: dict[str, Decimal]) -> dict[str, Decimal]:
+    """What was contributed since `before`, per currency."""
+    return {c: v - before.get(c, ZERO) for c, v in now.items() if v != before.get(c, ZERO)}
+
+
 def value_series(
     transactions: Iterable[FlowTx],
     closes: Closes,
-    convert: Converter,
+    convert: Converter | DayConverter,
     *,
     through: date,
     start: date | None = None,
@@ -135,28 +149,30 @@ def value_series(
     prev_value = before.value if before else ZERO
     index = before.twr_index if before else 1.0
     peak = max(1.0, index / (1.0 + before.drawdown)) if before else 1.0
-    contributed = _rep(convert, ledger.contributions)
+    same_rates = convert if not hasattr(convert, "on") else None
+    contributed = dict(ledger.contributions)
     out: list[DayValue] = []
     for day in days:
+        conv: Converter = same_rates or convert.on(day)  # type: ignore[union-attr]
         todays = []
         while k < len(txs) and _effective_day(txs[k]) <= day:
             todays.append(_as_ledger_tx(txs[k]))
             k += 1
         if todays:
             compute(todays, allow_short=True, start=ledger)
-        now_contributed = _rep(convert, ledger.contributions)
-        flow = now_contributed - contributed
-        contributed = now_contributed
+        # Only the day's new contributions, at the day's rates.
+        flow = _rep(conv, _added(ledger.contributions, contributed))
+        contributed = dict(ledger.contributions)
         mv = cost = realized = ZERO
         for pos in ledger.positions.values():
-            realized += convert(pos.realized, pos.currency) or ZERO
+            realized += conv(pos.realized, pos.currency) or ZERO
             if pos.quantity == 0:
                 continue
             price = closes.on(pos.instrument_id, day)
             native = pos.quantity * price if price is not None else pos.cost
-            mv += convert(native, pos.currency) or ZERO
-            cost += convert(pos.cost, pos.currency) or ZERO
-        cash = _rep(convert, ledger.cash)
+            mv += conv(native, pos.currency) or ZERO
+            cost += conv(pos.cost, pos.currency) or ZERO
+        cash = _rep(conv, ledger.cash)
         value = mv + cash
         base = prev_value + flow
         r = float(value / base - 1) if base > 0 else 0.0

@@ -63,6 +63,11 @@ def converter(db: Session, currency: str) -> Converter:
     return convert
 
 
+def dated_converter(db: Session, currency: str, currencies: set[str]) -> market_data.DatedConverter:
+    """Amounts in `currencies` into `currency` at each day's rates (the FX history)."""
+    return market_data.fx_history(db, {*currencies, currency}).to(currency)
+
+
 def flow_txs(db: Session, portfolio_id: int) -> list[FlowTx]:
     t = PortfolioTransaction
     rows = db.exec(
@@ -111,7 +116,7 @@ def compute(
     assert pid is not None
     txs = flow_txs(db, pid)
     closes = closes_of(db, {f.tx.instrument_id for f in txs if f.tx.instrument_id})
-    convert = converter(db, _reporting(db, portfolio))
+    convert = dated_converter(db, _reporting(db, portfolio), {f.tx.currency for f in txs})
     before = None
     if start is not None:
         row = db.exec(

@@ -207,3 +207,11 @@ class InstrumentsState(CsvImportMixin, PagedListMixin, rx.State):
             return self._error_event(exc)
         await self._refresh()
         return rx.toast.success("API key revoked.")
+
+
+class FxImportState(CsvImportMixin, rx.State):
+    """FX history from CSV on the instruments page (CsvImportMixin): admins only (the service
+    says so). The performance series convert each day at its imported rate."""
+
+    def _imp_service(self, db: Session, actor: Actor, data: bytes, dry_run: bool) -> ImportResult:
+        return portfolio_import.import_fx_rates(db, actor=actor, data=data, dry_run=dry_run)

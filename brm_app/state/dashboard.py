@@ -5,11 +5,20 @@ from __future__ import annotations
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import plotly.graph_objects as go
 import reflex as rx
 
 from brm_app.auth.rbac import Permission, has
+from brm_app.components import charts
 from brm_app.models.follow_up import FollowUpStatus
-from brm_app.services import capabilities, dashboard, follow_ups, interactions, relationship
+from brm_app.services import (
+    capabilities,
+    dashboard,
+    follow_ups,
+    interactions,
+    relationship,
+    reports,
+)
 from brm_app.services.errors import DomainError
 from brm_app.services.follow_ups import FollowUpQuery
 from brm_app.services.interactions import InteractionQuery
@@ -50,6 +59,8 @@ class DashboardState(ServiceMixin, rx.State):
     my_follow_ups: list[dict[str, Any]] = []
     overdue_count: int = 0
     recent: list[dict[str, Any]] = []
+    # A broker's own interactions per month by type (managers have the team report).
+    my_interactions_fig: go.Figure = go.Figure()
 
     @rx.event
     async def load(self):
@@ -109,7 +120,8 @@ class DashboardState(ServiceMixin, rx.State):
                 page=PageRequest(limit=6),
             )
             tz = interactions.user_zone_name(db, actor)
-            return due, fus, overdue, recent, tz, caps
+            mine_by_month = reports.my_interactions(db, actor=actor) if caps.own_book else []
+            return due, fus, overdue, recent, tz, caps, mine_by_month
 
         try:
             result = await self._call(fetch)
@@ -118,8 +130,12 @@ class DashboardState(ServiceMixin, rx.State):
         self.works_book = result is not None
         if result is None:
             return
-        due, fus, overdue, recent, tz, caps = result
+        due, fus, overdue, recent, tz, caps, mine_by_month = result
         self.own_book, self.team_view = caps.own_book, caps.team_follow_ups
+        if caps.own_book:
+            self.my_interactions_fig = charts.interactions_by_month(
+                mine_by_month, "My interactions per month"
+            )
         zone = ZoneInfo(tz)
         self.due = [
             {

@@ -5,14 +5,17 @@ opens only POST /oms/executions: 401 everywhere else)."""
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
+
 import pytest
 from sqlmodel import func, select
 
 from brm_app.db import unit_of_work
 from brm_app.models.firm import FirmWrite
-from brm_app.models.portfolio import Instrument, PortfolioTransaction
+from brm_app.models.portfolio import FxDailyRate, Instrument, PortfolioTransaction
 from brm_app.models.trader import TraderPermission, TraderWrite
-from brm_app.services import firms, portfolios, traders
+from brm_app.services import firms, market_data, portfolios, traders
 from tests.api.matrix_support import audit_count, call, token_headers
 from tests.api.test_portfolios_api import API, Desk
 
@@ -91,6 +94,37 @@ def test_instrument_preview_keeps_nothing(client, desk):
     assert {e["field"] for e in r.json()["errors"]} == {"row 4: asset_class"}
 
 
+def test_fx_history_import_checks_every_row_keeps_it_and_is_for_admins(client, desk):
+    url = f"{API}/fx-rate-imports"
+    body = b"date,base,quote,rate\n2026-03-02,EUR,USD,1.0842\n2026-03-03,eur,usd,1.09\n"
+    events = audit_count()
+    r = client.post(
+        url, params={"dry_run": "true"}, content=body, headers={**desk.h["admin"], **CSV}
+    )
+    assert r.status_code == 200, r.text
+    assert (r.json()["rows"], r.json()["created"], r.json()["dry_run"]) == (2, 2, True)
+    assert _count(FxDailyRate) == 0 and audit_count() == events
+    bad = body + b"2026-02-30,EUR,USD,1.1\n2026-03-04,EUR,EUR,1\n2026-03-05,EUR,USD,-1\n"
+    r = client.post(url, content=bad, headers={**desk.h["admin"], **CSV})
+    assert r.status_code == 422
+    fields = {e["field"] for e in r.json()["errors"]}
+    assert {"row 4: date", "row 6: rate"} <= fields and any("row 5" in f for f in fields)
+    assert _count(FxDailyRate) == 0
+    for who in ("broker", "other"):
+        r = client.post(url, content=body, headers={**desk.h[who], **CSV})
+        assert r.status_code == 403, (who, r.text)
+    r = client.post(url, content=body, headers={**desk.h["admin"], **CSV})
+    assert r.status_code == 200 and (r.json()["created"], r.json()["updated"]) == (2, 0)
+    assert audit_count() == events + 1
+    again = body.replace(b"1.09", b"1.1")
+    r = client.post(url, content=again, headers={**desk.h["admin"], **CSV})
+    assert (r.json()["created"], r.json()["updated"]) == (0, 2)
+    with unit_of_work() as db:
+        h = market_data.fx_history(db, {"EUR"})
+    assert h.rate("EUR", "USD", date(2026, 3, 2)) == Decimal("1.0842")
+    assert h.rate("EUR", "USD", date(2026, 3, 6)) == Decimal("1.1")
+
+
 def test_other_firms_trader_and_service_account_are_refused_everywhere(client, desk):
     """Every portfolio route, as a portal trader of another firm (with view_portfolio on their
     own) and as the OMS's service account: the trader gets 404 reading a firm not theirs
@@ -126,6 +160,7 @@ def test_other_firms_trader_and_service_account_are_refused_everywhere(client, d
         ("POST", f"/firms/{fid}/portfolio/import", None, BLOTTER),
         ("POST", f"/firms/{fid}/portfolio/import?dry_run=true", None, BLOTTER),
         ("POST", "/instrument-imports", None, b"symbol,name,asset_class,currency\nQ,Q,fx,USD\n"),
+        ("POST", "/fx-rate-imports", None, b"date,base,quote,rate\n2026-03-02,EUR,USD,1.1\n"),
         (
             "POST",
             "/instruments",
@@ -142,7 +177,7 @@ def test_other_firms_trader_and_service_account_are_refused_everywhere(client, d
     ]
     # The outsider: 404 on what a trader may do on their own firm (read), 403 on what no trader
     # may do anywhere (write, admin-only): the refusal does not depend on the firm.
-    expect_outsider = [404, 404, 403, 404, 403, 403, 403, 403, 403, 403, 403, 403]
+    expect_outsider = [404, 404, 403, 404, 403, 403, 403, 403, 403, 403, 403, 403, 403]
     txs, events = _count(PortfolioTransaction), audit_count()
     problems = []
     for (method, path, body, content), want in zip(routes, expect_outsider, strict=True):
@@ -162,3 +197,22 @@ def test_other_firms_trader_and_service_account_are_refused_everywhere(client, d
         f"{API}/oms/executions", json={"executions": [desk.fill("T1")]}, headers=outsider
     )
     assert r.status_code in (401, 403)
+
+
+def test_fx_history_import_for_every_role(client, people):
+    """The FX import's row of the access matrix (a CSV body, so outside play_matrix): admins
+    only; a refusal writes nothing."""
+    from tests.api.matrix_support import ROLES
+
+    body = b"date,base,quote,rate\n2026-03-02,EUR,USD,1.1\n"
+    want = dict(zip(ROLES, (200, 403, 403, 403, 403, 403), strict=True))
+    got = {}
+    for role in ROLES:
+        before = audit_count()
+        r = client.post(
+            f"{API}/fx-rate-imports", content=body, headers={**people.headers[role], **CSV}
+        )
+        got[role] = r.status_code
+        if r.status_code >= 400:
+            assert audit_count() == before
+    assert got == want

@@ -1,5 +1,6 @@
-"""A broker opens a portfolio's performance, switches the period and the benchmark and
-downloads the PDF; a manager opens the team report and exports it (Chromium)."""
+"""A broker sees their interactions chart on the dashboard, opens a portfolio's performance,
+switches the period and the benchmark (the charts follow the colour mode) and downloads the PDF;
+a manager opens the team report and exports it (Chromium)."""
 
 from __future__ import annotations
 
@@ -60,6 +61,11 @@ def test_a_broker_reads_performance_and_a_manager_exports_the_team_report(
             assert r.status_code == 201, r.text
 
     sign_in(page, server.url, broker_email, PASSWORD)
+    # The broker's dashboard charts their own interactions per month.
+    page.goto(f"{server.url}/")
+    expect(page.locator("#chart-my-interactions .gtitle")).to_have_text(
+        "My interactions per month", timeout=20_000
+    )
     page.goto(f"{server.url}/firms/{firm_id}/portfolio")
     page.click("#open-performance")
     page.wait_for_url(f"**/firms/{firm_id}/performance")
@@ -77,6 +83,12 @@ def test_a_broker_reads_performance_and_a_manager_exports_the_team_report(
     expect(page.locator("#chart-return .legendtext").filter(has_text="BENCHX")).to_have_count(
         1, timeout=10_000
     )
+    # The charts follow the colour mode: plotly's dark template once the system turns dark.
+    title = page.locator("#chart-return .gtitle").first
+    expect(title).to_have_css("fill", "rgb(42, 63, 95)")
+    page.emulate_media(color_scheme="dark")
+    expect(title).to_have_css("fill", "rgb(242, 245, 250)", timeout=10_000)
+    page.emulate_media(color_scheme="light")
     with page.expect_download(timeout=30_000) as info:
         page.click("#download-pdf")
     download = info.value

@@ -152,6 +152,12 @@ MATRIX: dict[str, Row] = {
     "InstrumentsState.imp_upload_started": UI,
     "InstrumentsState.imp_uploaded": ADMIN,
     "InstrumentsState.imp_commit": ADMIN,
+    # FX history from CSV on the same page.
+    "FxImportState.open_import": UI,
+    "FxImportState.set_imp_open": UI,
+    "FxImportState.imp_upload_started": UI,
+    "FxImportState.imp_uploaded": ADMIN,
+    "FxImportState.imp_commit": ADMIN,
     "FirmState.load": READERS,
     "FirmState.search_traders": VIEWERS,
     "FirmState.traders_next": VIEWERS,

@@ -138,3 +138,44 @@ def test_team_report_page_by_role(seeded, role):
         assert b.state(TeamReportState).broker_filter == "team"
     else:
         assert shown.brokers == []
+
+
+def test_a_brokers_dashboard_charts_their_own_interactions_per_month_by_type(seeded):
+    """Two calls and a meeting by the broker, a call by the manager at the same firm: the
+    broker's chart counts their three (by type, this month); a manager has no such chart (their
+    team's is on the team report)."""
+    from datetime import timedelta
+
+    from brm_app.db import utcnow
+    from brm_app.models.interaction import InteractionWrite
+    from brm_app.services import interactions
+    from brm_app.services.authentication import actor_of
+    from brm_app.state.dashboard import DashboardState
+
+    def log(role, kind):
+        with unit_of_work(write=True) as db:
+            interactions.log_interaction(
+                db,
+                actor=actor_of(seeded.users[role], ip=None),
+                data=InteractionWrite(
+                    trader_ids=[seeded.t1],
+                    interaction_type=kind,
+                    interaction_date=utcnow() - timedelta(minutes=5),
+                    subject=f"{kind} by {role}",
+                ),
+            )
+
+    for role, kind in (("broker", "Call"), ("broker", "Call"), ("broker", "Meeting"),
+                       ("manager", "Call")):  # fmt: skip
+        log(role, kind)
+    month = f"{utcnow():%Y-%m}"
+    b = Browser(session_token_for(seeded.users["broker"].email), "/")
+    b.fire(DashboardState, "load")
+    shown = b.state(DashboardState)
+    assert shown.own_book
+    traces = {t["name"]: (t["x"], t["y"]) for t in shown.my_interactions_fig["data"]}
+    assert traces == {"Call": ([month], [2]), "Meeting": ([month], [1])}
+    m = Browser(session_token_for(seeded.users["manager"].email), "/")
+    m.fire(DashboardState, "load")
+    assert not m.state(DashboardState).own_book
+    assert m.state(DashboardState).my_interactions_fig.get("data", []) == []

@@ -284,3 +284,35 @@ def test_instruments_import_previews_for_admins_only(world):
     broker.fire(InstrumentsState, "imp_commit")
     with unit_of_work() as db:
         assert db.exec(select(Instrument).where(Instrument.symbol == "YOU")).first() is None
+
+
+def test_fx_history_import_previews_for_admins_only(world):
+    from brm_app.models.portfolio import FxDailyRate
+    from brm_app.state.admin_instruments import FxImportState
+
+    def stored():
+        with unit_of_work() as db:
+            return len(db.exec(select(FxDailyRate)).all())
+
+    data = b"date,base,quote,rate\n2026-03-02,EUR,USD,1.08\n2026-03-03,EUR,USD,0\n"
+    browser = Browser(session_token_for(world.users["admin"].email), "/admin/instruments")
+    browser.fire(FxImportState, "open_import")
+    browser.fire(FxImportState, "imp_uploaded", _upload(world, "admin", data))
+    state = browser.state(FxImportState)
+    assert [(p["row"], p["field"]) for p in state.imp_problems] == [("3", "rate")]
+    good = data.replace(b"USD,0", b"USD,1.09")
+    browser.fire(FxImportState, "imp_uploaded", _upload(world, "admin", good))
+    state = browser.state(FxImportState)
+    assert state.imp_ready == 2 and state.imp_summary == "All 2 rows pass: 2 new, 0 updated."
+    assert stored() == 0
+    browser.fire(FxImportState, "imp_commit")
+    assert stored() == 2 and not browser.state(FxImportState).imp_open
+    # A broker: the upload is theirs, the import is not.
+    broker = Browser(session_token_for(world.users["broker"].email), "/admin/instruments")
+    broker.fire(FxImportState, "open_import")
+    broker.fire(
+        FxImportState, "imp_uploaded", _upload(world, "broker", good.replace(b"03-0", b"04-0"))
+    )
+    assert broker.state(FxImportState).imp_ready == 0
+    broker.fire(FxImportState, "imp_commit")
+    assert stored() == 2

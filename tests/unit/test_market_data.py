@@ -12,7 +12,7 @@ from sqlmodel import func, select
 from brm_app.auth.actor import SystemActor
 from brm_app.db import unit_of_work, utcnow
 from brm_app.market_feed import Feed
-from brm_app.models.portfolio import DailyClose, InstrumentPrice
+from brm_app.models.portfolio import DailyClose, FxDailyRate, InstrumentPrice
 from brm_app.providers.market_data import CsvMarketData, Quote, SimulatedMarketData
 from brm_app.services import instruments, market_data, portfolios
 from tests.factories import make_firm, make_user
@@ -105,3 +105,67 @@ def test_one_feed_holds_the_lease_and_stores_ticks_and_history(database_url):
     with unit_of_work() as db:
         p = portfolios.get_portfolio(db, actor=broker, firm_id=firm.firm_id)
     assert p.assets[0].last_price == price.price
+
+
+def test_simulated_fx_history_meets_the_latest_rate_and_is_reproducible():
+    day = date(2026, 3, 2)  # a Monday
+    a, b = SimulatedMarketData(seed=7, today=day), SimulatedMarketData(seed=7, today=day)
+    start = day - timedelta(days=731)
+    hist = a.fx_history([("EUR", "USD"), ("USD", "JPY")], start, day)
+    assert hist == b.fx_history([("EUR", "USD"), ("USD", "JPY")], start, day)
+    eur = [r for r in hist if r.base == "EUR"]
+    assert 500 <= len(eur) <= 530 and all(r.day.weekday() < 5 for r in eur)
+    assert len({r.rate for r in eur}) > 100  # it moves
+    # The last day is the latest rate the feed gives.
+    assert eur[-1].day == day
+    assert eur[-1].rate == a.fx_rates([("EUR", "USD")])[0].rate == D("1.08")
+    jpy = [r for r in hist if r.quote == "JPY"]
+    assert jpy[-1].rate == a.fx_rates([("USD", "JPY")])[0].rate
+
+
+def test_csv_provider_reads_fx_history(tmp_path):
+    path = tmp_path / "prices.csv"
+    path.write_text(
+        "symbol,price,prev_close,date\n"
+        "EUR/USD,1.0850,,\n"
+        "EUR/USD,1.0800,,2026-03-03\n"
+        "EUR/USD,1.0700,,2026-03-02\n"
+        "GBP/USD,1.2700,,2026-03-02\n"
+    )
+    got = CsvMarketData(str(path)).fx_history(
+        [("EUR", "USD")], date(2026, 1, 1), date(2026, 12, 31)
+    )
+    assert [(r.day, r.rate) for r in got] == [
+        (date(2026, 3, 2), D("1.0700")),
+        (date(2026, 3, 3), D("1.0800")),
+    ]
+
+
+def test_the_feed_backfills_two_years_of_fx_history_once(database_url):
+    broker = make_user()
+    firm = make_firm(broker)
+    with unit_of_work(write=True) as db:
+        instruments.create_instrument(
+            db,
+            actor=SYSTEM,
+            data={"symbol": "SAP", "name": "SAP", "asset_class": "equity", "currency": "EUR"},
+        )
+        portfolios.book_transaction(
+            db,
+            actor=broker,
+            firm_id=firm.firm_id,
+            data={"kind": "buy", "symbol": "SAP", "quantity": "3", "price": "100",
+                  "trade_date": "2026-03-02"},
+        )  # fmt: skip
+    feed = Feed(SimulatedMarketData(seed=1))
+    feed.tick()
+    with unit_of_work() as db:
+        rows = db.exec(select(func.count()).select_from(FxDailyRate)).one()
+        h = market_data.fx_history(db, {"EUR"})
+        old = utcnow().date() - timedelta(days=365)
+        assert h.rate("EUR", "USD", old) != h.rate("EUR", "USD", utcnow().date())
+    assert rows > 500
+    feed.tick()
+    with unit_of_work(write=True) as db:
+        assert db.exec(select(func.count()).select_from(FxDailyRate)).one() == rows
+        assert market_data.backfill_fx_history(db, feed.provider, {("EUR", "USD")}) == 0

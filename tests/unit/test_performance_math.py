@@ -204,3 +204,62 @@ def _pt(day, value, flow):
     from brm_app.services.valuation_series import DayValue
 
     return DayValue(day, value, value, D(0), value, D(0), flow, 0.0, 1.0, 0.0)
+
+
+def test_fx_history_each_day_at_its_rate_and_a_rate_move_is_no_flow():
+    """A EUR portfolio reported in USD, EUR/USD 1.10, 1.20, (none on Wednesday: Tuesday's),
+    1.00, 1.05: by hand, each day converted at its own rate; the EUR deposit of Monday is a flow
+    once, at Monday's rate (Tuesday's move of the rate is a gain, not a flow)."""
+    from brm_app.services.market_data import FxHistory
+
+    rates = [(MON, "1.10"), (TUE, "1.20"), (THU, "1.00"), (FRI, "1.05")]
+    # The latest rate (1.3) only counts for pairs without history.
+    history = FxHistory({("EUR", "USD"): D("1.3")}, [("EUR", "USD", d, D(r)) for d, r in rates]).to(
+        "USD"
+    )
+    assert history.on(WED)(D(100), "EUR") == D("120.00")
+    assert history.on(date(2026, 3, 1))(D(100), "EUR") == D("110.00")  # before: the first
+    assert history.on(MON)(D(100), "USD") == D(100)
+    eur = [
+        FlowTx(Tx(id=1, kind="deposit", trade_date=MON, currency="EUR", amount=D(1000)), MON),
+        FlowTx(
+            Tx(
+                id=2,
+                kind="buy",
+                trade_date=MON,
+                currency="EUR",
+                instrument_id=B,
+                quantity=D(10),
+                price=D(100),
+            ),
+            MON,
+        ),
+        tx(3, "deposit", WED, amount=D(200)),
+        FlowTx(Tx(id=4, kind="deposit", trade_date=THU, currency="EUR", amount=D(100)), THU),
+    ]
+    closes = Closes(
+        {B: [(MON, D(100)), (TUE, D(100)), (WED, D(110)), (THU, D(110)), (FRI, D(100))]}
+    )
+    s = value_series(eur, closes, history, through=FRI)
+    # Mon 1,000 EUR x 1.1; Tue 1,000 x 1.2; Wed 1,100 x 1.2 + 200 USD;
+    # Thu (1,100 + 100) x 1.0 + 200; Fri (1,000 + 100) x 1.05 + 200.
+    assert [p.value for p in s] == [1100, 1200, 1520, 1400, 1355]
+    assert [p.flow for p in s] == [1100, 0, 200, 100, 0]
+    expected = [0.0, 1200 / 1100 - 1, 1520 / 1400 - 1, 1400 / 1620 - 1, 1355 / 1400 - 1]
+    for got, want in zip(s, expected, strict=True):
+        assert got.daily_return == pytest.approx(want, abs=1e-12)
+    twr = (1200 / 1100) * (1520 / 1400) * (1400 / 1620) * (1355 / 1400) - 1
+    assert round(s[-1].twr_index - 1, 6) == round(twr, 6) == -0.009331
+    assert s[-1].cost == D("1050.00")  # 1,000 EUR of cost at Friday's 1.05
+
+
+def test_fx_history_crosses_usd_and_inverts():
+    from brm_app.services.market_data import FxHistory
+
+    h = FxHistory(
+        {("GBP", "USD"): D("1.25")},
+        [("EUR", "USD", MON, D("1.10")), ("USD", "JPY", MON, D("150"))],
+    )
+    assert h.rate("USD", "EUR", TUE) == D(1) / D("1.10")
+    assert h.rate("EUR", "JPY", TUE) == D("1.10") * D(150)
+    assert h.rate("GBP", "EUR", TUE) == D("1.25") * (D(1) / D("1.10"))

@@ -5,7 +5,7 @@ currency, bad input refused, and who may read it."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal as D
 
 import pytest
@@ -18,7 +18,7 @@ from brm_app.jobs.runner import Runner
 from brm_app.models.performance import PortfolioValuation
 from brm_app.models.portfolio import Portfolio
 from brm_app.models.user import Role
-from brm_app.providers.market_data import Close, Rate
+from brm_app.providers.market_data import Close, DailyRate, Rate
 from brm_app.services import instruments, market_data, performance, portfolios, valuations
 from brm_app.services.errors import NotFound, ValidationFailed
 from tests.factories import make_firm, make_user
@@ -152,6 +152,62 @@ def test_figures_and_series_for_a_period_against_a_benchmark(book):
     assert since.points_total == 6 and since.benchmark is None
     # Cash only at the end: all of it in the cash slice.
     assert [(s.label, s.value) for s in since.by_asset_class] == [("cash", D("1000.00"))]
+
+
+def test_the_benchmark_is_converted_at_each_days_rate_from_the_fx_history(book):
+    """EUR/USD 1.1 on Tuesday, 1.2 on Wednesday, 1.0 on Thursday, 1.05 on Friday (imported
+    history); IDX closes 200 (Tue), 210 (Thu), 220 (Fri) in EUR. In USD, by hand: 220 on the base
+    day, Wednesday 200 x 1.2 = 240 (no close, but the rate moved), Thursday 210 x 1.0 = 210,
+    Friday 220 x 1.05 = 231."""
+    run_jobs()
+    rates = [(TUE, "1.1"), (WED, "1.2"), (THU, "1.0"), (FRI, "1.05")]
+    with unit_of_work(write=True) as db:
+        written = market_data.record_daily_rates(
+            db, [DailyRate("EUR", "USD", d, D(r)) for d, r in rates]
+        )
+    assert written == 4
+    out = call(
+        performance.get_performance,
+        actor=book.broker,
+        firm_id=book.firm.firm_id,
+        period="custom",
+        date_from="2026-03-04",
+        date_to="2026-03-06",
+        benchmark="IDX",
+    )
+    got = [p.benchmark_return for p in out.points]
+    want = [240 / 220 - 1, 210 / 220 - 1, 231 / 220 - 1]
+    assert [round(g, 6) for g in got] == [round(w, 6) for w in want] == [0.090909, -0.045455, 0.05]
+    assert round(out.figures.benchmark_return, 6) == 0.05
+    # The portfolio holds USD only: its figures do not move with the rate.
+    assert round(out.figures.twr, 6) == -0.125
+
+
+def test_fx_history_for_a_past_day_makes_the_stored_valuations_stale_from_it(book):
+    run_jobs()
+    with unit_of_work() as db:
+        portfolio = db.exec(select(Portfolio).where(Portfolio.firm_id == book.firm.firm_id)).one()
+        assert valuations.rebuild_from(db, portfolio) is False
+    with unit_of_work(write=True) as db:
+        market_data.record_daily_rates(db, [DailyRate("EUR", "USD", WED, D("1.2"))])
+        # The same rate again changes nothing.
+        assert market_data.record_daily_rates(db, [DailyRate("EUR", "USD", WED, D("1.2"))]) == 0
+    with unit_of_work() as db:
+        portfolio = db.exec(select(Portfolio).where(Portfolio.firm_id == book.firm.firm_id)).one()
+        assert valuations.rebuild_from(db, portfolio) == WED
+    assert run_jobs() == 1
+    assert [r.value for r in stored(book.firm.firm_id)] == [1000, 1100, 1550, 1580, 1400, 1000]
+
+
+def test_a_tick_writes_the_days_fx_history(book):
+    at = datetime(2026, 3, 10, 15, 0, tzinfo=UTC)
+    with unit_of_work(write=True) as db:
+        market_data.record_rates(db, [Rate("EUR", "USD", D("1.15"))], at=at)
+        market_data.record_rates(db, [Rate("EUR", "USD", D("1.16"))], at=at)
+        h = market_data.fx_history(db, {"EUR"})
+    assert h.rate("EUR", "USD", date(2026, 3, 10)) == D("1.16")
+    # Before it: the first rate the history has.
+    assert h.rate("EUR", "USD", MON) == D("1.16")
 
 
 def test_the_service_reads_current_figures_before_the_job_ran(book):

@@ -47,6 +47,7 @@ NO_RECORD_RULE = {
     "InstrumentPrice": "market data, the same for everyone; written by the feed",
     "DailyClose": "market data, the same for everyone; written by the feed",
     "FxRate": "market data, the same for everyone; written by the feed",
+    "FxDailyRate": "market data (FX history), the same for everyone; written by the feed and admins' imports",
     "PortfolioHolding": "kept by the portfolio service from the ledger; never named by a client",
     "PortfolioCash": "kept by the portfolio service from the ledger; never named by a client",
     "OmsExecution": "found by exec_id inside the OMS service, after the firm's check",

@@ -161,6 +161,16 @@ def import_instruments(
     return portfolio_import.import_instruments(db, actor=actor, data=body, dry_run=dry_run)
 
 
+@router.post("/fx-rate-imports", response_model=ImportResult)
+def import_fx_rates(
+    body: CsvBody, db: DB, actor: CurrentActor, dry_run: DryRun = False
+) -> ImportResult:
+    """FX history from CSV (admins): columns date, base, quote, rate (1 base costs `rate`
+    quote, e.g. `2026-03-02,EUR,USD,1.0842`); a day's rate replaces what that day had. Whole or
+    not at all. `dry_run=true` previews. Performance converts each day at its rate."""
+    return portfolio_import.import_fx_rates(db, actor=actor, data=body, dry_run=dry_run)
+
+
 @router.get("/instruments", response_model=PageOut[InstrumentPublic])
 def list_instruments(
     db: DB,
