@@ -52,6 +52,7 @@ def trader_row(t: TraderPublic) -> dict[str, Any]:
         "perms": ", ".join(PERMISSION_LABELS[p] for p in t.permissions) or "none",
         "firm_id": t.firm_id,
         "firm_name": t.firm_name,
+        "updated": t.updated_at.isoformat(),
     }
 
 
