@@ -14,6 +14,7 @@ from brm_app.components.ui import (
     datetime_text,
     empty_state,
     list_pager,
+    local_number,
     page_header,
     table_scroll,
 )
@@ -178,7 +179,9 @@ def _row(r) -> rx.Component:
         rx.table.cell(rx.text(r["primary"], size="2"), display=_shown("primary")),
         rx.table.cell(rx.text(r["place"], size="2"), display=_shown("place")),
         rx.table.cell(
-            rx.text(r["traders"], size="2"), text_align="right", display=_shown("traders")
+            rx.text(local_number(r["traders"], 0), size="2"),
+            text_align="right",
+            display=_shown("traders"),
         ),
         rx.table.cell(datetime_text(r["updated"]), white_space="nowrap", display=_shown("updated")),
         align="center",
