@@ -12,7 +12,7 @@ from brm_app.components.ui import field
 
 
 def views_bar(T: Any, list_label: str) -> rx.Component:
-    return rx.flex(
+    bar: rx.Component = rx.flex(
         rx.cond(
             T.views.length() > 0,
             rx.select.root(
@@ -39,10 +39,11 @@ def views_bar(T: Any, list_label: str) -> rx.Component:
         gap="8px",
         align="center",
     )
+    return bar
 
 
 def save_view_dialog(T: Any, column_labels: dict[str, str]) -> rx.Component:
-    return rx.dialog.root(
+    dialog: rx.Component = rx.dialog.root(
         rx.dialog.content(
             rx.dialog.title("Save this view"),
             rx.dialog.description(
@@ -126,3 +127,4 @@ def save_view_dialog(T: Any, column_labels: dict[str, str]) -> rx.Component:
         open=T.save_open,
         on_open_change=T.set_save_open,
     )
+    return dialog

@@ -84,7 +84,7 @@ def _write(d: Decimal, s: Style, places: int | None) -> str:
     if places is None:
         frac = frac.rstrip("0")
     if len(whole) >= 4 + (s.min_grouping - 1):
-        groups = []
+        groups: list[str] = []
         while len(whole) > 3:
             whole, tail = whole[:-3], whole[-3:]
             groups.insert(0, tail)

@@ -25,11 +25,14 @@ AnyActor = Actor | SystemActor
 MAX_VIEWS = 50
 FIRM_COLUMNS = ("name", "status", "tier", "primary", "place", "traders", "updated")
 TRADER_COLUMNS = ("name", "email", "firm", "role", "phone", "status", "updated")
+# Shown until a view says otherwise: all of them would not fit a laptop's width.
+TRADER_DEFAULT_COLUMNS = ("name", "email", "firm", "role", "phone", "status")
 LISTS: dict[str, dict[str, Any]] = {
     "firms": {
         "permission": Permission.FIRMS_VIEW,
         "sorts": tuple(firms.SORTS),
         "columns": FIRM_COLUMNS,
+        "default_columns": FIRM_COLUMNS,
         "status": tuple(s.value for s in AccountStatus),
         "tier": tuple(t.value for t in Tier),
         "filters": ("q", "status", "tier", "coverage"),
@@ -38,6 +41,7 @@ LISTS: dict[str, dict[str, Any]] = {
         "permission": Permission.TRADERS_VIEW,
         "sorts": tuple(traders.SORTS),
         "columns": TRADER_COLUMNS,
+        "default_columns": TRADER_DEFAULT_COLUMNS,
         "status": tuple(s.value for s in TraderStatus),
         # The role is one of the trader roles when saved (checked in save_view).
         "filters": ("q", "status", "role"),
@@ -96,7 +100,7 @@ def clean_settings(list_name: str, raw: object) -> dict[str, Any]:
     if direction not in ("asc", "desc"):
         raise ValidationFailed("must be asc or desc", field="direction")
     out["direction"] = direction
-    columns = raw.get("columns", list(spec["columns"]))
+    columns = raw.get("columns", list(spec["default_columns"]))
     if (
         not isinstance(columns, list)
         or not columns

@@ -41,8 +41,6 @@ class SavedViewsMixin(ServiceMixin, rx.State, mixin=True):
 
     async def _load_views(self) -> Any:
         self.save_open = False
-        if not self.columns:
-            self.columns = list(self._all_columns())
         try:
             found = await self._call(saved_views.list_views, list_name=self._list_name())
         except DomainError as exc:
@@ -62,11 +60,8 @@ class SavedViewsMixin(ServiceMixin, rx.State, mixin=True):
         if view is None:
             return rx.toast.error("That view no longer exists.")
         chosen = view.settings.get("columns")
-        self.columns = [
-            c
-            for c in (chosen if isinstance(chosen, list) else self._all_columns())
-            if c in self._all_columns()
-        ]
+        if isinstance(chosen, list):
+            self.columns = [c for c in self._all_columns() if c in chosen or c == "name"]
         self.view_key += 1
         refreshed = await self._apply_filters(await self._list_state(), view.settings)
         return [rx.toast.info(f"View “{view.name}” applied."), *([refreshed] if refreshed else [])]

@@ -8,7 +8,7 @@ from typing import Any
 import reflex as rx
 
 from brm_app.services import traders
-from brm_app.services.saved_views import TRADER_COLUMNS
+from brm_app.services.saved_views import TRADER_COLUMNS, TRADER_DEFAULT_COLUMNS
 from brm_app.state.saved_views import SavedViewsMixin
 from brm_app.state.traders import STATUSES, TradersState
 
@@ -24,7 +24,7 @@ COLUMN_LABELS = {
 
 
 class TraderListToolsState(SavedViewsMixin, rx.State):
-    columns: list[str] = list(TRADER_COLUMNS)
+    columns: list[str] = list(TRADER_DEFAULT_COLUMNS)
 
     @rx.event
     async def load(self) -> Any:
