@@ -14,6 +14,7 @@ from typing import Any
 import plotly.graph_objects as go
 
 from brm_app.models.performance import PerformancePublic
+from brm_app.services import number_format as nf
 
 # Long series draw with WebGL.
 GL_FROM = 1000
@@ -47,7 +48,15 @@ def empty(title: str) -> go.Figure:
     return fig
 
 
-def value_over_time(p: PerformancePublic) -> go.Figure:
+def localized(fig: go.Figure, loc: str) -> go.Figure:
+    """Axis ticks and hover values written with the locale's separators (plotly's
+    `separators`: the decimal mark, then the group separator)."""
+    style = nf.style(loc)
+    fig.update_layout(separators=style.decimal + style.group)
+    return fig
+
+
+def value_over_time(p: PerformancePublic, loc: str = nf.DEFAULT_LOCALE) -> go.Figure:
     """The portfolio's value, with each day's external flows marked (in up, out down)."""
     title = f"Value ({p.reporting_currency})"
     if not p.points:
@@ -72,11 +81,14 @@ def value_over_time(p: PerformancePublic) -> go.Figure:
                     "size": 10,
                     "color": ["#16a34a" if pt.flow > 0 else "#dc2626" for pt in flows],
                 },
-                text=[f"{'In' if pt.flow > 0 else 'Out'} {abs(pt.flow):,.2f}" for pt in flows],
+                text=[
+                    f"{'In' if pt.flow > 0 else 'Out'} {nf.number(abs(pt.flow), loc)}"
+                    for pt in flows
+                ],
                 hovertemplate="%{text}<extra></extra>",
             )
         )
-    return fig
+    return localized(fig, loc)
 
 
 def cumulative_return(p: PerformancePublic) -> go.Figure:

@@ -148,7 +148,13 @@ def pager(
 ) -> rx.Component:
     return rx.flex(
         rx.text(
-            rx.cond(shown > 0, f"{offset + 1}–{offset + shown} of ", "0 of "),
+            rx.cond(
+                shown > 0,
+                rx.fragment(
+                    local_number(offset + 1, 0), "–", local_number(offset + shown, 0), " of "
+                ),
+                "0 of ",
+            ),
             total_label,
             size="2",
             color_scheme="gray",
@@ -227,7 +233,8 @@ def stat(label: str, value: Any, icon: str, color: str = "indigo") -> rx.Compone
             ),
             rx.vstack(
                 rx.text(label, size="2", color_scheme="gray"),
-                rx.text(value, size="6", weight="bold"),
+                # A count (or a numeric text) as the user's locale writes it.
+                rx.text(local_number(value, 0), size="6", weight="bold"),
                 spacing="0",
             ),
             spacing="3",

@@ -80,6 +80,9 @@ class Interaction(SQLModel, table=True):
     __tablename__ = "interactions"
     __table_args__ = (
         sa.Index("ix_interactions_firm_date", "firm_id", "occurred_at", "id"),
+        # The live ones of a broker's firms, newest first, from the index alone (the command
+        # palette's recent window: ids only, then the 500 rows).
+        sa.Index("ix_interactions_firm_live_date", "firm_id", "voided_at", "occurred_at", "id"),
         sa.Index("ix_interactions_broker_date", "broker_id", "occurred_at", "id"),
         # Everyone's newest first (managers, compliance, admins): walked in order, no sort.
         sa.Index("ix_interactions_date", "occurred_at", "id"),

@@ -8,7 +8,15 @@ import reflex as rx
 
 from brm_app.components.activity import type_icon
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, datetime_text, page_header, role_badge, stat, table_scroll
+from brm_app.components.ui import (
+    card,
+    datetime_text,
+    local_number,
+    page_header,
+    role_badge,
+    stat,
+    table_scroll,
+)
 from brm_app.state.activity import ActivityState
 from brm_app.state.auth import SessionState
 from brm_app.state.dashboard import DashboardState
@@ -71,7 +79,7 @@ def _admin_panel() -> rx.Component:
                         DashboardState.users_by_role,
                         lambda r: rx.hstack(
                             role_badge(r["role"]),
-                            rx.text(r["count"], weight="bold", size="2"),
+                            rx.text(local_number(r["count"], 0), weight="bold", size="2"),
                             spacing="1",
                         ),
                     ),
@@ -159,14 +167,21 @@ def _due_card() -> rx.Component:
                                         spacing="0",
                                     )
                                 ),
-                                rx.table.cell(rx.text(d["n30"], " / ", d["n90"], size="2")),
+                                rx.table.cell(
+                                    rx.text(
+                                        local_number(d["n30"], 0),
+                                        " / ",
+                                        local_number(d["n90"], 0),
+                                        size="2",
+                                    )
+                                ),
                                 rx.table.cell(
                                     rx.hstack(
-                                        rx.text(d["open"], " open", size="2"),
+                                        rx.text(local_number(d["open"], 0), " open", size="2"),
                                         rx.cond(
                                             d["overdue"].to(int) > 0,
                                             rx.badge(
-                                                d["overdue"],
+                                                local_number(d["overdue"], 0),
                                                 " overdue",
                                                 color_scheme="red",
                                                 size="1",

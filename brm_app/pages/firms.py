@@ -8,12 +8,13 @@ import reflex as rx
 
 from brm_app.components.firm_form import coverage_fields, firm_fields, form_dialog
 from brm_app.components.layout import app_page
+from brm_app.components.saved_views import save_view_dialog, views_bar
 from brm_app.components.ui import (
     card,
     datetime_text,
     empty_state,
-    field,
     list_pager,
+    local_number,
     page_header,
     table_scroll,
 )
@@ -84,6 +85,8 @@ def _filters() -> rx.Component:
             rx.input.slot(rx.cond(S.loading, rx.spinner(size="1"))),
             placeholder="Search firms by name or LEI",
             default_value=S.q,
+            # Drawn again with the view's search when a saved view is applied.
+            key=T.view_key,
             on_change=S.search.debounce(150),
             max_length=100,
             width=rx.breakpoints(initial="100%", md="320px"),
@@ -176,7 +179,9 @@ def _row(r) -> rx.Component:
         rx.table.cell(rx.text(r["primary"], size="2"), display=_shown("primary")),
         rx.table.cell(rx.text(r["place"], size="2"), display=_shown("place")),
         rx.table.cell(
-            rx.text(r["traders"], size="2"), text_align="right", display=_shown("traders")
+            rx.text(local_number(r["traders"], 0), size="2"),
+            text_align="right",
+            display=_shown("traders"),
         ),
         rx.table.cell(datetime_text(r["updated"]), white_space="nowrap", display=_shown("updated")),
         align="center",
@@ -292,84 +297,6 @@ def _bulk_dialog() -> rx.Component:
     )
 
 
-def _views() -> rx.Component:
-    return rx.flex(
-        rx.cond(
-            T.views.length() > 0,
-            rx.select.root(
-                rx.select.trigger(placeholder="Saved views", aria_label="Saved views", id="views"),
-                rx.select.content(
-                    rx.foreach(T.views, lambda v: rx.select.item(v["name"], value=v["id"]))
-                ),
-                on_change=T.apply_view,
-                value="",
-            ),
-        ),
-        rx.button(
-            rx.icon("bookmark-plus", size=14),
-            "Save view…",
-            size="2",
-            variant="ghost",
-            on_click=T.set_save_open(True),
-            id="save-view",
-        ),
-        gap="8px",
-        align="center",
-    )
-
-
-def _save_view_dialog() -> rx.Component:
-    return rx.dialog.root(
-        rx.dialog.content(
-            rx.dialog.title("Save this view"),
-            rx.dialog.description(
-                "The search, filters, sort and the columns below, under a name of your own.",
-                size="2",
-                color_scheme="gray",
-            ),
-            rx.form(
-                rx.vstack(
-                    field(
-                        "Name",
-                        rx.input(name="name", max_length=60, required=True, id="view-name"),
-                        T.save_error,
-                    ),
-                    rx.el.fieldset(
-                        rx.el.legend(rx.text("Columns", size="2", weight="medium")),
-                        rx.flex(
-                            *[
-                                rx.checkbox(
-                                    label,
-                                    checked=T.columns.contains(key),
-                                    on_change=lambda v, key=key: T.toggle_column(key, v),
-                                    disabled=key == "name",
-                                )
-                                for key, label in COLUMN_LABELS.items()
-                            ],
-                            gap="12px",
-                            wrap="wrap",
-                        ),
-                        border="none",
-                        padding="0",
-                        margin="0",
-                    ),
-                    rx.hstack(
-                        rx.dialog.close(rx.button("Cancel", variant="soft", color_scheme="gray")),
-                        rx.button("Save view", type="submit", id="view-save"),
-                        justify="end",
-                        width="100%",
-                    ),
-                    spacing="3",
-                ),
-                on_submit=T.save_view,
-                reset_on_submit=False,
-            ),
-        ),
-        open=T.save_open,
-        on_open_change=T.set_save_open,
-    )
-
-
 def _table() -> rx.Component:
     return table_scroll(
         rx.table.root(
@@ -463,7 +390,7 @@ def firms_page() -> rx.Component:
         card(
             rx.vstack(
                 _filters(),
-                _views(),
+                views_bar(T, "firm list"),
                 _bulk_bar(),
                 rx.cond(
                     S.shown > 0,
@@ -485,6 +412,6 @@ def firms_page() -> rx.Component:
         ),
         _new_firm_dialog(),
         _bulk_dialog(),
-        _save_view_dialog(),
+        save_view_dialog(T, COLUMN_LABELS),
         width="100%",
     )

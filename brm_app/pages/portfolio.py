@@ -9,7 +9,15 @@ import reflex as rx
 from brm_app.components.csv_import import csv_import_dialog
 from brm_app.components.firm_form import form_dialog
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, datetime_text, empty_state, field, pager, table_scroll
+from brm_app.components.ui import (
+    card,
+    datetime_text,
+    empty_state,
+    field,
+    local_number,
+    pager,
+    table_scroll,
+)
 from brm_app.state.portfolio import KINDS, TX_PAGE, PortfolioState
 
 _SIGN_COLORS = {"up": "green", "down": "red"}
@@ -251,7 +259,7 @@ def _transactions() -> rx.Component:
             S.tx_offset,
             rx.Var.create(TX_PAGE),
             S.txs.length(),
-            S.tx_total.to_string(),
+            local_number(S.tx_total, 0),
             S.tx_has_prev,
             S.tx_has_next,
             S.tx_prev,

@@ -2,14 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, empty_state, list_pager, page_header, table_scroll
+from brm_app.components.saved_views import save_view_dialog, views_bar
+from brm_app.components.ui import (
+    card,
+    datetime_text,
+    empty_state,
+    list_pager,
+    page_header,
+    table_scroll,
+)
 from brm_app.models.trader import TraderStatus
 from brm_app.state.auth import SessionState
-from brm_app.state.traders import PAGE_SIZE
-from brm_app.state.traders import TradersState as S
+from brm_app.state.trader_list_tools import COLUMN_LABELS, TraderListToolsState
+from brm_app.state.traders import PAGE_SIZE, TradersState
+
+# Typed as Any: Reflex's stubs type state vars as their Python values (no `.contains`).
+S: Any = TradersState
+T: Any = TraderListToolsState
+
+
+def _shown(column: str) -> Any:
+    """A column the saved view hides stays in the row (the phone's card labels count cells)."""
+    return rx.cond(T.columns.contains(column), "table-cell", "none")
 
 
 def _sort_header(label: str, column: str) -> rx.Component:
@@ -18,14 +37,24 @@ def _sort_header(label: str, column: str) -> rx.Component:
             label,
             rx.cond(
                 S.sort == column,
-                rx.icon(rx.cond(S.direction == "asc", "arrow-up", "arrow-down"), size=14),
+                # Two static icons, not one named by a var (that one is imported at run time).
+                rx.cond(
+                    S.direction == "asc",
+                    rx.icon("arrow-up", size=14),
+                    rx.icon("arrow-down", size=14),
+                ),
                 rx.icon("arrow-up-down", size=14, opacity="0.35"),
             ),
             variant="ghost",
             color_scheme="gray",
             size="1",
             on_click=S.sort_by(column),
-        )
+            aria_label=f"Sort by {label}",
+        ),
+        aria_sort=rx.cond(
+            S.sort == column, rx.cond(S.direction == "asc", "ascending", "descending"), "none"
+        ),
+        display=_shown(column),
     )
 
 
@@ -86,7 +115,7 @@ def _roles_dialog() -> rx.Component:
     )
 
 
-@app_page("/traders", "Traders", on_load=[S.load])
+@app_page("/traders", "Traders", on_load=[S.load, T.load])
 def traders_page() -> rx.Component:
     return rx.vstack(
         page_header(
@@ -122,10 +151,14 @@ def traders_page() -> rx.Component:
                         rx.input.slot(rx.icon("search", size=16)),
                         rx.input.slot(rx.cond(S.loading, rx.spinner(size="1"))),
                         placeholder="Search by name or email",
+                        default_value=S.q,
+                        # Drawn again with the view's search when a saved view is applied.
+                        key=T.view_key,
                         on_change=S.search.debounce(250),
                         max_length=100,
                         width=rx.breakpoints(initial="100%", md="320px"),
                         id="trader-search",
+                        aria_label="Search traders",
                     ),
                     rx.select.root(
                         rx.select.trigger(aria_label="Filter by status"),
@@ -150,6 +183,7 @@ def traders_page() -> rx.Component:
                     wrap="wrap",
                     width="100%",
                 ),
+                views_bar(T, "trader list"),
                 rx.cond(
                     S.shown > 0,
                     table_scroll(
@@ -157,10 +191,12 @@ def traders_page() -> rx.Component:
                             rx.table.header(
                                 rx.table.row(
                                     _sort_header("Name", "name"),
-                                    rx.table.column_header_cell("Firm"),
+                                    _sort_header("Email", "email"),
+                                    rx.table.column_header_cell("Firm", display=_shown("firm")),
                                     _sort_header("Role", "role"),
-                                    rx.table.column_header_cell("Phone"),
-                                    rx.table.column_header_cell("Status"),
+                                    rx.table.column_header_cell("Phone", display=_shown("phone")),
+                                    rx.table.column_header_cell("Status", display=_shown("status")),
+                                    _sort_header("Updated", "updated"),
                                 )
                             ),
                             rx.table.body(
@@ -168,22 +204,26 @@ def traders_page() -> rx.Component:
                                     S.rows,
                                     lambda r: rx.table.row(
                                         rx.table.cell(
-                                            rx.vstack(
-                                                rx.link(r["name"], href=r["href"], weight="medium"),
-                                                rx.text(r["email"], size="1", color_scheme="gray"),
-                                                spacing="0",
-                                            )
+                                            rx.link(r["name"], href=r["href"], weight="medium")
+                                        ),
+                                        rx.table.cell(
+                                            rx.text(r["email"], size="2"),
+                                            display=_shown("email"),
                                         ),
                                         rx.table.cell(
                                             rx.link(
                                                 r["firm_name"],
                                                 href="/firms/" + r["firm_id"].to(str),
                                                 size="2",
-                                            )
+                                            ),
+                                            display=_shown("firm"),
                                         ),
-                                        rx.table.cell(rx.text(r["role"], size="2")),
                                         rx.table.cell(
-                                            rx.text(r["phone"], size="2", white_space="nowrap")
+                                            rx.text(r["role"], size="2"), display=_shown("role")
+                                        ),
+                                        rx.table.cell(
+                                            rx.text(r["phone"], size="2", white_space="nowrap"),
+                                            display=_shown("phone"),
                                         ),
                                         rx.table.cell(
                                             rx.cond(
@@ -192,7 +232,13 @@ def traders_page() -> rx.Component:
                                                 rx.badge(
                                                     "Active", color_scheme="green", variant="soft"
                                                 ),
-                                            )
+                                            ),
+                                            display=_shown("status"),
+                                        ),
+                                        rx.table.cell(
+                                            datetime_text(r["updated"]),
+                                            white_space="nowrap",
+                                            display=_shown("updated"),
                                         ),
                                         align="center",
                                     ),
@@ -210,5 +256,6 @@ def traders_page() -> rx.Component:
             )
         ),
         _roles_dialog(),
+        save_view_dialog(T, COLUMN_LABELS),
         width="100%",
     )

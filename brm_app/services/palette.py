@@ -99,6 +99,21 @@ def _words_like(column: Any, words: list[str]) -> Any:
     return sa.and_(*conds)
 
 
+def _matching(id_col: Any, ids: Any, actor: AnyActor) -> Any:
+    """`id IN (the search index's matches)`. For a broker, whose book is a few thousand traders,
+    written `id + 0` so that the database starts from the book
+    (the coverage index) and checks each row against the matches: started from the matches,
+    a short prefix ("ha": 58,000 traders) had every match read and sorted (40 ms)."""
+    return (id_col + 0).in_(ids) if access.works_own_book(actor) else id_col.in_(ids)
+
+
+def _sort_key(column: Any, actor: AnyActor) -> Any:
+    """For a broker, the candidates (a few dozen) are sorted after they are found: ordered by
+    the bare column, SQLite without planner statistics walks the whole name index (every live
+    trader) to avoid that sort."""
+    return column + "" if access.works_own_book(actor) else column
+
+
 def _firms(db: Session, actor: AnyActor, q: str) -> list[PaletteItem]:
     if not has(actor, Permission.FIRMS_VIEW):
         return []
@@ -110,6 +125,7 @@ def _firms(db: Session, actor: AnyActor, q: str) -> list[PaletteItem]:
     if len(lei) == 20 and lei.isalnum():
         conds.append(sa.or_(col(Firm.id).in_(ids), col(Firm.lei) == lei))
     else:
+        # A broker's firms are found by primary key from the coverage (firm_condition).
         conds.append(col(Firm.id).in_(ids))
     rows = db.exec(
         select(Firm.id, Firm.name, Firm.lei, Firm.city)
@@ -139,12 +155,12 @@ def _traders(db: Session, actor: AnyActor, q: str) -> list[PaletteItem]:
         ids = search.trader_ids(db, q)
         if ids is None:
             return []
-        conds.append(col(Trader.id).in_(ids))
+        conds.append(_matching(col(Trader.id), ids, actor))
     rows = db.exec(
         select(Trader.id, Trader.name, Firm.name)
         .join(Firm, col(Firm.id) == Trader.firm_id)
         .where(*conds)
-        .order_by(Trader.name)
+        .order_by(_sort_key(Trader.name_key, actor))
         .limit(CANDIDATES)
     ).all()
     return [
@@ -158,17 +174,20 @@ def _traders(db: Session, actor: AnyActor, q: str) -> list[PaletteItem]:
 def _recent(
     db: Session, model: Any, text_col: Any, when_col: Any, visible: Any, words: list[str]
 ) -> list[tuple[int, str, Any]]:
-    recent = (
-        select(model.id.label("id"), text_col.label("text"), model.firm_id.label("firm_id"))
+    """Rows among the latest RECENT_WINDOW visible ones whose text has every word. The window
+    is ids only, so that it is read from an index ((firm_id, voided_at, occurred_at, id) for a
+    broker's interactions): selecting the text there made SQLite read every visible row of
+    the broker's firms (thousands) to sort them; the 500 rows of the window are read after."""
+    window = (
+        select(model.id)
         .where(visible)
         .order_by(when_col.desc(), model.id.desc())
         .limit(RECENT_WINDOW)
-        .subquery()
     )
     rows = db.exec(
-        select(recent.c.id, recent.c.text, Firm.name)
-        .join(Firm, col(Firm.id) == recent.c.firm_id, isouter=True)
-        .where(_words_like(recent.c.text, words))
+        select(model.id, text_col, Firm.name)
+        .join(Firm, col(Firm.id) == model.firm_id, isouter=True)
+        .where(col(model.id).in_(window), _words_like(text_col, words))
         .limit(CANDIDATES)
     ).all()
     return [(i, t, f) for i, t, f in rows]

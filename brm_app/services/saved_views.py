@@ -1,5 +1,6 @@
 """Saved views of the firm and trader lists, per user: a name for a set of filters, a sort and
-the columns shown. A user sees and changes only their own views; the settings are checked
+the columns shown. The firm list filters by status, tier and coverage; the trader list by status
+and role. A user sees and changes only their own views; the settings are checked
 against what each list accepts (unknown keys or values are refused, nothing is stored blindly).
 """
 
@@ -23,21 +24,27 @@ AnyActor = Actor | SystemActor
 
 MAX_VIEWS = 50
 FIRM_COLUMNS = ("name", "status", "tier", "primary", "place", "traders", "updated")
-TRADER_COLUMNS = ("name", "firm", "role", "status", "email", "updated")
+TRADER_COLUMNS = ("name", "email", "firm", "role", "phone", "status", "updated")
+# Shown until a view says otherwise: all of them would not fit a laptop's width.
+TRADER_DEFAULT_COLUMNS = ("name", "email", "firm", "role", "phone", "status")
 LISTS: dict[str, dict[str, Any]] = {
     "firms": {
         "permission": Permission.FIRMS_VIEW,
         "sorts": tuple(firms.SORTS),
         "columns": FIRM_COLUMNS,
+        "default_columns": FIRM_COLUMNS,
         "status": tuple(s.value for s in AccountStatus),
         "tier": tuple(t.value for t in Tier),
+        "filters": ("q", "status", "tier", "coverage"),
     },
     "traders": {
         "permission": Permission.TRADERS_VIEW,
         "sorts": tuple(traders.SORTS),
         "columns": TRADER_COLUMNS,
+        "default_columns": TRADER_DEFAULT_COLUMNS,
         "status": tuple(s.value for s in TraderStatus),
-        "tier": (),
+        # The role is one of the trader roles when saved (checked in save_view).
+        "filters": ("q", "status", "role"),
     },
 }
 
@@ -59,7 +66,7 @@ def clean_settings(list_name: str, raw: object) -> dict[str, Any]:
     spec = _list(list_name)
     if not isinstance(raw, dict):
         raise ValidationFailed("must be an object", field="settings")
-    allowed = {"q", "status", "tier", "coverage", "sort", "direction", "columns"}
+    allowed = {*spec["filters"], "sort", "direction", "columns"}
     unknown = sorted(set(raw) - allowed)
     if unknown:
         raise ValidationFailed(f"unknown setting {unknown[0]!r}", field="settings")
@@ -69,14 +76,22 @@ def clean_settings(list_name: str, raw: object) -> dict[str, Any]:
         raise ValidationFailed("at most 100 characters", field="q")
     out["q"] = q.strip()
     for key in ("status", "tier"):
+        if key not in spec["filters"]:
+            continue
         value = raw.get(key, "all")
         if value not in ("all", *spec[key]):
             raise ValidationFailed(f"must be all or one of {', '.join(spec[key])}", field=key)
         out[key] = value
-    coverage = raw.get("coverage", "all")
-    if not isinstance(coverage, str) or not (coverage in ("all", "mine") or coverage.isdigit()):
-        raise ValidationFailed("must be all, mine or a broker's id", field="coverage")
-    out["coverage"] = coverage
+    if "coverage" in spec["filters"]:
+        coverage = raw.get("coverage", "all")
+        if not isinstance(coverage, str) or not (coverage in ("all", "mine") or coverage.isdigit()):
+            raise ValidationFailed("must be all, mine or a broker's id", field="coverage")
+        out["coverage"] = coverage
+    if "role" in spec["filters"]:
+        role = raw.get("role", "all")
+        if not isinstance(role, str) or not role.strip() or len(role) > 60 or "\x00" in role:
+            raise ValidationFailed("must be all or a trader role", field="role")
+        out["role"] = role
     sort = raw.get("sort", "name")
     if sort not in spec["sorts"]:
         raise ValidationFailed(f"must be one of {', '.join(spec['sorts'])}", field="sort")
@@ -85,7 +100,7 @@ def clean_settings(list_name: str, raw: object) -> dict[str, Any]:
     if direction not in ("asc", "desc"):
         raise ValidationFailed("must be asc or desc", field="direction")
     out["direction"] = direction
-    columns = raw.get("columns", list(spec["columns"]))
+    columns = raw.get("columns", list(spec["default_columns"]))
     if (
         not isinstance(columns, list)
         or not columns
@@ -128,6 +143,8 @@ def save_view(
         raise ValidationFailed("must not contain NUL", field="name")
     name = " ".join(name.split())
     clean = clean_settings(str(list_name), settings)
+    if clean.get("role", "all") != "all" and clean["role"] not in traders.roles(db, actor=actor):
+        raise ValidationFailed("must be all or a trader role", field="role")
     row = db.exec(
         select(SavedView).where(
             SavedView.user_id == user_id,

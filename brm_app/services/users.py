@@ -161,6 +161,9 @@ def get_me(db: Session, *, actor: Actor) -> UserPublic:
         created_at=row["created_at"],
         last_login_at=row["last_login_at"],
         time_zone=row["time_zone"],
+        # Dropped here when /users/me became a Core statement: every page load then showed
+        # the browser's locale whatever My account said.
+        locale=row["locale"] or "",
         locked_until=locked,
         email_reminders=row["email_reminders"],
         must_change_password=row["must_change_password"],

@@ -11,6 +11,7 @@ from sqlmodel import Session
 from brm_app.auth.actor import Actor
 from brm_app.models.portfolio import ApiKeyPublic, InstrumentPublic
 from brm_app.services import api_keys, instruments, portfolio_import
+from brm_app.services import number_format as nf
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest
 from brm_app.services.portfolio_import import ImportResult
@@ -21,7 +22,7 @@ PAGE_SIZE = 50
 FIELDS = ("symbol", "name", "asset_class", "currency", "isin", "exchange")
 
 
-def _row(i: InstrumentPublic) -> dict[str, Any]:
+def _row(i: InstrumentPublic, loc: str) -> dict[str, Any]:
     return {
         "id": i.instrument_id,
         "symbol": i.symbol,
@@ -31,7 +32,7 @@ def _row(i: InstrumentPublic) -> dict[str, Any]:
         "isin": i.isin or "",
         "exchange": i.exchange or "",
         "active": i.active,
-        "price": f"{i.last_price:,f}" if i.last_price is not None else "—",
+        "price": nf.quantity(i.last_price, loc),
     }
 
 
@@ -99,7 +100,8 @@ class InstrumentsState(CsvImportMixin, PagedListMixin, rx.State):
             page, keys = await self._call(fetch)
         except DomainError as exc:
             return self._error_event(exc)
-        self.rows = [_row(i) for i in page.items]
+        loc = await self._number_locale()
+        self.rows = [_row(i, loc) for i in page.items]
         self.total = page.total or 0
         self.has_next = page.has_next
         self.keys = [_key_row(k) for k in keys]

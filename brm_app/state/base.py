@@ -9,10 +9,18 @@ from typing import Any, TypeVar
 import reflex as rx
 
 from brm_app.db import unit_of_work
+from brm_app.services import number_format
 from brm_app.services.errors import DomainError, NotAuthenticated, ValidationFailed
 from brm_app.state.session_guard import credentials_of, login_redirect
 
 T = TypeVar("T")
+
+
+def total_label(page: Any, loc: str = number_format.DEFAULT_LOCALE) -> str:
+    """A list's count as the user's locale writes it; "10,000+" when the count was capped."""
+    if page.total is not None:
+        return number_format.count(page.total, loc)
+    return number_format.count(page.total_at_least, loc) + "+"
 
 
 class ServiceMixin(rx.State, mixin=True):
@@ -27,6 +35,17 @@ class ServiceMixin(rx.State, mixin=True):
                 return fn(db, actor=credentials.actor(db), **kwargs)
 
         return await asyncio.to_thread(run)
+
+    async def _number_locale(self) -> str:
+        """How this tab writes numbers (services.number_format): My account's locale, else the
+        browser's (the Accept-Language its socket sent)."""
+        from brm_app.state.auth import SessionState  # it is a ServiceMixin itself
+
+        session = await self.get_state(SessionState)
+        headers = self.router.headers if self.router else None
+        return number_format.effective_locale(
+            session.locale, headers.accept_language if headers else ""
+        )
 
     def _error_event(self, exc: DomainError) -> Any:
         """The event that shows a domain error: sign-in page for a lost session, else a toast."""

@@ -23,7 +23,7 @@ from brm_app.services.errors import DomainError
 from brm_app.services.follow_ups import FollowUpQuery
 from brm_app.services.interactions import InteractionQuery
 from brm_app.services.pagination import PageRequest
-from brm_app.state.base import ServiceMixin
+from brm_app.state.base import ServiceMixin, total_label
 
 
 def _event_row(ev) -> dict[str, str]:
@@ -158,7 +158,7 @@ class DashboardState(ServiceMixin, rx.State):
             }
             for d in due.items
         ]
-        self.due_total = f"{due.total:,}" if due.total is not None else f"{due.total_at_least:,}+"
+        self.due_total = total_label(due, await self._number_locale())
         self.my_follow_ups = [
             {
                 "href": f"/follow-ups/{f.follow_up_id}",

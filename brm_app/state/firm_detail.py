@@ -17,7 +17,7 @@ from brm_app.services.firms import FirmQuery
 from brm_app.services.pagination import PageRequest
 from brm_app.services.traders import TraderQuery
 from brm_app.services.validation import parse, require_id
-from brm_app.state.base import as_id, scroll_to_first_error
+from brm_app.state.base import as_id, scroll_to_first_error, total_label
 from brm_app.state.firm_forms import (
     firm_form_values,
     firm_payload,
@@ -52,6 +52,7 @@ def trader_row(t: TraderPublic) -> dict[str, Any]:
         "perms": ", ".join(PERMISSION_LABELS[p] for p in t.permissions) or "none",
         "firm_id": t.firm_id,
         "firm_name": t.firm_name,
+        "updated": t.updated_at.isoformat(),
     }
 
 
@@ -243,9 +244,7 @@ class FirmState(TimelineMixin, rx.State):
             return self._error_event(exc)
         self.traders = [trader_row(t) for t in result.items]
         self.traders_loaded = True
-        self.trader_total = (
-            f"{result.total:,}" if result.total is not None else f"{result.total_at_least:,}+"
-        )
+        self.trader_total = total_label(result, await self._number_locale())
         self.trader_has_next = result.has_next
         return None
 

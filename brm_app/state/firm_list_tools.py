@@ -1,6 +1,6 @@
 """/firms, beside the list itself: saved views (filters, sort, columns; per user) and bulk
 actions on the selected firms (assign coverage, export, archive) with a confirmation that says
-how many. Thin callers of services.saved_views and services.firm_bulk."""
+how many. Thin callers of services.saved_views (state.saved_views) and services.firm_bulk."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from brm_app.services import firm_bulk, saved_views
+from brm_app.services import firm_bulk
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.saved_views import FIRM_COLUMNS
-from brm_app.state.base import ServiceMixin, as_id
+from brm_app.state.base import as_id
 from brm_app.state.firms import FirmBrokersState, FirmsState
+from brm_app.state.saved_views import SavedViewsMixin
 
 COLUMN_LABELS = {
     "name": "Name",
@@ -26,11 +27,8 @@ COLUMN_LABELS = {
 }
 
 
-class FirmListToolsState(ServiceMixin, rx.State):
-    views: list[dict[str, Any]] = []
+class FirmListToolsState(SavedViewsMixin, rx.State):
     columns: list[str] = list(FIRM_COLUMNS)
-    save_open: bool = False
-    save_error: str = ""
 
     selected: list[int] = []
     bulk_action: str = ""  # archive, assign_coverage
@@ -53,29 +51,31 @@ class FirmListToolsState(ServiceMixin, rx.State):
 
     @rx.event
     async def load(self) -> Any:
-        self.selected, self.bulk_open, self.save_open = [], False, False
-        try:
-            found = await self._call(saved_views.list_views, list_name="firms")
-        except DomainError as exc:
-            return self._error_event(exc)
-        self.views = [{"id": str(v.view_id), "name": v.name} for v in found]
-        return None
+        self.selected, self.bulk_open = [], False
+        return await self._load_views()
 
-    # ---- saved views -----------------------------------------------------------------------
+    # ---- saved views (SavedViewsMixin) ---------------------------------------------------------
 
-    @rx.event
-    async def apply_view(self, view_id: str) -> Any:
-        if not isinstance(view_id, str) or not view_id.isdigit():
-            return None
-        try:
-            found = await self._call(saved_views.list_views, list_name="firms")
-        except DomainError as exc:
-            return self._error_event(exc)
-        view = next((v for v in found if str(v.view_id) == view_id), None)
-        if view is None:
-            return rx.toast.error("That view no longer exists.")
-        s = view.settings
-        firms = await self.get_state(FirmsState)
+    def _list_name(self) -> str:
+        return "firms"
+
+    def _all_columns(self) -> tuple[str, ...]:
+        return FIRM_COLUMNS
+
+    async def _list_state(self) -> Any:
+        return await self.get_state(FirmsState)
+
+    def _filters_of(self, firms: Any) -> dict[str, Any]:
+        return {
+            "q": firms.q,
+            "status": firms.status,
+            "tier": firms.tier,
+            "coverage": firms.coverage,
+            "sort": firms.sort,
+            "direction": firms.direction,
+        }
+
+    async def _apply_filters(self, firms: Any, s: dict[str, Any]) -> Any:
         brokers = {b["id"] for b in (await self.get_state(FirmBrokersState)).brokers}
         firms.q = str(s.get("q", ""))
         firms.status, firms.tier = str(s.get("status", "all")), str(s.get("tier", "all"))
@@ -83,65 +83,7 @@ class FirmListToolsState(ServiceMixin, rx.State):
         firms.coverage = coverage if coverage in ("all", "mine") or coverage in brokers else "all"
         firms.sort, firms.direction = str(s.get("sort", "name")), str(s.get("direction", "asc"))
         firms.offset = 0
-        chosen = s.get("columns")
-        self.columns = [
-            c for c in (chosen if isinstance(chosen, list) else FIRM_COLUMNS) if c in FIRM_COLUMNS
-        ]
-        refreshed = await firms._refresh()
-        return [rx.toast.info(f"View “{view.name}” applied."), *([refreshed] if refreshed else [])]
-
-    @rx.event
-    def set_save_open(self, value: bool) -> Any:
-        self.save_open, self.save_error = bool(value), ""
-
-    @rx.event
-    def toggle_column(self, column: str, shown: bool) -> Any:
-        if column not in FIRM_COLUMNS or column == "name" or not isinstance(shown, bool):
-            return
-        chosen = set(self.columns) | {column} if shown else set(self.columns) - {column}
-        self.columns = [c for c in FIRM_COLUMNS if c in chosen]
-
-    @rx.event
-    async def save_view(self, form: dict[str, Any]) -> Any:
-        if not isinstance(form, dict):
-            return None
-        firms = await self.get_state(FirmsState)
-        settings = {
-            "q": firms.q,
-            "status": firms.status,
-            "tier": firms.tier,
-            "coverage": firms.coverage,
-            "sort": firms.sort,
-            "direction": firms.direction,
-            "columns": self.columns,
-        }
-        try:
-            view = await self._call(
-                saved_views.save_view,
-                write=True,
-                list_name="firms",
-                name=form.get("name", ""),
-                settings=settings,
-            )
-        except ValidationFailed as exc:
-            self.save_error = exc.message
-            return None
-        except DomainError as exc:
-            return self._error_event(exc)
-        self.save_open = False
-        loaded = await self.load()
-        return [rx.toast.success(f"View “{view.name}” saved."), *([loaded] if loaded else [])]
-
-    @rx.event
-    async def delete_view(self, view_id: str) -> Any:
-        view = int(view_id) if isinstance(view_id, str) and view_id.isdigit() else as_id(view_id)
-        if view is None:
-            return None
-        try:
-            await self._call(saved_views.delete_view, write=True, view_id=view)
-        except DomainError as exc:
-            return self._error_event(exc)
-        return await self.load()
+        return await firms._refresh()
 
     # ---- selection and bulk actions ---------------------------------------------------------
 

@@ -13,7 +13,7 @@ from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.firms import FirmQuery
 from brm_app.services.pagination import PageRequest
 from brm_app.services.validation import parse
-from brm_app.state.base import PagedListMixin, scroll_to_first_error
+from brm_app.state.base import PagedListMixin, scroll_to_first_error, total_label
 from brm_app.state.firm_forms import NONE, firm_form_values, firm_payload, flat_errors
 
 PAGE_SIZE = 50
@@ -36,12 +36,6 @@ def list_row(item) -> dict[str, Any]:
         "updated": item.updated_at.isoformat(),
         "archived": item.archived_at is not None,
     }
-
-
-def total_label(page) -> str:
-    if page.total is not None:
-        return f"{page.total:,}"
-    return f"{page.total_at_least:,}+"
 
 
 class FirmBrokersState(rx.State):
@@ -147,7 +141,7 @@ class FirmsState(PagedListMixin, rx.State):
             self.loading = False
             return self._error_event(exc)
         self.rows = [list_row(i) for i in result.items]
-        self.total = total_label(result)
+        self.total = total_label(result, await self._number_locale())
         self.has_next = result.has_next
         self.loading = False
         return None

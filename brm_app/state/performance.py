@@ -17,6 +17,7 @@ from sqlmodel import Session
 from brm_app.auth.actor import Actor
 from brm_app.components import charts
 from brm_app.models.performance import PerformancePublic
+from brm_app.services import number_format as nf
 from brm_app.services import performance, reports
 from brm_app.services.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
 from brm_app.state.base import ServiceMixin, as_id
@@ -26,12 +27,12 @@ PERIODS = ["1M", "3M", "YTD", "1Y", "inception", "custom"]
 PERIOD_LABELS = {"inception": "Since inception", "custom": "Custom"}
 
 
-def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v * 100:,.2f}%"
+def _pct(v: float | None, loc: str) -> str:
+    return nf.percent(v, loc)
 
 
-def _money(v: Any) -> str:
-    return "—" if v is None else f"{v:,.2f}"
+def _money(v: Any, loc: str) -> str:
+    return nf.number(v, loc)
 
 
 def _sign(v: Any) -> str:
@@ -40,28 +41,29 @@ def _sign(v: Any) -> str:
     return "up" if v > 0 else "down"
 
 
-def figures_of(p: PerformancePublic) -> dict[str, str]:
+def figures_of(p: PerformancePublic, loc: str = nf.DEFAULT_LOCALE) -> dict[str, str]:
+    """The figures as the user's locale writes them."""
     f = p.figures
     return {
         "currency": p.reporting_currency,
-        "twr": _pct(f.twr),
+        "twr": _pct(f.twr, loc),
         "twr_sign": _sign(f.twr),
-        "xirr": _pct(f.xirr),
-        "volatility": _pct(f.volatility),
-        "max_drawdown": _pct(f.max_drawdown),
-        "benchmark": _pct(f.benchmark_return),
-        "start_value": _money(f.start_value),
-        "end_value": _money(f.end_value),
-        "net_flows": _money(f.net_flows),
-        "gain": _money(f.gain),
+        "xirr": _pct(f.xirr, loc),
+        "volatility": _pct(f.volatility, loc),
+        "max_drawdown": _pct(f.max_drawdown, loc),
+        "benchmark": _pct(f.benchmark_return, loc),
+        "start_value": _money(f.start_value, loc),
+        "end_value": _money(f.end_value, loc),
+        "net_flows": _money(f.net_flows, loc),
+        "gain": _money(f.gain, loc),
         "gain_sign": _sign(f.gain),
-        "realized": _money(f.realized_pnl),
-        "unrealized": _money(f.unrealized_pnl),
+        "realized": _money(f.realized_pnl, loc),
+        "unrealized": _money(f.unrealized_pnl, loc),
         "span": (
             f"{p.base_day.isoformat() if p.base_day else 'inception'} to "
             f"{p.end_day.isoformat() if p.end_day else '—'}"
         ),
-        "points": f"{len(p.points):,} of {p.points_total:,} days",
+        "points": f"{nf.count(len(p.points), loc)} of {nf.count(p.points_total, loc)} days",
     }
 
 
@@ -145,15 +147,20 @@ class PerformanceState(ServiceMixin, rx.State):
             return self._error_event(exc)
         self.loading = False
         self.firm_name = p.firm_name
-        self.figures = figures_of(p)
-        self.value_fig = charts.value_over_time(p)
-        self.return_fig = charts.cumulative_return(p)
-        self.drawdown_fig = charts.drawdown(p)
-        self.class_fig = charts.allocation(p.by_asset_class, "Allocation by asset class")
-        self.currency_fig = charts.allocation(p.by_currency, "Allocation by currency")
-        self.pnl_fig = charts.pnl_by_holding(p)
+        loc = await self._number_locale()
+        self.figures = figures_of(p, loc)
+        self.value_fig = charts.value_over_time(p, loc)
+        self.return_fig = charts.localized(charts.cumulative_return(p), loc)
+        self.drawdown_fig = charts.localized(charts.drawdown(p), loc)
+        self.class_fig = charts.localized(
+            charts.allocation(p.by_asset_class, "Allocation by asset class"), loc
+        )
+        self.currency_fig = charts.localized(
+            charts.allocation(p.by_currency, "Allocation by currency"), loc
+        )
+        self.pnl_fig = charts.localized(charts.pnl_by_holding(p), loc)
         if counts is not None:
-            self.interactions_fig = charts.interactions_by_month(counts)
+            self.interactions_fig = charts.localized(charts.interactions_by_month(counts), loc)
         return None
 
     @rx.event

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
 from brm_app.models.portfolio import Instrument, PortfolioPublic, TransactionPublic, TxKind
+from brm_app.services import number_format as nf
 from brm_app.services import portfolio_import, portfolios
 from brm_app.services.errors import DomainError, NotFound, ValidationFailed
 from brm_app.services.pagination import PageRequest
@@ -29,19 +30,17 @@ TX_PAGE = 20
 KINDS = [k.value for k in TxKind]
 
 
-def _num(value: Decimal | None, places: int = 2) -> str:
-    if value is None:
-        return "—"
-    return f"{value:,.{places}f}"
+# Money, quantities and percentages as the user's locale writes them (services.number_format).
+def _num(value: Decimal | None, loc: str, places: int = 2) -> str:
+    return nf.number(value, loc, places)
 
 
-def _qty(value: Decimal) -> str:
-    text = f"{value:,f}"
-    return text.rstrip("0").rstrip(".") if "." in text else text
+def _qty(value: Decimal, loc: str) -> str:
+    return nf.quantity(value, loc)
 
 
-def _pct(value: Decimal | None) -> str:
-    return "—" if value is None else f"{value * 100:,.2f}%"
+def _pct(value: Decimal | None, loc: str) -> str:
+    return nf.percent(value, loc)
 
 
 def _sign(value: Decimal | None) -> str:
@@ -50,26 +49,26 @@ def _sign(value: Decimal | None) -> str:
     return "up" if value > 0 else "down"
 
 
-def _summary(p: PortfolioPublic) -> dict[str, str]:
+def _summary(p: PortfolioPublic, loc: str) -> dict[str, str]:
     m = p.performance_metrics
     return {
         "currency": p.reporting_currency,
-        "total": _num(p.total_value),
-        "market": _num(p.market_value),
-        "cash": _num(p.cash_value),
-        "today": _num(m.today_change),
+        "total": _num(p.total_value, loc),
+        "market": _num(p.market_value, loc),
+        "cash": _num(p.cash_value, loc),
+        "today": _num(m.today_change, loc),
         "today_sign": _sign(m.today_change),
-        "unrealized": _num(m.unrealized_pnl),
+        "unrealized": _num(m.unrealized_pnl, loc),
         "unrealized_sign": _sign(m.unrealized_pnl),
-        "realized": _num(m.realized_pnl),
+        "realized": _num(m.realized_pnl, loc),
         "realized_sign": _sign(m.realized_pnl),
-        "return": _pct(m.simple_return),
+        "return": _pct(m.simple_return, loc),
         "updated": p.last_updated.isoformat() if p.last_updated else "",
         "missing_fx": ", ".join(p.missing_fx),
     }
 
 
-def _tx_row(t: TransactionPublic) -> dict[str, Any]:
+def _tx_row(t: TransactionPublic, loc: str) -> dict[str, Any]:
     what = t.symbol or t.currency
     return {
         "id": t.transaction_id,
@@ -77,9 +76,9 @@ def _tx_row(t: TransactionPublic) -> dict[str, Any]:
         "settles": t.settlement_date.isoformat(),
         "kind": t.kind.replace("_", " "),
         "what": what,
-        "quantity": _qty(t.quantity) if t.quantity is not None else "",
-        "price": _qty(t.price) if t.price is not None else "",
-        "amount": _num(t.amount) if t.amount is not None else "",
+        "quantity": _qty(t.quantity, loc) if t.quantity is not None else "",
+        "price": _qty(t.price, loc) if t.price is not None else "",
+        "amount": _num(t.amount, loc) if t.amount is not None else "",
         "currency": t.currency,
         "trader": t.trader_name or "",
         "source": t.source,
@@ -175,7 +174,8 @@ class PortfolioState(CsvImportMixin, rx.State):
         self.firm_name, self.can_trade = p.firm_name, can_trade
         self.empty = p.portfolio_id is None
         self.allow_short = p.allow_short
-        self.summary = _summary(p)
+        loc = await self._number_locale()
+        self.summary = _summary(p, loc)
         previous = self._prices
         rows, prices = [], {}
         for a in p.assets:
@@ -191,22 +191,22 @@ class PortfolioState(CsvImportMixin, rx.State):
                     "symbol": a.symbol,
                     "name": a.name,
                     "currency": a.currency,
-                    "quantity": _qty(a.quantity),
-                    "avg_cost": _num(a.average_cost, 4),
-                    "price": _num(a.last_price, 4) if a.last_price is not None else "—",
-                    "value": _num(a.market_value),
-                    "unrealized": _num(a.unrealized_pnl),
+                    "quantity": _qty(a.quantity, loc),
+                    "avg_cost": _num(a.average_cost, loc, 4),
+                    "price": _num(a.last_price, loc, 4) if a.last_price is not None else "—",
+                    "value": _num(a.market_value, loc),
+                    "unrealized": _num(a.unrealized_pnl, loc),
                     "unrealized_sign": _sign(a.unrealized_pnl),
-                    "realized": _num(a.realized_pnl),
-                    "day": _num(a.day_change),
+                    "realized": _num(a.realized_pnl, loc),
+                    "day": _num(a.day_change, loc),
                     "day_sign": _sign(a.day_change),
-                    "weight": _pct(a.weight),
+                    "weight": _pct(a.weight, loc),
                     "flash": flash,
                 }
             )
         self.assets = rows
         self._prices = prices
-        self.cash = [{"currency": c.currency, "balance": _num(c.balance)} for c in p.cash]
+        self.cash = [{"currency": c.currency, "balance": _num(c.balance, loc)} for c in p.cash]
         if live:
             self.tick += 1
         return user_id, frozenset(prices)
@@ -217,7 +217,8 @@ class PortfolioState(CsvImportMixin, rx.State):
             result = await self._call(portfolios.list_transactions, firm_id=self.firm_id, page=page)
         except DomainError as exc:
             return self._error_event(exc)
-        self.txs = [_tx_row(t) for t in result.items]
+        loc = await self._number_locale()
+        self.txs = [_tx_row(t, loc) for t in result.items]
         self.tx_has_next = result.has_next
         self.tx_total = result.total or 0
         return None

@@ -12,22 +12,20 @@ from sqlmodel import Session
 
 from brm_app.auth.actor import Actor
 from brm_app.components import charts
+from brm_app.services import number_format as nf
 from brm_app.services import reports
 from brm_app.services.errors import DomainError, PermissionDenied
 from brm_app.state.base import ServiceMixin
 
 
-def _pct(v: float | None) -> str:
-    return "—" if v is None else f"{v * 100:,.2f}%"
-
-
-def _move(m: reports.FirmMove) -> dict[str, str]:
+def _move(m: reports.FirmMove, loc: str) -> dict[str, str]:
+    """Written as the user's locale writes numbers (services.number_format)."""
     return {
         "href": f"/firms/{m.firm_id}/performance",
         "firm": m.firm_name,
-        "value": f"{m.value:,.2f} {m.reporting_currency}",
-        "return": _pct(m.return_1m),
-        "drawdown": _pct(m.drawdown),
+        "value": f"{nf.number(m.value, loc)} {m.reporting_currency}",
+        "return": nf.percent(m.return_1m, loc),
+        "drawdown": nf.percent(m.drawdown, loc),
     }
 
 
@@ -53,23 +51,25 @@ class TeamReportState(ServiceMixin, rx.State):
             return None
         except DomainError as exc:
             return self._error_event(exc)
+        loc = await self._number_locale()
         self.as_of = t.as_of.isoformat() if t.as_of else "—"
         self.brokers = [
             {
                 "id": str(b.broker_id),
                 "name": b.broker_name,
-                "firms": str(b.firms),
-                "portfolios": str(b.portfolios),
-                "assets": f"{b.assets:,.2f}",
-                "interactions": str(b.interactions),
+                "firms": nf.count(b.firms, loc),
+                "portfolios": nf.count(b.portfolios, loc),
+                "assets": nf.number(b.assets, loc),
+                "interactions": nf.count(b.interactions, loc),
             }
             for b in t.brokers
         ]
-        self.movers = [_move(m) for m in t.top_movers]
-        self.drawdowns = [_move(m) for m in t.largest_drawdowns]
-        self.assets_fig = charts.assets_per_broker(t.brokers)
-        self.interactions_fig = charts.interactions_by_month(
-            t.interactions_by_month, "Team interactions per month"
+        self.movers = [_move(m, loc) for m in t.top_movers]
+        self.drawdowns = [_move(m, loc) for m in t.largest_drawdowns]
+        self.assets_fig = charts.localized(charts.assets_per_broker(t.brokers), loc)
+        self.interactions_fig = charts.localized(
+            charts.interactions_by_month(t.interactions_by_month, "Team interactions per month"),
+            loc,
         )
         self.allowed = True
         return None
@@ -91,8 +91,9 @@ class TeamReportState(ServiceMixin, rx.State):
             return self._error_event(exc)
         self.broker_filter = value
         name = next((b["name"] for b in self.brokers if b["id"] == value), "Team")
-        self.interactions_fig = charts.interactions_by_month(
-            counts, f"{name}: interactions per month"
+        self.interactions_fig = charts.localized(
+            charts.interactions_by_month(counts, f"{name}: interactions per month"),
+            await self._number_locale(),
         )
         return None
 

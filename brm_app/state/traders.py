@@ -11,7 +11,7 @@ from brm_app.services import traders
 from brm_app.services.errors import Conflict, DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
 from brm_app.services.traders import TraderQuery
-from brm_app.state.base import PagedListMixin
+from brm_app.state.base import PagedListMixin, total_label
 from brm_app.state.firm_detail import trader_row
 
 PAGE_SIZE = 50
@@ -75,7 +75,7 @@ class TradersState(PagedListMixin, rx.State):
             self.loading = False
             return self._error_event(exc)
         self.rows = [trader_row(t) for t in page.items]
-        self.total = f"{page.total:,}" if page.total is not None else f"{page.total_at_least:,}+"
+        self.total = total_label(page, await self._number_locale())
         self.has_next = page.has_next
         self.loading = False
         return None

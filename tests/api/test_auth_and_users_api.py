@@ -35,6 +35,15 @@ def test_token_flow_and_me(client):
     assert me.status_code == 200
     assert me.json()["email"] == broker.email and me.json()["role"] == "broker"
     assert "password_hash" not in me.text
+    # The locale (My account) is part of /users/me and can be changed alone.
+    headers = auth(body["access_token"])
+    assert me.json()["locale"] == ""
+    r = client.patch("/api/v1/users/me", json={"locale": "de-DE"}, headers=headers)
+    assert r.status_code == 200 and r.json()["locale"] == "de-DE", r.text
+    assert client.get("/api/v1/users/me", headers=headers).json()["locale"] == "de-DE"
+    assert r.json()["name"] == broker.name
+    r = client.patch("/api/v1/users/me", json={"locale": "xx-XX"}, headers=headers)
+    assert r.status_code == 422 and "locale" in r.text
 
 
 def test_wrong_password_is_generic_400_invalid_grant_and_audited(client):

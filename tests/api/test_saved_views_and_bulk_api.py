@@ -82,3 +82,35 @@ def test_bulk_archive_coverage_and_export_all_or_nothing(client):
     assert client.post("/api/v1/bulk/firms", json={"action": "archive", "firm_ids": []},
                        headers=ola).status_code == 422  # fmt: skip
     assert manager.user_id  # the manager exists for the coverage step
+
+
+def test_saved_views_of_the_trader_list_take_its_own_filters(client):
+    make_user(Role.BROKER, email="tia.traders@test.example")
+    tia = auth(get_token(client, "tia.traders@test.example"))
+    body = {
+        "list_name": "traders",
+        "name": "Heads of desk who left",
+        "settings": {"q": "smith", "status": "left", "role": "Head of Desk", "sort": "email",
+                     "direction": "desc", "columns": ["name", "email", "firm", "updated"]},
+    }  # fmt: skip
+    r = client.post("/api/v1/saved-views", json=body, headers=tia)
+    assert r.status_code == 201, r.text
+    assert r.json()["settings"] == {**body["settings"], "q": "smith"}
+    listed = client.get("/api/v1/saved-views", params={"list_name": "traders"}, headers=tia)
+    assert [v["name"] for v in listed.json()] == ["Heads of desk who left"]
+    # The firm list's views are apart; the trader list has no tier or coverage filter, and its
+    # own columns, sorts and statuses.
+    assert (
+        client.get("/api/v1/saved-views", params={"list_name": "firms"}, headers=tia).json() == []
+    )
+    for bad in ({"tier": "A"}, {"coverage": "mine"}, {"sort": "tier"}, {"status": "Prospect"},
+                {"columns": ["name", "tier"]}, {"role": "x" * 61}, {"role": 7}):  # fmt: skip
+        r = client.post("/api/v1/saved-views", json={**body, "settings": bad}, headers=tia)
+        assert r.status_code == 422, (bad, r.text)
+    # A firm view does not take the trader list's role.
+    r = client.post(
+        "/api/v1/saved-views",
+        json={"list_name": "firms", "name": "x", "settings": {"role": "Trader"}},
+        headers=tia,
+    )
+    assert r.status_code == 422

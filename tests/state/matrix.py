@@ -211,6 +211,13 @@ MATRIX: dict[str, Row] = {
     "TradersState.remove_role": ADMIN,
     "TradersState.set_new_role": UI,
     "TradersState.set_roles_open": UI,
+    # The trader list's saved views (one's own; issue 16).
+    "TraderListToolsState.load": EVERYONE,
+    "TraderListToolsState.apply_view": EVERYONE,
+    "TraderListToolsState.save_view": EVERYONE,
+    "TraderListToolsState.delete_view": EVERYONE,
+    "TraderListToolsState.set_save_open": UI,
+    "TraderListToolsState.toggle_column": UI,
     "TraderState.load": VIEWERS,
     "TraderState.open_edit": VIEWERS,
     "TraderState.save": EDITORS,

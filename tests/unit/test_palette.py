@@ -78,3 +78,42 @@ def test_bad_queries_are_refused(database_url):
     with pytest.raises(ValidationFailed):
         find(broker, "x" * 101)
     assert find(broker, "%%%") == [] or all(i.kind == "action" for i in find(broker, "%%%"))
+
+
+def test_a_brokers_answer_starts_from_the_book_and_reads_the_window_from_an_index(database_url):
+    """The plans that keep a keystroke's answer cheap on a book of millions (SQLite; issue 16):
+    a broker's traders and firms are read from their book (coverage, then the covering index)
+    and checked against the search index's matches, not the other way round; the window of
+    recent interactions is ids read from (firm_id, voided_at, occurred_at, id)."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite's query plans")
+    from sqlalchemy import event
+
+    from brm_app.db import get_engine
+
+    ben = make_user(Role.BROKER)
+    firm = make_firm(ben, name="Plan Capital")
+    make_trader(ben, firm.firm_id, name="Hal Plan", email="hal@plan.example")
+    seen: list[tuple[str, object]] = []
+
+    def remember(conn, cursor, statement, parameters, context, executemany):
+        seen.append((statement, parameters))
+
+    event.listen(get_engine(), "before_cursor_execute", remember)
+    try:
+        assert any(i.label == "Hal Plan" for i in find(ben, "ha"))
+    finally:
+        event.remove(get_engine(), "before_cursor_execute", remember)
+    plans = {}
+    with unit_of_work() as db:
+        conn = db.connection()
+        for statement, parameters in seen:
+            if statement.lstrip().upper().startswith("SELECT"):
+                rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters)
+                plans[statement] = " | ".join(str(r[3]) for r in rows)
+    traders = next(p for s, p in plans.items() if "FROM traders JOIN firms" in s)
+    assert "SEARCH traders USING INDEX ix_traders_firm_name (firm_id=?" in traders, traders
+    firms = next(p for s, p in plans.items() if s.lstrip().startswith("SELECT firms.id"))
+    assert "SEARCH firms USING INTEGER PRIMARY KEY" in firms, firms
+    window = next(p for s, p in plans.items() if "interactions.subject" in s)
+    assert "COVERING INDEX ix_interactions_firm_live_date" in window, window

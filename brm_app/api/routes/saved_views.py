@@ -28,8 +28,8 @@ class SavedViewWrite(BaseModel):
     list_name: ListName
     name: name_text(VIEW_NAME_MAX)  # type: ignore[valid-type]
     settings: dict[str, Any] = Field(
-        description="q, status, tier, coverage (all, mine or a broker's id), sort, direction, "
-        "columns (the list's column keys, in order)"
+        description="firms: q, status, tier, coverage (all, mine or a broker's id); traders: q, "
+        "status, role; both: sort, direction, columns (the list's column keys, in order)"
     )
 
 

@@ -33,6 +33,13 @@ class ProfileIn(BaseModel):
     email_reminders: StrictBool | None = Field(
         default=None, description="Also email me my reminders"
     )
+    locale: str | None = Field(
+        default=None,
+        max_length=35,
+        description="How dates, times and numbers are written in the app: "
+        + ", ".join(loc for loc in users.LOCALES if loc)
+        + ', or "" for the browser\'s own',
+    )
 
 
 class PasswordChangeIn(BaseModel):
@@ -52,9 +59,11 @@ def me(db: DB, actor: CurrentActor) -> UserPublic:
 
 @router.patch("/me", response_model=UserPublic)
 def update_me(body: ProfileIn, db: DB, actor: CurrentActor) -> UserPublic:
-    """Change your name and whether your reminders are also emailed to you (omitted: unchanged)."""
-    if body.name is not None:
-        users.update_profile(db, actor=actor, name=body.name)
+    """Change your name, locale and whether your reminders are also emailed to you (omitted:
+    unchanged)."""
+    if body.name is not None or body.locale is not None:
+        name = body.name if body.name is not None else users.get_me(db, actor=actor).name
+        users.update_profile(db, actor=actor, name=name, locale=body.locale)
     if body.email_reminders is not None:
         users.set_email_reminders(db, actor=actor, enabled=body.email_reminders)
     return users.get_me(db, actor=actor)
