@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from brm_app.services.errors import Conflict, DomainError, TooManyAttempts, ValidationFailed
-from brm_app.services.validation import pydantic_errors
+from brm_app.services.validation import error_message, pydantic_errors
 
 log = logging.getLogger("brm.api")
 
@@ -64,9 +64,7 @@ def validation_errors(exc: RequestValidationError) -> dict[str, str]:
         loc = [str(p) for p in err.get("loc", ())]
         # ("body", "email") -> "email"; ("query", "limit") -> "limit"; ("path", "firm_id") -> "firm_id"
         field = ".".join(loc[1:]) if len(loc) > 1 else (loc[0] if loc else "__all__")
-        msg = err.get("msg", "is invalid").removeprefix("Value error, ")
-        if err.get("type") == "extra_forbidden":
-            msg = "is not a known field"
+        msg = error_message(err)
         if err.get("type") == "json_invalid":
             field, msg = "body", "is not valid JSON"
         errors.setdefault(field or "body", msg)

@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from brm_app.components.firm_form import form_dialog
-from brm_app.components.ui import card, datetime_text, empty_state, field
+from brm_app.components.ui import card, datetime_text, empty_state, field, local_day
 from brm_app.state.activity import NONE, REMINDER_PRESETS
 from brm_app.state.activity import ActivityState as A
 
@@ -380,7 +380,11 @@ def _entry(r: Any) -> rx.Component:
                 align="center",
             ),
             rx.hstack(
-                datetime_text(r["at"].to(str)),
+                rx.cond(
+                    r["day"],  # a trade's date; empty (or absent) for the rest
+                    rx.el.time(local_day(r["day"]), date_time=r["day"].to(str)),
+                    datetime_text(r["at"].to(str)),
+                ),
                 rx.text("· ", r["type"], " · ", r["who"], size="1", color_scheme="gray"),
                 rx.cond(
                     r["traders"] != "", rx.text("· ", r["traders"], size="1", color_scheme="gray")

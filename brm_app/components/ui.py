@@ -319,6 +319,26 @@ def local_minutes(value: Any) -> rx.Var[str]:
     )
 
 
+def local_day(value: Any) -> rx.Var[str]:
+    """A calendar day (ISO date, e.g. a trade date) as a medium date in the user's locale, never
+    shifted by a time zone (read and written as UTC)."""
+    from brm_app.state.auth import SessionState
+
+    day = rx.Var.create(value).to(str)
+    locale: Any = SessionState.locale
+    js = (
+        "((d, l) => { const x = new Date(d + 'T00:00:00Z'); if (!d || isNaN(x)) return d || '';"
+        " try { return x.toLocaleDateString(l || undefined, {dateStyle: 'medium',"
+        " timeZone: 'UTC'}); } catch (e) { return d; } })"
+        f"({day}, {locale})"
+    )
+    return rx.Var[str](
+        _js_expr=js,
+        _var_type=str,
+        _var_data=rx.vars.VarData.merge(day._get_all_var_data(), locale._get_all_var_data()),
+    )
+
+
 def local_number(value: Any, digits: int = 2) -> rx.Var[str]:
     """A number (or a decimal sent as a string) written in the user's locale."""
     from brm_app.state.auth import SessionState

@@ -201,18 +201,33 @@ def import_instruments(
                 problems.setdefault(f"row {number}: {k}", v)
         if len(problems) >= MAX_REPORTED:
             break
-    _fail(problems)
-    if not parsed:
+    if not parsed and not problems:
         raise ValidationFailed("The file has no rows.", field="file")
-    savepoint = db.begin_nested() if dry_run else None
+    # The rows that parsed go through the service's checks too (ISIN check digit, an ISIN
+    # another instrument has) even when others did not parse, so every bad row is named at
+    # once; with any problem, or in a preview, nothing is kept.
+    savepoint = db.begin_nested() if dry_run or problems else None
+    created = updated = 0
     try:
-        created, updated = _store_instruments(db, actor, parsed, problems)
+        if len(problems) < MAX_REPORTED:
+            created, updated = _store_instruments(db, actor, parsed, problems)
     finally:
         if savepoint is not None:
             savepoint.rollback()
             db.expire_all()
-    _fail(problems)
+    _fail(_by_row(problems))
     return ImportResult(rows=len(parsed), created=created, updated=updated, dry_run=dry_run)
+
+
+def _by_row(problems: dict[str, str]) -> dict[str, str]:
+    """The problems in the file's row order ("row N: field" keys), the first 50."""
+
+    def row(key: str) -> int:
+        head = key.split(":", 1)[0].removeprefix("row ")
+        return int(head) if head.isdigit() else 0
+
+    ordered = sorted(problems.items(), key=lambda kv: row(kv[0]))
+    return dict(ordered[:MAX_REPORTED])
 
 
 def _store_instruments(

@@ -25,15 +25,30 @@ def parse(model: type[M], data: Any) -> M:
         raise ValidationFailed(pydantic_errors(exc)) from None
 
 
+# A pattern's own words: pydantic's message quotes the regular expression.
+PATTERN_MESSAGES = {
+    r"^[A-Za-z]{3}$": "must be a three-letter currency code (ISO 4217), such as USD",
+    r"^[A-Za-z0-9.\-/:_]+$": "may hold only letters, digits and . - / : _",
+    r"^(buy|sell|1|2)$": "must be buy or sell (or the FIX codes 1 and 2)",
+}
+
+
+def error_message(err: Any) -> str:
+    """One pydantic error as the message a person reads."""
+    if err.get("type") == "extra_forbidden":
+        return "is not a known field"
+    if err.get("type") == "string_pattern_mismatch":
+        pattern = (err.get("ctx") or {}).get("pattern")
+        if pattern in PATTERN_MESSAGES:
+            return PATTERN_MESSAGES[pattern]
+    return str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+
+
 def pydantic_errors(exc: ValidationError) -> dict[str, str]:
     errors: dict[str, str] = {}
     for err in exc.errors():
         loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "__all__"
-        msg = err.get("msg", "is invalid")
-        if err.get("type") == "extra_forbidden":
-            msg = "is not a known field"
-        msg = msg.removeprefix("Value error, ")
-        errors.setdefault(loc, msg)
+        errors.setdefault(loc, error_message(err))
     return errors
 
 

@@ -125,6 +125,31 @@ def test_fx_history_import_checks_every_row_keeps_it_and_is_for_admins(client, d
     assert h.rate("EUR", "USD", date(2026, 3, 6)) == Decimal("1.1")
 
 
+@pytest.mark.parametrize("dry_run", ["true", "false"])
+def test_instrument_import_names_every_bad_row_at_once(client, desk, dry_run):
+    """A row with a bad ISIN check digit is named beside rows with a bad class or currency (it
+    used to be named only after they were fixed and the file chosen again), in row order, and
+    nothing is kept."""
+    before = _count(Instrument)
+    body = (
+        b"symbol,name,asset_class,currency,isin\n"
+        b"WLKA,Walk A,equity,USD,US0378331006\n"
+        b"WLKB,Walk B,toys,USD,\n"
+        b"WLKC,Walk C,equity,USD,\n"
+    )
+    r = client.post(
+        f"{API}/instrument-imports",
+        params={"dry_run": dry_run},
+        content=body,
+        headers={**desk.h["admin"], **CSV},
+    )
+    assert r.status_code == 422, r.text
+    fields = [e["field"] for e in r.json()["errors"]]
+    assert fields == ["row 2: isin", "row 3: asset_class"]
+    assert "check digit" in r.json()["errors"][0]["message"]
+    assert _count(Instrument) == before
+
+
 def test_other_firms_trader_and_service_account_are_refused_everywhere(client, desk):
     """Every portfolio route, as a portal trader of another firm (with view_portfolio on their
     own) and as the OMS's service account: the trader gets 404 reading a firm not theirs

@@ -213,6 +213,39 @@ def test_bad_input_answers_422_and_books_nothing(client, desk):
     assert _count() == 0
 
 
+def test_a_bad_currency_symbol_or_side_is_named_in_words_not_as_a_pattern(client, desk):
+    """The book dialog and the API said "String should match pattern '^[A-Za-z]{3}$'"."""
+    from brm_app.services import portfolios
+    from brm_app.services.errors import ValidationFailed
+
+    url = f"{API}/firms/{desk.firm.firm_id}/portfolio/transactions"
+    body = {"kind": "deposit", "amount": "5", "currency": "XX", "trade_date": "2026-03-02"}
+    r = client.post(url, json=body, headers=desk.h["broker"])
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0] == {
+        "field": "currency",
+        "message": "must be a three-letter currency code (ISO 4217), such as USD",
+    }
+    r = client.post(
+        f"{API}/instruments",
+        json={"symbol": "A B", "name": "X", "asset_class": "equity", "currency": "USD"},
+        headers=desk.h["admin"],
+    )
+    assert r.json()["errors"][0]["message"] == ("may hold only letters, digits and . - / : _"), (
+        r.text
+    )
+    r = desk.post([desk.fill("S1", side="short")])
+    assert r.status_code == 422, r.text
+    assert "pattern" not in r.text and "buy or sell" in r.text, r.text
+    # The same words through the services (what the book dialog shows).
+    with unit_of_work(write=True) as db, pytest.raises(ValidationFailed) as caught:
+        portfolios.book_transaction(db, actor=desk.broker, firm_id=desk.firm.firm_id, data=body)
+    assert caught.value.errors == {
+        "currency": "must be a three-letter currency code (ISO 4217), such as USD"
+    }
+    assert _count() == 0
+
+
 def test_oms_fills_are_booked_once_and_shown_as_transactions(client, desk):
     r = desk.post([desk.fill("E1"), desk.fill("E2", qty="50", px="191")])
     assert r.status_code == 200, r.text

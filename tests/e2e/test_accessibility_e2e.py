@@ -209,3 +209,26 @@ def test_axe_finds_no_serious_violation_on_any_page_or_dialog(browser: Browser, 
     portal.context.close()
 
     assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)
+
+
+def test_axe_finds_no_serious_violation_in_the_portfolio_dialogs(browser: Browser, server: Server):
+    """A broker's portfolio dialogs (book, settings, import, reverse), light and dark: the
+    reverse confirmation's button was white on Radix's orange 9 (2.97:1)."""
+    w = _world(server)
+    broker = _session(browser, server.url, f"ben.broker@{DEMO}", w["password"])
+    broker.goto(f"{server.url}/firms/{w['firm']}/portfolio")
+    _settle(broker)
+    broker.wait_for_selector("#total-value")
+    problems: list[str] = []
+    reverse = broker.get_by_role("button", name=re.compile(r"^Reverse #")).first
+    for dark in (False, True):
+        _dark(broker, dark)
+        mode = "dark" if dark else "light"
+        _check_dialog(broker, f"book ({mode})", lambda: broker.click("#book-trade"), problems)
+        _check_dialog(
+            broker, f"settings ({mode})", lambda: broker.click("#portfolio-settings"), problems
+        )
+        _check_dialog(broker, f"import ({mode})", lambda: broker.click("#import-blotter"), problems)
+        _check_dialog(broker, f"reverse ({mode})", reverse.click, problems)
+    broker.context.close()
+    assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)

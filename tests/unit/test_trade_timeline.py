@@ -66,5 +66,8 @@ def test_fills_show_in_firm_and_trader_timelines(database_url):
     assert [r["title"] for r in rows] == ["Bought 10 MSFT @ 400 USD", "Deposit 100 USD"]
     assert rows[0]["type"] == "OMS fill" and "order ORD-9" in rows[0]["notes"]
     assert rows[0]["traders"] == "Tess"
+    # A trade is shown on its trade date as it is, not as a time converted to the viewer's zone
+    # (midnight UTC was the day before for a broker in New York).
+    assert [r["day"] for r in rows] == ["2026-03-02", "2026-03-01"]
     assert [e.kind for e in tess_line.entries] == ["trade"]
     assert otto_line.entries == []
