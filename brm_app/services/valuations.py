@@ -6,7 +6,8 @@
 - The job (`rebuild_job`) compares the transactions with what the last build saw: new ones
   (a larger id) rebuild from the earliest day they count on, so a backdated transaction rewrites
   the days after it and only those; a different count (a firm merge moved transactions in) or
-  reporting currency rebuilds from the start; otherwise the series is extended to today.
+  reporting currency rebuilds from the start; otherwise the series is extended to today from
+  the last day built (redone: its closes and FX rates may have moved after it was built).
 - Readers (`series`) use the stored rows when they are current and otherwise compute the series
   in memory from the same function, so a chart never shows stale figures.
 """
@@ -180,7 +181,9 @@ def rebuild_from(db: Session, portfolio: Portfolio) -> date | bool | None:
         return None
     through = last_weekday(today())
     if state.built_through is None or state.built_through < through:
-        return state.built_through + timedelta(days=1) if state.built_through else None
+        # From the last day built, again: its closes and FX rates may have moved since (a day's
+        # last tick is its close).
+        return state.built_through
     return False
 
 

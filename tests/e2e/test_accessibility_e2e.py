@@ -201,6 +201,7 @@ def test_axe_finds_no_serious_violation_on_any_page_or_dialog(browser: Browser, 
     admin.goto(base + "/admin/instruments")
     _settle(admin)
     _check_dialog(admin, "new instrument", lambda: admin.click("#new-instrument"), problems)
+    _check_dialog(admin, "import FX rates", lambda: admin.click("#import-fx-rates"), problems)
     admin.context.close()
 
     # A trader on the portal.

@@ -93,7 +93,7 @@ def test_no_sideways_overflow_and_main_actions_reachable(browser: Browser, serve
         "/admin/users": ["#new-user", "table tbody button"],
         "/admin/settings": [],
         "/admin/jobs": [],
-        "/admin/instruments": ["#new-instrument"],
+        "/admin/instruments": ["#new-instrument", "#import-fx-rates"],
         "/audit": [],
         "/import": [],
     }

@@ -152,6 +152,8 @@ def test_a_brokers_dashboard_charts_their_own_interactions_per_month_by_type(see
     from brm_app.services.authentication import actor_of
     from brm_app.state.dashboard import DashboardState
 
+    when = utcnow() - timedelta(minutes=5)
+
     def log(role, kind):
         with unit_of_work(write=True) as db:
             interactions.log_interaction(
@@ -160,7 +162,7 @@ def test_a_brokers_dashboard_charts_their_own_interactions_per_month_by_type(see
                 data=InteractionWrite(
                     trader_ids=[seeded.t1],
                     interaction_type=kind,
-                    interaction_date=utcnow() - timedelta(minutes=5),
+                    interaction_date=when,
                     subject=f"{kind} by {role}",
                 ),
             )
@@ -168,7 +170,7 @@ def test_a_brokers_dashboard_charts_their_own_interactions_per_month_by_type(see
     for role, kind in (("broker", "Call"), ("broker", "Call"), ("broker", "Meeting"),
                        ("manager", "Call")):  # fmt: skip
         log(role, kind)
-    month = f"{utcnow():%Y-%m}"
+    month = f"{when:%Y-%m}"  # counted by the UTC month it occurred in
     b = Browser(session_token_for(seeded.users["broker"].email), "/")
     b.fire(DashboardState, "load")
     shown = b.state(DashboardState)

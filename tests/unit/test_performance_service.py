@@ -194,9 +194,29 @@ def test_fx_history_for_a_past_day_makes_the_stored_valuations_stale_from_it(boo
         assert market_data.record_daily_rates(db, [DailyRate("EUR", "USD", WED, D("1.2"))]) == 0
     with unit_of_work() as db:
         portfolio = db.exec(select(Portfolio).where(Portfolio.firm_id == book.firm.firm_id)).one()
-        assert valuations.rebuild_from(db, portfolio) == WED
+        # Built through Tuesday now: the next build redoes Tuesday (as always) and what follows.
+        assert valuations.rebuild_from(db, portfolio) == TUE
     assert run_jobs() == 1
     assert [r.value for r in stored(book.firm.firm_id)] == [1000, 1100, 1550, 1580, 1400, 1000]
+
+
+def test_the_next_days_build_redoes_the_last_day_with_its_closing_fx_rate(book, monkeypatch):
+    """100 EUR deposited on Monday, valued at 1.1 when Monday was built; the day's later ticks
+    move EUR/USD to 1.2 (no rebuild for a tick); Tuesday's build redoes Monday at 1.2."""
+    book.tx(kind="deposit", amount="100", trade_date="2026-03-09", currency="EUR")
+    run_jobs()
+    assert stored(book.firm.firm_id)[-1].value == D("1110.0")
+    with unit_of_work(write=True) as db:
+        market_data.record_rates(
+            db, [Rate("EUR", "USD", D("1.2"))], at=datetime(2026, 3, 9, 21, tzinfo=UTC)
+        )
+    monkeypatch.setattr(valuations, "today", lambda: date(2026, 3, 10))
+    assert run_jobs() == 1
+    rows = stored(book.firm.firm_id)
+    assert [(r.day, r.value) for r in rows[-2:]] == [
+        (NEXT_MON, D("1120.0")),
+        (date(2026, 3, 10), D("1120.0")),
+    ]
 
 
 def test_a_tick_writes_the_days_fx_history(book):
