@@ -98,6 +98,12 @@ class Runner:
             self._run_due_jobs(report)
         return report
 
+    def run_jobs(self) -> RoundReport:
+        """Only the due jobs, no reminders or chores (the outbox benchmark drains with this)."""
+        report = RoundReport()
+        self._run_due_jobs(report)
+        return report
+
     def _run_due_jobs(self, report: RoundReport) -> None:
         batched = {k: h for k, h in self.handlers.items() if isinstance(h, Batched)}
         for kind, handler in batched.items():
