@@ -8,6 +8,7 @@ import uuid
 from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -204,7 +205,7 @@ def complete_many(db: Session, jobs: list[ClaimedJob], *, now: datetime | None =
     if not jobs:
         return 0
     now = now or utcnow()
-    table = sa.inspect(Job).local_table
+    table = cast(sa.Table, sa.inspect(Job).local_table)
     stmt = (
         sa.update(table)
         .where(

@@ -179,8 +179,8 @@ class Runner:
             held = queue.complete_many(db, done)
             for job in jobs:
                 if job not in done:
-                    exc = outcomes.get(job.id) or RuntimeError("the batch handler skipped it")
-                    self._failed(db, job, exc, report)
+                    error = outcomes.get(job.id) or RuntimeError("the batch handler skipped it")
+                    self._failed(db, job, error, report)
         if held < len(done):
             log.warning("%s job(s) finished after their lease was taken over", len(done) - held)
         report.jobs_done += len(done)
