@@ -31,6 +31,7 @@ Handler = Callable[[ClaimedJob], None]
 Chore = Callable[[Session], None]
 # A batch's outcome per job id: None when done, else the exception it failed with.
 Outcomes = Mapping[int, Exception | None]
+BATCHES_PER_ROUND = 4
 # Finished jobs are kept this long for the admin page, then forgotten.
 KEEP_DONE = timedelta(days=7)
 
@@ -107,7 +108,9 @@ class Runner:
     def _run_due_jobs(self, report: RoundReport) -> None:
         batched = {k: h for k, h in self.handlers.items() if isinstance(h, Batched)}
         for kind, handler in batched.items():
-            while True:
+            # A few batches a round, so that a long outbox does not hold the other kinds back
+            # (what is left is still due: the next round comes at once).
+            for _ in range(BATCHES_PER_ROUND):
                 with unit_of_work(write=True, engine=self._engine()) as db:
                     claimed = queue.claim(db, limit=handler.size, lease=self.lease, kinds=[kind])
                 if claimed:
