@@ -50,6 +50,17 @@ class Server:
         except psutil.NoSuchProcess:
             return []
 
+    def cpu_seconds(self) -> float:
+        """User + system CPU time of the whole process tree so far."""
+        total = 0.0
+        for p in self.processes():
+            try:
+                t = p.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += t.user + t.system
+        return total
+
     def rss_mb(self) -> tuple[float, float]:
         """(whole process tree, largest single process) resident memory in MB."""
         sizes = []

@@ -107,11 +107,16 @@ def _signed_in_as(credentials: BrowserCredentials, user_id: int) -> bool:
 TabUpdate = Callable[[Any, int], Awaitable[None]]
 
 
-async def push_to_tabs(app: rx.App, user_ids: set[int], cls: type, update: TabUpdate) -> int:
+async def push_to_tabs(
+    app: rx.App, user_ids: set[int], cls: type, update: TabUpdate, *then: TabUpdate
+) -> int:
     """Run `update(root_state, user_id)` on every open tab of these users whose websocket this
     worker holds, still signed in as that user; returns how many tabs were updated. (Every worker
     hears each event, so together they reach every tab.) The one mechanism behind the bell, the
-    messages and their unread counts: each topic only says what to change in a tab."""
+    messages and their unread counts: each topic only says what to change in a tab.
+
+    Each of `then` runs after `update` in a state modification of its own: what `update` changed
+    reaches the browser first, without waiting for them (the message before the counts)."""
     from brm_app.state.session_guard import SessionOwnerState, credentials_of
 
     if not user_ids:
@@ -130,6 +135,13 @@ async def push_to_tabs(app: rx.App, user_ids: set[int], cls: type, update: TabUp
                         continue  # its session has ended since its last event
                     await update(root, user_id)
                     updated += 1
+                for later in then:
+                    async with app.modify_state(rx.BaseStateToken(ident=token, cls=cls)) as state:
+                        root = state._get_root_state()
+                        owner = await root.get_state(SessionOwnerState)
+                        if owner._owner_user_id != user_id:
+                            break  # signed out meanwhile
+                        await later(root, user_id)
             except Exception:  # a vanished tab must not stop the others
                 log.debug("could not push to a tab", exc_info=True)
     return updated
@@ -151,17 +163,22 @@ async def push_unread(app: rx.App, user_ids: set[int]) -> int:
 
 
 async def push_messages(app: rx.App, user_ids: set[int], conversation_ids: list[int]) -> int:
-    """New messages (or statuses, receipts) in these conversations: the messages badge and, where
-    the Communication Center is open, its list and open conversation refresh."""
+    """New messages (or statuses, receipts) in these conversations: where the Communication
+    Center shows one of them, its messages first (sent to the page at once: what the reader waits
+    for), then its read mark, the list's unread counts, the trader tab and the messages badge."""
     from brm_app.state.communications import CommsState, MessageBadgeState
 
-    async def update(root: Any, user_id: int) -> None:
+    async def open_conversation(root: Any, user_id: int) -> None:
+        comms = await root.get_state(CommsState)
+        await comms._live_refresh_open(conversation_ids)
+
+    async def counts(root: Any, user_id: int) -> None:
+        comms = await root.get_state(CommsState)
+        await comms._live_refresh_rest(conversation_ids)  # marks the open one read first
         badge = await root.get_state(MessageBadgeState)
         await badge._refresh()
-        comms = await root.get_state(CommsState)
-        await comms._live_refresh(conversation_ids)
 
-    return await push_to_tabs(app, set(user_ids), MessageBadgeState, update)
+    return await push_to_tabs(app, set(user_ids), MessageBadgeState, open_conversation, counts)
 
 
 def forget_stale_tabs(db: Session) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from brm_app.jobs.runner import Chore, Handler, Runner
+from brm_app.jobs.runner import Batched, Chore, Handler, Runner
 
 
 def handlers() -> dict[str, Handler]:
@@ -12,7 +12,10 @@ def handlers() -> dict[str, Handler]:
 
     return {
         deliveries.SEND_KIND: deliveries.send,
-        communications.SEND_KIND: communications.send,
+        # Emails and SMS to traders: many at a time (three transactions per batch, not per email).
+        communications.SEND_KIND: Batched(
+            communications.send, communications.send_batch, size=communications.SEND_BATCH
+        ),
         regulator_export.BUILD_KIND: regulator_export.build,
         valuations.REBUILD_KIND: valuations.rebuild_job,
     }

@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -116,8 +117,11 @@ def claim(
     limit: int = 10,
     lease: timedelta = DEFAULT_LEASE,
     now: datetime | None = None,
+    kinds: Collection[str] | None = None,
+    except_kinds: Collection[str] = (),
 ) -> list[ClaimedJob]:
-    """Take up to `limit` due jobs for this runner, in the caller's (write) transaction.
+    """Take up to `limit` due jobs for this runner, in the caller's (write) transaction (only
+    jobs of `kinds` when given; none of `except_kinds`).
 
     Due: queued or failed with run_at reached, or running with its lease run out (its runner
     stopped); such a job out of attempts goes dead instead. Each claim counts as an attempt, so a
@@ -142,6 +146,10 @@ def claim(
         .order_by(col(Job.run_at), col(Job.id))
         .limit(limit)
     )
+    if kinds is not None:
+        stmt = stmt.where(col(Job.kind).in_(list(kinds)))
+    if except_kinds:
+        stmt = stmt.where(col(Job.kind).not_in(list(except_kinds)))
     if is_postgres(db):
         stmt = stmt.with_for_update(skip_locked=True)
     claimed = []
@@ -190,6 +198,32 @@ def complete(db: Session, job: ClaimedJob, *, now: datetime | None = None) -> bo
         )
     )
     return bool(result.rowcount)
+
+
+def complete_many(db: Session, jobs: list[ClaimedJob], *, now: datetime | None = None) -> int:
+    """`complete` for several jobs, in one statement; answers how many this runner still held."""
+    if not jobs:
+        return 0
+    now = now or utcnow()
+    table = cast(sa.Table, sa.inspect(Job).local_table)
+    stmt = (
+        sa.update(table)
+        .where(
+            table.c.id == sa.bindparam("job_id"),
+            table.c.lease_token == sa.bindparam("token"),
+            table.c.state == JobState.RUNNING.value,
+        )
+        .values(
+            state=JobState.DONE.value,
+            lease_token=None,
+            locked_until=None,
+            finished_at=now,
+            updated_at=now,
+        )
+    )
+    params = [{"job_id": job.id, "token": job.lease_token} for job in jobs]
+    result = db.connection().execute(stmt, params)
+    return result.rowcount if result.rowcount is not None and result.rowcount >= 0 else len(jobs)
 
 
 def fail(

@@ -156,7 +156,11 @@ class Change:
 
 
 def record_many(
-    db: Session, *, actor: Actor | SystemActor | None, events: Sequence[Change]
+    db: Session,
+    *,
+    actor: Actor | SystemActor | None,
+    events: Sequence[Change],
+    actor_label: str | None = None,
 ) -> None:
     """Append one event per change, in order, inside the caller's transaction: the same events
     (one each, chained one after the other) as calling `record` for each, in one round trip.
@@ -164,7 +168,7 @@ def record_many(
     if not events:
         return
     seq, prev = _lock_chain(db)
-    who = _who(actor, None, None)
+    who = _who(actor, None, actor_label)
     rows = []
     for offset, c in enumerate(events):
         row = _row(seq + offset, prev, who, c.action, c.entity, c.entity_id, c.changes)

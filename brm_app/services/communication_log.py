@@ -73,6 +73,18 @@ def content_hash(entry: CommunicationLogEntry) -> str:
     return hashlib.sha256(audit.canonical(data).encode()).hexdigest()
 
 
+def _vouched(entry: CommunicationLogEntry) -> dict[str, Any]:
+    """What the audit event of an entry records (its hash: the entry's whole content)."""
+    return {
+        "kind": entry.kind,
+        "message_id": entry.message_id,
+        "channel": entry.channel,
+        "direction": entry.direction,
+        "status": entry.status,
+        "content_hash": entry.content_hash,
+    }
+
+
 def append(
     db: Session, *, actor: AnyActor | None, entry: CommunicationLogEntry
 ) -> CommunicationLogEntry:
@@ -87,17 +99,30 @@ def append(
         action=ACTION,
         entity=ENTITY,
         entity_id=entry.id,
-        changes={
-            "kind": entry.kind,
-            "message_id": entry.message_id,
-            "channel": entry.channel,
-            "direction": entry.direction,
-            "status": entry.status,
-            "content_hash": entry.content_hash,
-        },
+        changes=_vouched(entry),
         actor_label=None if actor is not None else "system:provider",
     )
     return entry
+
+
+def append_many(
+    db: Session, *, actor: AnyActor | None, entries: list[CommunicationLogEntry]
+) -> None:
+    """`append` for several entries (a batch of deliveries): the same rows and the same audit
+    events, in order, with one insert of the entries and one of the events."""
+    if not entries:
+        return
+    for entry in entries:
+        entry.occurred_at = entry.occurred_at or utcnow()
+        entry.content_hash = content_hash(entry)
+    db.add_all(entries)
+    db.flush()
+    audit.record_many(
+        db,
+        actor=actor,
+        events=[audit.Change(ACTION, ENTITY, entry.id, _vouched(entry)) for entry in entries],
+        actor_label=None if actor is not None else "system:provider",
+    )
 
 
 @dataclass(frozen=True)

@@ -18,8 +18,10 @@ Rules:
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlmodel import Session, col, select
 
@@ -220,43 +222,31 @@ def queue_delivery(
 # ---- the delivery job ------------------------------------------------------------------------
 
 
-def _log_status(
-    db: Session, d: MessageDelivery, actor: AnyActor | None = None, *, publish: bool = True
-) -> None:
-    msg = db.get(Message, d.message_id)
-    assert msg is not None
-    communication_log.append(
-        db,
-        actor=actor,
-        entry=CommunicationLogEntry(
-            kind="delivery",
-            occurred_at=utcnow(),
-            message_id=rid(msg.id),
-            conversation_id=msg.conversation_id,
-            firm_id=msg.firm_id,
-            broker_id=msg.sender_user_id if msg.direction == Direction.OUTBOUND.value else None,
-            trader_id=d.trader_id,
-            channel=d.channel,
-            direction=msg.direction,
-            sender=d.provider,
-            recipients=json.dumps([d.address]),
-            content="",
-            delivery_id=d.id,
-            status=d.status,
-            attempts=d.attempts,
-            provider_message_id=d.provider_message_id,
-            error=d.error,
-            content_hash="",
-        ),
+def _log_entry(msg: Message, d: MessageDelivery) -> CommunicationLogEntry:
+    """The log's record of a delivery's status as it is now."""
+    return CommunicationLogEntry(
+        kind="delivery",
+        occurred_at=utcnow(),
+        message_id=rid(msg.id),
+        conversation_id=msg.conversation_id,
+        firm_id=msg.firm_id,
+        broker_id=msg.sender_user_id if msg.direction == Direction.OUTBOUND.value else None,
+        trader_id=d.trader_id,
+        channel=d.channel,
+        direction=msg.direction,
+        sender=d.provider,
+        recipients=json.dumps([d.address]),
+        content="",
+        delivery_id=d.id,
+        status=d.status,
+        attempts=d.attempts,
+        provider_message_id=d.provider_message_id,
+        error=d.error,
+        content_hash="",
     )
-    if not publish:
-        return
-    conv = db.get(Conversation, msg.conversation_id)
-    if conv is not None:
-        events.publish(db, conversations.TOPIC, conversations.audience(db, conv), rid(conv.id))
 
 
-def _set_status(db: Session, d: MessageDelivery, status: DeliveryStatus, **values: Any) -> None:
+def _apply(d: MessageDelivery, status: DeliveryStatus, values: dict[str, Any]) -> None:
     now = utcnow()
     d.status = status.value
     d.updated_at = now
@@ -268,11 +258,40 @@ def _set_status(db: Session, d: MessageDelivery, status: DeliveryStatus, **value
         d.delivered_at = now
     if status in (DeliveryStatus.FAILED, DeliveryStatus.BOUNCED):
         d.failed_at = now
-    db.add(d)
+
+
+# One change of a delivery's status: the delivery, its new status, the other columns set.
+Change = tuple[MessageDelivery, DeliveryStatus, dict[str, Any]]
+
+
+def _set_statuses(db: Session, changes: list[Change]) -> None:
+    """Apply each change, log each in the communication log (and the audit chain), and tell the
+    open pages of each conversation once. The messages and conversations come from the session
+    (a batch loads them first: `_preload`)."""
+    if not changes:
+        return
+    for d, status, values in changes:
+        _apply(d, status, values)
+        db.add(d)
     db.flush()
-    # "sending" lasts as long as the provider's call: logged, but the open pages hear of the
-    # status that follows it (one live event, and one audience lookup, fewer per email).
-    _log_status(db, d, publish=status != DeliveryStatus.SENDING)
+    entries, told = [], set()
+    for d, status, _ in changes:
+        msg = db.get(Message, d.message_id)
+        assert msg is not None
+        entries.append(_log_entry(msg, d))
+        # "sending" lasts as long as the provider's call: logged, but the open pages hear of the
+        # status that follows it (one live event, and one audience lookup, fewer per email).
+        if status != DeliveryStatus.SENDING:
+            told.add(msg.conversation_id)
+    communication_log.append_many(db, actor=None, entries=entries)
+    for conv_id in sorted(told):
+        conv = db.get(Conversation, conv_id)
+        if conv is not None:
+            events.publish(db, conversations.TOPIC, conversations.audience(db, conv), conv_id)
+
+
+def _set_status(db: Session, d: MessageDelivery, status: DeliveryStatus, **values: Any) -> None:
+    _set_statuses(db, [(d, status, values)])
 
 
 def _outgoing(db: Session, d: MessageDelivery) -> OutgoingEmail | OutgoingSms:
@@ -305,61 +324,134 @@ def _load_locked(db: Session, delivery_id: int) -> MessageDelivery | None:
     return db.exec(stmt).first()
 
 
+class _Loaded(NamedTuple):
+    deliveries: dict[int, MessageDelivery]
+    # Their messages and conversations: held here while the session's `get` finds them (the
+    # session keeps only weak references to what it loaded).
+    related: list[Message | Conversation]
+
+
+def _load_many_locked(db: Session, delivery_ids: list[int]) -> _Loaded:
+    """A batch's deliveries (locked on PostgreSQL) and, in two more queries, their messages and
+    conversations, which `_outgoing` and `_set_statuses` then get from the session."""
+    stmt = select(MessageDelivery).where(col(MessageDelivery.id).in_(delivery_ids))
+    if is_postgres(db):
+        stmt = stmt.with_for_update()
+    found = {rid(d.id): d for d in db.exec(stmt).all()}
+    message_ids = sorted({d.message_id for d in found.values()})
+    msgs = list(db.exec(select(Message).where(col(Message.id).in_(message_ids))).all())
+    conv_ids = sorted({m.conversation_id for m in msgs})
+    convs = db.exec(select(Conversation).where(col(Conversation.id).in_(conv_ids))).all()
+    return _Loaded(found, [*msgs, *convs])
+
+
+# A batch of deliveries (the runner's `Batched`): at most this many claimed together, and this
+# many provider calls at a time. Worst case, every call waits its 10 s timeout: 50 / 8 rounds of
+# 10 s, well inside a job's 2-minute lease, so no other runner takes a batch over mid-flight.
+SEND_BATCH = 50
+SEND_CONCURRENCY = 8
+
+Outgoing = OutgoingEmail | OutgoingSms
+
+
 def send(job: ClaimedJob) -> None:
     """The job handler (payload {"delivery_id": N}): send one email or SMS, at most once."""
-    delivery_id = job.payload["delivery_id"]
-    problem: PermanentJobError | None = None
-    message: OutgoingEmail | OutgoingSms | None = None
-    with unit_of_work(write=True) as db:
-        d = _load_locked(db, delivery_id)
-        if d is None or d.status not in (DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value):
-            return  # gone, done, failed or waiting for a person
-        if d.status == DeliveryStatus.SENDING.value:
-            _set_status(db, d, DeliveryStatus.UNKNOWN, error=INTERRUPTED)
-            problem = PermanentJobError(f"delivery {delivery_id}: {INTERRUPTED}")
-        else:
-            try:
-                message = _outgoing(db, d)
-            except PermanentJobError as exc:
-                _set_status(db, d, DeliveryStatus.FAILED, error=str(exc)[:500])
-                problem = exc
-            else:
-                _set_status(
-                    db, d, DeliveryStatus.SENDING, sending_at=utcnow(), attempts=d.attempts + 1
-                )
+    problem = send_batch([job]).get(job.id)
     if problem is not None:
         raise problem
-    assert message is not None
-    try:
-        result: SendResult = (
-            providers().email.send(message)
-            if isinstance(message, OutgoingEmail)
-            else providers().sms.send(message)
-        )
-    except ProviderError as exc:
-        retry = exc.temporary and job.attempt < job.max_attempts
-        with unit_of_work(write=True) as db:
-            d = _load_locked(db, delivery_id)
-            if d is not None:
-                _set_status(
-                    db,
-                    d,
-                    DeliveryStatus.QUEUED if retry else DeliveryStatus.FAILED,
-                    error=str(exc)[:500],
-                )
-        if retry:
-            raise
-        raise PermanentJobError(f"delivery {delivery_id}: {exc}") from None
+
+
+def send_batch(jobs: Sequence[ClaimedJob]) -> dict[int, Exception | None]:
+    """Send a batch of deliveries, each at most once; the outcome per job id (None: done, else
+    what it failed with, for the runner's retry/dead rules).
+
+    Three transactions for the whole batch: every delivery marked "sending" (committed, and
+    logged) before any provider call; the calls, SEND_CONCURRENCY at a time through the one
+    provider client; then "sent", back to "queued" (temporary failure, the job retries) or
+    "failed". A call that ends in anything but an answer or a ProviderError (the process dying
+    is the extreme case) leaves its delivery "sending": the next attempt marks it "unknown" and
+    never re-sends it."""
+    outcome: dict[int, Exception | None] = {}
+    job_of: dict[int, ClaimedJob] = {}
+    for job in jobs:
+        delivery_id = job.payload["delivery_id"]
+        if delivery_id in job_of:
+            outcome[job.id] = None  # a second job for one delivery: the first one sends it
+        else:
+            job_of[delivery_id] = job
+    ready: list[tuple[int, Outgoing]] = []
     with unit_of_work(write=True) as db:
-        d = _load_locked(db, delivery_id)
-        if d is not None:
-            _set_status(
-                db,
-                d,
-                DeliveryStatus.SENT,
-                error=None,
-                provider_message_id=(result.provider_message_id or "")[:200] or None,
-            )
+        loaded = _load_many_locked(db, sorted(job_of))
+        found = loaded.deliveries
+        changes: list[Change] = []
+        for delivery_id, job in job_of.items():
+            d = found.get(delivery_id)
+            if d is None or d.status not in (
+                DeliveryStatus.QUEUED.value,
+                DeliveryStatus.SENDING.value,
+            ):
+                outcome[job.id] = None  # gone, done, failed or waiting for a person
+            elif d.status == DeliveryStatus.SENDING.value:
+                changes.append((d, DeliveryStatus.UNKNOWN, {"error": INTERRUPTED}))
+                outcome[job.id] = PermanentJobError(f"delivery {delivery_id}: {INTERRUPTED}")
+            else:
+                try:
+                    message = _outgoing(db, d)
+                except PermanentJobError as exc:
+                    changes.append((d, DeliveryStatus.FAILED, {"error": str(exc)[:500]}))
+                    outcome[job.id] = exc
+                else:
+                    values = {"sending_at": utcnow(), "attempts": d.attempts + 1}
+                    changes.append((d, DeliveryStatus.SENDING, values))
+                    ready.append((delivery_id, message))
+        _set_statuses(db, changes)
+    if not ready:
+        return outcome
+    results = _call_providers(ready)
+    with unit_of_work(write=True) as db:
+        loaded = _load_many_locked(db, [delivery_id for delivery_id, _ in ready])
+        found = loaded.deliveries
+        changes = []
+        for delivery_id, _ in ready:
+            job, result, d = job_of[delivery_id], results[delivery_id], found.get(delivery_id)
+            if isinstance(result, ProviderError):
+                retry = result.temporary and job.attempt < job.max_attempts
+                if d is not None:
+                    status = DeliveryStatus.QUEUED if retry else DeliveryStatus.FAILED
+                    changes.append((d, status, {"error": str(result)[:500]}))
+                outcome[job.id] = (
+                    result if retry else PermanentJobError(f"delivery {delivery_id}: {result}")
+                )
+            elif isinstance(result, Exception):
+                outcome[job.id] = result  # stays "sending": it may have gone out
+            else:
+                if d is not None:
+                    provider_id = (result.provider_message_id or "")[:200] or None
+                    values = {"error": None, "provider_message_id": provider_id}
+                    changes.append((d, DeliveryStatus.SENT, values))
+                outcome[job.id] = None
+        _set_statuses(db, changes)
+    return outcome
+
+
+def _call(message: Outgoing) -> SendResult | Exception:
+    try:
+        if isinstance(message, OutgoingEmail):
+            return providers().email.send(message)
+        return providers().sms.send(message)
+    except Exception as exc:
+        return exc
+
+
+def _call_providers(ready: list[tuple[int, Outgoing]]) -> dict[int, SendResult | Exception]:
+    """Each message handed to its provider, SEND_CONCURRENCY at a time (the SDKs block on the
+    network; their clients are built once and shared). A result or the exception, per delivery."""
+    if len(ready) == 1:
+        ((delivery_id, message),) = ready
+        return {delivery_id: _call(message)}
+    with ThreadPoolExecutor(min(SEND_CONCURRENCY, len(ready)), "brm-send") as pool:
+        results = pool.map(_call, [message for _, message in ready])
+        return {delivery_id: r for (delivery_id, _), r in zip(ready, results, strict=True)}
 
 
 def sweep_interrupted(db: Session) -> int:

@@ -8,6 +8,7 @@ open tabs of everyone a conversation concerns (see brm_app/live.py).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -278,13 +279,26 @@ class CommsState(ServiceMixin, rx.State):
         self.messages = [message_row(m, self.me) for m in msgs]
         return True
 
-    async def _live_refresh(self, conversation_ids: list[int]) -> None:
-        """A push: a conversation this user sees changed (a message, a status, a receipt)."""
+    # A push: a conversation this user sees changed (a message, a status, a receipt). In two
+    # steps (live.push_messages), each sent to the page when it ends: the open conversation's
+    # messages first (a read), then its read mark (a write), the list and the trader tab.
+    async def _live_refresh_open(self, conversation_ids: list[int]) -> None:
+        if self.loaded and self.open_id and self.open_id in conversation_ids:
+            await self._load_open(self.open_id, mark=False)
+
+    async def _live_refresh_rest(self, conversation_ids: list[int]) -> None:
         if not self.loaded:
             return
+        if self.open_id and self.open_id in conversation_ids and self.can_write:
+            conversation_id = self.open_id
+
+            def mark(db: Any, *, actor: Actor) -> None:
+                conversations.mark_read(db, actor=actor, conversation_id=conversation_id)
+
+            # (gone from this user's view meanwhile: the list below says so)
+            with contextlib.suppress(DomainError):
+                await self._call(mark, write=True)
         await self._refresh_list()
-        if self.open_id and self.open_id in conversation_ids:
-            await self._load_open(self.open_id, mark=True)
         if self.trader_id:
             await self._load_trader(self.trader_id)
 

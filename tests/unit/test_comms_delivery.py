@@ -258,3 +258,129 @@ def test_the_log_provider_is_the_default_and_keeps_content_out_of_the_server_log
         _run_jobs()
     assert _delivery(delivery_id).status == "sent"
     assert "Secret pricing words" not in caplog.text and "+447911123456" not in caplog.text
+
+
+# ---- the outbox in batches (issue 10's speed target: 1,000 emails in under 10 s) ---------------
+
+
+def _ref_id(message) -> int:
+    return int(message.reference.split(":")[1])
+
+
+def test_a_batch_is_sent_once_each_logged_and_chained_in_a_few_transactions(desk, stub):
+    import sqlalchemy as sa
+
+    from brm_app.db import get_engine
+    from brm_app.services import audit, communication_log
+
+    broker, tess = desk
+    ids = [_send(broker, tess, "email", f"Confirmation {n}") for n in range(12)]
+    commits: list[int] = []
+    listener = lambda conn: commits.append(1)  # noqa: E731
+    sa.event.listen(get_engine(), "commit", listener)
+    try:
+        with bootstrap.use_providers(email=sendgrid(stub)):
+            report = Runner(handlers(), periodic_seconds=0).run_round()
+    finally:
+        sa.event.remove(get_engine(), "commit", listener)
+    assert report.jobs_done == 12 and report.jobs_failed == 0
+    refs = sorted(json.loads(r["body"])["custom_args"]["brm_ref"] for r in stub.requests)
+    assert refs == sorted(f"delivery:{i}" for i in ids)  # each sent once
+    for delivery_id in ids:
+        d = _delivery(delivery_id)
+        assert d.status == "sent" and d.attempts == 1 and d.provider_message_id == "sg-msg-1"
+        assert _statuses(delivery_id) == ["sending", "sent"]
+    # claim, "sending", "sent", the jobs' ends: not three commits per email as one by one.
+    assert len(commits) <= 6
+    with unit_of_work() as db:
+        assert audit.verify_chain(db).ok and communication_log.verify_log(db).ok
+        jobs = db.exec(select(Job.state)).all()
+    assert set(jobs) == {"done"}
+
+
+def test_a_batch_with_every_outcome_keeps_each_deliverys_rules(desk):
+    from brm_app.providers.base import ProviderError, SendResult
+
+    broker, tess = desk
+    busy, refused, crashed, fine = (_send(broker, tess, "email", f"Note {n}") for n in range(4))
+    calls: list[int] = []
+
+    class Crash(Exception):
+        pass
+
+    class Mixed:
+        name = "sendgrid"
+
+        def send(self, message):
+            delivery_id = _ref_id(message)
+            calls.append(delivery_id)
+            if delivery_id == busy:
+                raise ProviderError("SendGrid answered HTTP 429", temporary=True)
+            if delivery_id == refused:
+                raise ProviderError("SendGrid answered HTTP 400", temporary=False)
+            if delivery_id == crashed:
+                raise Crash("went out, then the worker died before its answer")
+            return SendResult(provider_message_id=f"ok-{delivery_id}")
+
+    with bootstrap.use_providers(email=Mixed()):
+        report = Runner(handlers(), periodic_seconds=0).run_round()
+    assert (report.jobs_done, report.jobs_failed) == (1, 3)
+    assert [_delivery(i).status for i in (busy, refused, crashed, fine)] == [
+        "queued",  # a temporary failure: retried later
+        "failed",  # a permanent one: not retried
+        "sending",  # its fate unknown: left as it was when the call started
+        "sent",
+    ]
+    assert "HTTP 400" in (_delivery(refused).error or "")
+    # Later: the retry is sent; the interrupted one becomes "unknown", never re-sent.
+    import sqlalchemy as sa
+
+    from brm_app.db import utcnow
+
+    with unit_of_work(write=True) as db:
+        db.exec(sa.update(Job).values(run_at=utcnow(), locked_until=utcnow()))
+    calls.clear()
+
+    class Accepting:
+        name = "sendgrid"
+
+        def send(self, message):
+            calls.append(_ref_id(message))
+            return SendResult(provider_message_id="ok-retry")
+
+    with bootstrap.use_providers(email=Accepting()):
+        Runner(handlers(), periodic_seconds=0).run_round()
+    assert calls == [busy]  # only the retry went out again
+    assert _delivery(busy).status == "sent" and _delivery(busy).attempts == 2
+    assert _delivery(crashed).status == "unknown" and _delivery(crashed).attempts == 1
+    assert _delivery(refused).status == "failed" and _delivery(fine).status == "sent"
+    assert _statuses(crashed) == ["sending", "unknown"]
+
+
+def test_provider_calls_of_a_batch_overlap_within_the_limit(desk):
+    import time as _time
+
+    from brm_app.providers.base import SendResult
+
+    broker, tess = desk
+    ids = [_send(broker, tess, "email", f"Rate sheet {n}") for n in range(20)]
+    lock = threading.Lock()
+    in_flight, most = [0], [0]
+
+    class Slow:
+        name = "sendgrid"
+
+        def send(self, message):
+            with lock:
+                in_flight[0] += 1
+                most[0] = max(most[0], in_flight[0])
+            _time.sleep(0.05)  # a provider's round trip
+            with lock:
+                in_flight[0] -= 1
+            return SendResult(provider_message_id=message.reference)
+
+    with bootstrap.use_providers(email=Slow()):
+        report = Runner(handlers(), periodic_seconds=0).run_jobs()  # the jobs, nothing else
+    assert report.jobs_done == 20
+    assert all(_delivery(i).status == "sent" for i in ids)
+    assert 1 < most[0] <= communications.SEND_CONCURRENCY

@@ -204,3 +204,39 @@ def test_two_runners_never_run_the_same_job(database_url):
         assert (
             db.exec(select(func.count()).select_from(Job).where(Job.state == "done")).one() == 120
         )
+
+
+def test_a_batched_kind_runs_its_jobs_together_and_leaves_room_for_the_others(
+    database_url, monkeypatch
+):
+    from brm_app.jobs import runner as runner_module
+    from brm_app.jobs.runner import Batched
+
+    monkeypatch.setattr(runner_module, "BATCHES_PER_ROUND", 2)
+    with unit_of_work(write=True) as db:
+        ids = [queue.enqueue(db, "test.many", {"thing_id": n}) for n in range(7)]
+        other = queue.enqueue(db, "test.one", {"thing_id": 99})
+    batches: list[list[int]] = []
+    singles: list[int] = []
+
+    def many(jobs):
+        batches.append([j.payload["thing_id"] for j in jobs])
+        # thing 3 fails (retried later), the others are done
+        return {j.id: (RuntimeError("no") if j.payload["thing_id"] == 3 else None) for j in jobs}
+
+    runner = Runner(
+        {
+            "test.many": Batched(lambda job: None, many, size=3),
+            "test.one": lambda job: singles.append(job.payload["thing_id"]),
+        },
+        periodic_seconds=0,
+    )
+    report = runner.run_jobs()
+    # Two batches of three this round (not all seven), and the other kind ran too.
+    assert batches == [[0, 1, 2], [3, 4, 5]] and singles == [99]
+    assert (report.jobs_done, report.jobs_failed) == (6, 1)
+    states = {j.id: j.state for j in _jobs()}
+    assert [states[i] for i in ids] == ["done"] * 3 + ["failed"] + ["done"] * 2 + ["queued"]
+    assert states[other] == "done"
+    runner.run_jobs()
+    assert batches[-1] == [6]
