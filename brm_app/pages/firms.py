@@ -51,7 +51,7 @@ def tier_badge(tier) -> rx.Component:
     )
 
 
-def _sort_header(label: str, column: str, display: Any = "table-cell") -> rx.Component:
+def _sort_header(label: str, column: str, hidden: Any = "") -> rx.Component:
     return rx.table.column_header_cell(
         rx.button(
             label,
@@ -74,7 +74,7 @@ def _sort_header(label: str, column: str, display: Any = "table-cell") -> rx.Com
         aria_sort=rx.cond(
             S.sort == column, rx.cond(S.direction == "asc", "ascending", "descending"), "none"
         ),
-        display=display,
+        class_name=hidden,
     )
 
 
@@ -149,8 +149,9 @@ def _filters() -> rx.Component:
 
 
 def _shown(column: str) -> Any:
-    """A column the saved view hides stays in the row (the phone's card labels count cells)."""
-    return rx.cond(T.columns.contains(column), "table-cell", "none")
+    """A column the saved view hides stays in the row (the phone's card labels count cells),
+    hidden by a class: a `display` prop lost to the cards' own `display` on a phone."""
+    return rx.cond(T.columns.contains(column), "", "brm-col-hidden")
 
 
 def _row(r) -> rx.Component:
@@ -174,16 +175,18 @@ def _row(r) -> rx.Component:
                 spacing="0",
             )
         ),
-        rx.table.cell(status_badge(r["status"]), display=_shown("status")),
-        rx.table.cell(tier_badge(r["tier"]), display=_shown("tier")),
-        rx.table.cell(rx.text(r["primary"], size="2"), display=_shown("primary")),
-        rx.table.cell(rx.text(r["place"], size="2"), display=_shown("place")),
+        rx.table.cell(status_badge(r["status"]), class_name=_shown("status")),
+        rx.table.cell(tier_badge(r["tier"]), class_name=_shown("tier")),
+        rx.table.cell(rx.text(r["primary"], size="2"), class_name=_shown("primary")),
+        rx.table.cell(rx.text(r["place"], size="2"), class_name=_shown("place")),
         rx.table.cell(
             rx.text(local_number(r["traders"], 0), size="2"),
             text_align="right",
-            display=_shown("traders"),
+            class_name=_shown("traders"),
         ),
-        rx.table.cell(datetime_text(r["updated"]), white_space="nowrap", display=_shown("updated")),
+        rx.table.cell(
+            datetime_text(r["updated"]), white_space="nowrap", class_name=_shown("updated")
+        ),
         align="center",
     )
 
@@ -313,10 +316,10 @@ def _table() -> rx.Component:
                     _sort_header("Name", "name"),
                     _sort_header("Status", "status", _shown("status")),
                     _sort_header("Tier", "tier", _shown("tier")),
-                    rx.table.column_header_cell("Primary broker", display=_shown("primary")),
+                    rx.table.column_header_cell("Primary broker", class_name=_shown("primary")),
                     _sort_header("Location", "city", _shown("place")),
                     rx.table.column_header_cell(
-                        "Traders", text_align="right", display=_shown("traders")
+                        "Traders", text_align="right", class_name=_shown("traders")
                     ),
                     _sort_header("Updated", "updated", _shown("updated")),
                 )

@@ -27,8 +27,9 @@ T: Any = TraderListToolsState
 
 
 def _shown(column: str) -> Any:
-    """A column the saved view hides stays in the row (the phone's card labels count cells)."""
-    return rx.cond(T.columns.contains(column), "table-cell", "none")
+    """A column the saved view hides stays in the row (the phone's card labels count cells),
+    hidden by a class: a `display` prop lost to the cards' own `display` on a phone."""
+    return rx.cond(T.columns.contains(column), "", "brm-col-hidden")
 
 
 def _sort_header(label: str, column: str) -> rx.Component:
@@ -54,7 +55,7 @@ def _sort_header(label: str, column: str) -> rx.Component:
         aria_sort=rx.cond(
             S.sort == column, rx.cond(S.direction == "asc", "ascending", "descending"), "none"
         ),
-        display=_shown(column),
+        class_name=_shown(column),
     )
 
 
@@ -192,10 +193,14 @@ def traders_page() -> rx.Component:
                                 rx.table.row(
                                     _sort_header("Name", "name"),
                                     _sort_header("Email", "email"),
-                                    rx.table.column_header_cell("Firm", display=_shown("firm")),
+                                    rx.table.column_header_cell("Firm", class_name=_shown("firm")),
                                     _sort_header("Role", "role"),
-                                    rx.table.column_header_cell("Phone", display=_shown("phone")),
-                                    rx.table.column_header_cell("Status", display=_shown("status")),
+                                    rx.table.column_header_cell(
+                                        "Phone", class_name=_shown("phone")
+                                    ),
+                                    rx.table.column_header_cell(
+                                        "Status", class_name=_shown("status")
+                                    ),
                                     _sort_header("Updated", "updated"),
                                 )
                             ),
@@ -208,7 +213,7 @@ def traders_page() -> rx.Component:
                                         ),
                                         rx.table.cell(
                                             rx.text(r["email"], size="2"),
-                                            display=_shown("email"),
+                                            class_name=_shown("email"),
                                         ),
                                         rx.table.cell(
                                             rx.link(
@@ -216,14 +221,14 @@ def traders_page() -> rx.Component:
                                                 href="/firms/" + r["firm_id"].to(str),
                                                 size="2",
                                             ),
-                                            display=_shown("firm"),
+                                            class_name=_shown("firm"),
                                         ),
                                         rx.table.cell(
-                                            rx.text(r["role"], size="2"), display=_shown("role")
+                                            rx.text(r["role"], size="2"), class_name=_shown("role")
                                         ),
                                         rx.table.cell(
                                             rx.text(r["phone"], size="2", white_space="nowrap"),
-                                            display=_shown("phone"),
+                                            class_name=_shown("phone"),
                                         ),
                                         rx.table.cell(
                                             rx.cond(
@@ -233,12 +238,12 @@ def traders_page() -> rx.Component:
                                                     "Active", color_scheme="green", variant="soft"
                                                 ),
                                             ),
-                                            display=_shown("status"),
+                                            class_name=_shown("status"),
                                         ),
                                         rx.table.cell(
                                             datetime_text(r["updated"]),
                                             white_space="nowrap",
-                                            display=_shown("updated"),
+                                            class_name=_shown("updated"),
                                         ),
                                         align="center",
                                     ),

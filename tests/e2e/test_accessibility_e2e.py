@@ -179,6 +179,9 @@ def test_axe_finds_no_serious_violation_on_any_page_or_dialog(browser: Browser, 
     _check_dialog(manager, "bulk archive", lambda: manager.click("#bulk-archive"), problems)
     _check_dialog(manager, "bulk coverage", lambda: manager.click("#bulk-coverage"), problems)
     _check_dialog(manager, "command palette", lambda: manager.click("#palette-open"), problems)
+    manager.goto(base + "/traders")
+    _settle(manager)
+    _check_dialog(manager, "trader save view", lambda: manager.click("#save-view"), problems)
     manager.context.close()
 
     # Compliance: the audit trail and the communication log.
