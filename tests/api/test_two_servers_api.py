@@ -50,10 +50,15 @@ def shared_backend(db_templates, tmp_path, monkeypatch):
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def _nginx(tmp_path, upstreams: list[str]):
-    port = _free_port()
+def _nginx(tmp_path, upstreams: list[str], *, port: int | None = None, backups: int = 0):
+    """nginx on a free port (or `port`) in front of the upstreams, proxying as deploy/nginx.conf
+    does (the Host header, websockets upgraded); the last `backups` upstreams take requests only
+    when the others are down."""
+    port = port or _free_port()
     servers = "\n".join(
-        f"server {u.removeprefix('http://')} max_fails=1 fail_timeout=30s;" for u in upstreams
+        f"server {u.removeprefix('http://')} max_fails=1 fail_timeout=30s"
+        + (" backup;" if i >= len(upstreams) - backups else ";")
+        for i, u in enumerate(upstreams)
     )
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"""
@@ -71,12 +76,17 @@ http {{
   uwsgi_temp_path {tmp_path}/uwsgi;
   scgi_temp_path {tmp_path}/scgi;
   upstream brm {{ {servers} }}
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
   server {{
     listen 127.0.0.1:{port};
     location / {{
       proxy_pass http://brm;
       proxy_http_version 1.1;
+      proxy_set_header Host $http_host;
       proxy_set_header X-Forwarded-For $remote_addr;
+      proxy_set_header Upgrade $http_upgrade;
+      proxy_set_header Connection $connection_upgrade;
+      proxy_read_timeout 3600s;
       proxy_next_upstream error timeout;
     }}
   }}
