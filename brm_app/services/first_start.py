@@ -56,7 +56,9 @@ def initialize(db: Session, *, settings: Settings) -> FirstStartReport | None:
 
     On PostgreSQL one server at a time (a lock held until the caller's transaction ends)."""
     if db.get_bind().dialect.name == "postgresql":
-        db.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": FIRST_START_LOCK_KEY})
+        db.connection().execute(
+            sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": FIRST_START_LOCK_KEY}
+        )
     if not database_is_empty(db):
         return None
     admin = create_first_admin(db, settings=settings)
