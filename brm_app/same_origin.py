@@ -10,7 +10,9 @@ build serves every server and the proxy in front of them.
 
 from __future__ import annotations
 
-from reflex_base.plugins.base import Plugin
+from typing import Unpack
+
+from reflex_base.plugins.base import Plugin, PreCompileContext
 
 STATE_JS = "utils/state.js"
 # Reflex 0.10's getBackendURL: the https branch, and where the page's port is put instead.
@@ -34,7 +36,7 @@ def follow_the_page(state_js: str) -> str:
 
 
 class SameOriginBackend(Plugin):
-    def pre_compile(self, **context) -> None:
+    def pre_compile(self, **context: Unpack[PreCompileContext]) -> None:
         from reflex_base import constants
         from reflex_base.environment import environment
 

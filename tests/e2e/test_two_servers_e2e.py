@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -83,8 +83,8 @@ def _build_frontend(web: Path, port: int) -> None:
 class Shape:
     a: Server
     b: Server
-    proxy: Server
-    stop_a: callable
+    proxy: Server  # nginx
+    stop_a: Callable[[], None]  # SIGTERM to server A, waiting for it to exit
 
 
 @pytest.fixture
@@ -145,7 +145,7 @@ def two_servers(tmp_path_factory) -> Iterator[Shape]:
         redis.Redis.from_url(redis_url).flushdb()
 
 
-def _port(url: str) -> int:
+def _port(url: str) -> int | None:
     return urlsplit(url).port
 
 
