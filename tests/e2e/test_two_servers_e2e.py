@@ -1,7 +1,7 @@
 """Two full app servers (pages and the Reflex websocket backend, `brm serve --prebuilt` each on
 its own port) on one PostgreSQL database and one Redis, nginx in front as deploy/nginx.conf
 proxies (HTTP and websockets), driven in Chromium (issue 14). The frontend is built once and
-served by both. It shows:
+served by both (the session's e2e server's build). It shows:
 
 1. a browser session made on one server is valid on the other (signed in through A, a page of B
    opens signed in), and each page's websocket is on the server that served it;
@@ -15,14 +15,11 @@ from __future__ import annotations
 
 import os
 import signal
-import subprocess
-import sys
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
@@ -32,7 +29,6 @@ from playwright.sync_api import Browser, Page, expect
 from tests.api.test_two_servers_api import NGINX, _nginx
 from tests.conftest import PG_URL
 from tests.e2e.conftest import (
-    ROOT,
     Server,
     _free_port,
     _redis_db_of_our_own,
@@ -54,31 +50,6 @@ pytestmark = [
 RECONNECT_MS = 20_000
 
 
-def _build_frontend(web: Path, port: int) -> None:
-    """The production frontend, built once into `web` (what `make image` does for the container)."""
-    tools = ROOT / ".tools"
-    env = {
-        **os.environ,
-        "BRM_PORT": str(port),
-        "BRM_DATA_DIR": str(web.parent / "build-data"),
-        "BRM_DATABASE_URL": f"sqlite:///{web.parent / 'build-data' / 'brm.db'}",
-        "REFLEX_WEB_WORKDIR": str(web),
-        "PATH": f"{tools / 'node_modules' / '.bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "REFLEX_USE_SYSTEM_BUN": "1",
-        "REFLEX_TELEMETRY_ENABLED": "false",
-        "REFLEX_CHECK_LATEST_VERSION": "false",
-        "REFLEX_DIR": str(tools / "reflex"),
-        "BUN_INSTALL_CACHE_DIR": str(tools / "bun-cache"),
-    }
-    env.pop("BRM_REDIS_URL", None)
-    reflex = Path(sys.executable).parent / "reflex"
-    done = subprocess.run(
-        [str(reflex), "export", "--frontend-only", "--no-zip", "--env", "prod"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-
-
 @dataclass
 class Shape:
     a: Server
@@ -88,10 +59,13 @@ class Shape:
 
 
 @pytest.fixture
-def two_servers(tmp_path_factory) -> Iterator[Shape]:
+def two_servers(server: Server, tmp_path_factory) -> Iterator[Shape]:
     """Servers A and B on one new PostgreSQL database and one Redis database, started together
     (one migrates and makes the first admin, the other waits), with nginx in front: A takes the
-    proxied traffic and B is its backup, so a page through nginx is on A until A stops."""
+    proxied traffic and B is its backup, so a page through nginx is on A until A stops.
+
+    Both serve the frontend the session's e2e server built (`brm serve`, once per test process):
+    the built pages follow the address that serves them, so no second build (minutes of CI)."""
     import redis
     import sqlalchemy as sa
 
@@ -102,9 +76,8 @@ def two_servers(tmp_path_factory) -> Iterator[Shape]:
         pytest.skip("needs a Redis with a free database")
     root = tmp_path_factory.mktemp("two-servers")
     proxy_port = _free_port()
-    web = Path(os.environ.get("BRM_E2E_PREBUILT_WEB") or root / "web")
-    if not (web / "build" / "client").is_dir():
-        _build_frontend(web, proxy_port)  # (pages follow their own origin: any port will do)
+    web = server.data_dir / "web"
+    assert (web / "build" / "client").is_dir(), "the e2e server's build is not where expected"
 
     name = f"brm_e2e_{uuid.uuid4().hex[:10]}"
     admin = sa.create_engine(_pg_admin_url(), isolation_level="AUTOCOMMIT")
