@@ -9,11 +9,13 @@ installs nginx from Debian when missing)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -50,10 +52,20 @@ def shared_backend(db_templates, tmp_path, monkeypatch):
     redis.Redis.from_url(redis_url).flushdb()
 
 
+DEPLOY_NGINX = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+
+
+def _deploy_location() -> str:
+    """deploy/nginx.conf's `location /` block: the tests proxy with the compose shape's own
+    headers (Host, websocket upgrade), timeouts and retries. Plain HTTP here, not TLS."""
+    found = re.search(r"^ *location / \{.*?^ *\}", DEPLOY_NGINX.read_text(), re.S | re.M)
+    assert found, f"no `location /` block in {DEPLOY_NGINX}"
+    return found.group(0).replace("X-Forwarded-Proto https", "X-Forwarded-Proto $scheme")
+
+
 def _nginx(tmp_path, upstreams: list[str], *, port: int | None = None, backups: int = 0):
     """nginx on a free port (or `port`) in front of the upstreams, proxying as deploy/nginx.conf
-    does (the Host header, websockets upgraded); the last `backups` upstreams take requests only
-    when the others are down."""
+    does; the last `backups` upstreams take requests only when the others are down."""
     port = port or _free_port()
     servers = "\n".join(
         f"server {u.removeprefix('http://')} max_fails=1 fail_timeout=30s"
@@ -79,16 +91,7 @@ http {{
   map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
   server {{
     listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://brm;
-      proxy_http_version 1.1;
-      proxy_set_header Host $http_host;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_set_header Upgrade $http_upgrade;
-      proxy_set_header Connection $connection_upgrade;
-      proxy_read_timeout 3600s;
-      proxy_next_upstream error timeout;
-    }}
+{_deploy_location()}
   }}
 }}
 """)
