@@ -3,6 +3,7 @@
 import reflex as rx
 from reflex.plugins.sitemap import SitemapPlugin
 
+from brm_app.same_origin import SameOriginBackend
 from brm_app.settings import get_settings
 
 _settings = get_settings()
@@ -22,7 +23,9 @@ config = rx.Config(
     plugins=[
         rx.plugins.RadixThemesPlugin(
             theme=rx.theme(accent_color="indigo", gray_color="slate", radius="medium")
-        )
+        ),
+        # Pages talk to the server (or proxy) that served them, whatever port the build was for.
+        SameOriginBackend(),
     ],
     disable_plugins=[SitemapPlugin],
 )

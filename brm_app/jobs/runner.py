@@ -145,10 +145,13 @@ class Runner:
     def _periodic(self, report: RoundReport) -> None:
         from brm_app.services import communications, deliveries, review, scheduler
 
+        # Supervisory review: what the review rules select from what was written since. In a
+        # transaction of its own, so its lock (one pass at a time across servers) is taken
+        # before, never after, the audit chain's: two runners cannot wait on each other.
+        with unit_of_work(write=True, engine=self._engine()) as db:
+            review.select_new(db)
         with unit_of_work(write=True, engine=self._engine()) as db:
             escalated = scheduler.escalate_overdue(db)
-            # Supervisory review: what the review rules select from what was written since.
-            review.select_new(db)
             report.escalations += escalated.escalations
             deliveries.sweep_interrupted(db)
             communications.sweep_interrupted(db)

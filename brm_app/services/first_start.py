@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import sqlalchemy as sa
 from sqlmodel import Session, func, select
 
 from brm_app.auth.actor import SystemActor
@@ -11,6 +12,10 @@ from brm_app.models.user import Role, User, UserCreate
 from brm_app.services import demo, users
 from brm_app.services.demo import DemoResult
 from brm_app.settings import Settings
+
+# pg_advisory_xact_lock key of the first start ("brmfirst"): servers started together on one
+# empty PostgreSQL database take turns, and the second finds the first admin already there.
+FIRST_START_LOCK_KEY = 0x62726D6669727374
 
 
 @dataclass(frozen=True)
@@ -47,7 +52,13 @@ class FirstStartReport:
 
 
 def initialize(db: Session, *, settings: Settings) -> FirstStartReport | None:
-    """On an empty database: the first admin, then the demo data unless BRM_DEMO=0. Else nothing."""
+    """On an empty database: the first admin, then the demo data unless BRM_DEMO=0. Else nothing.
+
+    On PostgreSQL one server at a time (a lock held until the caller's transaction ends)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.connection().execute(
+            sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": FIRST_START_LOCK_KEY}
+        )
     if not database_is_empty(db):
         return None
     admin = create_first_admin(db, settings=settings)

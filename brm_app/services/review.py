@@ -56,6 +56,9 @@ P = Permission
 KEY = "review_rules"
 KIND = "review"  # the notification kind (preferences.KINDS)
 BATCH = 500
+# pg_advisory_xact_lock key of the selection pass ("brmrevue"): the job runners of several
+# servers take turns, so the second reads the position the first advanced to.
+SELECTION_LOCK_KEY = 0x62726D7265767565
 TERM_MAX = 100
 TERMS_MAX = 500
 CONTEXT = 90  # characters of context either side of a hit
@@ -322,7 +325,12 @@ def select_new(
     db: Session, *, batch: int = BATCH, chance: Callable[[], float] = random.random
 ) -> int:
     """Read what was written since the last pass, make an item of each record a rule selects,
-    and tell the reviewers. Returns how many items were made."""
+    and tell the reviewers. Returns how many items were made. One pass at a time (on PostgreSQL
+    a lock held until the caller's transaction ends; SQLite's write lock does the same)."""
+    if db.get_bind().dialect.name == "postgresql":
+        db.connection().execute(
+            sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": SELECTION_LOCK_KEY}
+        )
     rules = get_rules(db)
     pattern = lexicon(rules.terms)
     made: list[ReviewItem] = []

@@ -9,11 +9,13 @@ installs nginx from Debian when missing)."""
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -50,10 +52,25 @@ def shared_backend(db_templates, tmp_path, monkeypatch):
     redis.Redis.from_url(redis_url).flushdb()
 
 
-def _nginx(tmp_path, upstreams: list[str]):
-    port = _free_port()
+DEPLOY_NGINX = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"
+
+
+def _deploy_location() -> str:
+    """deploy/nginx.conf's `location /` block: the tests proxy with the compose shape's own
+    headers (Host, websocket upgrade), timeouts and retries. Plain HTTP here, not TLS."""
+    found = re.search(r"^ *location / \{.*?^ *\}", DEPLOY_NGINX.read_text(), re.S | re.M)
+    assert found, f"no `location /` block in {DEPLOY_NGINX}"
+    return found.group(0).replace("X-Forwarded-Proto https", "X-Forwarded-Proto $scheme")
+
+
+def _nginx(tmp_path, upstreams: list[str], *, port: int | None = None, backups: int = 0):
+    """nginx on a free port (or `port`) in front of the upstreams, proxying as deploy/nginx.conf
+    does; the last `backups` upstreams take requests only when the others are down."""
+    port = port or _free_port()
     servers = "\n".join(
-        f"server {u.removeprefix('http://')} max_fails=1 fail_timeout=30s;" for u in upstreams
+        f"server {u.removeprefix('http://')} max_fails=1 fail_timeout=30s"
+        + (" backup;" if i >= len(upstreams) - backups else ";")
+        for i, u in enumerate(upstreams)
     )
     conf = tmp_path / "nginx.conf"
     conf.write_text(f"""
@@ -71,14 +88,10 @@ http {{
   uwsgi_temp_path {tmp_path}/uwsgi;
   scgi_temp_path {tmp_path}/scgi;
   upstream brm {{ {servers} }}
+  map $http_upgrade $connection_upgrade {{ default upgrade; '' close; }}
   server {{
     listen 127.0.0.1:{port};
-    location / {{
-      proxy_pass http://brm;
-      proxy_http_version 1.1;
-      proxy_set_header X-Forwarded-For $remote_addr;
-      proxy_next_upstream error timeout;
-    }}
+{_deploy_location()}
   }}
 }}
 """)

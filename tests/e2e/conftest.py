@@ -44,9 +44,9 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=10)
 
 
-@contextmanager
-def _serving(data_dir: Path, **settings: str) -> Iterator[Server]:
-    """`brm serve` on a free port with its own data folder and build folder, until the block ends."""
+def start_server(data_dir: Path, *args: str, **settings: str) -> tuple[subprocess.Popen, Server]:
+    """`brm serve ARGS` on a free port with its own data folder and build folder, not waited for
+    (several start at once: wait_until_up each)."""
     port = _free_port()
     log = data_dir / "server.log"
     env = {
@@ -72,36 +72,58 @@ def _serving(data_dir: Path, **settings: str) -> Iterator[Server]:
     env.update(settings)
     with open(log, "w") as out:
         proc = subprocess.Popen(
-            [str(Path(sys.executable).parent / "brm"), "serve"],
+            [str(Path(sys.executable).parent / "brm"), "serve", *args],
             cwd=ROOT,
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 300
+    return proc, Server(
+        url=f"http://127.0.0.1:{env['BRM_PORT']}", data_dir=data_dir, log=log, env=env
+    )
+
+
+def wait_until_up(proc: subprocess.Popen, server: Server, *, seconds: float = 300) -> None:
+    """Until the server answers its health check and serves the sign-in page."""
+    deadline = time.monotonic() + seconds
     while True:
         try:
             if (
-                httpx.get(url + "/api/health", timeout=2).status_code == 200
-                and httpx.get(url + "/login", timeout=5, follow_redirects=True).status_code == 200
+                httpx.get(server.url + "/api/health", timeout=2).status_code == 200
+                and httpx.get(server.url + "/login", timeout=5, follow_redirects=True).status_code
+                == 200
             ):
-                break
+                return
         except httpx.HTTPError:
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            os.killpg(proc.pid, signal.SIGKILL)
-            pytest.fail(f"server did not start:\n{log.read_text()[-4000:]}")
-        time.sleep(0.5)
+            stop_server(proc, signal.SIGKILL)
+            pytest.fail(f"server did not start:\n{server.log.read_text()[-4000:]}")
+        time.sleep(0.2)
+
+
+def stop_server(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
     try:
-        yield Server(url=url, data_dir=data_dir, log=log, env=env)
+        os.killpg(proc.pid, sig)
+    except ProcessLookupError:
+        return
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=15)
+
+
+@contextmanager
+def _serving(data_dir: Path, **settings: str) -> Iterator[Server]:
+    """`brm serve` on a free port with its own data folder and build folder, until the block ends."""
+    proc, server = start_server(data_dir, **settings)
+    wait_until_up(proc, server)
+    try:
+        yield server
     finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
+        stop_server(proc)
 
 
 @pytest.fixture(scope="session")

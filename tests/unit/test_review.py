@@ -5,6 +5,8 @@ and PostgreSQL."""
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from datetime import timedelta
 
 import pytest
@@ -136,6 +138,39 @@ def log(d, subject, notes=None):
 def items():
     with unit_of_work() as db:
         return db.exec(select(ReviewItem).order_by(ReviewItem.id)).all()
+
+
+def test_two_runners_at_once_select_each_record_once(desk, monkeypatch):
+    """Two servers' job runners pass at the same moment (issue 14): one selects, the other waits
+    for it and finds nothing new; neither fails on a duplicate item."""
+    say(desk, "Honestly this fund is guaranteed to beat the index.")
+    log(desk, "Call about Q3", notes="Told them it was risk free, off the record.")
+    both_read = threading.Barrier(2, timeout=2)
+    last_id = review._last_id
+
+    def read_then_wait(db, source):
+        found = last_id(db, source)
+        with contextlib.suppress(threading.BrokenBarrierError):
+            both_read.wait()  # (without a lock, both read the same position before either writes)
+        return found
+
+    monkeypatch.setattr(review, "_last_id", read_then_wait)
+    made, errors = [], []
+
+    def runner() -> None:
+        try:
+            made.append(call(review.select_new, chance=never))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert sorted(made) == [0, 2]
+    assert len(items()) == 2
 
 
 def test_selection_by_lexicon_from_messages_and_interactions_once(desk):
