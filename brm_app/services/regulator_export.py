@@ -223,6 +223,9 @@ def download(db: Session, *, actor: Actor, export_id: Any) -> tuple[str, bytes]:
         entity_id=row.id,
         changes={"sha256": row.archive_sha256, "size": len(data)},
     )
+    from brm_app.services import read_traces
+
+    read_traces.trace(db, actor, "export", row.id)
     return f"regulator-export-{row.id}-{row.scope}-{row.scope_id}.zip", data
 
 
