@@ -35,7 +35,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.auth.rbac import Permission, require
+from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import unit_of_work, utcnow
 from brm_app.jobs.queue import ClaimedJob, enqueue
 from brm_app.models.audit import AuditEvent
@@ -86,11 +86,10 @@ def get_retention(db: Session) -> RetentionPublic:
 
 def read_retention(db: Session, *, actor: Actor | SystemActor) -> RetentionPublic:
     """Admins (settings) and compliance (legal holds) read the periods."""
-    if not isinstance(actor, SystemActor):
-        try:
-            require(actor, Permission.APP_SETTINGS)
-        except Exception:
-            require(actor, Permission.LEGAL_HOLDS)
+    require(
+        actor,
+        Permission.APP_SETTINGS if has(actor, Permission.APP_SETTINGS) else Permission.LEGAL_HOLDS,
+    )
     return get_retention(db)
 
 
