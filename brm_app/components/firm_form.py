@@ -121,6 +121,20 @@ def firm_fields(form: rx.Var, errors: rx.Var) -> rx.Component:
                 errors.get("notes", ""),
             ),
         ),
+        _section(
+            "Recording disclosure (MiFID II)",
+            field(
+                "Day the client was told communications are recorded",
+                rx.input(
+                    name="recording_disclosed_on",
+                    type="date",
+                    default_value=form["recording_disclosed_on"].to(str),
+                    id="firm-recording-disclosed-on",
+                ),
+                errors.get("recording_disclosed_on", ""),
+                hint="Leave empty while they have not been told: messages and logging warn.",
+            ),
+        ),
         spacing="4",
         width="100%",
     )

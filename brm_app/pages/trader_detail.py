@@ -73,21 +73,55 @@ def trader_detail() -> rx.Component:
                 card(
                     rx.heading("Contact", size="4", margin_bottom="12px"),
                     rx.vstack(
-                        rx.hstack(
-                            rx.icon("mail", size=16),
-                            rx.link(t["email"].to(str), href="mailto:" + t["email"].to(str)),
-                            align="center",
-                        ),
                         rx.cond(
-                            t["phone"].to(str) != "",
-                            rx.hstack(
-                                rx.icon("phone", size=16),
-                                rx.link(
-                                    t["phone"].to(str),
-                                    href="tel:" + t["phone"].to(str).replace(" ", ""),
+                            S.contact.contains("email"),
+                            rx.vstack(
+                                rx.hstack(
+                                    rx.icon("mail", size=16),
+                                    rx.link(
+                                        S.contact["email"],
+                                        href="mailto:" + S.contact["email"],
+                                        id="trader-email",
+                                    ),
+                                    align="center",
                                 ),
-                                align="center",
+                                rx.cond(
+                                    S.contact["phone"] != "",
+                                    rx.hstack(
+                                        rx.icon("phone", size=16),
+                                        rx.link(
+                                            S.contact["phone"],
+                                            href="tel:" + S.contact["phone"].replace(" ", ""),
+                                        ),
+                                        align="center",
+                                    ),
+                                ),
+                                rx.cond(
+                                    S.contact["mobile"] != "",
+                                    rx.hstack(
+                                        rx.icon("smartphone", size=16),
+                                        rx.link(
+                                            S.contact["mobile"],
+                                            href="tel:" + S.contact["mobile"].replace(" ", ""),
+                                        ),
+                                        align="center",
+                                    ),
+                                ),
+                                spacing="2",
                             ),
+                            rx.button(
+                                rx.icon("eye", size=16),
+                                "Reveal contact details",
+                                variant="soft",
+                                size="2",
+                                on_click=S.reveal_contact,
+                                id="reveal-contact",
+                            ),
+                        ),
+                        rx.text(
+                            "Revealing is recorded for compliance.",
+                            size="1",
+                            color_scheme="gray",
                         ),
                         rx.text(
                             "Added ",

@@ -291,7 +291,7 @@ def _cell(value: object) -> str:
 def _trace_export(db: Session, actor: AnyActor) -> None:
     from brm_app.services import read_traces
 
-    read_traces.trace(db, actor, "export")
+    read_traces.trace(db, actor, "export", in_caller=True)
 
 
 def export_csv(db: Session, *, actor: AnyActor, query: LogQuery) -> str:

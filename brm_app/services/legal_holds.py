@@ -196,6 +196,14 @@ def get_hold(db: Session, *, actor: AnyActor, hold_id: Any) -> LegalHoldPublic:
     return _public(db, hold)
 
 
+def find_subjects(db: Session, *, actor: AnyActor, scope: Any, q: Any) -> list[dict[str, Any]]:
+    """Up to 10 firms, traders or brokers whose name contains `q` (to pick a hold's subject)."""
+    from brm_app.services.regulator_export import matching_subjects
+
+    require(actor, P.LEGAL_HOLDS)
+    return matching_subjects(db, scope=scope, q=q)
+
+
 # ---- what is held ------------------------------------------------------------------------------
 
 

@@ -38,8 +38,17 @@ WHAT = {
 CODE = {name: code for code, name in WHAT.items()}
 
 
-def trace(db: Session, actor: AnyActor, what: str, target_id: int | None = None) -> None:
-    """Enqueue the trace of a read (not written here: the job writes it)."""
+def trace(
+    db: Session,
+    actor: AnyActor,
+    what: str,
+    target_id: int | None = None,
+    *,
+    in_caller: bool = False,
+) -> None:
+    """Enqueue the trace of a read (not written here: the job writes it). `in_caller`: the
+    caller's transaction writes anyway (an export that records itself in the audit trail), so
+    the job goes in it rather than in a transaction of its own."""
     user_id = getattr(actor, "user_id", None)
     if user_id is None:  # the app itself (jobs, CLI) reads without a trace
         return
@@ -49,6 +58,9 @@ def trace(db: Session, actor: AnyActor, what: str, target_id: int | None = None)
         "target_id": target_id or 0,
         "at": int(utcnow().timestamp()),
     }
+    if in_caller:
+        enqueue(db, RECORD_KIND, payload)
+        return
     with write_aside(db) as writer:
         enqueue(writer, RECORD_KIND, payload)
 
