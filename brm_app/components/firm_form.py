@@ -56,6 +56,8 @@ def _grid(*children: rx.Component, columns: str = "2") -> rx.Component:
 
 
 def firm_fields(form: rx.Var, errors: rx.Var) -> rx.Component:
+    any_form: Any = form  # the Vars as Any (mypy reads rx.Var's own methods)
+    any_errors: Any = errors
     return rx.vstack(
         _section(
             "Firm",
@@ -128,10 +130,10 @@ def firm_fields(form: rx.Var, errors: rx.Var) -> rx.Component:
                 rx.input(
                     name="recording_disclosed_on",
                     type="date",
-                    default_value=form["recording_disclosed_on"].to(str),
+                    default_value=any_form["recording_disclosed_on"].to(str),
                     id="firm-recording-disclosed-on",
                 ),
-                errors.get("recording_disclosed_on", ""),
+                any_errors.get("recording_disclosed_on", ""),
                 hint="Leave empty while they have not been told: messages and logging warn.",
             ),
         ),

@@ -13,6 +13,7 @@ from brm_app.state.legal_holds import PAGE, HoldsState, ReadTracesState
 
 S: Any = HoldsState
 T: Any = ReadTracesState
+PAGE_SIZE: Any = PAGE
 
 
 def _subject() -> Any:
@@ -239,7 +240,7 @@ def _traces() -> Any:
                 ),
                 pager(
                     T.offset,
-                    PAGE,
+                    PAGE_SIZE,
                     T.traces.length(),
                     T.total.to_string(),
                     T.offset > 0,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from brm_app.components.activity import timeline_card
@@ -10,6 +12,9 @@ from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, empty_state, shown_once_dialog
 from brm_app.models.trader import PERMISSION_LABELS, TraderPermission
 from brm_app.state.trader_detail import TraderState as S
+
+# The revealed contact details (a dict Var; typed Any so its Var methods type-check).
+CONTACT: Any = S.contact
 
 
 def _permission(p: TraderPermission) -> rx.Component:
@@ -74,35 +79,35 @@ def trader_detail() -> rx.Component:
                     rx.heading("Contact", size="4", margin_bottom="12px"),
                     rx.vstack(
                         rx.cond(
-                            S.contact.contains("email"),
+                            CONTACT.contains("email"),
                             rx.vstack(
                                 rx.hstack(
                                     rx.icon("mail", size=16),
                                     rx.link(
-                                        S.contact["email"],
-                                        href="mailto:" + S.contact["email"],
+                                        CONTACT["email"],
+                                        href="mailto:" + CONTACT["email"],
                                         id="trader-email",
                                     ),
                                     align="center",
                                 ),
                                 rx.cond(
-                                    S.contact["phone"] != "",
+                                    CONTACT["phone"] != "",
                                     rx.hstack(
                                         rx.icon("phone", size=16),
                                         rx.link(
-                                            S.contact["phone"],
-                                            href="tel:" + S.contact["phone"].replace(" ", ""),
+                                            CONTACT["phone"],
+                                            href="tel:" + CONTACT["phone"].replace(" ", ""),
                                         ),
                                         align="center",
                                     ),
                                 ),
                                 rx.cond(
-                                    S.contact["mobile"] != "",
+                                    CONTACT["mobile"] != "",
                                     rx.hstack(
                                         rx.icon("smartphone", size=16),
                                         rx.link(
-                                            S.contact["mobile"],
-                                            href="tel:" + S.contact["mobile"].replace(" ", ""),
+                                            CONTACT["mobile"],
+                                            href="tel:" + CONTACT["mobile"].replace(" ", ""),
                                         ),
                                         align="center",
                                     ),

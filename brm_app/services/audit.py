@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
@@ -192,13 +192,15 @@ def _start_of_chain(db: Session) -> tuple[int, str] | ChainReport:
     """Where verification starts: (first seq, the hash it must follow). At #1 that is the genesis
     hash; after a purge, the anchor event's `through_hash` (the anchor is itself in the chain,
     so its hash covers what it says). A missing start without an anchor is a removal."""
-    first = db.exec(select(AuditEvent.seq, AuditEvent.id).order_by(AuditEvent.seq).limit(1)).first()
+    first = db.exec(
+        select(AuditEvent.seq, AuditEvent.id).order_by(col(AuditEvent.seq)).limit(1)
+    ).first()
     if first is None or first[0] == 1:
         return 1, GENESIS
     anchors = db.exec(
         select(AuditEvent)
         .where(AuditEvent.action == PURGE_ANCHOR_ACTION)
-        .order_by(AuditEvent.seq.desc())
+        .order_by(col(AuditEvent.seq).desc())
     ).all()
     for ev in anchors:
         data = json.loads(ev.changes)

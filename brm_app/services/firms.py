@@ -52,7 +52,7 @@ from brm_app.services.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from brm_app.services.validation import require_id
+from brm_app.services.validation import require_id, rid
 
 AnyActor = Actor | SystemActor
 
@@ -799,7 +799,7 @@ def archive_firm(db: Session, *, actor: AnyActor, firm_id: object) -> None:
     firm = load(db, actor, firm_id, Permission.FIRMS_ARCHIVE)
     if firm.archived_at is not None:
         return
-    legal_holds.ensure_firm_not_held(db, firm.id, what="archived")
+    legal_holds.ensure_firm_not_held(db, rid(firm.id), what="archived")
     firm.archived_at = firm.updated_at = utcnow()
     db.add(firm)
     audit.record(
@@ -882,7 +882,7 @@ def merge_firms(
         ) from None
     if source.id == target.id:
         raise ValidationFailed("A firm cannot be merged into itself.", field="source_firm_id")
-    legal_holds.ensure_firm_not_held(db, source.id, what="merged into another firm")
+    legal_holds.ensure_firm_not_held(db, rid(source.id), what="merged into another firm")
     now = utcnow()
     actor_id = getattr(actor, "user_id", None)
     target_emails = dict(

@@ -184,11 +184,11 @@ def _rows(db: Session, table: Any, where: Any) -> list[dict[str, Any]]:
 
 
 def _pk(table: Any) -> str:
-    return next(iter(table.primary_key.columns)).name
+    return str(next(iter(table.primary_key.columns)).name)
 
 
 def _digest(record: dict[str, Any]) -> str:
-    return hashlib.sha256(audit.canonical(record).encode()).hexdigest()
+    return str(hashlib.sha256(audit.canonical(record).encode()).hexdigest())
 
 
 def _group(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
@@ -198,7 +198,7 @@ def _group(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str,
     return out
 
 
-def _record(db: Session, kind: str, cut: datetime, ids: list[int], hashes: list[str]) -> None:
+def _record(db: Session, kind: str, cut: datetime, ids: list[Any], hashes: list[str]) -> None:
     audit.record(
         db,
         actor=SystemActor(),
@@ -242,7 +242,7 @@ def _conversation_held(held: HeldSets) -> Any:
     if held.trader_ids or held.broker_ids:
         conds.append(
             sa.exists().where(
-                p.conversation_id == c.id,
+                col(p.conversation_id) == col(c.id),
                 sa.or_(
                     col(p.trader_id).in_(held.trader_ids or {0}),
                     col(p.user_id).in_(held.broker_ids or {0}),
@@ -251,7 +251,7 @@ def _conversation_held(held: HeldSets) -> Any:
         )
         conds.append(
             sa.exists().where(
-                m.conversation_id == c.id,
+                col(m.conversation_id) == col(c.id),
                 sa.or_(
                     col(m.trader_id).in_(held.trader_ids or {0}),
                     col(m.sender_trader_id).in_(held.trader_ids or {0}),
@@ -362,7 +362,9 @@ def _purge_interactions(
         held_conds.append(col(i.broker_id).in_(held.broker_ids))
     if held.trader_ids:
         held_conds.append(
-            sa.exists().where(it.interaction_id == i.id, col(it.trader_id).in_(held.trader_ids))
+            sa.exists().where(
+                col(it.interaction_id) == col(i.id), col(it.trader_id).in_(held.trader_ids)
+            )
         )
     ids = list(
         db.exec(
@@ -425,7 +427,9 @@ def _purge_follow_ups(
         held_conds.append(col(f.assignee_id).in_(held.broker_ids))
     if held.trader_ids:
         held_conds.append(
-            sa.exists().where(ft.follow_up_id == f.id, col(ft.trader_id).in_(held.trader_ids))
+            sa.exists().where(
+                col(ft.follow_up_id) == col(f.id), col(ft.trader_id).in_(held.trader_ids)
+            )
         )
     ids = list(
         db.exec(

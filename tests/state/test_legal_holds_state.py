@@ -84,9 +84,7 @@ def test_reveal_leaves_a_trace_compliance_sees(database_url):
     ctab = Browser(session_token_for(compliance.email), "/compliance/holds")
     ctab.fire(ReadTracesState, "load")
     rows = ctab.state(ReadTracesState).traces
-    assert [(r["what"], r["target"]) for r in rows] == [
-        ("contact details", f"#{tess.trader_id}")
-    ]
+    assert [(r["what"], r["target"]) for r in rows] == [("contact details", f"#{tess.trader_id}")]
     ctab.fire(ReadTracesState, "filter", {"what": "export", "date_from": "", "date_to": ""})
     assert ctab.state(ReadTracesState).traces == []
     ctab.fire(ReadTracesState, "filter", {"what": "nonsense"})
