@@ -883,6 +883,7 @@ def merge_firms(
     if source.id == target.id:
         raise ValidationFailed("A firm cannot be merged into itself.", field="source_firm_id")
     legal_holds.ensure_firm_not_held(db, rid(source.id), what="merged into another firm")
+    legal_holds.ensure_firm_records_not_held(db, rid(source.id), what="merged into another firm")
     now = utcnow()
     actor_id = getattr(actor, "user_id", None)
     target_emails = dict(

@@ -22,7 +22,9 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
+from brm_app.models.communication import Conversation, ConversationParticipant, Message
 from brm_app.models.firm import Firm
+from brm_app.models.follow_up import FollowUp, FollowUpTrader
 from brm_app.models.interaction import Interaction, InteractionTrader
 from brm_app.models.retention import REASON_MAX, HoldScope, LegalHold, LegalHoldPublic
 from brm_app.models.trader import Trader
@@ -251,6 +253,91 @@ def active(db: Session) -> HeldSets:
         if hold.date_from is not None and hold.date_to is not None:
             held.ranges.append((_start(hold.date_from), _start(hold.date_to + timedelta(days=1))))
     return held
+
+
+def conversation_held(held: HeldSets) -> Any:
+    """SQL: a conversation a hold covers (its firm, a trader or broker in it, its period)."""
+    c, p, m = Conversation, ConversationParticipant, Message
+    conds: list[Any] = [held.overlaps(c.created_at, c.last_message_at)]
+    if held.firm_ids:
+        conds.append(col(c.firm_id).in_(held.firm_ids))
+    if held.trader_ids or held.broker_ids:
+        traders, brokers = held.trader_ids or {0}, held.broker_ids or {0}
+        conds.append(
+            sa.exists().where(
+                col(p.conversation_id) == col(c.id),
+                sa.or_(col(p.trader_id).in_(traders), col(p.user_id).in_(brokers)),
+            )
+        )
+        conds.append(
+            sa.exists().where(
+                col(m.conversation_id) == col(c.id),
+                sa.or_(
+                    col(m.trader_id).in_(traders),
+                    col(m.sender_trader_id).in_(traders),
+                    col(m.sender_user_id).in_(brokers),
+                ),
+            )
+        )
+    return sa.or_(*conds)
+
+
+def interaction_held(held: HeldSets) -> Any:
+    """SQL: an interaction a hold covers (its firm, broker, a trader, its date)."""
+    i, it = Interaction, InteractionTrader
+    conds: list[Any] = [held.in_range(i.occurred_at)]
+    if held.firm_ids:
+        conds.append(col(i.firm_id).in_(held.firm_ids))
+    if held.broker_ids:
+        conds.append(col(i.broker_id).in_(held.broker_ids))
+    if held.trader_ids:
+        conds.append(
+            sa.exists().where(
+                col(it.interaction_id) == col(i.id), col(it.trader_id).in_(held.trader_ids)
+            )
+        )
+    return sa.or_(*conds)
+
+
+def follow_up_held(held: HeldSets) -> Any:
+    """SQL: a follow-up a hold covers (its firm, assignee, a trader, its due date)."""
+    f, ft = FollowUp, FollowUpTrader
+    conds: list[Any] = [held.in_range(f.due_at)]
+    if held.firm_ids:
+        conds.append(col(f.firm_id).in_(held.firm_ids))
+    if held.broker_ids:
+        conds.append(col(f.assignee_id).in_(held.broker_ids))
+    if held.trader_ids:
+        conds.append(
+            sa.exists().where(
+                col(ft.follow_up_id) == col(f.id), col(ft.trader_id).in_(held.trader_ids)
+            )
+        )
+    return sa.or_(*conds)
+
+
+def ensure_firm_records_not_held(db: Session, firm_id: int, *, what: str) -> None:
+    """A firm whose interactions, follow-ups or conversations a hold covers (a broker or a date
+    range) cannot be merged away: its records would move to another firm."""
+    held = active(db)
+    if not held.any():
+        return
+    for model, condition in (
+        (Interaction, interaction_held(held)),
+        (FollowUp, follow_up_held(held)),
+        (Conversation, conversation_held(held)),
+    ):
+        if (
+            db.exec(
+                select(model.id).where(model.firm_id == firm_id, condition).limit(1)  # type: ignore[attr-defined]
+            ).first()
+            is not None
+        ):
+            raise Conflict(
+                f"Records of this firm are under a legal hold: it cannot be {what} until "
+                "compliance releases the hold.",
+                field="firm_id",
+            )
 
 
 def ensure_firm_not_held(db: Session, firm_id: int, *, what: str) -> None:

@@ -225,7 +225,7 @@ def download(db: Session, *, actor: Actor, export_id: Any) -> tuple[str, bytes]:
     )
     from brm_app.services import read_traces
 
-    read_traces.trace(db, actor, "export", row.id)
+    read_traces.trace(db, actor, "export", row.id, in_caller=True)
     return f"regulator-export-{row.id}-{row.scope}-{row.scope_id}.zip", data
 
 

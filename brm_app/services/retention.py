@@ -234,34 +234,6 @@ def _t(model: Any) -> Any:
 # ---- one batch per kind --------------------------------------------------------------------------
 
 
-def _conversation_held(held: HeldSets) -> Any:
-    c, p, m = Conversation, ConversationParticipant, Message
-    conds: list[Any] = [held.overlaps(c.created_at, c.last_message_at)]
-    if held.firm_ids:
-        conds.append(col(c.firm_id).in_(held.firm_ids))
-    if held.trader_ids or held.broker_ids:
-        conds.append(
-            sa.exists().where(
-                col(p.conversation_id) == col(c.id),
-                sa.or_(
-                    col(p.trader_id).in_(held.trader_ids or {0}),
-                    col(p.user_id).in_(held.broker_ids or {0}),
-                ),
-            )
-        )
-        conds.append(
-            sa.exists().where(
-                col(m.conversation_id) == col(c.id),
-                sa.or_(
-                    col(m.trader_id).in_(held.trader_ids or {0}),
-                    col(m.sender_trader_id).in_(held.trader_ids or {0}),
-                    col(m.sender_user_id).in_(held.broker_ids or {0}),
-                ),
-            )
-        )
-    return sa.or_(*conds)
-
-
 def _purge_communications(
     db: Session, cut: datetime, held: HeldSets, batch: int
 ) -> tuple[int, list[str]]:
@@ -270,7 +242,7 @@ def _purge_communications(
     ids = list(
         db.exec(
             select(c.id)
-            .where(c.last_message_at < cut, sa.not_(_conversation_held(held)))
+            .where(c.last_message_at < cut, sa.not_(legal_holds.conversation_held(held)))
             .order_by(col(c.id))
             .limit(batch)
         ).all()
@@ -334,7 +306,7 @@ def _purge_attachments(
 ) -> tuple[int, list[str]]:
     """Files uploaded before the cut (their messages stay, naming the file and its hash)."""
     a, c = MessageAttachment, Conversation
-    held_conv = select(c.id).where(_conversation_held(held))
+    held_conv = select(c.id).where(legal_holds.conversation_held(held))
     ids = list(
         db.exec(
             select(a.id)
@@ -355,17 +327,6 @@ def _purge_interactions(
     db: Session, cut: datetime, held: HeldSets, batch: int
 ) -> tuple[int, list[str]]:
     i, it = Interaction, InteractionTrader
-    held_conds: list[Any] = [held.in_range(i.occurred_at)]
-    if held.firm_ids:
-        held_conds.append(col(i.firm_id).in_(held.firm_ids))
-    if held.broker_ids:
-        held_conds.append(col(i.broker_id).in_(held.broker_ids))
-    if held.trader_ids:
-        held_conds.append(
-            sa.exists().where(
-                col(it.interaction_id) == col(i.id), col(it.trader_id).in_(held.trader_ids)
-            )
-        )
     ids = list(
         db.exec(
             select(i.id)
@@ -373,7 +334,7 @@ def _purge_interactions(
                 i.occurred_at < cut,
                 i.updated_at < cut,
                 sa.or_(col(i.voided_at).is_(None), col(i.voided_at) < cut),
-                sa.not_(sa.or_(*held_conds)),
+                sa.not_(legal_holds.interaction_held(held)),
             )
             .order_by(col(i.id))
             .limit(batch)
@@ -420,17 +381,6 @@ def _purge_follow_ups(
     db: Session, cut: datetime, held: HeldSets, batch: int
 ) -> tuple[int, list[str]]:
     f, ft = FollowUp, FollowUpTrader
-    held_conds: list[Any] = [held.in_range(f.due_at)]
-    if held.firm_ids:
-        held_conds.append(col(f.firm_id).in_(held.firm_ids))
-    if held.broker_ids:
-        held_conds.append(col(f.assignee_id).in_(held.broker_ids))
-    if held.trader_ids:
-        held_conds.append(
-            sa.exists().where(
-                col(ft.follow_up_id) == col(f.id), col(ft.trader_id).in_(held.trader_ids)
-            )
-        )
     ids = list(
         db.exec(
             select(f.id)
@@ -438,7 +388,7 @@ def _purge_follow_ups(
                 col(f.status).in_([FollowUpStatus.DONE.value, FollowUpStatus.CANCELLED.value]),
                 f.due_at < cut,
                 f.updated_at < cut,
-                sa.not_(sa.or_(*held_conds)),
+                sa.not_(legal_holds.follow_up_held(held)),
             )
             .order_by(col(f.id))
             .limit(batch)

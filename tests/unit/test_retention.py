@@ -337,13 +337,28 @@ def test_holds_block_void_archive_merge_and_move(book):
     )
     with pytest.raises(Conflict, match="legal hold"):
         call(firms.merge_firms, actor=admin, source_id=firm.firm_id, target_id=held_firm.firm_id)
+    # A date range hold over the firm's interaction blocks merging it away (its records move).
+    other_firm = make_firm(broker, name="Dated Firm")
+    t2 = make_trader(broker, other_firm.firm_id, name="Dora Dated")
+    dated = _interaction(broker, t2.trader_id, "dated call")
+    backdate(Interaction, dated, occurred_at=datetime(2021, 5, 5, 10, tzinfo=UTC))
+    call(
+        legal_holds.place_hold,
+        actor=comp,
+        scope="dates",
+        date_from=date(2021, 5, 1),
+        date_to=date(2021, 5, 31),
+        reason="Case C",
+    )
+    with pytest.raises(Conflict, match="Records of this firm are under a legal hold"):
+        call(firms.merge_firms, actor=admin, source_id=other_firm.firm_id, target_id=firm.firm_id)
     # Released: allowed again; both place and release are audited.
     call(legal_holds.release_hold, actor=comp, hold_id=hold.hold_id, reason="Settled")
     call(interactions.void_interaction, actor=admin, interaction_id=i, reason="mistake")
     call(firms.archive_firm, actor=broker, firm_id=held_firm.firm_id)
     with unit_of_work() as db:
         actions = db.exec(select(AuditEvent.action).where(AuditEvent.entity == "legal_hold")).all()
-    assert actions.count("legal_hold.placed") == 2 and actions.count("legal_hold.released") == 1
+    assert actions.count("legal_hold.placed") == 3 and actions.count("legal_hold.released") == 1
     # Only compliance and admins place holds.
     with pytest.raises(PermissionDenied):
         call(
