@@ -103,12 +103,12 @@ def _form() -> Any:
                     S.scope == "dates",
                     rx.flex(
                         field(
-                            "From",
+                            "Held from",
                             rx.input(type="date", name="date_from", id="hold-from"),
                             S.errors.get("date_from", ""),
                         ),
                         field(
-                            "To",
+                            "Held to (included)",
                             rx.input(type="date", name="date_to", id="hold-to"),
                             S.errors.get("date_to", ""),
                         ),
@@ -203,7 +203,7 @@ def _traces() -> Any:
         rx.form(
             rx.flex(
                 field(
-                    "What",
+                    "What was read",
                     rx.el.select(
                         rx.el.option("Everything", value=""),
                         rx.el.option("Contact details", value="contact_details"),
@@ -214,8 +214,8 @@ def _traces() -> Any:
                         id="trace-what",
                     ),
                 ),
-                field("From", rx.input(type="date", name="date_from", id="trace-from")),
-                field("To", rx.input(type="date", name="date_to", id="trace-to")),
+                field("Read from", rx.input(type="date", name="date_from", id="trace-from")),
+                field("Read to", rx.input(type="date", name="date_to", id="trace-to")),
                 rx.button(rx.icon("filter", size=16), "Filter", type="submit", id="trace-filter"),
                 gap="12px",
                 align="end",
