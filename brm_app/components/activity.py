@@ -80,6 +80,8 @@ def log_interaction_dialog() -> rx.Component:
                     "(MiFID II): tell them, and note the day in the firm's profile.",
                     icon="triangle-alert",
                     color_scheme="amber",
+                    # Amber text on amber is below 4.5:1 (axe); high contrast meets it.
+                    high_contrast=True,
                     size="1",
                     id="interaction-disclosure-warning",
                 ),

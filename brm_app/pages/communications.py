@@ -172,6 +172,8 @@ def _composer() -> Any:
                     "(MiFID II): tell them, and note the day in the firm's profile.",
                     icon="triangle-alert",
                     color_scheme="amber",
+                    # Amber text on amber is below 4.5:1 (axe); high contrast meets it.
+                    high_contrast=True,
                     size="1",
                     id="composer-disclosure-warning",
                 ),
