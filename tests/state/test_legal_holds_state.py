@@ -117,3 +117,55 @@ def test_the_log_dialog_warns_when_recording_was_not_disclosed(database_url):
     assert tab.state(ActivityState).firm_undisclosed
     tab.fire(ActivityState, "open_log", told.firm_id)
     assert not tab.state(ActivityState).firm_undisclosed
+
+
+def test_held_records_refuse_archive_move_and_void_through_the_handlers(database_url):
+    """The page handlers go through the same services: each refusal is a message in the page
+    (an error toast naming the hold) and nothing changes."""
+    from datetime import timedelta
+
+    from brm_app.db import utcnow
+    from brm_app.models.firm import Firm
+    from brm_app.models.interaction import Interaction, InteractionWrite
+    from brm_app.models.trader import Trader
+    from brm_app.services import interactions, legal_holds
+    from brm_app.state.firm_detail import FirmState
+    from brm_app.state.items import InteractionPageState
+
+    broker = make_user(Role.BROKER)
+    admin = make_user(Role.ADMIN)
+    compliance = make_user(Role.COMPLIANCE)
+    firm = make_firm(broker, name="Handler Held Co")
+    other = make_firm(broker, name="Handler Other Co")
+    trader = make_trader(broker, firm.firm_id, name="Hilda Held")
+    with unit_of_work(write=True) as db:
+        logged = interactions.log_interaction(
+            db,
+            actor=broker,
+            data=InteractionWrite(
+                trader_ids=[trader.trader_id],
+                interaction_type="Call",
+                interaction_date=utcnow() - timedelta(hours=1),
+                subject="Held call",
+            ),
+        )
+        legal_holds.place_hold(
+            db, actor=compliance, scope="firm", subject_id=firm.firm_id, reason="Case 9"
+        )
+    tab = Browser(session_token_for(broker.email), f"/firms/{firm.firm_id}")
+    tab.fire(FirmState, "load")
+    sent = tab.fire(FirmState, "archive")
+    assert "legal hold" in sent.text
+    state = tab.server_state(FirmState)
+    state.move_trader_id, state.move_target_id = trader.trader_id, other.firm_id
+    sent = tab.fire(FirmState, "move")
+    assert "legal hold" in sent.text
+    atab = Browser(session_token_for(admin.email), f"/interactions/{logged.interaction_id}")
+    atab.fire(InteractionPageState, "load")
+    atab.fire(InteractionPageState, "set_void_reason", "Logged twice")
+    sent = atab.fire(InteractionPageState, "void")
+    assert "legal hold" in sent.text
+    with unit_of_work() as db:
+        assert db.get(Firm, firm.firm_id).archived_at is None
+        assert db.get(Trader, trader.trader_id).firm_id == firm.firm_id
+        assert db.get(Interaction, logged.interaction_id).voided_at is None
