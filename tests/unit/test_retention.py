@@ -377,3 +377,36 @@ def test_holds_block_void_archive_merge_and_move(book):
             date_to="2026-01-01",
             reason="bad range",
         )
+
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def test_old_attachments_go_with_their_file_and_the_message_stays(book):
+    from brm_app.models.communication import MessageAttachment
+    from brm_app.services import attachments
+
+    broker = book["broker"]
+    conv = call(conversations.start_conversation, actor=broker, trader_ids=[book["tess"].trader_id])
+    att = call(
+        attachments.upload, actor=broker, conversation_id=conv.id, filename="old.pdf", data=PDF
+    )
+    call(
+        conversations.send_message,
+        actor=broker,
+        conversation_id=conv.id,
+        content="Terms attached",
+        attachment_ids=[att.attachment_id],
+    )
+    with unit_of_work() as db:
+        sha = db.get(MessageAttachment, att.attachment_id).sha256
+    assert attachments.read_stored(sha) == PDF
+    backdate(Conversation, conv.id, last_message_at=NOW - timedelta(days=1))
+    backdate(MessageAttachment, att.attachment_id, created_at=COMMS_CUT - timedelta(days=1))
+    report = retention.run_purge(now=NOW)
+    assert report.counts["attachments"] == 1 and report.counts["communications"] == 0
+    assert not exists(MessageAttachment, att.attachment_id)
+    with unit_of_work() as db:
+        assert db.exec(select(Message).where(Message.conversation_id == conv.id)).all()
+    with pytest.raises(FileNotFoundError):
+        attachments.read_stored(sha)
