@@ -31,6 +31,7 @@ SECTIONS: list[Section] = [
     Section("Users", "/admin/users", "users", Permission.USERS_VIEW),
     Section("Review", "/compliance/review", "shield-check", Permission.REVIEWS_WORK),
     Section("Exports", "/compliance/exports", "archive", Permission.REGULATOR_EXPORT),
+    Section("Legal holds", "/compliance/holds", "lock", Permission.LEGAL_HOLDS),
     Section("Audit trail", "/audit", "scroll-text", Permission.AUDIT_VIEW),
     Section("Settings", "/admin/settings", "settings", Permission.APP_SETTINGS),
     Section("Jobs", "/admin/jobs", "list-checks", Permission.JOBS_MANAGE),

@@ -74,6 +74,10 @@ class Permission(StrEnum):
     REVIEW_RULES = "reviews.rules"
     # Regulator exports: everything about a firm, trader or broker over a period, as one archive
     REGULATOR_EXPORT = "compliance.export"
+    # Legal holds: place and release them (compliance, admins); see who read what sensitive
+    # data (read traces)
+    LEGAL_HOLDS = "compliance.legal_holds"
+    READ_TRACES_VIEW = "compliance.read_traces"
 
 
 P = Permission
@@ -112,6 +116,8 @@ _REVIEW = {
     P.REVIEWS_WORK,
     P.REVIEWS_ALL,
     P.REGULATOR_EXPORT,
+    P.LEGAL_HOLDS,
+    P.READ_TRACES_VIEW,
 }
 
 PERMISSIONS: dict[Role, frozenset[Permission]] = {

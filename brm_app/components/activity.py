@@ -73,6 +73,19 @@ def log_interaction_dialog() -> rx.Component:
         submit_id="interaction-save",
         max_width="600px",
         body=rx.vstack(
+            rx.cond(
+                A.firm_undisclosed,
+                rx.callout(
+                    "This firm's client has not been told that communications are recorded "
+                    "(MiFID II): tell them, and note the day in the firm's profile.",
+                    icon="triangle-alert",
+                    color_scheme="amber",
+                    # Amber text on amber is below 4.5:1 (axe); high contrast meets it.
+                    high_contrast=True,
+                    size="1",
+                    id="interaction-disclosure-warning",
+                ),
+            ),
             field("Traders", _trader_checks(f["traders"].to(list[str])), e.get("trader_ids", "")),
             rx.grid(
                 field(

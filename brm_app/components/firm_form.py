@@ -56,6 +56,8 @@ def _grid(*children: rx.Component, columns: str = "2") -> rx.Component:
 
 
 def firm_fields(form: rx.Var, errors: rx.Var) -> rx.Component:
+    any_form: Any = form  # the Vars as Any (mypy reads rx.Var's own methods)
+    any_errors: Any = errors
     return rx.vstack(
         _section(
             "Firm",
@@ -119,6 +121,20 @@ def firm_fields(form: rx.Var, errors: rx.Var) -> rx.Component:
                     id="firm-notes",
                 ),
                 errors.get("notes", ""),
+            ),
+        ),
+        _section(
+            "Recording disclosure (MiFID II)",
+            field(
+                "Day the client was told communications are recorded",
+                rx.input(
+                    name="recording_disclosed_on",
+                    type="date",
+                    default_value=any_form["recording_disclosed_on"].to(str),
+                    id="firm-recording-disclosed-on",
+                ),
+                any_errors.get("recording_disclosed_on", ""),
+                hint="Leave empty while they have not been told: messages and logging warn.",
             ),
         ),
         spacing="4",

@@ -8,7 +8,14 @@ from brm_app.jobs.runner import Batched, Chore, Handler, Runner
 
 
 def handlers() -> dict[str, Handler]:
-    from brm_app.services import communications, deliveries, regulator_export, valuations
+    from brm_app.services import (
+        communications,
+        deliveries,
+        read_traces,
+        regulator_export,
+        retention,
+        valuations,
+    )
 
     return {
         deliveries.SEND_KIND: deliveries.send,
@@ -18,14 +25,17 @@ def handlers() -> dict[str, Handler]:
         ),
         regulator_export.BUILD_KIND: regulator_export.build,
         valuations.REBUILD_KIND: valuations.rebuild_job,
+        retention.PURGE_KIND: retention.purge_job,
+        read_traces.RECORD_KIND: read_traces.record_job,
     }
 
 
 def build_runner(*, chores: Sequence[Chore] = ()) -> Runner:
     """The runner the app and `brm worker` both use (the same guarantees either way)."""
-    from brm_app.services import valuations
+    from brm_app.services import retention, valuations
     from brm_app.settings import get_settings
 
-    # The daily valuations are kept by jobs this chore enqueues (services.valuations).
-    chores = [*chores, valuations.keep_valuations]
+    # The daily valuations are kept by jobs this chore enqueues (services.valuations); the
+    # retention purge runs once a day (services.retention).
+    chores = [*chores, valuations.keep_valuations, retention.schedule_daily]
     return Runner(handlers(), periodic_seconds=get_settings().scheduler_seconds, chores=chores)

@@ -51,6 +51,7 @@ from brm_app.models.portfolio import (
     PortfolioHolding,
     PortfolioTransaction,
 )
+from brm_app.models.retention import LegalHold, PurgeGrant, ReadTrace
 from brm_app.models.review import RegulatorExport, ReviewEvidence, ReviewItem, ReviewScan
 from brm_app.models.saved_view import SavedView
 from brm_app.models.trader import Trader, TraderMove, TraderRole
@@ -83,6 +84,7 @@ __all__ = [
     "InteractionTypeOutcome",
     "InteractionVersion",
     "Job",
+    "LegalHold",
     "LoginThrottle",
     "Message",
     "MessageAttachment",
@@ -97,7 +99,9 @@ __all__ = [
     "PortfolioHolding",
     "PortfolioTransaction",
     "PortfolioValuation",
+    "PurgeGrant",
     "QuietHours",
+    "ReadTrace",
     "RecoveryCode",
     "RegulatorExport",
     "Reminder",

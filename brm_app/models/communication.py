@@ -361,6 +361,8 @@ class ConversationPublic(BaseModel):
     last_message_at: datetime
     last_message: str
     unread: int
+    # MiFID II: the firm's client was told communications are recorded (False: the composer warns).
+    recording_disclosed: bool = True
 
 
 class LogEntryPublic(BaseModel):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
@@ -13,6 +13,7 @@ from sqlmodel import Field, SQLModel, Text
 from brm_app.db import UTCDateTime, utcnow
 from brm_app.models.fields import (
     LEI,
+    BodyDay,
     Country,
     OptionalEmail,
     Phone,
@@ -96,6 +97,9 @@ class Firm(SQLModel, table=True):
     last_interaction_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Portfolio totals are in this currency (None: the BRM_REPORTING_CURRENCY setting).
     reporting_currency: str | None = Field(default=None, max_length=3)
+    # MiFID II Art. 16(7): the day the client was told their communications are recorded
+    # (None: not told yet; the composer and the interaction dialog warn).
+    recording_disclosed_on: date | None = Field(default=None)
 
 
 class FirmCoverage(SQLModel, table=True):
@@ -155,6 +159,8 @@ class FirmWrite(BaseModel):
     account_status: AccountStatus = AccountStatus.PROSPECT
     tier: Tier = Tier.C
     notes: optional_text(NOTES_MAX) = None
+    # The day the client was told their communications are recorded (MiFID II); empty: not yet.
+    recording_disclosed_on: BodyDay | None = None
     primary_broker_id: RecordId | None = None
     secondary_broker_ids: list[RecordId] | None = PField(default=None, max_length=50)
 
@@ -171,6 +177,8 @@ class FirmPatch(BaseModel):
     account_status: AccountStatus | None = None
     tier: Tier | None = None
     notes: optional_text(NOTES_MAX) = None
+    # The day the client was told their communications are recorded (MiFID II); empty: not yet.
+    recording_disclosed_on: BodyDay | None = None
     primary_broker_id: RecordId | None = None
     secondary_broker_ids: list[RecordId] | None = PField(default=None, max_length=50)
 
@@ -197,6 +205,7 @@ class FirmPublic(BaseModel):
     notes: str | None
     coverage: Coverage
     trader_count: int
+    recording_disclosed_on: date | None = None
     created_at: datetime
     updated_at: datetime
     archived_at: datetime | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 import reflex as rx
 from reflex.vars import ArrayVar
@@ -11,6 +11,7 @@ from brm_app.components.layout import app_page
 from brm_app.components.ui import card, field, page_header, table_scroll
 from brm_app.models.user import ROLE_LABELS
 from brm_app.state.app_settings import SettingsState as S
+from brm_app.state.retention import RetentionState
 
 
 def _rules() -> rx.Component:
@@ -153,6 +154,64 @@ def _security() -> rx.Component:
     )
 
 
+_RETENTION_LABELS = {
+    "communications": "Communications (from the last message)",
+    "attachments": "Attachments (from the upload)",
+    "interactions": "Interactions (from the last change)",
+    "follow_ups": "Follow-ups, done or cancelled (from the last change)",
+    "transactions": "Portfolio transactions (not purged yet)",
+    "audit_trail": "Audit trail",
+}
+
+
+def _retention() -> rx.Component:
+    r: Any = RetentionState
+    return card(
+        rx.heading("Retention", size="4"),
+        rx.text(
+            "Years each kind of record is kept after its end; a daily job removes what is past "
+            "it, except what is under a legal hold, and records each removal in the audit trail.",
+            size="2",
+            color_scheme="gray",
+            margin_bottom="12px",
+        ),
+        rx.cond(
+            r.errors.contains("form"),
+            rx.callout(r.errors["form"], color_scheme="red", role="alert"),
+        ),
+        rx.form(
+            rx.vstack(
+                rx.grid(
+                    *[
+                        field(
+                            label,
+                            rx.input(
+                                name=kind,
+                                type="number",
+                                min=1,
+                                max=10,
+                                default_value=r.years[kind],
+                                id=f"retention-{kind.replace('_', '-')}",
+                            ),
+                            r.errors.get(kind, ""),
+                        )
+                        for kind, label in _RETENTION_LABELS.items()
+                    ],
+                    columns=rx.breakpoints(initial="1", sm="2"),
+                    spacing="3",
+                    width="100%",
+                ),
+                rx.button("Save retention", type="submit", id="save-retention"),
+                spacing="3",
+                align="start",
+            ),
+            on_submit=r.save,
+            reset_on_submit=False,
+            key=r.years.to_string(),
+        ),
+    )
+
+
 def _types() -> rx.Component:
     return card(
         rx.heading("Interaction types and outcomes", size="4"),
@@ -235,7 +294,7 @@ def _types() -> rx.Component:
     )
 
 
-@app_page("/admin/settings", "Settings", on_load=[S.load])
+@app_page("/admin/settings", "Settings", on_load=[S.load, RetentionState.load])
 def settings_page() -> rx.Component:
     return rx.vstack(
         page_header(
@@ -243,6 +302,7 @@ def settings_page() -> rx.Component:
         ),
         _rules(),
         _security(),
+        _retention(),
         _types(),
         spacing="4",
         width="100%",

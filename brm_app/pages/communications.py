@@ -166,6 +166,19 @@ def _composer() -> Any:
     return rx.form(
         rx.vstack(
             rx.cond(
+                S.broker_side & S.open_undisclosed,
+                rx.callout(
+                    "This firm's client has not been told that communications are recorded "
+                    "(MiFID II): tell them, and note the day in the firm's profile.",
+                    icon="triangle-alert",
+                    color_scheme="amber",
+                    # Amber text on amber is below 4.5:1 (axe); high contrast meets it.
+                    high_contrast=True,
+                    size="1",
+                    id="composer-disclosure-warning",
+                ),
+            ),
+            rx.cond(
                 S.correcting > 0,
                 rx.hstack(
                     rx.text("Writing a correction", size="1", color_scheme="amber"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from brm_app.components.activity import timeline_card
@@ -10,6 +12,9 @@ from brm_app.components.layout import app_page
 from brm_app.components.ui import card, datetime_text, empty_state, shown_once_dialog
 from brm_app.models.trader import PERMISSION_LABELS, TraderPermission
 from brm_app.state.trader_detail import TraderState as S
+
+# The revealed contact details (a dict Var; typed Any so its Var methods type-check).
+CONTACT: Any = S.contact
 
 
 def _permission(p: TraderPermission) -> rx.Component:
@@ -73,21 +78,55 @@ def trader_detail() -> rx.Component:
                 card(
                     rx.heading("Contact", size="4", margin_bottom="12px"),
                     rx.vstack(
-                        rx.hstack(
-                            rx.icon("mail", size=16),
-                            rx.link(t["email"].to(str), href="mailto:" + t["email"].to(str)),
-                            align="center",
-                        ),
                         rx.cond(
-                            t["phone"].to(str) != "",
-                            rx.hstack(
-                                rx.icon("phone", size=16),
-                                rx.link(
-                                    t["phone"].to(str),
-                                    href="tel:" + t["phone"].to(str).replace(" ", ""),
+                            CONTACT.contains("email"),
+                            rx.vstack(
+                                rx.hstack(
+                                    rx.icon("mail", size=16),
+                                    rx.link(
+                                        CONTACT["email"],
+                                        href="mailto:" + CONTACT["email"],
+                                        id="trader-email",
+                                    ),
+                                    align="center",
                                 ),
-                                align="center",
+                                rx.cond(
+                                    CONTACT["phone"] != "",
+                                    rx.hstack(
+                                        rx.icon("phone", size=16),
+                                        rx.link(
+                                            CONTACT["phone"],
+                                            href="tel:" + CONTACT["phone"].replace(" ", ""),
+                                        ),
+                                        align="center",
+                                    ),
+                                ),
+                                rx.cond(
+                                    CONTACT["mobile"] != "",
+                                    rx.hstack(
+                                        rx.icon("smartphone", size=16),
+                                        rx.link(
+                                            CONTACT["mobile"],
+                                            href="tel:" + CONTACT["mobile"].replace(" ", ""),
+                                        ),
+                                        align="center",
+                                    ),
+                                ),
+                                spacing="2",
                             ),
+                            rx.button(
+                                rx.icon("eye", size=16),
+                                "Reveal contact details",
+                                variant="soft",
+                                size="2",
+                                on_click=S.reveal_contact,
+                                id="reveal-contact",
+                            ),
+                        ),
+                        rx.text(
+                            "Revealing is recorded for compliance.",
+                            size="1",
+                            color_scheme="gray",
                         ),
                         rx.text(
                             "Added ",

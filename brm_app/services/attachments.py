@@ -116,6 +116,30 @@ def read_stored(sha256: str) -> bytes:
     return _path_of(sha256).read_bytes()
 
 
+def remove_unused(engine: Any, sha256s: Sequence[str]) -> int:
+    """Remove stored files no attachment or inbound triage entry names any more (after the
+    retention purge committed); answers how many went."""
+    from brm_app.db import unit_of_work
+    from brm_app.models.communication import InboundTriage
+
+    removed = 0
+    for sha in sorted(set(sha256s)):
+        with unit_of_work(engine=engine) as db:
+            used = (
+                db.exec(select(MessageAttachment.id).where(MessageAttachment.sha256 == sha)).first()
+                or db.exec(
+                    select(InboundTriage.id).where(col(InboundTriage.attachments).contains(sha))
+                ).first()
+            )
+        if used is None:
+            try:
+                _path_of(sha).unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+    return removed
+
+
 def _store(data: bytes, sha256: str) -> None:
     path = _path_of(sha256)
     if path.exists():
@@ -218,7 +242,11 @@ def download(
         raise NotFound("Attachment") from None
     if row.message_id is None and getattr(actor, "user_id", None) != row.uploaded_by_id:
         raise NotFound("Attachment")
-    return to_public(row), read_stored(row.sha256)
+    data = read_stored(row.sha256)
+    from brm_app.services import read_traces
+
+    read_traces.trace(db, actor, "attachment", row.id)
+    return to_public(row), data
 
 
 MAX_PER_MESSAGE = 10

@@ -15,7 +15,7 @@ from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from sqlmodel import Session, func, select
+from sqlmodel import Session, col, func, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
@@ -187,10 +187,59 @@ class ChainReport:
     first_bad_id: int | None = None
 
 
+# The retention purge's event for a removed prefix of the chain (services.retention): it names
+# the last removed event's seq and hash, and verification starts from them.
+PURGE_ANCHOR_ACTION = "retention.purged_audit"
+
+
+def _start_of_chain(db: Session) -> tuple[int, str] | ChainReport:
+    """Where verification starts: (first seq, the hash it must follow). At #1 that is the genesis
+    hash; after a purge, the anchor event's `through_hash` (the anchor is itself in the chain,
+    so its hash covers what it says). A missing start without an anchor is a removal."""
+    first = db.exec(
+        select(AuditEvent.seq, AuditEvent.id).order_by(col(AuditEvent.seq)).limit(1)
+    ).first()
+    if first is None or first[0] == 1:
+        return 1, GENESIS
+    anchors = db.exec(
+        select(AuditEvent)
+        .where(AuditEvent.action == PURGE_ANCHOR_ACTION)
+        .order_by(col(AuditEvent.seq).desc())
+    ).all()
+    for ev in anchors:
+        data = json.loads(ev.changes)
+        if data.get("through_seq") == first[0] - 1 and isinstance(data.get("through_hash"), str):
+            return first[0], data["through_hash"]
+    for ev in anchors:  # an edited anchor is named as what it is
+        if _content_hash(ev) != ev.hash:
+            return ChainReport(
+                False,
+                0,
+                GENESIS,
+                f"event #{ev.seq} (id {ev.id}, {ev.action}) was altered: "
+                "its content no longer matches its hash",
+                ev.seq,
+                ev.id,
+            )
+    return ChainReport(
+        False,
+        0,
+        GENESIS,
+        f"events #1 to #{first[0] - 1} are missing (removed): the chain starts at #{first[0]} "
+        f"(id {first[1]}) and no retention purge accounts for them",
+        1,
+        first[1],
+    )
+
+
 def verify_chain(db: Session, *, batch: int = 5000) -> ChainReport:
-    """Walk the whole chain in order and name the first event that was altered, removed or moved."""
-    expected_seq, prev_hash, count = 1, GENESIS, 0
-    last_seq = 0
+    """Walk the whole chain in order and name the first event that was altered, removed or moved.
+    A prefix removed by the retention purge is accounted for by the purge's own event."""
+    start = _start_of_chain(db)
+    if isinstance(start, ChainReport):
+        return start
+    expected_seq, prev_hash, count = start[0], start[1], 0
+    last_seq = expected_seq - 1
     while True:
         rows = db.exec(
             select(AuditEvent)

@@ -313,7 +313,14 @@ def _cell(value: object) -> str:
     return text
 
 
+def _trace_export(db: Session, actor: AnyActor) -> None:
+    from brm_app.services import read_traces
+
+    read_traces.trace(db, actor, "export", in_caller=True)
+
+
 def export_csv(db: Session, *, actor: AnyActor, query: LogQuery) -> str:
+    _trace_export(db, actor)
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(CSV_COLUMNS)
@@ -335,6 +342,8 @@ def export_csv(db: Session, *, actor: AnyActor, query: LogQuery) -> str:
 def export_package(db: Session, *, actor: AnyActor, query: LogQuery) -> bytes:
     """A zip: entries.jsonl, attachments/<sha256>-<name>, manifest.json (each file's SHA-256)."""
     from brm_app.services import attachments
+
+    _trace_export(db, actor)
 
     buffer = io.BytesIO()
     manifest: dict[str, str] = {}

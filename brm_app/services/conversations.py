@@ -219,13 +219,13 @@ def _conversations_public(
         return []
     ids = [rid(c.id) for c, _ in rows]
     traders = _traders_of(db, ids)
-    firm_names = dict(
-        db.exec(
-            select(col(Firm.id), col(Firm.name)).where(
-                col(Firm.id).in_({c.firm_id for c, _ in rows})
-            )
-        ).all()
-    )
+    firm_rows = db.exec(
+        select(col(Firm.id), col(Firm.name), col(Firm.recording_disclosed_on)).where(
+            col(Firm.id).in_({c.firm_id for c, _ in rows})
+        )
+    ).all()
+    firm_names = {i: name for i, name, _ in firm_rows}
+    disclosed = {i: day is not None for i, _, day in firm_rows}
     starters = dict(
         db.exec(
             select(col(User.id), col(User.name)).where(
@@ -248,6 +248,7 @@ def _conversations_public(
             conversation_id=c.id,
             firm_id=c.firm_id,
             firm_name=firm_names.get(c.firm_id, ""),
+            recording_disclosed=disclosed.get(c.firm_id, False),
             subject=c.subject,
             started_by_id=c.started_by_id,
             started_by_name=starters.get(c.started_by_id, ""),

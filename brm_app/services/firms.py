@@ -42,7 +42,7 @@ from brm_app.models.firm import (
 )
 from brm_app.models.trader import Trader, TraderMove
 from brm_app.models.user import Role, User
-from brm_app.services import access, audit, drafts, search
+from brm_app.services import access, audit, drafts, legal_holds, search
 from brm_app.services.brokers import active_broker, active_brokers, check_active_broker
 from brm_app.services.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 from brm_app.services.pagination import (
@@ -52,7 +52,7 @@ from brm_app.services.pagination import (
     decode_cursor,
     encode_cursor,
 )
-from brm_app.services.validation import require_id
+from brm_app.services.validation import require_id, rid
 
 AnyActor = Actor | SystemActor
 
@@ -151,6 +151,7 @@ def to_public(db: Session, actor: AnyActor, firm: Firm) -> FirmPublic:
         notes=None if hide_internal else firm.notes,
         coverage=_coverage(db, [firm.id])[firm.id],
         trader_count=_trader_count(db, firm.id),
+        recording_disclosed_on=firm.recording_disclosed_on,
         created_at=firm.created_at,
         updated_at=firm.updated_at,
         archived_at=firm.archived_at,
@@ -330,6 +331,7 @@ def _snapshot(firm: Firm) -> dict[str, Any]:
         "account_status": firm.account_status,
         "tier": firm.tier,
         "notes": firm.notes,
+        "recording_disclosed_on": firm.recording_disclosed_on,
     }
 
 
@@ -369,6 +371,7 @@ def _apply(
     account_status=None,
     tier=None,
     notes=...,
+    recording_disclosed_on=...,
 ) -> None:
     if name is not None:
         firm.name = name
@@ -386,6 +389,8 @@ def _apply(
         firm.tier = Tier(tier).value
     if notes is not ...:
         firm.notes = notes
+    if recording_disclosed_on is not ...:
+        firm.recording_disclosed_on = recording_disclosed_on
 
 
 def _write_coverage(
@@ -464,6 +469,7 @@ def create_firm(
         account_status=data.account_status,
         tier=data.tier,
         notes=data.notes,
+        recording_disclosed_on=data.recording_disclosed_on,
     )
     db.add(firm)
     try:
@@ -707,6 +713,7 @@ def replace_firm(db: Session, *, actor: AnyActor, firm_id: object, data: FirmWri
         "account_status": data.account_status,
         "tier": data.tier,
         "notes": data.notes,
+        "recording_disclosed_on": data.recording_disclosed_on,
     }
     return _update(db, actor, firm_id, values, (data.primary_broker_id, data.secondary_broker_ids))
 
@@ -723,6 +730,8 @@ def patch_firm(db: Session, *, actor: AnyActor, firm_id: object, data: FirmPatch
         values["lei"] = data.lei
     if "notes" in sent:
         values["notes"] = data.notes
+    if "recording_disclosed_on" in sent:
+        values["recording_disclosed_on"] = data.recording_disclosed_on
     for key in ("account_status", "tier"):
         if key in sent:
             if getattr(data, key) is None:
@@ -790,6 +799,7 @@ def archive_firm(db: Session, *, actor: AnyActor, firm_id: object) -> None:
     firm = load(db, actor, firm_id, Permission.FIRMS_ARCHIVE)
     if firm.archived_at is not None:
         return
+    legal_holds.ensure_firm_not_held(db, rid(firm.id), what="archived")
     firm.archived_at = firm.updated_at = utcnow()
     db.add(firm)
     audit.record(
@@ -872,6 +882,8 @@ def merge_firms(
         ) from None
     if source.id == target.id:
         raise ValidationFailed("A firm cannot be merged into itself.", field="source_firm_id")
+    legal_holds.ensure_firm_not_held(db, rid(source.id), what="merged into another firm")
+    legal_holds.ensure_firm_records_not_held(db, rid(source.id), what="merged into another firm")
     now = utcnow()
     actor_id = getattr(actor, "user_id", None)
     target_emails = dict(

@@ -37,7 +37,7 @@ from brm_app.models.interaction import (
 )
 from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
-from brm_app.services import access, audit, firms, interaction_config
+from brm_app.services import access, audit, firms, interaction_config, legal_holds
 from brm_app.services.errors import PermissionDenied, ValidationFailed
 from brm_app.services.pagination import (
     Page,
@@ -621,6 +621,7 @@ def void_interaction(
         raise ValidationFailed("give a reason of at least 3 characters", field="reason")
     if row.voided_at is not None:
         raise ValidationFailed("This interaction is already voided.", field="interaction_id")
+    legal_holds.ensure_interaction_not_held(db, row, what="voided")
     row.voided_at = utcnow()
     row.voided_by_id = getattr(actor, "user_id", None)
     row.void_reason = reason

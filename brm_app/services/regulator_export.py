@@ -223,6 +223,9 @@ def download(db: Session, *, actor: Actor, export_id: Any) -> tuple[str, bytes]:
         entity_id=row.id,
         changes={"sha256": row.archive_sha256, "size": len(data)},
     )
+    from brm_app.services import read_traces
+
+    read_traces.trace(db, actor, "export", row.id, in_caller=True)
     return f"regulator-export-{row.id}-{row.scope}-{row.scope_id}.zip", data
 
 
@@ -720,10 +723,15 @@ def verify_archive(path: Path) -> Verification:
 
 def find_subjects(db: Session, *, actor: Actor, scope: Any, q: Any) -> list[dict[str, Any]]:
     """Up to 10 firms, traders or brokers whose name contains `q` (to pick an export's subject)."""
+    require(actor, P.REGULATOR_EXPORT)
+    return matching_subjects(db, scope=scope, q=q)
+
+
+def matching_subjects(db: Session, *, scope: Any, q: Any) -> list[dict[str, Any]]:
+    """find_subjects without its permission check (callers check their own: legal holds)."""
     from brm_app.services.pagination import escape_like
     from brm_app.services.validation import require_text
 
-    require(actor, P.REGULATOR_EXPORT)
     if scope not in {s.value for s in ExportScope}:
         raise ValidationFailed("must be firm, trader or broker", field="scope")
     text = require_text(q, "q", max_length=100)

@@ -340,6 +340,18 @@ def activity_pdf(report: ActivityReport) -> bytes:
     return render_activity(report)
 
 
+def download_activity(
+    db: Session, *, actor: AnyActor, firm_id: object, kind: str, **query: Any
+) -> tuple[str, bytes]:
+    """The activity report as a download ("pdf" or "csv"): (file name, bytes); traced."""
+    from brm_app.services import read_traces
+
+    report = activity_report(db, actor=actor, firm_id=firm_id, **query)
+    body = activity_pdf(report) if kind == "pdf" else activity_csv(report).encode("utf-8")
+    read_traces.trace(db, actor, "report", report.performance.firm_id)
+    return report.filename("pdf" if kind == "pdf" else "csv"), body
+
+
 # ---- emailing a report -----------------------------------------------------------------------
 
 
@@ -605,6 +617,15 @@ def my_interactions(db: Session, *, actor: AnyActor) -> list[MonthCount]:
     if not isinstance(actor, Actor):
         raise PermissionDenied("Only a user has interactions of their own.")
     return interactions_by_month(db, actor=actor, broker_ids=[actor.user_id])
+
+
+def download_team_csv(db: Session, *, actor: AnyActor) -> tuple[str, str]:
+    """The team report as a CSV download: (file name, text); traced."""
+    from brm_app.services import read_traces
+
+    report = team_report(db, actor=actor)
+    read_traces.trace(db, actor, "report")
+    return f"team-report-{report.generated_at:%Y%m%d}.csv", team_csv(report)
 
 
 def team_csv(report: TeamReport) -> str:

@@ -36,7 +36,7 @@ from brm_app.models.trader import (
     TraderWrite,
 )
 from brm_app.models.user import Role, User
-from brm_app.services import access, audit, drafts, firms, search
+from brm_app.services import access, audit, drafts, firms, legal_holds, search
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, capped_count
 from brm_app.services.validation import require_id, require_name, require_text
@@ -546,6 +546,7 @@ def _save(
         target = firms.load(
             db, actor, target_firm_id, Permission.TRADERS_EDIT
         )  # 404 before anything else
+        legal_holds.ensure_trader_not_held(db, trader, what="moved to another firm")
         if target.archived_at is not None:
             raise ValidationFailed("The new firm is archived.", field="firm_id")
     final_email = values.get("email", trader.email)
@@ -661,6 +662,7 @@ def archive_trader(
     trader = load(db, actor, trader_id, Permission.TRADERS_EDIT, firm_id=firm_id)
     if trader.archived_at is not None:
         return
+    legal_holds.ensure_trader_not_held(db, trader, what="archived")
     was_granted = trader.portal_access and trader.user_id is not None
     trader.archived_at = trader.updated_at = utcnow()
     db.add(trader)

@@ -58,6 +58,7 @@ def _firm_people(db, actor, firm_id: int) -> dict[str, Any]:
     assignees = follow_ups.assignable_brokers(db, actor=actor, firm_id=firm.id)
     return {
         "firm": {"id": firm.id, "name": firm.name},
+        "undisclosed": firm.recording_disclosed_on is None,
         "traders": [{"id": str(i), "name": n} for i, n in traders],
         "assignees": [{"id": str(i), "name": n} for i, n in assignees],
         "tz": interactions.user_zone_name(db, actor),
@@ -70,6 +71,8 @@ class ActivityState(ServiceMixin, rx.State):
     tz: str = "UTC"
     firm_id: int = 0
     firm_name: str = ""
+    # The firm's client has not been told communications are recorded (the dialog warns).
+    firm_undisclosed: bool = False
     firm_traders: list[dict[str, str]] = []
     assignees: list[dict[str, str]] = []
     types: list[str] = []
@@ -111,6 +114,7 @@ class ActivityState(ServiceMixin, rx.State):
             self._pending_error = exc.message
             return False
         self.firm_id, self.firm_name = people["firm"]["id"], people["firm"]["name"]
+        self.firm_undisclosed = people["undisclosed"]
         self.firm_traders, self.assignees, self.tz = (
             people["traders"],
             people["assignees"],

@@ -135,6 +135,8 @@ class CommsState(ServiceMixin, rx.State):
     open_id: int = 0
     open_title: str = ""
     open_firm: str = ""
+    # The firm's client has not been told communications are recorded (the composer warns).
+    open_undisclosed: bool = False
     open_subject: str = ""
     open_traders: list[dict[str, str]] = []
     messages: list[dict[str, Any]] = []
@@ -270,6 +272,7 @@ class CommsState(ServiceMixin, rx.State):
         self.open_id = conv.conversation_id
         self.open_title = ", ".join(t.name for t in conv.traders) or "—"
         self.open_firm = conv.firm_name
+        self.open_undisclosed = not conv.recording_disclosed
         self.open_subject = conv.subject
         self.open_traders = [
             {"id": str(t.trader_id), "name": t.name} for t in conv.traders if t.trader_id

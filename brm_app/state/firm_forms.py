@@ -25,6 +25,7 @@ FIRM_FIELDS = (
     "account_status",
     "tier",
     "notes",
+    "recording_disclosed_on",
 )
 
 
@@ -57,6 +58,7 @@ def firm_payload(form: dict[str, Any], *, with_coverage: bool) -> dict[str, Any]
         "account_status": form.get("account_status") or "Prospect",
         "tier": form.get("tier") or "C",
         "notes": _opt(form.get("notes")),
+        "recording_disclosed_on": _opt(form.get("recording_disclosed_on")),
     }
     if with_coverage:
         primary = _opt(form.get("primary_broker_id"))
@@ -92,6 +94,9 @@ def firm_form_values(firm: FirmPublic | None) -> dict[str, str]:
         "account_status": firm.account_status.value,
         "tier": firm.tier.value,
         "notes": firm.notes or "",
+        "recording_disclosed_on": (
+            firm.recording_disclosed_on.isoformat() if firm.recording_disclosed_on else ""
+        ),
     }
 
 

@@ -207,21 +207,30 @@ class PerformanceState(ServiceMixin, rx.State):
 
         return await self._call(build)
 
+    async def _download(self, kind: str) -> tuple[str, bytes]:
+        firm_id, query = self.firm_id, self._query()
+
+        def build(db: Session, *, actor: Actor) -> tuple[str, bytes]:
+            return reports.download_activity(db, actor=actor, firm_id=firm_id, kind=kind, **query)
+
+        result: tuple[str, bytes] = await self._call(build)
+        return result
+
     @rx.event
     async def download_pdf(self) -> Any:
         try:
-            r = await self._report()
+            name, body = await self._download("pdf")
         except DomainError as exc:
             return self._error_event(exc)
-        return rx.download(data=reports.activity_pdf(r), filename=r.filename("pdf"))
+        return rx.download(data=body, filename=name)
 
     @rx.event
     async def download_csv(self) -> Any:
         try:
-            r = await self._report()
+            name, body = await self._download("csv")
         except DomainError as exc:
             return self._error_event(exc)
-        return rx.download(data=reports.activity_csv(r), filename=r.filename("csv"))
+        return rx.download(data=body.decode("utf-8"), filename=name)
 
     @rx.event
     def set_email_open(self, value: bool) -> None:

@@ -100,9 +100,7 @@ class TeamReportState(ServiceMixin, rx.State):
     @rx.event
     async def export_csv(self) -> Any:
         try:
-            t = await self._call(reports.team_report)
+            name, text = await self._call(reports.download_team_csv)
         except DomainError as exc:
             return self._error_event(exc)
-        return rx.download(
-            data=reports.team_csv(t), filename=f"team-report-{t.generated_at:%Y%m%d}.csv"
-        )
+        return rx.download(data=text, filename=name)

@@ -7,7 +7,7 @@ from typing import Any
 import reflex as rx
 
 from brm_app.models.trader import TraderWrite
-from brm_app.services import capabilities, traders
+from brm_app.services import capabilities, read_traces, traders
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.validation import parse
 from brm_app.state.base import scroll_to_first_error
@@ -40,12 +40,15 @@ class TraderState(TimelineMixin, rx.State):
     saving: bool = False
     reveal_open: bool = False
     reveal_text: str = ""
+    # The contact details, only once "Reveal" was pressed (the reveal is traced).
+    contact: dict[str, str] = {}
 
     @rx.event
     async def load(self):
         self.found = self.not_found = False
         self.edit_open = self.reveal_open = False
         self.reveal_text = ""
+        self.contact = {}
         trader_id = route_id(self.router.url.path, "/traders")
         if trader_id is None:
             self.not_found = True
@@ -92,13 +95,27 @@ class TraderState(TimelineMixin, rx.State):
         return {"trader_id": self.trader_id}
 
     def _show(self, trader) -> None:
+        # Contact details stay on the server until revealed (reveal_contact).
         self.trader = {
             **trader_row(trader),
+            "email": "",
+            "phone": "",
+            "mobile": "",
             "firm_href": f"/firms/{trader.firm_id}",
             "created": trader.created_at.isoformat(),
             "updated": trader.updated_at.isoformat(),
             "perm_list": [p.value for p in trader.permissions],
         }
+
+    @rx.event
+    async def reveal_contact(self) -> Any:
+        """Show the contact details; services.read_traces records who revealed them."""
+        try:
+            c = await self._call(read_traces.reveal_contact, trader_id=self.trader_id)
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.contact = {"email": c.email, "phone": c.phone or "", "mobile": c.mobile or ""}
+        return None
 
     @rx.event
     async def open_edit(self):

@@ -184,9 +184,15 @@ def test_axe_finds_no_serious_violation_on_any_page_or_dialog(browser: Browser, 
     _check_dialog(manager, "trader save view", lambda: manager.click("#save-view"), problems)
     manager.context.close()
 
-    # Compliance: the audit trail and the communication log.
+    # Compliance: the audit trail, the communication log, legal holds and read traces.
     compliance = _session(browser, base, f"chris.compliance@{DEMO}", w["password"])
-    _check_pages(compliance, base, ["/", "/audit", "/communications/log"], "compliance", problems)
+    _check_pages(
+        compliance,
+        base,
+        ["/", "/audit", "/communications/log", "/compliance/holds"],
+        "compliance",
+        problems,
+    )
     compliance.context.close()
 
     # An admin: users, settings, jobs, instruments.

@@ -344,6 +344,15 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Callable[[World, str], bool]]] = 
             ).edit_open
         ),
     ),
+    (TraderState, "reveal_contact"): (
+        STAFF_READERS,
+        lambda w, r: (
+            "email"
+            in _fire(
+                _loaded(w, r, TraderState, f"/traders/{w.t1}"), TraderState, "reveal_contact"
+            ).contact
+        ),
+    ),
     (TraderState, "save"): (
         EDITORS,
         lambda w, r: (

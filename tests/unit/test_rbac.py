@@ -29,6 +29,9 @@ REVIEW = {
     P.REVIEWS_WORK,
     P.REVIEWS_ALL,
     P.REGULATOR_EXPORT,
+    # Legal holds (place, release) and read traces
+    P.LEGAL_HOLDS,
+    P.READ_TRACES_VIEW,
 }
 EXPECTED = {
     Role.ADMIN: READ

@@ -110,11 +110,21 @@ def activity_csv(
 ) -> Response:
     """The activity report as CSV: figures, holdings at the start and the end, transactions
     and the daily series. Numbers are numbers; text cells are neutralised against formulas."""
-    r = _report(db, actor, firm_id, period, benchmark, date_from, date_to, trader_id)
+    name, body = reports.download_activity(
+        db,
+        actor=actor,
+        firm_id=firm_id,
+        kind="csv",
+        period=period,
+        benchmark=benchmark,
+        date_from=date_from,
+        date_to=date_to,
+        trader_id=trader_id,
+    )
     return Response(
-        content=reports.activity_csv(r),
+        content=body,
         media_type="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{r.filename("csv")}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -134,11 +144,21 @@ def activity_pdf(
     trader_id: TraderQ = None,
 ) -> Response:
     """The activity report as a PDF a client can be sent (with its charts)."""
-    r = _report(db, actor, firm_id, period, benchmark, date_from, date_to, trader_id)
+    name, body = reports.download_activity(
+        db,
+        actor=actor,
+        firm_id=firm_id,
+        kind="pdf",
+        period=period,
+        benchmark=benchmark,
+        date_from=date_from,
+        date_to=date_to,
+        trader_id=trader_id,
+    )
     return Response(
-        content=reports.activity_pdf(r),
+        content=body,
         media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{r.filename("pdf")}"'},
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
 
 
@@ -192,11 +212,9 @@ def team_report(db: DB, actor: CurrentActor) -> TeamReport:
 )
 def team_report_csv(db: DB, actor: CurrentActor) -> Response:
     """The team report as CSV."""
-    t = reports.team_report(db, actor=actor)
+    name, text = reports.download_team_csv(db, actor=actor)
     return Response(
-        content=reports.team_csv(t),
+        content=text,
         media_type="text/csv; charset=utf-8",
-        headers={
-            "Content-Disposition": f'attachment; filename="team-report-{t.generated_at:%Y%m%d}.csv"'
-        },
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )

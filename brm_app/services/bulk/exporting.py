@@ -79,6 +79,9 @@ def check_export(db: Session, *, actor: AnyActor, query: FirmQuery | TraderQuery
         entity_id=kind,
         changes={"kind": kind, "filters": filters},
     )
+    from brm_app.services import read_traces
+
+    read_traces.trace(db, actor, "export")
 
 
 def _after(sort_col: Any, id_col: Any, desc: bool, value: Any, last_id: int) -> Any:

@@ -1,0 +1,478 @@
+"""Retention: how long each kind of record is kept, and the daily purge of what is past it.
+
+A record's clock starts at its end, its last change: a conversation at its last message, an
+interaction at the latest of its date, its last edit and its voiding, a follow-up (done or
+cancelled; open ones are never due) at the latest of its due date and its last change, an
+attachment at its upload, an audit event at its time. The purge removes what is past retention
+and not under a legal hold (services.legal_holds), in batches of BATCH, one transaction each,
+and records each batch in the audit trail: the kind, how many, their ids and the SHA-256 of each
+record as it was (its row and its children's rows, canonical JSON).
+
+The audit trail and the communication log are append-only (database triggers). The purge goes
+past them through the one sanctioned path: a row in `retention_purge_grants` that exists only
+inside the purge's own transaction (on PostgreSQL the triggers also check it is that
+transaction; for the audit trail only up to the granted seq). Audit events go as a prefix of the
+chain: the purge's own event carries the last removed event's seq and hash, and
+`audit.verify_chain` starts from it, so verification still passes after a purge and still names
+any other change.
+
+Portfolio transactions have a retention setting but are not purged yet: holdings and cash are
+computed from the whole ledger, and removing old entries needs an opening-balance entry first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from brm_app.auth.actor import Actor, SystemActor
+from brm_app.auth.rbac import Permission, has, require
+from brm_app.db import unit_of_work, utcnow
+from brm_app.jobs.queue import ClaimedJob, enqueue
+from brm_app.models.audit import AuditEvent
+from brm_app.models.communication import (
+    CommunicationLogEntry,
+    Conversation,
+    ConversationParticipant,
+    ConversationRead,
+    InboundTriage,
+    Message,
+    MessageAttachment,
+    MessageDelivery,
+    MessageRead,
+)
+from brm_app.models.follow_up import AppSetting, FollowUp, FollowUpStatus, FollowUpTrader, Reminder
+from brm_app.models.interaction import Interaction, InteractionTrader, InteractionVersion
+from brm_app.models.retention import PurgeGrant, RetentionPublic
+from brm_app.services import app_settings, attachments, audit, legal_holds
+from brm_app.services.errors import ValidationFailed
+from brm_app.services.legal_holds import HeldSets
+
+log = logging.getLogger(__name__)
+
+KEY = "retention"
+DEFAULTS = {
+    "communications": 3,
+    "attachments": 3,
+    "interactions": 6,
+    "follow_ups": 6,
+    "transactions": 6,
+    "audit_trail": 6,
+}
+MIN_YEARS, MAX_YEARS = 1, 10
+BATCH = 200
+PURGE_KIND = "retention.purge"
+AUDIT_PURGE_ACTION = "retention.purged_audit"
+PURGED_ACTION = "retention.purged"
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+def get_retention(db: Session) -> RetentionPublic:
+    row = db.get(AppSetting, KEY)
+    stored = json.loads(row.value) if row is not None else {}
+    return RetentionPublic(**{k: int(stored.get(k, v)) for k, v in DEFAULTS.items()})
+
+
+def read_retention(db: Session, *, actor: Actor | SystemActor) -> RetentionPublic:
+    """Admins (settings) and compliance (legal holds) read the periods."""
+    require(
+        actor,
+        Permission.APP_SETTINGS if has(actor, Permission.APP_SETTINGS) else Permission.LEGAL_HOLDS,
+    )
+    return get_retention(db)
+
+
+def update_retention(
+    db: Session, *, actor: Actor | SystemActor, years: dict[str, Any]
+) -> RetentionPublic:
+    """Admins set each kind's period, 1 to 10 years; audited."""
+    require(actor, Permission.APP_SETTINGS)
+    if not isinstance(years, dict):
+        raise ValidationFailed("must give years per kind of record", field="years")
+    unknown = set(years) - set(DEFAULTS)
+    if unknown:
+        raise ValidationFailed(f"unknown kind {sorted(unknown)[0]}", field="years")
+    current = get_retention(db).model_dump()
+    after = dict(current)
+    for kind, value in years.items():
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int)
+            or not MIN_YEARS <= value <= MAX_YEARS
+        ):
+            raise ValidationFailed(
+                f"must be a whole number of years from {MIN_YEARS} to {MAX_YEARS}", field=kind
+            )
+        after[kind] = value
+    app_settings._store(db, actor, KEY, current, after)
+    return RetentionPublic(**after)
+
+
+def cutoff(now: datetime, years: int) -> datetime:
+    """`years` calendar years before `now` (29 February goes to the 28th)."""
+    try:
+        return now.replace(year=now.year - years)
+    except ValueError:
+        return now.replace(year=now.year - years, day=28)
+
+
+# ---- the daily job -------------------------------------------------------------------------------
+
+
+def schedule_daily(db: Session) -> None:
+    """The runner's periodic chore: one purge job per UTC day (the idempotency key)."""
+    day = utcnow().date()
+    enqueue(
+        db,
+        PURGE_KIND,
+        {"day": day.year * 10_000 + day.month * 100 + day.day},
+        key=f"{PURGE_KIND}:{day.isoformat()}",
+    )
+
+
+def purge_job(job: ClaimedJob) -> None:
+    run_purge()
+
+
+@dataclass
+class PurgeReport:
+    counts: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def run_purge(
+    *, now: datetime | None = None, engine: Engine | None = None, batch: int = BATCH
+) -> PurgeReport:
+    """Purge every kind, batch after batch (one transaction each) until nothing is due."""
+    now = now or utcnow()
+    counts: dict[str, int] = {}
+    for kind, purge in _PURGES:
+        counts[kind] = 0
+        while True:
+            with unit_of_work(write=True, engine=engine) as db:
+                years = getattr(get_retention(db), kind)
+                done, files = purge(db, cutoff(now, years), legal_holds.active(db), batch)
+            attachments.remove_unused(engine, files)
+            counts[kind] += done
+            if done < batch:
+                break
+    if any(counts.values()):
+        log.info("retention purge: %s", counts)
+    return PurgeReport(counts)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+
+def _rows(db: Session, table: Any, where: Any) -> list[dict[str, Any]]:
+    result = db.connection().execute(sa.select(table).where(where).order_by(table.c[_pk(table)]))
+    return [dict(r._mapping) for r in result]
+
+
+def _pk(table: Any) -> str:
+    return str(next(iter(table.primary_key.columns)).name)
+
+
+def _digest(record: dict[str, Any]) -> str:
+    return str(hashlib.sha256(audit.canonical(record).encode()).hexdigest())
+
+
+def _group(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
+    out: dict[Any, list[dict[str, Any]]] = {}
+    for r in rows:
+        out.setdefault(r[key], []).append(r)
+    return out
+
+
+def _record(db: Session, kind: str, cut: datetime, ids: list[Any], hashes: list[str]) -> None:
+    audit.record(
+        db,
+        actor=SystemActor(),
+        action=PURGED_ACTION,
+        entity="retention",
+        entity_id=kind,
+        changes={"kind": kind, "count": len(ids), "before": cut, "ids": ids, "hashes": hashes},
+    )
+
+
+def _grant(db: Session, table: str, max_key: int | None = None) -> None:
+    """Open the append-only table for this transaction's DELETE (see the module docstring)."""
+    conn = db.connection()
+    txid = None
+    if conn.dialect.name == "postgresql":
+        txid = conn.execute(sa.text("SELECT txid_current()")).scalar_one()
+    conn.execute(
+        sa.insert(PurgeGrant.__table__).values(  # type: ignore[attr-defined]
+            table_name=table, max_key=max_key, txid=txid
+        )
+    )
+
+
+def _revoke(db: Session, table: str) -> None:
+    grants = PurgeGrant.__table__  # type: ignore[attr-defined]
+    db.connection().execute(sa.delete(grants).where(grants.c.table_name == table))
+
+
+def _t(model: Any) -> Any:
+    return model.__table__
+
+
+# ---- one batch per kind --------------------------------------------------------------------------
+
+
+def _purge_communications(
+    db: Session, cut: datetime, held: HeldSets, batch: int
+) -> tuple[int, list[str]]:
+    """Conversations whose last message is older than the cut, with everything in them."""
+    c = Conversation
+    ids = list(
+        db.exec(
+            select(c.id)
+            .where(c.last_message_at < cut, sa.not_(legal_holds.conversation_held(held)))
+            .order_by(col(c.id))
+            .limit(batch)
+        ).all()
+    )
+    if not ids:
+        return 0, []
+    convs = _rows(db, _t(c), col(c.id).in_(ids))
+    msgs = _rows(db, _t(Message), col(Message.conversation_id).in_(ids))
+    msg_ids = [m["id"] for m in msgs] or [0]
+    files = _rows(db, _t(MessageAttachment), col(MessageAttachment.conversation_id).in_(ids))
+    by_conv = _group(msgs, "conversation_id")
+    files_by_conv = _group(files, "conversation_id")
+    hashes = [
+        _digest(
+            {
+                "conversation": conv,
+                "messages": by_conv.get(conv["id"], []),
+                "attachments": files_by_conv.get(conv["id"], []),
+            }
+        )
+        for conv in convs
+    ]
+    conn = db.connection()
+    conn.execute(sa.delete(_t(MessageRead)).where(col(MessageRead.message_id).in_(msg_ids)))
+    _grant(db, "communication_log")
+    conn.execute(
+        sa.delete(_t(CommunicationLogEntry)).where(
+            col(CommunicationLogEntry.conversation_id).in_(ids)
+        )
+    )
+    _revoke(db, "communication_log")
+    conn.execute(sa.delete(_t(MessageDelivery)).where(col(MessageDelivery.message_id).in_(msg_ids)))
+    conn.execute(
+        sa.update(_t(InboundTriage))
+        .where(
+            sa.or_(
+                col(InboundTriage.conversation_id).in_(ids),
+                col(InboundTriage.message_id).in_(msg_ids),
+            )
+        )
+        .values(conversation_id=None, message_id=None)
+    )
+    conn.execute(
+        sa.delete(_t(MessageAttachment)).where(col(MessageAttachment.conversation_id).in_(ids))
+    )
+    conn.execute(
+        sa.update(_t(Message))
+        .where(col(Message.conversation_id).in_(ids))
+        .values(correction_of_id=None)
+    )
+    conn.execute(sa.delete(_t(Message)).where(col(Message.conversation_id).in_(ids)))
+    for model in (ConversationParticipant, ConversationRead):
+        conn.execute(sa.delete(_t(model)).where(col(model.conversation_id).in_(ids)))
+    conn.execute(sa.delete(_t(c)).where(col(c.id).in_(ids)))
+    _record(db, "communications", cut, ids, hashes)
+    return len(ids), [f["sha256"] for f in files]
+
+
+def _purge_attachments(
+    db: Session, cut: datetime, held: HeldSets, batch: int
+) -> tuple[int, list[str]]:
+    """Files uploaded before the cut (their messages stay, naming the file and its hash)."""
+    a, c = MessageAttachment, Conversation
+    held_conv = select(c.id).where(legal_holds.conversation_held(held))
+    ids = list(
+        db.exec(
+            select(a.id)
+            .where(a.created_at < cut, col(a.conversation_id).not_in(held_conv))
+            .order_by(col(a.id))
+            .limit(batch)
+        ).all()
+    )
+    if not ids:
+        return 0, []
+    rows = _rows(db, _t(a), col(a.id).in_(ids))
+    db.connection().execute(sa.delete(_t(a)).where(col(a.id).in_(ids)))
+    _record(db, "attachments", cut, ids, [_digest(r) for r in rows])
+    return len(ids), [r["sha256"] for r in rows]
+
+
+def _purge_interactions(
+    db: Session, cut: datetime, held: HeldSets, batch: int
+) -> tuple[int, list[str]]:
+    i, it = Interaction, InteractionTrader
+    ids = list(
+        db.exec(
+            select(i.id)
+            .where(
+                i.occurred_at < cut,
+                i.updated_at < cut,
+                sa.or_(col(i.voided_at).is_(None), col(i.voided_at) < cut),
+                sa.not_(legal_holds.interaction_held(held)),
+            )
+            .order_by(col(i.id))
+            .limit(batch)
+        ).all()
+    )
+    if not ids:
+        return 0, []
+    rows = _rows(db, _t(i), col(i.id).in_(ids))
+    versions = _group(
+        _rows(db, _t(InteractionVersion), col(InteractionVersion.interaction_id).in_(ids)),
+        "interaction_id",
+    )
+    links = _group(_rows(db, _t(it), col(it.interaction_id).in_(ids)), "interaction_id")
+    hashes = [
+        _digest(
+            {
+                "interaction": r,
+                "versions": versions.get(r["id"], []),
+                "traders": links.get(r["id"], []),
+            }
+        )
+        for r in rows
+    ]
+    conn = db.connection()
+    conn.execute(sa.delete(_t(it)).where(col(it.interaction_id).in_(ids)))
+    conn.execute(
+        sa.delete(_t(InteractionVersion)).where(col(InteractionVersion.interaction_id).in_(ids))
+    )
+    conn.execute(
+        sa.update(_t(FollowUp))
+        .where(col(FollowUp.interaction_id).in_(ids))
+        .values(interaction_id=None)
+    )
+    conn.execute(sa.delete(_t(i)).where(col(i.id).in_(ids)))
+    from brm_app.services.interactions import _refresh_last_contact
+
+    for firm_id in sorted({r["firm_id"] for r in rows}):
+        _refresh_last_contact(db, firm_id)
+    _record(db, "interactions", cut, ids, hashes)
+    return len(ids), []
+
+
+def _purge_follow_ups(
+    db: Session, cut: datetime, held: HeldSets, batch: int
+) -> tuple[int, list[str]]:
+    f, ft = FollowUp, FollowUpTrader
+    ids = list(
+        db.exec(
+            select(f.id)
+            .where(
+                col(f.status).in_([FollowUpStatus.DONE.value, FollowUpStatus.CANCELLED.value]),
+                f.due_at < cut,
+                f.updated_at < cut,
+                sa.not_(legal_holds.follow_up_held(held)),
+            )
+            .order_by(col(f.id))
+            .limit(batch)
+        ).all()
+    )
+    if not ids:
+        return 0, []
+    rows = _rows(db, _t(f), col(f.id).in_(ids))
+    links = _group(_rows(db, _t(ft), col(ft.follow_up_id).in_(ids)), "follow_up_id")
+    hashes = [_digest({"follow_up": r, "traders": links.get(r["id"], [])}) for r in rows]
+    conn = db.connection()
+    conn.execute(sa.delete(_t(ft)).where(col(ft.follow_up_id).in_(ids)))
+    conn.execute(sa.delete(_t(Reminder)).where(col(Reminder.follow_up_id).in_(ids)))
+    conn.execute(sa.delete(_t(f)).where(col(f.id).in_(ids)))
+    _record(db, "follow_ups", cut, ids, hashes)
+    return len(ids), []
+
+
+def _purge_transactions(
+    db: Session, cut: datetime, held: HeldSets, batch: int
+) -> tuple[int, list[str]]:
+    """Not purged yet (see the module docstring)."""
+    return 0, []
+
+
+def _audit_event_held(ev: AuditEvent, held: HeldSets) -> bool:
+    entity_id = ev.entity_id or ""
+    return (
+        (ev.entity == "firm" and entity_id in {str(i) for i in held.firm_ids})
+        or (ev.entity == "trader" and entity_id in {str(i) for i in held.trader_ids})
+        or (ev.entity == "user" and entity_id in {str(i) for i in held.broker_ids})
+        or (ev.actor_id is not None and ev.actor_id in held.broker_ids)
+        or held.moment_held(ev.occurred_at)
+    )
+
+
+def _purge_audit_trail(
+    db: Session, cut: datetime, held: HeldSets, batch: int
+) -> tuple[int, list[str]]:
+    """The chain's oldest events, as a prefix: up to the first one that is recent or held."""
+    events = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq)).limit(batch)).all()
+    head = db.exec(select(sa.func.max(AuditEvent.seq))).one()
+    gone: list[AuditEvent] = []
+    for ev in events:
+        if ev.seq == head:  # the head stays: the chain never starts over from nothing
+            break
+        occurred = ev.occurred_at
+        if occurred.tzinfo is None:
+            occurred = occurred.replace(tzinfo=cut.tzinfo)
+        if occurred >= cut or _audit_event_held(ev, held):
+            break
+        gone.append(ev)
+    if not gone:
+        return 0, []
+    last = gone[-1]
+    changes = {
+        "kind": "audit_trail",
+        "count": len(gone),
+        "before": cut,
+        "first_seq": gone[0].seq,
+        "through_seq": last.seq,
+        "through_hash": last.hash,
+        "hashes": [ev.hash for ev in gone],
+    }
+    db.expunge_all()
+    _grant(db, "audit_events", last.seq)
+    db.connection().execute(sa.delete(_t(AuditEvent)).where(col(AuditEvent.seq) <= last.seq))
+    _revoke(db, "audit_events")
+    audit.record(
+        db,
+        actor=SystemActor(),
+        action=AUDIT_PURGE_ACTION,
+        entity="retention",
+        entity_id="audit_trail",
+        changes=changes,
+    )
+    return len(gone), []
+
+
+_PURGES = (
+    ("communications", _purge_communications),
+    ("attachments", _purge_attachments),
+    ("interactions", _purge_interactions),
+    ("follow_ups", _purge_follow_ups),
+    ("transactions", _purge_transactions),
+    ("audit_trail", _purge_audit_trail),
+)
