@@ -328,9 +328,7 @@ def ensure_firm_records_not_held(db: Session, firm_id: int, *, what: str) -> Non
         (Conversation, conversation_held(held)),
     ):
         if (
-            db.exec(
-                select(model.id).where(model.firm_id == firm_id, condition).limit(1)  # type: ignore[attr-defined]
-            ).first()
+            db.exec(select(model.id).where(model.firm_id == firm_id, condition).limit(1)).first()
             is not None
         ):
             raise Conflict(
