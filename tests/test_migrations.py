@@ -14,11 +14,18 @@ import brm_app.models  # noqa: F401
 from brm_app.db import make_engine
 from brm_app.migrations import current_revision, head_revision, upgrade_head
 from brm_app.search_ddl import include_object
-from tests.conftest import PG_URL, _pg_admin_url, _pg_url_for
+from tests.conftest import PG_URL, TEST_KEYS, _pg_admin_url, _pg_url_for
 
 
 @pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
-def empty_database(request, tmp_path):
+def empty_database(request, tmp_path, monkeypatch):
+    # 0009e encrypts existing rows: its keys load as the app loads them (a keys file here).
+    from brm_app import settings as settings_module
+
+    monkeypatch.setenv("BRM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BRM_SECRET_KEY", "test-secret-key-" + "x" * 40)
+    monkeypatch.setenv("BRM_ENCRYPTION_KEYS", TEST_KEYS)
+    settings_module.get_settings.cache_clear()
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return

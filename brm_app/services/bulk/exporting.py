@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
+from brm_app.encryption.columns import open_value
 from brm_app.models.firm import CoverageRole, Firm, FirmCoverage
 from brm_app.models.trader import Trader, TraderPermission
 from brm_app.models.user import User
@@ -213,6 +214,7 @@ def _trader_chunks(
                 Trader.status,
                 sort_col,
                 *flags,
+                Trader.row_key,
             )
             .join(Firm, Firm.id == Trader.firm_id)
             .where(*page_conds)
@@ -226,11 +228,11 @@ def _trader_chunks(
                 r[1],
                 r[2] or "",
                 r[3],
-                r[4],
-                r[5] or "",
+                open_value("traders", "email", r.row_key, r[4]),
+                open_value("traders", "phone", r.row_key, r[5]) or "",
                 r[6],
                 LIST_SEPARATOR.join(
-                    p.value for p, on in zip(TraderPermission, r[9:], strict=True) if on
+                    p.value for p, on in zip(TraderPermission, r[9:-1], strict=True) if on
                 ),
                 r[7],
             ]
