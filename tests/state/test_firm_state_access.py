@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from sqlmodel import func, select
 
-from brm_app.encryption.columns import blind_index
 from brm_app.db import unit_of_work
+from brm_app.encryption.columns import blind_index
 from brm_app.models.audit import AuditEvent
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.trader import Trader, TraderRole

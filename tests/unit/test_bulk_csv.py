@@ -13,12 +13,12 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import func, select
 
-from brm_app.encryption.columns import blind_index
 from brm_app import db as db_module
 from brm_app import settings as settings_module
 from brm_app.api.app import create_api
 from brm_app.auth import tokens
 from brm_app.db import unit_of_work
+from brm_app.encryption.columns import blind_index
 from brm_app.models.audit import AuditEvent
 from brm_app.models.firm import AccountStatus, Firm, FirmCoverage, Tier
 from brm_app.models.trader import Trader, TraderPermission, TraderStatus

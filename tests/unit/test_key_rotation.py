@@ -62,7 +62,7 @@ def test_rotation_under_concurrent_writes_leaves_every_value_readable(book):
                         data=TraderPatch(email=email),
                     )  # fmt: skip
                 saved[tid] = email
-            except BaseException as exc:  # noqa: BLE001 - reported below
+            except BaseException as exc:
                 errors.append(exc)
                 return
             n += 1
