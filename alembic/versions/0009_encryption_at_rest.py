@@ -30,6 +30,7 @@ _used: list = []  # the key ring, once a value was encrypted
 # table -> (encrypted columns, blind-indexed columns)
 PLAN: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     'traders': (('email', 'phone', 'mobile'), ('email', 'mobile')),
+    'firms': (('street', 'postal_code', 'phone', 'email', 'website', 'notes'), ()),
 }
 
 

@@ -212,3 +212,35 @@ def test_audit_keeps_a_digest_in_the_chain_and_the_value_encrypted(database_url)
         assert after["email"] == {"digest": get_keyring().digest("audit", "audited@x.example")}
         assert audit.sealed_values(db, event.seq)["/after/email"] == "audited@x.example"
         assert audit.verify_chain(db).ok
+
+
+def test_firm_address_contact_details_and_notes_are_not_in_the_database_file(sqlite_url):
+    from brm_app.models.firm import Address, ContactDetails
+    from brm_app.services import firms
+
+    broker = make_user(Role.BROKER)
+    hidden = {
+        "street": "17 Secret Lane",
+        "postal_code": "ZZ9 9ZZ",
+        "phone": "+442079460777",
+        "email": "desk@secret-firm.example",
+        "website": "https://secret-firm.example",
+        "notes": "Confidential: merger talks",
+    }
+    firm = make_firm(
+        broker,
+        name="Open Name Capital",
+        address=Address(street=hidden["street"], city="London", postal_code=hidden["postal_code"]),
+        contact_details=ContactDetails(
+            phone=hidden["phone"], email=hidden["email"], website=hidden["website"]
+        ),
+        notes=hidden["notes"],
+    )
+    with unit_of_work() as db:
+        got = firms.get_firm(db, actor=broker, firm_id=firm.firm_id)
+    assert got.notes == hidden["notes"] and got.address.street == hidden["street"]
+    assert got.contact_details.email == hidden["email"]
+    raw = _raw_bytes(sqlite_url)
+    assert b"Open Name Capital" in raw and b"London" in raw  # in clear on purpose
+    for value in hidden.values():
+        assert value.encode() not in raw, value

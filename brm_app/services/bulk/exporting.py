@@ -135,6 +135,7 @@ def _firm_chunks(
                 Firm.tier,
                 Firm.notes,
                 sort_col,
+                Firm.row_key,
             )
             .where(*page_conds)
             .order_by(*_order(sort_col, Firm.id, desc))
@@ -145,7 +146,7 @@ def _firm_chunks(
         coverage = _coverage_emails(db, [r[0] for r in rows])
         yield csv_text(
             [
-                *(v or "" for v in r[1:13]),
+                *(v or "" for v in _opened_firm(r)[1:13]),
                 *coverage.get(r[0], ("", "")),
             ]
             for r in rows
@@ -153,6 +154,18 @@ def _firm_chunks(
         if len(rows) < page_size:
             return
         last = (rows[-1][13], rows[-1][0])
+
+
+# Positions of the encrypted columns in the firm export's rows (street, postal code, phone,
+# email, website, notes): decrypted as each page is written.
+_FIRM_SEALED = {3: "street", 5: "postal_code", 7: "phone", 8: "email", 9: "website", 12: "notes"}
+
+
+def _opened_firm(row: Any) -> list[Any]:
+    values = list(row)
+    for i, name in _FIRM_SEALED.items():
+        values[i] = open_value("firms", name, row.row_key, values[i])
+    return values
 
 
 def _coverage_emails(db: Session, firm_ids: list[int]) -> dict[int, tuple[str, str]]:
