@@ -244,3 +244,27 @@ def test_firm_address_contact_details_and_notes_are_not_in_the_database_file(sql
     assert b"Open Name Capital" in raw and b"London" in raw  # in clear on purpose
     for value in hidden.values():
         assert value.encode() not in raw, value
+
+
+def test_a_postgresql_dump_holds_none_of_the_encrypted_values(database_url):
+    import shutil
+    import subprocess
+
+    if database_url.startswith("sqlite") or shutil.which("pg_dump") is None:
+        pytest.skip("needs PostgreSQL and pg_dump")
+    broker = make_user(Role.BROKER)
+    firm = make_firm(broker, name="Dumped Capital", notes="Dump-secret note")
+    make_trader(
+        broker, firm.firm_id, name="Dee Dump", email=SECRETS[0], phone=SECRETS[1], mobile=SECRETS[2]
+    )
+    url = sa.engine.make_url(database_url)
+    dump = subprocess.run(
+        ["pg_dump", "--format=plain", "-h", url.host, "-p", str(url.port or 5432),
+         "-U", url.username, url.database],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    assert b"Dee Dump" in dump
+    for secret in (*SECRETS, "Dump-secret note"):
+        assert secret.encode() not in dump, secret
+        # bytea is dumped as hex: clear text stored as bytes would show up this way.
+        assert secret.encode().hex().encode() not in dump.lower(), secret
