@@ -34,7 +34,7 @@ def new_row_key() -> str:
     return uuid.uuid4().hex
 
 
-class EncryptedText(sa.types.TypeDecorator):
+class EncryptedText(sa.types.TypeDecorator[Any]):
     """Text kept as an encrypted envelope (bytes). Binds only envelopes; reads return them."""
 
     impl = sa.LargeBinary

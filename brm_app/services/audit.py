@@ -148,9 +148,10 @@ def sealed_values(db: Session, seq: int) -> dict[str, str]:
     row = db.connection().execute(sa.select(_SEALED).where(_SEALED.c.seq == seq)).first()
     if row is None:
         return {}
-    return json.loads(
+    values: dict[str, str] = json.loads(
         get_keyring().open("audit_sealed_values", "payload", row.row_key, row.payload)
     )
+    return values
 
 
 def _row(
@@ -163,7 +164,7 @@ def _row(
     changes: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """One event's column values, its hash included."""
-    row = {
+    row: dict[str, Any] = {
         "seq": seq,
         "occurred_at": utcnow(),
         "actor_id": who[0],

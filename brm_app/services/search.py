@@ -70,19 +70,20 @@ def firm_ids(db: Session, q: str | None) -> sa.Select | None:
 
 
 def looks_like_email(q: str | None) -> bool:
-    return bool(q) and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", q.strip()) is not None
+    return q is not None and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", q.strip()) is not None
 
 
 def trader_ids(db: Session, q: str | None) -> sa.Select | None:
     """A SELECT of the ids of traders whose name matches (or whose email is exactly q), or None
     when q has no words."""
-    if looks_like_email(q):
+    if q is not None and looks_like_email(q):
         from brm_app.encryption.columns import blind_index
 
+        digest = blind_index("traders", "email", q.strip())
         return (
             sa.select(sa.column("id"))
             .select_from(sa.table("traders"))
-            .where(sa.column("email_bidx") == blind_index("traders", "email", q.strip()))
+            .where(sa.column("email_bidx").in_([digest]))
         )
     words = terms(q)
     if not words:

@@ -49,6 +49,7 @@ from brm_app.models.trader import BUILT_IN_ROLES, Trader, TraderStatus
 from brm_app.models.user import Role, User
 from brm_app.services import audit
 from brm_app.services.brokers import active_broker
+from brm_app.services.drafts import table as drafts_table
 
 SearchIndexMode = Literal["auto", "triggers", "rebuild"]
 
@@ -491,7 +492,7 @@ def _as_rows(model: type[SQLModel], rows: list[dict]) -> list[dict]:
     columns = {c.name for c in model.__table__.columns}
     rest = _defaults(model, rows[0])
     out = [{**{k: v for k, v in r.items() if k in columns}, **rest} for r in rows]
-    table = model.__table__.name
+    table = drafts_table(model).name
     if table not in ENCRYPTED:
         return out
     # Each row its own row_key (the defaults above are shared), its values encrypted.

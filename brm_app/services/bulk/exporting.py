@@ -120,7 +120,7 @@ def _firm_chunks(
         if last is not None:
             page_conds.append(_after(sort_col, Firm.id, desc, *last))
         rows = db.exec(
-            select(
+            select(  # type: ignore[call-overload]  # (more columns than its overloads)
                 Firm.id,
                 Firm.name,
                 Firm.lei,
@@ -164,7 +164,7 @@ _FIRM_SEALED = {3: "street", 5: "postal_code", 7: "phone", 8: "email", 9: "websi
 def _opened_firm(row: Any) -> list[Any]:
     values = list(row)
     for i, name in _FIRM_SEALED.items():
-        values[i] = open_value("firms", name, row.row_key, values[i])
+        values[i] = open_value("firms", name, row[-1], values[i])
     return values
 
 
@@ -216,7 +216,7 @@ def _trader_chunks(
         if last is not None:
             page_conds.append(_after(sort_col, Trader.id, desc, *last))
         rows = db.exec(
-            select(
+            select(  # type: ignore[call-overload]  # (more columns than its overloads)
                 Trader.id,
                 Firm.name,
                 Firm.lei,
@@ -241,8 +241,8 @@ def _trader_chunks(
                 r[1],
                 r[2] or "",
                 r[3],
-                open_value("traders", "email", r.row_key, r[4]),
-                open_value("traders", "phone", r.row_key, r[5]) or "",
+                open_value("traders", "email", r[-1], r[4]) or "",
+                open_value("traders", "phone", r[-1], r[5]) or "",
                 r[6],
                 LIST_SEPARATOR.join(
                     p.value for p, on in zip(TraderPermission, r[9:-1], strict=True) if on
