@@ -34,18 +34,30 @@ def check_keys(conn: sa.Connection, ring: KeyRing | None = None) -> None:
     rows = conn.execute(sa.select(_T.c.kid, _T.c.value).where(_T.c.retired_at.is_(None))).all()
     for kid, value in rows:
         if kid not in ring.key_ids:
+            lost = (
+                " (the keys file was missing, so a new one was just made: replace it with your "
+                "copy of the original)"
+                if ring.generated
+                else ""
+            )
             raise KeyError_(
                 f"the database holds values encrypted with key {kid!r}, which is not in "
-                f"{_where(ring)}: start with the key ring these values were written with"
+                f"{_where(ring)}{lost}: start with the key ring these values were written with"
             )
         try:
             ok = ring.open("encryption_canaries", "value", kid, bytes(value)) == CANARY
         except UndecryptableValue:
             ok = False
         if not ok:
+            lost = (
+                " (the keys file was missing, so a new one was just made: replace it with your "
+                "copy of the original)"
+                if ring.generated
+                else ""
+            )
             raise KeyError_(
                 f"key {kid!r} in {_where(ring)} is not the key this database was encrypted "
-                f"with (its check value does not decrypt): nothing was read or changed"
+                f"with (its check value does not decrypt){lost}: nothing was read or changed"
             )
     if ring.current not in {kid for kid, _ in rows}:
         known = conn.execute(sa.select(_T.c.kid).where(_T.c.kid == ring.current)).first()

@@ -125,6 +125,8 @@ class KeyRing:
     _ciphers: dict[str, AESGCM] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _mtime: float = 0.0
+    # True when this process created the keys file (the first start, or a lost file).
+    generated: bool = False
 
     def __post_init__(self) -> None:
         self._ciphers = {kid: AESGCM(material) for kid, material in self.keys}
@@ -223,5 +225,6 @@ def load_ring(
             'print("k1:" + base64.b64encode(secrets.token_bytes(32)).decode())\'`'
         )
     path = keys_file(data_dir)
-    ring = read_keys_file(path) if path.exists() else create_keys_file(path)
-    return KeyRing(ring, index_key, source_file=path)
+    if path.exists():
+        return KeyRing(read_keys_file(path), index_key, source_file=path)
+    return KeyRing(create_keys_file(path), index_key, source_file=path, generated=True)
