@@ -23,6 +23,8 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(demo_app, name="demo")
 import_app = typer.Typer(help="Import firms or traders from CSV files", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+keys_app = typer.Typer(help="Encryption keys (encryption at rest)", no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
 export_app = typer.Typer(help="Regulator export archives", no_args_is_help=True)
 app.add_typer(export_app, name="export")
 
@@ -404,6 +406,49 @@ def restore(
     typer.echo("matches the manifest; run `brm db upgrade` if this code is newer than the backup")
 
 
+@keys_app.command("rotate")
+def keys_rotate(
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction")] = 500,
+) -> None:
+    """Re-encrypt every value with a new key, online and resumable. With a keys file (SQLite,
+    BRM_ENCRYPTION_KEYS unset) a new key is added to it first, unless the last rotation was
+    interrupted (then it goes on); with BRM_ENCRYPTION_KEYS, add the new key at its end on every
+    server and restart them first."""
+    import sqlalchemy as sa
+
+    from brm_app.db import unit_of_work
+    from brm_app.encryption import get_keyring
+    from brm_app.encryption.keyring import KeyError_, append_key_file
+    from brm_app.models.encryption import KeyRotation
+    from brm_app.services import key_rotation
+
+    _settings()
+    _schema_ready()
+    ring = get_keyring()
+    progress = KeyRotation.__table__  # type: ignore[attr-defined]
+    with unit_of_work() as db:
+        unfinished = (
+            db.connection()
+            .execute(
+                sa.select(progress.c.kid).where(
+                    progress.c.kid == ring.current, progress.c.done.is_(False)
+                )
+            )
+            .first()
+        )
+    if ring.source_file is not None and unfinished is None:
+        kid = append_key_file(ring.source_file)
+        typer.echo(f"new key {kid} added to {ring.source_file}")
+    try:
+        report = key_rotation.rotate(batch=batch, progress=typer.echo)
+    except KeyError_ as exc:
+        raise _fail(f"encryption keys: {exc}", 2) from None
+    typer.echo(
+        f"every value is now under key {report.kid} ({sum(report.rewritten.values())} "
+        f"re-encrypted in {report.passes} pass(es)); retired: {', '.join(report.retired) or '-'}"
+    )
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""
@@ -426,6 +471,14 @@ def prepare(settings) -> None:
         raise _fail(
             f"cannot reach the database ({settings.describe()['database_url']}): {exc.orig}", 2
         ) from None
+    from brm_app.encryption.check import check_keys
+    from brm_app.encryption.keyring import KeyError_
+
+    try:
+        with unit_of_work(write=True) as db:
+            check_keys(db.connection())
+    except KeyError_ as exc:
+        raise _fail(f"encryption keys: {exc}", 2) from None
     try:
         with unit_of_work(write=True) as db:
             report = first_start.initialize(db, settings=settings)

@@ -1,5 +1,6 @@
 """DDL for the search indexes, shared by migrations (a batch-mode rebuild of `firms` or `traders`
-on SQLite drops their triggers: a migration that rebuilds them must call `create` again)."""
+on SQLite drops their triggers: a migration that rebuilds them must call `create` again).
+Trader names only: emails are encrypted since 0009e (found by their blind index instead)."""
 
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ def create() -> None:
         f"CREATE VIRTUAL TABLE IF NOT EXISTS firms_fts USING fts5(name, content='firms', content_rowid='id', tokenize=\"{tokenizer}\")"
     )
     op.execute(
-        f"CREATE VIRTUAL TABLE IF NOT EXISTS traders_fts USING fts5(name, email, content='traders', content_rowid='id', tokenize=\"{tokenizer}\")"
+        f"CREATE VIRTUAL TABLE IF NOT EXISTS traders_fts USING fts5(name, content='traders', content_rowid='id', tokenize=\"{tokenizer}\")"
     )
     op.execute(
         "CREATE TRIGGER IF NOT EXISTS firms_fts_ai AFTER INSERT ON firms BEGIN INSERT INTO firms_fts(rowid, name) VALUES (new.id, new.name); END"
@@ -45,16 +46,16 @@ def create() -> None:
     )
     op.execute(
         "CREATE TRIGGER IF NOT EXISTS traders_fts_ai AFTER INSERT ON traders BEGIN "
-        "INSERT INTO traders_fts(rowid, name, email) VALUES (new.id, new.name, new.email); END"
+        "INSERT INTO traders_fts(rowid, name) VALUES (new.id, new.name); END"
     )
     op.execute(
         "CREATE TRIGGER IF NOT EXISTS traders_fts_ad AFTER DELETE ON traders BEGIN "
-        "INSERT INTO traders_fts(traders_fts, rowid, name, email) VALUES ('delete', old.id, old.name, old.email); END"
+        "INSERT INTO traders_fts(traders_fts, rowid, name) VALUES ('delete', old.id, old.name); END"
     )
     op.execute(
-        "CREATE TRIGGER IF NOT EXISTS traders_fts_au AFTER UPDATE OF name, email ON traders BEGIN "
-        "INSERT INTO traders_fts(traders_fts, rowid, name, email) VALUES ('delete', old.id, old.name, old.email); "
-        "INSERT INTO traders_fts(rowid, name, email) VALUES (new.id, new.name, new.email); END"
+        "CREATE TRIGGER IF NOT EXISTS traders_fts_au AFTER UPDATE OF name ON traders BEGIN "
+        "INSERT INTO traders_fts(traders_fts, rowid, name) VALUES ('delete', old.id, old.name); "
+        "INSERT INTO traders_fts(rowid, name) VALUES (new.id, new.name); END"
     )
     # Index whatever rows exist already (none on a fresh database).
     op.execute("INSERT INTO firms_fts(firms_fts) VALUES ('rebuild')")

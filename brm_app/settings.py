@@ -53,7 +53,13 @@ class SettingsError(ValueError):
 EMAIL_PROVIDERS = ("log", "sendgrid")
 SMS_PROVIDERS = ("log", "twilio")
 MARKET_DATA_PROVIDERS = ("simulated", "csv", "off")
-_SECRETS = {"secret_key", "admin_password", "sendgrid_api_key", "twilio_auth_token"}
+_SECRETS = {
+    "secret_key",
+    "encryption_keys",
+    "admin_password",
+    "sendgrid_api_key",
+    "twilio_auth_token",
+}
 
 
 def _env_choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -113,6 +119,9 @@ class Settings:
     twilio_api_base: str | None = None
     # Attempts per email/SMS before it is marked failed (temporary failures retry with backoff).
     delivery_max_attempts: int = 5
+    # The key ring of encryption at rest (brm_app/encryption): BRM_ENCRYPTION_KEYS, or on SQLite
+    # None, and the data folder's keys file is used (created on the first start).
+    encryption_keys: str | None = field(default=None, repr=False)
 
     @property
     def is_sqlite(self) -> bool:
@@ -205,6 +214,27 @@ def _secret_key(data_dir: Path, *, shared_database: bool) -> str:
     return key
 
 
+def _encryption_keys(*, shared_database: bool) -> str | None:
+    """BRM_ENCRYPTION_KEYS, checked here so a bad value stops the start before anything else."""
+    from brm_app.encryption.keyring import KeyError_, parse_ring
+
+    configured = _env("BRM_ENCRYPTION_KEYS")
+    if configured is None:
+        if shared_database:
+            raise SettingsError(
+                "BRM_ENCRYPTION_KEYS must be set with a PostgreSQL database (every server "
+                "sharing it needs the same keys): generate one with `python3 -c 'import base64, "
+                'secrets; print("k1:" + base64.b64encode(secrets.token_bytes(32)).decode())\''
+                "`"
+            )
+        return None
+    try:
+        parse_ring(configured, source="BRM_ENCRYPTION_KEYS")
+    except KeyError_ as exc:
+        raise SettingsError(str(exc)) from None
+    return configured
+
+
 def load_settings() -> Settings:
     # Checked before anything is written (the data folder, the secret key).
     email_provider = _env_choice("BRM_EMAIL_PROVIDER", "log", EMAIL_PROVIDERS)
@@ -234,6 +264,7 @@ def load_settings() -> Settings:
         port=port,
         public_url=public_url,
         secret_key=_secret_key(data_dir, shared_database=not database_url.startswith("sqlite")),
+        encryption_keys=_encryption_keys(shared_database=not database_url.startswith("sqlite")),
         admin_email=(_env("BRM_ADMIN_EMAIL") or "admin@brokersync.example").lower(),
         admin_password=_env("BRM_ADMIN_PASSWORD"),
         demo=_env_bool("BRM_DEMO", True),

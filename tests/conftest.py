@@ -18,6 +18,9 @@ from brm_app import settings as settings_module
 from brm_app.migrations import upgrade_head
 
 PG_URL = os.environ.get("BRM_TEST_DATABASE_URL")
+# A fixed key ring for PostgreSQL runs (which refuse to start without one); SQLite runs generate
+# theirs into the test's data folder, as a first start does.
+TEST_KEYS = "t1:" + "A" * 43 + "="
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -109,6 +112,8 @@ def _configure(monkeypatch, tmp_path: Path, url: str, **extra: str) -> None:
     monkeypatch.setenv("BRM_DATABASE_URL", url)
     monkeypatch.setenv("BRM_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BRM_SECRET_KEY", "test-secret-key-" + "x" * 40)
+    if not url.startswith("sqlite"):
+        monkeypatch.setenv("BRM_ENCRYPTION_KEYS", TEST_KEYS)
     # No market data feed in tests, except where a test drives one (use_providers).
     monkeypatch.setenv("BRM_MARKET_DATA_PROVIDER", "off")
     for key, value in extra.items():

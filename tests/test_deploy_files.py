@@ -22,6 +22,7 @@ def test_compose_file_is_valid(tmp_path):
     env = {
         **os.environ,
         "BRM_SECRET_KEY": "compose-check-secret-" + "k" * 30,
+        "BRM_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
         "BRM_ADMIN_PASSWORD": "compose check admin password",
         "POSTGRES_PASSWORD": "compose-check",
         "XDG_CONFIG_HOME": str(tmp_path),

@@ -14,11 +14,18 @@ import brm_app.models  # noqa: F401
 from brm_app.db import make_engine
 from brm_app.migrations import current_revision, head_revision, upgrade_head
 from brm_app.search_ddl import include_object
-from tests.conftest import PG_URL, _pg_admin_url, _pg_url_for
+from tests.conftest import PG_URL, TEST_KEYS, _pg_admin_url, _pg_url_for
 
 
 @pytest.fixture(params=["sqlite", *(["postgresql"] if PG_URL else [])])
-def empty_database(request, tmp_path):
+def empty_database(request, tmp_path, monkeypatch):
+    # 0009e encrypts existing rows: its keys load as the app loads them (a keys file here).
+    from brm_app import settings as settings_module
+
+    monkeypatch.setenv("BRM_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BRM_SECRET_KEY", "test-secret-key-" + "x" * 40)
+    monkeypatch.setenv("BRM_ENCRYPTION_KEYS", TEST_KEYS)
+    settings_module.get_settings.cache_clear()
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
@@ -189,3 +196,38 @@ def test_upgrade_from_every_revision_keeps_its_data(empty_database, revision):
         }
     engine.dispose()
     assert after == before
+
+
+def test_0009e_encrypts_the_rows_already_there(empty_database):
+    """Existing traders and firms are encrypted by the upgrade and read back the same."""
+    from alembic import command
+    from brm_app.encryption.columns import blind_index, open_value
+    from brm_app.migrations import alembic_config
+
+    command.upgrade(alembic_config(empty_database), "0008u")
+    engine = make_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO firms (id, name, name_key, street, notes, account_status, tier, "
+                "created_at, updated_at) VALUES (1, 'Old Firm', 'old firm', '1 Old Street', "
+                "'old note', 'prospect', 'C', '2026-01-01', '2026-01-01')"
+            )
+        )
+        conn.execute(sa.text(
+            "INSERT INTO traders (id, firm_id, name, name_key, email, phone, role, portal_access, "
+            "view_portfolio, receive_email, receive_sms, status, created_at, updated_at) VALUES "
+            "(1, 1, 'Old Trader', 'old trader', 'old@trader.example', '+442079460123', 'Trader', "
+            "false, false, true, false, 'active', '2026-01-01', '2026-01-01')"
+        ))  # fmt: skip
+    upgrade_head(empty_database)
+    with engine.connect() as conn:
+        t = conn.execute(sa.text("SELECT row_key, email, email_bidx, phone FROM traders")).one()
+        f = conn.execute(sa.text("SELECT row_key, street, notes FROM firms")).one()
+    engine.dispose()
+    assert bytes(t.email)[:2] == b"\xe5\x01"  # an envelope, not the address
+    assert open_value("traders", "email", t.row_key, t.email) == "old@trader.example"
+    assert open_value("traders", "phone", t.row_key, t.phone) == "+442079460123"
+    assert t.email_bidx == blind_index("traders", "email", "old@trader.example")
+    assert open_value("firms", "street", f.row_key, f.street) == "1 Old Street"
+    assert open_value("firms", "notes", f.row_key, f.notes) == "old note"

@@ -1,6 +1,6 @@
 """All tables, imported here so SQLModel.metadata (and Alembic) sees every one."""
 
-from brm_app.models.audit import AuditEvent
+from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.auth_records import LoginThrottle, RecoveryCode, UserSession, UserTotp
 from brm_app.models.communication import (
     CommunicationLogEntry,
@@ -17,6 +17,7 @@ from brm_app.models.communication import (
     SmsOptOut,
     WebhookEvent,
 )
+from brm_app.models.encryption import EncryptionCanary, KeyRotation
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.follow_up import (
     AppSetting,
@@ -61,6 +62,7 @@ __all__ = [
     "ApiKey",
     "AppSetting",
     "AuditEvent",
+    "AuditSealedValues",
     "CalendarFeed",
     "ClientPresence",
     "CommunicationLogEntry",
@@ -68,6 +70,7 @@ __all__ = [
     "ConversationParticipant",
     "ConversationRead",
     "DailyClose",
+    "EncryptionCanary",
     "Firm",
     "FirmCoverage",
     "FollowUp",
@@ -84,6 +87,7 @@ __all__ = [
     "InteractionTypeOutcome",
     "InteractionVersion",
     "Job",
+    "KeyRotation",
     "LegalHold",
     "LoginThrottle",
     "Message",

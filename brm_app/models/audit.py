@@ -34,6 +34,19 @@ class AuditEvent(SQLModel, table=True):
     hash: str = Field(max_length=64)
 
 
+class AuditSealedValues(SQLModel, table=True):
+    """The encrypted values of an audit event (encryption at rest): the event's `changes` (and
+    so its hash) hold only a keyed digest of each encrypted field; the value itself is here,
+    encrypted, outside what the chain covers, so key rotation and purges can rewrite it."""
+
+    __tablename__ = "audit_sealed_values"
+    __table_args__ = {"extend_existing": True}
+
+    seq: int = Field(primary_key=True, sa_column_kwargs={"autoincrement": False})
+    row_key: str = Field(max_length=32)
+    payload: bytes = Field(sa_type=sa.LargeBinary)
+
+
 class AuditEventPublic(BaseModel):
     event_id: int
     seq: int

@@ -8,9 +8,10 @@ from enum import StrEnum
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, Text
+from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import EncryptedText, new_row_key, register
 from brm_app.models.fields import (
     LEI,
     BodyDay,
@@ -77,16 +78,19 @@ class Firm(SQLModel, table=True):
     # Case-folded, space-collapsed name: unique, so "Acme  Ltd" and "acme ltd" are one firm.
     name_key: str = Field(max_length=NAME_MAX, unique=True)
     lei: str | None = Field(default=None, max_length=20, unique=True)
-    street: str | None = Field(default=None, max_length=200)
+    # Encrypted (brm_app/encryption/columns.py): street, postal code, contact details, notes.
+    # City and country stay in clear: the lists filter and sort on them.
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    street: str | None = Field(default=None, sa_type=EncryptedText)
     city: str | None = Field(default=None, max_length=100)
-    postal_code: str | None = Field(default=None, max_length=20)
+    postal_code: str | None = Field(default=None, sa_type=EncryptedText)
     country: str | None = Field(default=None, max_length=2)
-    phone: str | None = Field(default=None, max_length=20)
-    email: str | None = Field(default=None, max_length=254)
-    website: str | None = Field(default=None, max_length=300)
+    phone: str | None = Field(default=None, sa_type=EncryptedText)
+    email: str | None = Field(default=None, sa_type=EncryptedText)
+    website: str | None = Field(default=None, sa_type=EncryptedText)
     account_status: str = Field(default=AccountStatus.PROSPECT.value, max_length=20, index=True)
     tier: str = Field(default=Tier.C.value, max_length=1, index=True)
-    notes: str | None = Field(default=None, sa_type=Text)
+    notes: str | None = Field(default=None, sa_type=EncryptedText)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
@@ -100,6 +104,9 @@ class Firm(SQLModel, table=True):
     # MiFID II Art. 16(7): the day the client was told their communications are recorded
     # (None: not told yet; the composer and the interaction dialog warn).
     recording_disclosed_on: date | None = Field(default=None)
+
+
+register(Firm, columns=("street", "postal_code", "phone", "email", "website", "notes"))
 
 
 class FirmCoverage(SQLModel, table=True):

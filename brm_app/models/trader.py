@@ -11,6 +11,13 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import (
+    EncryptedText,
+    new_row_key,
+    normalise_email,
+    normalise_phone,
+    register,
+)
 from brm_app.models.fields import Email, Mobile, Phone, RecordId, name_text
 
 NAME_MAX = 200
@@ -40,11 +47,12 @@ PERMISSION_LABELS = {
 class Trader(SQLModel, table=True):
     __tablename__ = "traders"
     __table_args__ = (
-        # Email is unique within a firm (among traders not archived or merged away).
+        # Email is unique within a firm (among traders not archived or merged away): on its
+        # blind index, the email itself is encrypted.
         sa.Index(
             "ux_traders_firm_email",
             "firm_id",
-            "email",
+            "email_bidx",
             unique=True,
             sqlite_where=sa.text("archived_at IS NULL"),
             postgresql_where=sa.text("archived_at IS NULL"),
@@ -58,10 +66,15 @@ class Trader(SQLModel, table=True):
     firm_id: int = Field(foreign_key="firms.id")
     name: str = Field(max_length=NAME_MAX)
     name_key: str = Field(max_length=NAME_MAX)
-    email: str = Field(max_length=254, index=True)
-    phone: str | None = Field(default=None, max_length=20)
+    # Encrypted (brm_app/encryption/columns.py): bound to this row by its row_key.
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    email: str = Field(sa_type=EncryptedText)
+    # Keyed digests for exact-match lookups: inbound email and SMS senders, the palette.
+    email_bidx: str = Field(default="", max_length=32, index=True)
+    phone: str | None = Field(default=None, sa_type=EncryptedText)
     # A mobile number (E.164): SMS go only here.
-    mobile: str | None = Field(default=None, max_length=20)
+    mobile: str | None = Field(default=None, sa_type=EncryptedText)
+    mobile_bidx: str | None = Field(default=None, max_length=32, index=True)
     role: str = Field(max_length=60)
     portal_access: bool = Field(default=False)
     view_portfolio: bool = Field(default=False)
@@ -79,6 +92,13 @@ class Trader(SQLModel, table=True):
     @property
     def permissions(self) -> list[TraderPermission]:
         return [p for p in TraderPermission if getattr(self, p.value)]
+
+
+register(
+    Trader,
+    columns=("email", "phone", "mobile"),
+    indexes={"email": normalise_email, "mobile": normalise_phone},
+)
 
 
 class TraderRole(SQLModel, table=True):

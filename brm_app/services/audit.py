@@ -20,7 +20,9 @@ from sqlmodel import Session, col, func, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
-from brm_app.models.audit import AuditEvent, AuditEventPublic
+from brm_app.encryption import get_keyring
+from brm_app.encryption.columns import new_row_key
+from brm_app.models.audit import AuditEvent, AuditEventPublic, AuditSealedValues
 from brm_app.services.pagination import Page, PageRequest, escape_like
 
 GENESIS = "0" * 64
@@ -102,6 +104,56 @@ def _who(
     return actor_id, label[:300], (ip if ip is not None else getattr(actor, "ip", None))
 
 
+# The fields each entity keeps encrypted (brm_app/encryption): in an event they become a keyed
+# digest (covered by the chain), their value goes encrypted into audit_sealed_values.
+SENSITIVE_FIELDS: dict[str, frozenset[str]] = {
+    "trader": frozenset({"email", "phone", "mobile"}),
+    "firm": frozenset({"street", "postal_code", "phone", "email", "website", "notes"}),
+    "interaction": frozenset({"notes"}),
+    "follow_up": frozenset({"notes"}),
+}
+_SEALED = AuditSealedValues.__table__  # type: ignore[attr-defined]
+
+
+def _protect(value: Any, fields: frozenset[str], out: dict[str, str], path: str) -> Any:
+    """`value` with every string under a sensitive key replaced by {"digest": ...}; the
+    strings collected into `out` by their path."""
+    if isinstance(value, dict):
+        done = {}
+        for key, item in value.items():
+            here = f"{path}/{key}"
+            if key in fields or (path.rsplit("/", 1)[-1] in fields and key in ("before", "after")):
+                if isinstance(item, str):
+                    out[here] = item
+                    done[key] = {"digest": get_keyring().digest("audit", item)}
+                    continue
+                if isinstance(item, dict):
+                    done[key] = _protect(item, fields | {"before", "after"}, out, here)
+                    continue
+            done[key] = _protect(item, fields, out, here)
+        return done
+    if isinstance(value, list):
+        return [_protect(v, fields, out, f"{path}/{i}") for i, v in enumerate(value)]
+    return value
+
+
+def _sealed(seq: int, values: dict[str, str]) -> dict[str, Any]:
+    row_key = new_row_key()
+    payload = get_keyring().seal("audit_sealed_values", "payload", row_key, canonical(values))
+    return {"seq": seq, "row_key": row_key, "payload": payload}
+
+
+def sealed_values(db: Session, seq: int) -> dict[str, str]:
+    """The encrypted values of event `seq` (path -> plaintext), for compliance."""
+    row = db.connection().execute(sa.select(_SEALED).where(_SEALED.c.seq == seq)).first()
+    if row is None:
+        return {}
+    values: dict[str, str] = json.loads(
+        get_keyring().open("audit_sealed_values", "payload", row.row_key, row.payload)
+    )
+    return values
+
+
 def _row(
     seq: int,
     prev: str,
@@ -112,7 +164,7 @@ def _row(
     changes: dict[str, Any] | None,
 ) -> dict[str, Any]:
     """One event's column values, its hash included."""
-    row = {
+    row: dict[str, Any] = {
         "seq": seq,
         "occurred_at": utcnow(),
         "actor_id": who[0],
@@ -121,11 +173,23 @@ def _row(
         "entity": entity,
         "entity_id": None if entity_id is None else str(entity_id),
         "changes": canonical(json.loads(canonical(changes or {}))),
+        "_sealed": {},
         "ip": who[2],
         "prev_hash": prev,
     }
+    fields = SENSITIVE_FIELDS.get(entity)
+    if fields:
+        protected = _protect(json.loads(row["changes"]), fields, row["_sealed"], "")
+        row["changes"] = canonical(protected)
     row["hash"] = _hash_of(row)
     return row
+
+
+def _append(db: Session, rows: list[dict[str, Any]]) -> None:
+    sealed = [_sealed(r["seq"], r["_sealed"]) for r in rows if r["_sealed"]]
+    db.connection().execute(_APPEND, [{k: v for k, v in r.items() if k != "_sealed"} for r in rows])
+    if sealed:
+        db.connection().execute(sa.insert(_SEALED), sealed)
 
 
 def record(
@@ -142,7 +206,7 @@ def record(
     """Append one event to the chain, inside the caller's transaction."""
     seq, prev = _lock_chain(db)
     row = _row(seq, prev, _who(actor, ip, actor_label), action, entity, entity_id, changes)
-    db.connection().execute(_APPEND, row)
+    _append(db, [row])
 
 
 @dataclass(frozen=True)
@@ -174,7 +238,7 @@ def record_many(
         row = _row(seq + offset, prev, who, c.action, c.entity, c.entity_id, c.changes)
         prev = row["hash"]
         rows.append(row)
-    db.connection().execute(_APPEND, rows)
+    _append(db, rows)
 
 
 @dataclass(frozen=True)

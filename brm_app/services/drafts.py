@@ -11,6 +11,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import SQLModel
 
+from brm_app.encryption.columns import ENCRYPTED, seal_row
+
 
 def table(model: type[SQLModel]) -> sa.Table:
     """The model's table (for Core statements)."""
@@ -48,5 +50,7 @@ def draft(model: type[SQLModel], **values: Any) -> Any:
 
 
 def values(model: type[SQLModel], row: Any) -> dict[str, Any]:
-    """The row's column values, for an insert."""
-    return {name: getattr(row, name) for name in columns(model)}
+    """The row's column values, for an insert (encrypted columns sealed, blind indexes set)."""
+    out = {name: getattr(row, name) for name in columns(model)}
+    name = table(model).name
+    return seal_row(name, out) if name in ENCRYPTED else out

@@ -886,9 +886,10 @@ def merge_firms(
     legal_holds.ensure_firm_records_not_held(db, rid(source.id), what="merged into another firm")
     now = utcnow()
     actor_id = getattr(actor, "user_id", None)
+    # The same person: the same email, compared by its blind index (emails are encrypted).
     target_emails = dict(
         db.exec(
-            select(Trader.email, Trader.id).where(
+            select(Trader.email_bidx, Trader.id).where(
                 Trader.firm_id == target.id, Trader.archived_at.is_(None)
             )
         ).all()
@@ -897,9 +898,9 @@ def merge_firms(
     for trader in db.exec(
         select(Trader).where(Trader.firm_id == source.id, Trader.archived_at.is_(None))
     ).all():
-        if trader.email in target_emails:
+        if trader.email_bidx in target_emails:
             trader.archived_at = now
-            trader.merged_into_id = target_emails[trader.email]
+            trader.merged_into_id = target_emails[trader.email_bidx]
             matched += 1
         else:
             db.add(

@@ -28,6 +28,7 @@ from brm_app import events
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission
 from brm_app.db import is_postgres, utcnow
+from brm_app.encryption.columns import blind_index
 from brm_app.models.firm import Firm
 from brm_app.models.portfolio import (
     ExecutionBatchResult,
@@ -126,7 +127,11 @@ class _Catalog:
             return None
         key = (portfolios.ident(firm.id), who.lower())
         if key not in self._traders:
-            cond = Trader.id == int(who) if who.isdigit() else Trader.email == who.lower()
+            cond = (
+                Trader.id == int(who)
+                if who.isdigit()
+                else Trader.email_bidx == blind_index("traders", "email", who)
+            )
             self._traders[key] = self.db.exec(
                 select(Trader.id).where(
                     cond, Trader.firm_id == firm.id, col(Trader.archived_at).is_(None)

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has
+from brm_app.encryption.columns import blind_index
 from brm_app.models.communication import Conversation
 from brm_app.models.firm import Firm
 from brm_app.models.follow_up import FollowUp
@@ -150,7 +151,8 @@ def _traders(db: Session, actor: AnyActor, q: str) -> list[PaletteItem]:
         return []
     conds: list[Any] = [access.trader_condition(actor)]
     if "@" in q:
-        conds.append(sa.func.lower(Trader.email) == q.strip().casefold())  # exact email only
+        # Exact email only, by its blind index (emails are encrypted).
+        conds.append(col(Trader.email_bidx) == blind_index("traders", "email", q.strip()))
     else:
         ids = search.trader_ids(db, q)
         if ids is None:

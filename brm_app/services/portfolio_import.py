@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from brm_app import events
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
+from brm_app.encryption.columns import blind_index
 from brm_app.models.fields import BodyDay
 from brm_app.models.portfolio import (
     Amount,
@@ -117,23 +118,24 @@ def import_blotter(
     rows = _Rows.of(data, BLOTTER_COLUMNS)
     checked: list[portfolios.Checked] = []
     problems: dict[str, str] = {}
-    traders = {
-        email.lower(): tid
-        for tid, email in db.exec(
-            select(Trader.id, Trader.email).where(
+    # Emails are encrypted: matched by their blind index.
+    traders = dict(
+        db.exec(
+            select(Trader.email_bidx, Trader.id).where(
                 Trader.firm_id == firm.id, col(Trader.archived_at).is_(None)
             )
         ).all()
-    }
+    )
     for number, values in rows:
         trader = values.pop("trader", None)
         try:
             data_row = TransactionWrite.model_validate(values)
             one = portfolios.check_transaction(db, firm, data_row)
             if trader:
-                if trader.lower() not in traders:
+                digest = blind_index("traders", "email", trader)
+                if digest not in traders:
                     raise ValidationFailed("is not a trader of this firm (email)", field="trader")
-                one = portfolios.Checked(**{**one.__dict__, "trader_id": traders[trader.lower()]})
+                one = portfolios.Checked(**{**one.__dict__, "trader_id": traders[digest]})
             checked.append(one)
         except ValidationError as exc:
             for k, v in pydantic_errors(exc).items():

@@ -1,4 +1,5 @@
-"""Prefix search over firm names and trader names/emails, backed by a real index.
+"""Prefix search over firm and trader names, backed by a real index; a whole email address
+finds its trader through the email's blind index (emails are encrypted, not in the text index).
 
 SQLite: FTS5 tables kept in step by triggers (created by the migrations, see search_ddl.py).
 PostgreSQL: GIN indexes over to_tsvector('simple', ...), queried with prefix tsqueries.
@@ -35,7 +36,7 @@ def _tsquery(words: list[str]) -> str:
 
 # The expressions the PostgreSQL GIN indexes are built on (they must match exactly).
 PG_FIRM_VECTOR = "to_tsvector('simple', coalesce(name, ''))"
-PG_TRADER_VECTOR = "to_tsvector('simple', coalesce(name, '') || ' ' || translate(coalesce(email, ''), '@._-+', '     '))"
+PG_TRADER_VECTOR = "to_tsvector('simple', coalesce(name, ''))"
 
 
 def _materialized(hits: sa.Select[Any], name: str) -> sa.Select[Any]:
@@ -68,8 +69,22 @@ def firm_ids(db: Session, q: str | None) -> sa.Select | None:
     )
 
 
+def looks_like_email(q: str | None) -> bool:
+    return q is not None and re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", q.strip()) is not None
+
+
 def trader_ids(db: Session, q: str | None) -> sa.Select | None:
-    """A SELECT of the ids of traders whose name or email matches, or None when q has no words."""
+    """A SELECT of the ids of traders whose name matches (or whose email is exactly q), or None
+    when q has no words."""
+    if q is not None and looks_like_email(q):
+        from brm_app.encryption.columns import blind_index
+
+        digest = blind_index("traders", "email", q.strip())
+        return (
+            sa.select(sa.column("id"))
+            .select_from(sa.table("traders"))
+            .where(sa.column("email_bidx").in_([digest]))
+        )
     words = terms(q)
     if not words:
         return None

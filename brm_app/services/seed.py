@@ -40,6 +40,7 @@ from sqlmodel import Session, SQLModel
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.passwords import generate_password, hash_password
+from brm_app.encryption.columns import ENCRYPTED, new_row_key, seal_row
 from brm_app.models.fields import name_key
 from brm_app.models.firm import AccountStatus, CoverageRole, Firm, FirmCoverage, Tier
 from brm_app.models.follow_up import FollowUp, FollowUpStatus, FollowUpTrader, Reminder
@@ -48,6 +49,7 @@ from brm_app.models.trader import BUILT_IN_ROLES, Trader, TraderStatus
 from brm_app.models.user import Role, User
 from brm_app.services import audit
 from brm_app.services.brokers import active_broker
+from brm_app.services.drafts import table as drafts_table
 
 SearchIndexMode = Literal["auto", "triggers", "rebuild"]
 
@@ -489,7 +491,13 @@ def _as_rows(model: type[SQLModel], rows: list[dict]) -> list[dict]:
         return rows
     columns = {c.name for c in model.__table__.columns}
     rest = _defaults(model, rows[0])
-    return [{**{k: v for k, v in r.items() if k in columns}, **rest} for r in rows]
+    out = [{**{k: v for k, v in r.items() if k in columns}, **rest} for r in rows]
+    table = drafts_table(model).name
+    if table not in ENCRYPTED:
+        return out
+    # Each row its own row_key (the defaults above are shared), its values encrypted.
+    given = "row_key" in rows[0]
+    return [seal_row(table, r if given else {**r, "row_key": new_row_key()}) for r in out]
 
 
 def _next_id(conn: sa.Connection, table: sa.Table) -> int:

@@ -21,6 +21,7 @@ from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.passwords import generate_password, hash_password
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
+from brm_app.encryption.columns import blind_index
 from brm_app.models.fields import name_key
 from brm_app.models.firm import Firm
 from brm_app.models.trader import (
@@ -45,7 +46,6 @@ AnyActor = Actor | SystemActor
 
 SORTS: dict[str, Any] = {
     "name": Trader.name_key,
-    "email": Trader.email,
     "role": Trader.role,
     "updated": Trader.updated_at,
 }
@@ -282,7 +282,9 @@ def _snapshot(t: Trader) -> dict[str, Any]:
 
 def _email_taken(db: Session, firm_id: int, email: str, except_id: int | None = None) -> bool:
     stmt = select(Trader.id).where(
-        Trader.firm_id == firm_id, Trader.email == email, Trader.archived_at.is_(None)
+        Trader.firm_id == firm_id,
+        Trader.email_bidx == blind_index("traders", "email", email),
+        Trader.archived_at.is_(None),
     )
     if except_id is not None:
         stmt = stmt.where(Trader.id != except_id)
@@ -450,16 +452,17 @@ def create_traders(
             usable[firm_id] = None
         except DomainError as exc:
             usable[firm_id] = exc
-    emails = {data.email for _, data in items}
+    # Emails are encrypted: compared by their blind index.
+    digests = [blind_index("traders", "email", data.email) for _, data in items]
     taken = {
         (f, e)
         for f, e in firms._chunked_in(
             db,
-            select(Trader.firm_id, Trader.email).where(
+            select(Trader.firm_id, Trader.email_bidx).where(
                 col(Trader.firm_id).in_(firm_ids), col(Trader.archived_at).is_(None)
             ),
-            Trader.email,
-            emails,
+            Trader.email_bidx,
+            set(digests),
         )
     }
     roles = dict(db.exec(select(TraderRole.name_key, TraderRole.name)).all())
@@ -473,7 +476,7 @@ def create_traders(
                 raise problem
             if data.firm_id is not None and data.firm_id != firm_id:
                 raise ValidationFailed("does not match the firm in the address", field="firm_id")
-            if (firm_id, data.email) in taken:
+            if (firm_id, digests[index]) in taken:
                 raise Conflict(
                     "A trader with this email already works at this firm.", field="email"
                 )
@@ -483,7 +486,7 @@ def create_traders(
         except DomainError as exc:
             results[index] = exc
             continue
-        taken.add((firm_id, data.email))
+        taken.add((firm_id, digests[index]))
         if (
             TraderPermission.PORTAL_ACCESS in data.permissions
             and data.status == TraderStatus.ACTIVE

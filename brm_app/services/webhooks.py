@@ -33,6 +33,7 @@ from twilio.request_validator import RequestValidator
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import is_postgres, utcnow
+from brm_app.encryption.columns import blind_index
 from brm_app.models.communication import (
     TEXT_MAX,
     Channel,
@@ -266,7 +267,7 @@ def _participant(db: Session, conv: Conversation, email: str) -> Trader | None:
         .where(
             col(ConversationParticipant.conversation_id) == conv.id,
             col(Trader.firm_id) == conv.firm_id,
-            col(Trader.email) == email.lower(),
+            col(Trader.email_bidx) == blind_index("traders", "email", email),
         )
     ).first()
 
@@ -375,7 +376,10 @@ def twilio_inbound(db: Session, params: Mapping[str, str], signature: str | None
         return "opted_in"
     trader = db.exec(
         select(Trader)
-        .where(col(Trader.mobile) == number, col(Trader.archived_at).is_(None))
+        .where(
+            col(Trader.mobile_bidx) == blind_index("traders", "mobile", number),
+            col(Trader.archived_at).is_(None),
+        )
         .order_by(col(Trader.updated_at).desc())
     ).first()
     conv = _latest_sms_conversation(db, trader) if trader is not None else None

@@ -246,6 +246,7 @@ def workers_server(tmp_path_factory) -> Iterator[Server]:
             BRM_DATABASE_URL=_pg_url_for(name),
             BRM_REDIS_URL=redis_url,
             BRM_SECRET_KEY="e2e-shared-secret-key-" + "x" * 32,
+            BRM_ENCRYPTION_KEYS="e2e:" + "A" * 43 + "=",
             GRANIAN_WORKERS="2",
             BRM_DEMO="0",
         ) as running:

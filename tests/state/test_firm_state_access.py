@@ -16,6 +16,7 @@ import pytest
 from sqlmodel import func, select
 
 from brm_app.db import unit_of_work
+from brm_app.encryption.columns import blind_index
 from brm_app.models.audit import AuditEvent
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.trader import Trader, TraderRole
@@ -184,7 +185,10 @@ MATRIX: dict[tuple[type, str], tuple[set[str], Callable[[World, str], bool]]] = 
             _db(
                 lambda db: (
                     db.exec(
-                        select(Trader).where(Trader.email == "new.person@fulcrum.example")
+                        select(Trader).where(
+                            Trader.email_bidx
+                            == blind_index("traders", "email", "new.person@fulcrum.example")
+                        )
                     ).first()
                     is not None
                 )

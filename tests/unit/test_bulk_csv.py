@@ -18,6 +18,7 @@ from brm_app import settings as settings_module
 from brm_app.api.app import create_api
 from brm_app.auth import tokens
 from brm_app.db import unit_of_work
+from brm_app.encryption.columns import blind_index
 from brm_app.models.audit import AuditEvent
 from brm_app.models.firm import AccountStatus, Firm, FirmCoverage, Tier
 from brm_app.models.trader import Trader, TraderPermission, TraderStatus
@@ -519,7 +520,7 @@ Acme Capital,,Stan Status,stan@acme.example,,,,retired
     )
     with unit_of_work() as db:
         rows = db.exec(
-            select(Trader).where(Trader.firm_id == acme.firm_id).order_by(Trader.email)
+            select(Trader).where(Trader.firm_id == acme.firm_id).order_by(Trader.id)
         ).all()
     got = {t.email: (t.name, t.role, t.permissions, t.status, t.phone) for t in rows}
     assert got == {
@@ -551,7 +552,12 @@ Acme Capital,,Stan Status,stan@acme.example,,,,retired
     report = run_import(manager, "firm,name,email\nBeta Partners,Bo,bo@beta.example\n", "traders")
     assert report.imported == 1
     with unit_of_work() as db:
-        bo = db.exec(select(Trader).where(Trader.email == "bo@beta.example")).one()
+        # Emails are encrypted: looked up by their blind index.
+        bo = db.exec(
+            select(Trader).where(
+                Trader.email_bidx == blind_index("traders", "email", "bo@beta.example")
+            )
+        ).one()
     assert bo.permissions == [TraderPermission.RECEIVE_EMAIL]
 
 
@@ -690,7 +696,7 @@ def test_export_follows_filters_sort_visibility_and_pages(people):
     # Pages of one row (keyset) give exactly the same file.
     for query in (FirmQuery(), FirmQuery(sort="updated", direction="desc"), FirmQuery(sort="city")):
         assert export("firms", admin, query, page_size=1) == export("firms", admin, query)
-    for query in (TraderQuery(), TraderQuery(sort="email", direction="desc")):
+    for query in (TraderQuery(), TraderQuery(sort="role", direction="desc")):
         assert export("traders", admin, query, page_size=1) == export("traders", admin, query)
     # (sorted here: where "Élodie" sorts depends on the database's collation)
     assert sorted(names(export("traders", admin), 2)) == ["Tia Two", "Tom One", "Tom One", "Élodie"]

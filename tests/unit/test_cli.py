@@ -129,9 +129,18 @@ def test_setup_without_demo_and_with_bad_admin_password(tmp_path):
             {
                 "BRM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
                 "BRM_SECRET_KEY": "a-shared-secret-key-" + "k" * 20,
+                "BRM_ENCRYPTION_KEYS": "k1:" + "A" * 43 + "=",
             },
             "cannot reach the database",
         ),
+        (
+            {
+                "BRM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none",
+                "BRM_SECRET_KEY": "a-shared-secret-key-" + "k" * 20,
+            },
+            "BRM_ENCRYPTION_KEYS must be set",
+        ),
+        ({"BRM_ENCRYPTION_KEYS": "k1:short"}, "BRM_ENCRYPTION_KEYS: key 'k1'"),
         (
             {"BRM_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"},
             "BRM_SECRET_KEY must be set",

@@ -297,7 +297,8 @@ def test_portal_access_grant_and_revoke(database_url):
         assert db.get(User, uid).is_active is False
 
 
-def test_list_traders_searches_names_and_emails(database_url):
+def test_list_traders_searches_names_and_whole_emails(database_url):
+    """Emails are encrypted: a whole address finds its trader (blind index), a part does not."""
     broker = make_user(Role.BROKER)
     firm = make_firm(broker, name="Search Co")
     make_trader(broker, firm.firm_id, name="Jonathan Smythe", email="j.smythe@searchco.example")
@@ -311,5 +312,6 @@ def test_list_traders_searches_names_and_emails(database_url):
     assert q("jon") == ["Jonathan Smythe", "Mary Jones"]  # Jones starts with "jon" too
     assert q("jona") == ["Jonathan Smythe"]
     assert q("smy") == ["Jonathan Smythe"]
-    assert q("searchco") == ["Jonathan Smythe", "Mary Jones"]
-    assert q("mj") == ["Mary Jones"]
+    assert q("searchco") == []
+    assert q("mj") == []
+    assert q("MJ@searchco.example") == ["Mary Jones"]

@@ -70,4 +70,9 @@ def test_postgresql_needs_the_secret_key_from_the_environment(monkeypatch, tmp_p
         load_settings()
     assert not (tmp_path / "secret_key").exists()
     monkeypatch.setenv("BRM_SECRET_KEY", "s" * 40)
+    # ... and the encryption key ring likewise (none is generated per host either).
+    with pytest.raises(SettingsError, match="BRM_ENCRYPTION_KEYS must be set"):
+        load_settings()
+    assert not (tmp_path / "encryption_keys").exists()
+    monkeypatch.setenv("BRM_ENCRYPTION_KEYS", "k1:" + "A" * 43 + "=")
     assert load_settings().secret_key == "s" * 40

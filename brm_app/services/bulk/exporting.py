@@ -18,6 +18,7 @@ from sqlmodel import Session, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
+from brm_app.encryption.columns import open_value
 from brm_app.models.firm import CoverageRole, Firm, FirmCoverage
 from brm_app.models.trader import Trader, TraderPermission
 from brm_app.models.user import User
@@ -122,7 +123,7 @@ def _firm_chunks(
         if last is not None:
             page_conds.append(_after(sort_col, Firm.id, desc, *last))
         rows = db.exec(
-            select(
+            select(  # type: ignore[call-overload]  # (more columns than its overloads)
                 Firm.id,
                 Firm.name,
                 Firm.lei,
@@ -137,6 +138,7 @@ def _firm_chunks(
                 Firm.tier,
                 Firm.notes,
                 sort_col,
+                Firm.row_key,
             )
             .where(*page_conds)
             .order_by(*_order(sort_col, Firm.id, desc))
@@ -147,7 +149,7 @@ def _firm_chunks(
         coverage = _coverage_emails(db, [r[0] for r in rows])
         yield csv_text(
             [
-                *(v or "" for v in r[1:13]),
+                *(v or "" for v in _opened_firm(r)[1:13]),
                 *coverage.get(r[0], ("", "")),
             ]
             for r in rows
@@ -155,6 +157,18 @@ def _firm_chunks(
         if len(rows) < page_size:
             return
         last = (rows[-1][13], rows[-1][0])
+
+
+# Positions of the encrypted columns in the firm export's rows (street, postal code, phone,
+# email, website, notes): decrypted as each page is written.
+_FIRM_SEALED = {3: "street", 5: "postal_code", 7: "phone", 8: "email", 9: "website", 12: "notes"}
+
+
+def _opened_firm(row: Any) -> list[Any]:
+    values = list(row)
+    for i, name in _FIRM_SEALED.items():
+        values[i] = open_value("firms", name, row[-1], values[i])
+    return values
 
 
 def _coverage_emails(db: Session, firm_ids: list[int]) -> dict[int, tuple[str, str]]:
@@ -205,7 +219,7 @@ def _trader_chunks(
         if last is not None:
             page_conds.append(_after(sort_col, Trader.id, desc, *last))
         rows = db.exec(
-            select(
+            select(  # type: ignore[call-overload]  # (more columns than its overloads)
                 Trader.id,
                 Firm.name,
                 Firm.lei,
@@ -216,6 +230,7 @@ def _trader_chunks(
                 Trader.status,
                 sort_col,
                 *flags,
+                Trader.row_key,
             )
             .join(Firm, Firm.id == Trader.firm_id)
             .where(*page_conds)
@@ -229,11 +244,11 @@ def _trader_chunks(
                 r[1],
                 r[2] or "",
                 r[3],
-                r[4],
-                r[5] or "",
+                open_value("traders", "email", r[-1], r[4]) or "",
+                open_value("traders", "phone", r[-1], r[5]) or "",
                 r[6],
                 LIST_SEPARATOR.join(
-                    p.value for p, on in zip(TraderPermission, r[9:], strict=True) if on
+                    p.value for p, on in zip(TraderPermission, r[9:-1], strict=True) if on
                 ),
                 r[7],
             ]
