@@ -38,7 +38,7 @@ from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import unit_of_work, utcnow
 from brm_app.jobs.queue import ClaimedJob, enqueue
-from brm_app.models.audit import AuditEvent
+from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.communication import (
     CommunicationLogEntry,
     Conversation,
@@ -456,6 +456,10 @@ def _purge_audit_trail(
     db.expunge_all()
     _grant(db, "audit_events", last.seq)
     db.connection().execute(sa.delete(_t(AuditEvent)).where(col(AuditEvent.seq) <= last.seq))
+    # Their encrypted values (encryption at rest) go with them: kept apart from the chain, not past it.
+    db.connection().execute(
+        sa.delete(_t(AuditSealedValues)).where(col(AuditSealedValues.seq) <= last.seq)
+    )
     _revoke(db, "audit_events")
     audit.record(
         db,

@@ -15,7 +15,7 @@ from sqlmodel import select
 
 from brm_app.auth.actor import SystemActor
 from brm_app.db import get_engine, unit_of_work, utcnow
-from brm_app.models.audit import AuditEvent
+from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.communication import CommunicationLogEntry, Conversation, Message
 from brm_app.models.follow_up import FollowUp, FollowUpPatch, FollowUpWrite
 from brm_app.models.interaction import Interaction, InteractionVersion, InteractionWrite
@@ -244,14 +244,22 @@ def test_audit_purge_keeps_the_chain_verifiable_and_tampering_named(book):
     _seed_events(30)
     call(retention.update_retention, actor=book["admin"], years={"audit_trail": 1})
     # A broker on hold keeps his own events (the prefix stops at the first held one).
+    with unit_of_work(write=True) as db:  # encrypted values kept beside some of the events
+        have = set(db.exec(select(AuditSealedValues.seq)).all())
+        for seq in set(db.exec(select(AuditEvent.seq)).all()) - have:
+            db.add(AuditSealedValues(seq=seq, row_key="k" * 32, payload=b"sealed"))
+        assert db.exec(select(sa.func.count()).select_from(AuditSealedValues)).one() > 30
     report = retention.run_purge(now=utcnow() + timedelta(days=400), batch=7)
     assert report.counts["audit_trail"] > 7  # several batches
     with unit_of_work() as db:
         first = db.exec(select(sa.func.min(AuditEvent.seq))).one()
+        sealed = db.exec(select(AuditSealedValues.seq)).all()
         result = audit.verify_chain(db)
         anchors = db.exec(
             select(AuditEvent).where(AuditEvent.action == retention.AUDIT_PURGE_ACTION)
         ).all()
+    # The purged events' encrypted values went with them (none of them is kept past them).
+    assert all(seq >= first for seq in sealed)
     assert first > 1
     assert result.ok, result.problem
     last = json.loads(anchors[-1].changes)
