@@ -89,6 +89,7 @@ def two_servers(server: Server, tmp_path_factory) -> Iterator[Shape]:
         "BRM_DATABASE_URL": _pg_url_for(name),
         "BRM_REDIS_URL": redis_url,
         "BRM_SECRET_KEY": "e2e-two-servers-key-" + "x" * 32,  # from the environment, never per host
+        "BRM_ENCRYPTION_KEYS": "e2e:" + "A" * 43 + "=",  # the same ring on both, never per host
         "BRM_PUBLIC_URL": origins[-1],
         "BRM_ALLOWED_ORIGINS": ",".join(origins),  # the test also opens A and B directly
         "REFLEX_WEB_WORKDIR": str(web),
