@@ -628,9 +628,7 @@ def interactions_by_month(
     if db.get_bind().dialect.name == "postgresql":
         month = func.to_char(col(i.occurred_at), "YYYY-MM")
     kind = col(i.interaction_type)
-    rows = db.exec(
-        select(month, kind, func.count()).where(*conds).group_by(month, kind)  # type: ignore[call-overload]
-    ).all()
+    rows = db.exec(select(month, kind, func.count()).where(*conds).group_by(month, kind)).all()
     return [MonthCount(month=mo, interaction_type=k, count=n) for mo, k, n in sorted(rows)]
 
 
