@@ -170,6 +170,7 @@ def _verdict(
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    servers.use_bench_keys()
     load.wrk_path()  # fail early, before seeding
     settings = load.LoadSettings(
         connections=args.connections,

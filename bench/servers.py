@@ -19,6 +19,16 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 
 
+# One encryption key ring for the seeding process and every server a run starts (the book is
+# seeded encrypted; a server making its own ring in its data folder could not read it). Set by
+# the entry points only (use_bench_keys), never on import: tests import these modules.
+BENCH_KEYS = "bench:" + "QkVOQ0gtS0VZ" * 3 + "QkVOQ0g="
+
+
+def use_bench_keys() -> None:
+    os.environ.setdefault("BRM_ENCRYPTION_KEYS", BENCH_KEYS)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -229,6 +229,7 @@ def report(results: Results, seconds: float) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    servers.use_bench_keys()
     parser = argparse.ArgumentParser(prog="python -m bench.users", description=__doc__)
     parser.add_argument("--users", type=int, default=100)
     parser.add_argument("--seconds", type=float, default=300.0)

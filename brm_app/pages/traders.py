@@ -192,7 +192,10 @@ def traders_page() -> rx.Component:
                             rx.table.header(
                                 rx.table.row(
                                     _sort_header("Name", "name"),
-                                    _sort_header("Email", "email"),
+                                    # Not sortable: emails are stored encrypted (encryption at rest).
+                                    rx.table.column_header_cell(
+                                        "Email", class_name=_shown("email")
+                                    ),
                                     rx.table.column_header_cell("Firm", class_name=_shown("firm")),
                                     _sort_header("Role", "role"),
                                     rx.table.column_header_cell(

@@ -90,7 +90,7 @@ def test_saved_views_of_the_trader_list_take_its_own_filters(client):
     body = {
         "list_name": "traders",
         "name": "Heads of desk who left",
-        "settings": {"q": "smith", "status": "left", "role": "Head of Desk", "sort": "email",
+        "settings": {"q": "smith", "status": "left", "role": "Head of Desk", "sort": "updated",
                      "direction": "desc", "columns": ["name", "email", "firm", "updated"]},
     }  # fmt: skip
     r = client.post("/api/v1/saved-views", json=body, headers=tia)
