@@ -6,7 +6,7 @@ from collections import Counter
 from datetime import timedelta
 
 import sqlalchemy as sa
-from sqlmodel import select
+from sqlmodel import col, select
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.db import unit_of_work
@@ -82,8 +82,8 @@ def test_bulk_load_gives_valid_consistent_searchable_data(database_url):
     )
 
     with unit_of_work() as db:
-        firm_rows = db.exec(select(Firm)).all()
-        trader_rows = db.exec(select(Trader)).all()
+        firm_rows = db.exec(select(Firm).order_by(col(Firm.id))).all()
+        trader_rows = db.exec(select(Trader).order_by(col(Trader.id))).all()
         coverage = db.exec(select(FirmCoverage)).all()
         brokers = {u.id: u for u in db.exec(select(User).where(User.role == Role.BROKER)).all()}
 
