@@ -67,6 +67,10 @@ def test_a_broker_reads_performance_and_a_manager_exports_the_team_report(
         "My interactions per month", timeout=20_000
     )
     page.goto(f"{server.url}/firms/{firm_id}/portfolio")
+    # The link's address comes with the page's state: wait for it (under load it comes late).
+    expect(page.locator("#open-performance")).to_have_attribute(
+        "href", f"/firms/{firm_id}/performance", timeout=20_000
+    )
     page.click("#open-performance")
     page.wait_for_url(f"**/firms/{firm_id}/performance")
     expect(page.locator("#fig-twr")).not_to_have_text("", timeout=20_000)
