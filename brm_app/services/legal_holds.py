@@ -31,7 +31,7 @@ from brm_app.models.trader import Trader
 from brm_app.models.user import Role, User
 from brm_app.services import audit
 from brm_app.services.errors import Conflict, NotFound, ValidationFailed
-from brm_app.services.validation import require_id, require_text
+from brm_app.services.validation import require_day, require_id, require_text
 
 AnyActor = Actor | SystemActor
 P = Permission
@@ -39,16 +39,7 @@ MAX_DAYS = 3660  # a date range hold spans at most ten years
 
 
 def _day(value: Any, name: str) -> date:
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            raise ValidationFailed("must be a date like 2026-05-04", field=name) from None
-    if not isinstance(value, date):
-        raise ValidationFailed("must be a date like 2026-05-04", field=name)
-    return value
+    return require_day(value, name)
 
 
 def _reason(value: Any, name: str = "reason") -> str:

@@ -57,7 +57,7 @@ from brm_app.models.trader import Trader, TraderMove
 from brm_app.models.user import Role, User
 from brm_app.services import audit
 from brm_app.services.errors import NotFound, ValidationFailed
-from brm_app.services.validation import require_id, rid
+from brm_app.services.validation import require_day, require_id, rid
 from brm_app.settings import get_settings
 
 AnyActor = Actor | SystemActor
@@ -115,16 +115,7 @@ def _public(e: RegulatorExport) -> ExportPublic:
 
 
 def _day(value: Any, name: str) -> date:
-    if isinstance(value, datetime):
-        value = value.date()
-    if isinstance(value, str):
-        try:
-            value = date.fromisoformat(value)
-        except ValueError:
-            raise ValidationFailed("must be a date like 2026-05-04", field=name) from None
-    if not isinstance(value, date):
-        raise ValidationFailed("must be a date like 2026-05-04", field=name)
-    return value
+    return require_day(value, name)
 
 
 def _label(db: Session, scope: ExportScope, scope_id: int) -> str:

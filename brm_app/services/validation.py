@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
@@ -105,3 +106,17 @@ def normalize_email(value: Any, field: str = "email") -> str:
         return validate_email(value.strip(), check_deliverability=False).normalized.lower()
     except EmailNotValidError as exc:
         raise ValidationFailed(f"is not a valid email address ({exc})", field=field) from None
+
+
+def require_day(value: Any, field: str) -> date:
+    """A calendar day from a date, a datetime (its date) or an ISO string like 2026-05-04."""
+    if isinstance(value, datetime):
+        value = value.date()
+    if isinstance(value, str):
+        try:
+            value = date.fromisoformat(value)
+        except ValueError:
+            raise ValidationFailed("must be a date like 2026-05-04", field=field) from None
+    if not isinstance(value, date):
+        raise ValidationFailed("must be a date like 2026-05-04", field=field)
+    return value
