@@ -360,8 +360,10 @@ def export_package(db: Session, *, actor: AnyActor, query: LogQuery) -> bytes:
             for att in db.exec(
                 select(MessageAttachment).where(col(MessageAttachment.message_id).in_(message_ids))
             ).all():
-                data = attachments.read_stored(att.sha256)
                 name = f"attachments/{att.sha256}-{attachments.safe_name(att.filename)}"
+                if name in manifest:  # the same file sent in several messages: stored once
+                    continue
+                data = attachments.read_stored(att.sha256)
                 zf.writestr(name, data)
                 manifest[name] = hashlib.sha256(data).hexdigest()
         zf.writestr("manifest.json", json.dumps({"sha256": manifest}, indent=2, sort_keys=True))

@@ -246,6 +246,19 @@ def test_compliance_searches_and_exports_the_log(client, desk):
         json={"content": "Signed copy", "attachment_ids": [up["attachment_id"]]},
         headers=desk.h["broker"],
     )
+    # The same file sent again: the package holds it once.
+    again = client.post(
+        f"{API}/attachments",
+        data={"conversation_id": str(conv)},
+        files={"file": ("terms.pdf", PDF, "application/pdf")},
+        headers=desk.h["broker"],
+    ).json()
+    assert again["sha256"] == up["sha256"]
+    client.post(
+        f"{API}/conversations/{conv}/messages",
+        json={"content": "Same terms", "attachment_ids": [again["attachment_id"]]},
+        headers=desk.h["broker"],
+    )
     found = client.get(
         f"{API}/communication-log?text=convertible&trader_id={desk.tess.trader_id}",
         headers=desk.h["compliance"],
@@ -256,16 +269,17 @@ def test_compliance_searches_and_exports_the_log(client, desk):
     )
     assert csv_r.status_code == 200
     rows = list(csv.DictReader(io.StringIO(csv_r.text)))
-    assert [r["content"] for r in rows] == ["Convertible bond terms", "Signed copy"]
+    assert [r["content"] for r in rows] == ["Convertible bond terms", "Signed copy", "Same terms"]
     pkg = client.get(
         f"{API}/communication-log/export.zip?conversation_id={conv}", headers=desk.h["compliance"]
     )
     assert pkg.status_code == 200
     with zipfile.ZipFile(io.BytesIO(pkg.content)) as zf:
+        assert len(zf.namelist()) == len(set(zf.namelist())), zf.namelist()
         manifest = json.loads(zf.read("manifest.json"))["sha256"]
         assert set(manifest) == {"entries.jsonl", f"attachments/{up['sha256']}-terms.pdf"}
         for name, digest in manifest.items():
             assert hashlib.sha256(zf.read(name)).hexdigest() == digest
         lines = zf.read("entries.jsonl").decode().splitlines()
-    assert len(lines) == 2
-    assert _count(CommunicationLogEntry) == 2
+    assert len(lines) == 3
+    assert _count(CommunicationLogEntry) == 3

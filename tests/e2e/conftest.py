@@ -18,6 +18,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
+from playwright.sync_api import expect
 
 ROOT = Path(__file__).resolve().parents[2]
 ADMIN_EMAIL = "admin@e2e.example"
@@ -156,10 +158,17 @@ def base(server) -> str:
 
 def sign_in(page, base: str, email: str, password: str) -> None:
     page.goto(base + "/login")
+    # The button is enabled once the page's on_load has run (see pages/login.py).
+    expect(page.locator("#sign-in")).to_be_enabled(timeout=20_000)
     page.fill("#email", email)
     page.fill("#password", password)
     page.click("#sign-in")
-    page.wait_for_url(lambda url: "/login" not in url, timeout=20_000)
+    try:
+        page.wait_for_url(lambda url: "/login" not in url, timeout=30_000)
+    except PlaywrightTimeoutError:
+        error = page.locator("#login-error")
+        shown = error.inner_text() if error.count() else "(no error shown)"
+        raise AssertionError(f"{email} not signed in: still at {page.url}; {shown}") from None
     page.wait_for_selector("#user-menu", timeout=20_000)
 
 

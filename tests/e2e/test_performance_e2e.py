@@ -100,8 +100,10 @@ def test_a_broker_reads_performance_and_a_manager_exports_the_team_report(
     with open(download.path(), "rb") as fh:
         assert fh.read(5) == b"%PDF-"
 
-    # The manager: the team report, exported.
+    # The manager, in a tab of their own: the team report, exported.
     page.context.clear_cookies()
+    page.close()
+    page = page.context.new_page()
     sign_in(page, server.url, manager_email, PASSWORD)
     page.goto(f"{server.url}/reports/team")
     expect(page.locator("#team-brokers")).to_contain_text("Pat Perf", timeout=20_000)
