@@ -8,64 +8,11 @@ from typing import Any
 import reflex as rx
 
 from brm_app.components.layout import app_page
+from brm_app.components.subject_picker import subject_picker
 from brm_app.components.ui import card, empty_state, field, page_header
 from brm_app.state.regulator_exports import ExportsState
 
 S: Any = ExportsState
-
-
-def _subject() -> Any:
-    return rx.vstack(
-        field(
-            "About",
-            rx.el.select(
-                rx.el.option("A firm", value="firm"),
-                rx.el.option("A trader", value="trader"),
-                rx.el.option("A broker", value="broker"),
-                value=S.scope,
-                on_change=S.set_scope,
-                id="export-scope",
-            ),
-        ),
-        field(
-            "Name",
-            rx.input(
-                placeholder="Type part of the name",
-                on_change=S.find.debounce(200),
-                id="export-subject-search",
-                max_length=100,
-                auto_complete="off",
-            ),
-            S.errors.get("subject", ""),
-        ),
-        rx.cond(
-            S.matches.length() > 0,
-            rx.vstack(
-                rx.foreach(
-                    S.matches,
-                    lambda m: rx.button(
-                        m["label"],
-                        variant="ghost",
-                        size="2",
-                        type="button",
-                        on_click=S.choose(m["id"], m["label"]),
-                    ),
-                ),
-                role="list",
-                aria_label="Matching names",
-                spacing="1",
-                align="start",
-            ),
-        ),
-        rx.cond(
-            S.subject_id > 0,
-            rx.callout(
-                rx.text("Chosen: ", rx.text.strong(S.subject_label)), icon="check", size="1"
-            ),
-        ),
-        spacing="2",
-        width="100%",
-    )
 
 
 def _form() -> Any:
@@ -84,7 +31,7 @@ def _form() -> Any:
             S.errors.contains("form"),
             rx.callout(S.errors["form"], color_scheme="red", role="alert"),
         ),
-        _subject(),
+        subject_picker(S, prefix="export", label="About"),
         rx.form(
             rx.flex(
                 field(

@@ -13,9 +13,10 @@ from brm_app.models.retention import LegalHoldPublic, ReadTracePublic
 from brm_app.services import legal_holds, read_traces
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
-from brm_app.state.base import ServiceMixin, as_id
+from brm_app.state.base import ServiceMixin
+from brm_app.state.subject_picker import NAMED_SCOPES, SubjectPickerMixin
 
-_SCOPES = ("firm", "trader", "broker", "dates")
+_SCOPES = (*NAMED_SCOPES, "dates")
 _WHAT = ("", *read_traces.CODE)
 PAGE = 25
 
@@ -46,14 +47,9 @@ def _trace_row(t: ReadTracePublic) -> dict[str, Any]:
     }
 
 
-class HoldsState(ServiceMixin, rx.State):
-    scope: str = "firm"
-    matches: list[dict[str, Any]] = []
-    subject_id: int = 0
-    subject_label: str = ""
+class HoldsState(SubjectPickerMixin, rx.State):
     holds: list[dict[str, Any]] = []
     show_released: bool = False
-    errors: dict[str, str] = {}
     release_errors: dict[str, str] = {}
 
     @rx.event
@@ -76,31 +72,11 @@ class HoldsState(ServiceMixin, rx.State):
         self.show_released = value is True
         return await self._refresh()
 
-    @rx.event
-    def set_scope(self, scope: str) -> None:
-        if scope in _SCOPES:
-            self.scope = scope
-            self.matches, self.subject_id, self.subject_label = [], 0, ""
+    def _scopes(self) -> tuple[str, ...]:
+        return _SCOPES
 
-    @rx.event
-    async def find(self, q: str) -> Any:
-        if not isinstance(q, str) or self.scope == "dates":
-            return None
-        try:
-            self.matches = await self._call(legal_holds.find_subjects, scope=self.scope, q=q[:100])
-        except ValidationFailed as exc:
-            self.matches, self.errors = [], {"subject": exc.message}
-        except DomainError as exc:
-            return self._error_event(exc)
-        return None
-
-    @rx.event
-    def choose(self, subject_id: int, label: str) -> None:
-        checked = as_id(subject_id)
-        if checked and isinstance(label, str):
-            self.subject_id, self.subject_label = checked, label[:300]
-            self.matches = []
-            self.errors.pop("subject", None)
+    def _finder(self) -> Any:
+        return legal_holds.find_subjects
 
     @rx.event
     async def place(self, form: dict[str, Any]) -> Any:

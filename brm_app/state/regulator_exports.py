@@ -11,9 +11,7 @@ import reflex as rx
 from brm_app.services import regulator_export
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.state.auth import _api_path
-from brm_app.state.base import ServiceMixin, as_id
-
-_SCOPES = ("firm", "trader", "broker")
+from brm_app.state.subject_picker import SubjectPickerMixin
 
 
 def _row(e: regulator_export.ExportPublic) -> dict[str, Any]:
@@ -32,13 +30,8 @@ def _row(e: regulator_export.ExportPublic) -> dict[str, Any]:
     }
 
 
-class ExportsState(ServiceMixin, rx.State):
-    scope: str = "firm"
-    matches: list[dict[str, Any]] = []
-    subject_id: int = 0
-    subject_label: str = ""
+class ExportsState(SubjectPickerMixin, rx.State):
     exports: list[dict[str, Any]] = []
-    errors: dict[str, str] = {}
 
     @rx.var
     def building(self) -> bool:
@@ -64,33 +57,8 @@ class ExportsState(ServiceMixin, rx.State):
     async def refresh(self) -> Any:
         return await self._refresh()
 
-    @rx.event
-    def set_scope(self, scope: str) -> None:
-        if scope in _SCOPES:
-            self.scope = scope
-            self.matches, self.subject_id, self.subject_label = [], 0, ""
-
-    @rx.event
-    async def find(self, q: str) -> Any:
-        if not isinstance(q, str):
-            return None
-        try:
-            self.matches = await self._call(
-                regulator_export.find_subjects, scope=self.scope, q=q[:100]
-            )
-        except ValidationFailed as exc:
-            self.matches, self.errors = [], {"subject": exc.message}
-        except DomainError as exc:
-            return self._error_event(exc)
-        return None
-
-    @rx.event
-    def choose(self, subject_id: int, label: str) -> None:
-        checked = as_id(subject_id)
-        if checked and isinstance(label, str):
-            self.subject_id, self.subject_label = checked, label[:300]
-            self.matches = []
-            self.errors.pop("subject", None)
+    def _finder(self) -> Any:
+        return regulator_export.find_subjects
 
     @rx.event
     async def request(self, form: dict[str, Any]) -> Any:
