@@ -271,15 +271,11 @@ def test_0010c_encrypts_communications_and_indexes_their_words(empty_database):
                 plain = before[table][i + 1]
                 plain = bytes(plain).decode() if isinstance(plain, bytes | memoryview) else plain
                 assert open_value(table, c, row.row_key, value) == plain, (table, c)
-        words = {
-            t
-            for (t,) in conn.execute(sa.text("SELECT term FROM message_search_terms")).all()
-        }
+        words = {t for (t,) in conn.execute(sa.text("SELECT term FROM message_search_terms")).all()}
         assert set(terms.terms(terms.MESSAGES, before["messages"][1])) == words
         assert conn.execute(sa.text("SELECT count(*) FROM communication_log_terms")).scalar()
         assert (
-            conn.execute(sa.text("SELECT content_hash FROM communication_log")).scalar()
-            == old_hash
+            conn.execute(sa.text("SELECT content_hash FROM communication_log")).scalar() == old_hash
         )
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(sa.text("UPDATE communication_log SET content = content"))

@@ -105,7 +105,6 @@ def traffic(client, desk, key, database_url):  # noqa: F811
 def test_no_text_or_address_of_a_communication_is_in_the_database_file(traffic, database_url):
     if not database_url.startswith("sqlite"):
         pytest.skip("reads the SQLite file")
-    broker, _ = traffic
     compliance = make_user(Role.COMPLIANCE)
     with unit_of_work() as db:
         # The app reads every one of them back ...
