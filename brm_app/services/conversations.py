@@ -25,7 +25,7 @@ from __future__ import annotations
 import json
 import secrets
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, col, select
@@ -244,7 +244,8 @@ def _conversations_public(
         select(sa.func.max(col(Message.id))).where(col(Message.conversation_id).in_(ids))
     ).group_by(col(Message.conversation_id))
     last_text = {
-        conv_id: open_value("messages", "text", row_key, text)
+        # A column read returns the stored envelope (the model's type is the opened text).
+        conv_id: open_value("messages", "text", row_key, cast(bytes, text))
         for conv_id, row_key, text in db.exec(
             select(col(Message.conversation_id), col(Message.row_key), col(Message.text)).where(
                 col(Message.id).in_(latest_ids)
