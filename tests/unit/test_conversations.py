@@ -333,6 +333,42 @@ def test_log_is_vouched_by_the_audit_chain_and_a_sql_edit_is_named(world):
     assert f"communication log entry {report.entry_id}" in run.stderr
 
 
+def test_an_entry_logged_before_encryption_is_checked_by_its_plain_hash(world):
+    """Entries logged before 0010c carry a plain SHA-256 (the chain vouches for it): still
+    verified, by that hash; a keyed one is what new entries get."""
+    w = world
+    cid = start(w)
+    send(w["broker"], cid, "Keyed words")
+    with unit_of_work(write=True) as db:
+        first = db.exec(select(CommunicationLogEntry)).one()
+        assert len(first.content_hash) == 32  # keyed
+        old = CommunicationLogEntry(
+            **{
+                k: getattr(first, k)
+                for k in communication_log._HASHED
+                if k not in ("content", "occurred_at")
+            },
+            content="Words from before",
+            occurred_at=first.occurred_at,
+            content_hash="",
+        )
+        old.content_hash = communication_log.content_hash(old, legacy=True)
+        db.add(old)
+        db.flush()
+        audit.record(
+            db,
+            actor=None,
+            action=communication_log.ACTION,
+            entity=communication_log.ENTITY,
+            entity_id=old.id,
+            changes=communication_log._vouched(old),
+            actor_label="system:test",
+        )
+    with unit_of_work() as db:
+        assert communication_log.verify_log(db).ok
+        assert communication_log.verify_log(db).entries == 2
+
+
 def test_trader_communications_lists_every_channel_for_those_who_see_them(world):
     w = world
     cid = start(w)
