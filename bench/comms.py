@@ -239,7 +239,7 @@ def outbox_drain(ctx: Any, settings: LoadSettings) -> Figures:
         MessageDelivery,
     )
     from brm_app.models.trader import Trader
-    from brm_app.services import communications
+    from brm_app.services import communications, conversations
 
     assert ctx.run_db is not None
     broker_id, _ = comms_broker(ctx)
@@ -291,6 +291,7 @@ def outbox_drain(ctx: Any, settings: LoadSettings) -> Figures:
                         )
                         db.add(msg)
                         db.flush()
+                        conversations.index_words(db.connection(), [(msg.id, msg.text)])
                         d = communications.queue_delivery(
                             db, msg, trader, Channel.EMAIL, trader.email
                         )

@@ -4,6 +4,7 @@ from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.auth_records import LoginThrottle, RecoveryCode, UserSession, UserTotp
 from brm_app.models.communication import (
     CommunicationLogEntry,
+    CommunicationLogTerm,
     Conversation,
     ConversationParticipant,
     ConversationRead,
@@ -12,6 +13,7 @@ from brm_app.models.communication import (
     MessageAttachment,
     MessageDelivery,
     MessageRead,
+    MessageSearchTerm,
     NotificationPreference,
     QuietHours,
     SmsOptOut,
@@ -66,6 +68,7 @@ __all__ = [
     "CalendarFeed",
     "ClientPresence",
     "CommunicationLogEntry",
+    "CommunicationLogTerm",
     "Conversation",
     "ConversationParticipant",
     "ConversationRead",
@@ -94,6 +97,7 @@ __all__ = [
     "MessageAttachment",
     "MessageDelivery",
     "MessageRead",
+    "MessageSearchTerm",
     "Notification",
     "NotificationDelivery",
     "NotificationPreference",

@@ -9,6 +9,10 @@ communication log that compliance searches.
   changes; every change is also appended to the log).
 - `communication_log` is append-only: each entry's content hash is recorded in the audit trail's
   hash chain, so `brm audit verify` names an entry altered in the database.
+- Encrypted at rest (brm_app/encryption/columns.py): message text, a delivery's address, an
+  unmatched inbound item's sender, subject and text, and a log entry's sender, recipients and
+  content. Searches match whole words through keyed word indexes (`message_search_terms`,
+  `communication_log_terms`; brm_app/encryption/terms.py).
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from pydantic import BaseModel
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import EncryptedText, new_row_key, register
 
 TEXT_MAX = 10_000
 SUBJECT_MAX = 200
@@ -117,9 +122,27 @@ class Message(SQLModel, table=True):
     trader_id: int | None = Field(default=None, foreign_key="traders.id")
     channel: str = Field(max_length=10)
     direction: str = Field(max_length=10)
-    text: str = Field(sa_type=Text)
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    text: str = Field(sa_type=EncryptedText)
     correction_of_id: int | None = Field(default=None, foreign_key="messages.id")
     sent_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+register(Message, columns=("text",))
+
+
+class MessageSearchTerm(SQLModel, table=True):
+    """A word of a message, as a keyed digest (brm_app/encryption/terms.py): conversation search
+    matches whole words without the database holding them."""
+
+    __tablename__ = "message_search_terms"
+    __table_args__ = (
+        sa.Index("ix_message_search_terms_term", "term", "message_id"),
+        {"extend_existing": True},
+    )
+
+    message_id: int = Field(foreign_key="messages.id", primary_key=True)
+    term: int = Field(sa_type=sa.BigInteger, primary_key=True)
 
 
 class MessageAttachment(SQLModel, table=True):
@@ -166,7 +189,9 @@ class MessageDelivery(SQLModel, table=True):
     message_id: int = Field(foreign_key="messages.id", index=True)
     trader_id: int = Field(foreign_key="traders.id")
     channel: str = Field(max_length=10)
-    address: str = Field(max_length=254)
+    # A copy of the trader's email or mobile: encrypted (nothing looks a delivery up by it).
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    address: str = Field(sa_type=EncryptedText)
     provider: str = Field(max_length=20)
     status: str = Field(default=DeliveryStatus.QUEUED.value, max_length=12, index=True)
     attempts: int = Field(default=0)
@@ -180,9 +205,18 @@ class MessageDelivery(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
+register(MessageDelivery, columns=("address",))
+
+
 class CommunicationLogEntry(SQLModel, table=True):
     """Append-only: a message (its content) or a delivery's status change, as it was at that time.
-    Its `content_hash` is also recorded in the audit chain (action "communication.logged")."""
+    Its `content_hash` is also recorded in the audit chain (action "communication.logged").
+
+    `sender`, `recipients` and `content` are encrypted in place, bound to the entry's `row_key`.
+    Database triggers refuse any change of the other columns (row_key included) and a change of
+    these three except inside a key rotation's own transaction (its grant, see
+    services/key_rotation.py); the content hash is a keyed digest of the plaintext, so a
+    ciphertext replaced or moved from another entry is named by `verify_log`."""
 
     __tablename__ = "communication_log"
     __table_args__ = (
@@ -203,9 +237,10 @@ class CommunicationLogEntry(SQLModel, table=True):
     trader_id: int | None = Field(default=None, foreign_key="traders.id")
     channel: str = Field(max_length=10)
     direction: str = Field(max_length=10)
-    sender: str = Field(max_length=300)
-    recipients: str = Field(sa_type=Text)  # JSON list of names/addresses
-    content: str = Field(sa_type=Text)
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    sender: str = Field(sa_type=EncryptedText)
+    recipients: str = Field(sa_type=EncryptedText)  # JSON list of names/addresses
+    content: str = Field(sa_type=EncryptedText)
     attachments: str = Field(sa_type=Text, default="[]")  # JSON [{filename, sha256, size}]
     delivery_id: int | None = Field(default=None, foreign_key="message_deliveries.id")
     status: str | None = Field(default=None, max_length=12)
@@ -213,6 +248,23 @@ class CommunicationLogEntry(SQLModel, table=True):
     provider_message_id: str | None = Field(default=None, max_length=200)
     error: str | None = Field(default=None, max_length=500)
     content_hash: str = Field(max_length=64)
+
+
+register(CommunicationLogEntry, columns=("sender", "recipients", "content"))
+
+
+class CommunicationLogTerm(SQLModel, table=True):
+    """A word of a log entry's content, sender or recipients, as a keyed digest (compliance
+    search by whole words)."""
+
+    __tablename__ = "communication_log_terms"
+    __table_args__ = (
+        sa.Index("ix_communication_log_terms_term", "term", "entry_id"),
+        {"extend_existing": True},
+    )
+
+    entry_id: int = Field(foreign_key="communication_log.id", primary_key=True)
+    term: int = Field(sa_type=sa.BigInteger, primary_key=True)
 
 
 class WebhookEvent(SQLModel, table=True):
@@ -248,10 +300,12 @@ class InboundTriage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=10)
-    from_address: str = Field(max_length=254)
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    from_address: str = Field(sa_type=EncryptedText)
+    # Our own inbound address: not personal, kept plain.
     to_address: str = Field(max_length=254)
-    subject: str = Field(default="", max_length=SUBJECT_MAX)
-    text: str = Field(sa_type=Text)
+    subject: str = Field(default="", sa_type=EncryptedText)
+    text: str = Field(sa_type=EncryptedText)
     received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     # Files that came with an email, kept in the attachment store: JSON
     # [{filename, content_type, size, sha256}] (they join the message when it is assigned).
@@ -265,6 +319,9 @@ class InboundTriage(SQLModel, table=True):
     trader_id: int | None = Field(default=None, foreign_key="traders.id")
     conversation_id: int | None = Field(default=None, foreign_key="conversations.id")
     message_id: int | None = Field(default=None, foreign_key="messages.id")
+
+
+register(InboundTriage, columns=("from_address", "subject", "text"))
 
 
 class NotificationPreference(SQLModel, table=True):

@@ -6,6 +6,12 @@ in the same transaction), so an entry altered in the database no longer matches 
 chain vouches for, and `brm audit verify` names it (`verify_log`). Compliance and admins search
 the whole log and export a result as CSV or as a package (JSON lines, the attachments, and a
 manifest of every file's SHA-256).
+
+The sender, recipients and content are encrypted at rest, and the content hash is a keyed digest
+(HMAC with the blind-index key, 32 hex characters) of the plaintext: a plain SHA-256 would let
+anyone holding the database confirm a guessed text. Entries written before encryption keep the
+plain SHA-256 (64 hex characters) the audit chain already vouches for. The text search matches
+whole words through `communication_log_terms` (keyed digests of the words).
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
+from types import SimpleNamespace
 from typing import Any
 
 import sqlalchemy as sa
@@ -26,23 +33,29 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
+from brm_app.encryption import get_keyring, terms
+from brm_app.encryption.columns import open_row
+from brm_app.encryption.keyring import UndecryptableValue
 from brm_app.models.audit import AuditEvent
 from brm_app.models.communication import (
     Channel,
     CommunicationLogEntry,
+    CommunicationLogTerm,
     Direction,
     LogEntryPublic,
     MessageAttachment,
 )
 from brm_app.services import audit
 from brm_app.services.errors import ValidationFailed
-from brm_app.services.pagination import Page, PageRequest, escape_like
-from brm_app.services.validation import optional_id, require_text, rid
+from brm_app.services.pagination import Page, PageRequest
+from brm_app.services.validation import optional_id, require_text
 
 AnyActor = Actor | SystemActor
 ACTION = "communication.logged"
 ENTITY = "communication_log"
 EXPORT_MAX = 50_000
+_TERMS = CommunicationLogTerm.__table__  # type: ignore[attr-defined]
+_LOG = CommunicationLogEntry.__table__  # type: ignore[attr-defined]
 
 # The fields an entry's hash covers: all of its content.
 _HASHED = (
@@ -67,10 +80,35 @@ _HASHED = (
 )
 
 
-def content_hash(entry: CommunicationLogEntry) -> str:
+HASH_PURPOSE = "communication_log.entry"
+_LEGACY_HASH_LENGTH = 64  # a plain SHA-256, written before encryption at rest
+
+
+def content_hash(entry: Any, *, legacy: bool = False) -> str:
+    """The keyed digest of the entry's whole content (`legacy`: the plain SHA-256 of entries
+    written before encryption at rest)."""
     data = {name: getattr(entry, name) for name in _HASHED}
     data["occurred_at"] = entry.occurred_at.isoformat()
-    return hashlib.sha256(audit.canonical(data).encode()).hexdigest()
+    canonical = audit.canonical(data)
+    if legacy:
+        return hashlib.sha256(canonical.encode()).hexdigest()
+    return get_keyring().digest(HASH_PURPOSE, canonical)
+
+
+def _matches(entry: Any, recorded: str) -> bool:
+    legacy = len(recorded) == _LEGACY_HASH_LENGTH
+    return content_hash(entry, legacy=legacy) == recorded
+
+
+def _index_terms(db: Session, entries: list[CommunicationLogEntry]) -> None:
+    """The entries' words into the search index (one insert)."""
+    rows = [
+        {"entry_id": e.id, "term": t}
+        for e in entries
+        for t in terms.terms(terms.LOG, e.content, e.sender, e.recipients)
+    ]
+    if rows:
+        db.connection().execute(sa.insert(_TERMS), rows)
 
 
 def _vouched(entry: CommunicationLogEntry) -> dict[str, Any]:
@@ -93,6 +131,7 @@ def append(
     entry.content_hash = content_hash(entry)
     db.add(entry)
     db.flush()
+    _index_terms(db, [entry])
     audit.record(
         db,
         actor=actor,
@@ -117,6 +156,7 @@ def append_many(
         entry.content_hash = content_hash(entry)
     db.add_all(entries)
     db.flush()
+    _index_terms(db, entries)
     audit.record_many(
         db,
         actor=actor,
@@ -133,16 +173,26 @@ class LogReport:
     entry_id: int | None = None
 
 
+def _opened(row: Any) -> SimpleNamespace | None:
+    """A raw log row with its encrypted columns opened (None: one does not open here: changed,
+    or moved from another entry, whose row_key it is bound to)."""
+    values = dict(row._mapping)
+    try:
+        values.update(open_row(ENTITY, row))
+    except UndecryptableValue:
+        return None
+    return SimpleNamespace(**values)
+
+
 def verify_log(db: Session, *, batch: int = 5000) -> LogReport:
     """Each entry against the hash the audit chain recorded for it (run after verify_chain, which
-    vouches for the chain itself): names the first entry altered, or missing its audit event."""
+    vouches for the chain itself): names the first entry altered (a ciphertext that does not
+    open counts), or missing its audit event."""
     last_id, count = 0, 0
+    conn = db.connection()
     while True:
-        rows = db.exec(
-            select(CommunicationLogEntry)
-            .where(col(CommunicationLogEntry.id) > last_id)
-            .order_by(col(CommunicationLogEntry.id))
-            .limit(batch)
+        rows = conn.execute(
+            sa.select(_LOG).where(_LOG.c.id > last_id).order_by(_LOG.c.id).limit(batch)
         ).all()
         if not rows:
             break
@@ -156,26 +206,26 @@ def verify_log(db: Session, *, batch: int = 5000) -> LogReport:
             )
         ).all():
             vouched[str(entity_id)] = json.loads(changes).get("content_hash", "")
-        for row in rows:
-            recorded = vouched.get(str(row.id))
+        for raw in rows:
+            recorded = vouched.get(str(raw.id))
             if recorded is None:
                 return LogReport(
                     False,
                     count,
-                    f"communication log entry {row.id} has no audit event (added outside the app)",
-                    row.id,
+                    f"communication log entry {raw.id} has no audit event (added outside the app)",
+                    raw.id,
                 )
-            if content_hash(row) != recorded or row.content_hash != recorded:
+            entry = _opened(raw)
+            if entry is None or not (_matches(entry, recorded) and entry.content_hash == recorded):
                 return LogReport(
                     False,
                     count,
-                    f"communication log entry {row.id} (message {row.message_id}) was altered: "
+                    f"communication log entry {raw.id} (message {raw.message_id}) was altered: "
                     "its content no longer matches the hash in the audit trail",
-                    row.id,
+                    raw.id,
                 )
             count += 1
-            last_id = rid(row.id)
-        db.expunge_all()
+            last_id = raw.id
     return LogReport(True, count)
 
 
@@ -214,15 +264,22 @@ def _conditions(db: Session, actor: AnyActor, q: LogQuery) -> list[Any]:
         conds.append(col(CommunicationLogEntry.occurred_at) < end)
     text = require_text(q.text, "text", max_length=200)
     if text:
-        pattern = f"%{escape_like(text.lower())}%"
-        conds.append(
-            sa.or_(
-                sa.func.lower(col(CommunicationLogEntry.content)).like(pattern, escape="\\"),
-                sa.func.lower(col(CommunicationLogEntry.sender)).like(pattern, escape="\\"),
-                sa.func.lower(col(CommunicationLogEntry.recipients)).like(pattern, escape="\\"),
-            )
-        )
+        conds.append(col(CommunicationLogEntry.id).in_(with_words(text)))
     return conds
+
+
+def with_words(text: str) -> Any:
+    """The ids of the entries whose content, sender or recipients hold every word of `text`
+    (whole words; none when `text` has no word of two characters or more)."""
+    wanted = terms.terms(terms.LOG, text)
+    if not wanted:
+        return sa.select(_TERMS.c.entry_id).where(sa.false())
+    return (
+        sa.select(_TERMS.c.entry_id)
+        .where(_TERMS.c.term.in_(wanted))
+        .group_by(_TERMS.c.entry_id)
+        .having(sa.func.count(sa.distinct(_TERMS.c.term)) == len(wanted))
+    )
 
 
 def to_public(e: CommunicationLogEntry) -> LogEntryPublic:

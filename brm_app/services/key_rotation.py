@@ -25,11 +25,13 @@ from brm_app.encryption.check import check_keys
 from brm_app.encryption.columns import ENCRYPTED
 from brm_app.encryption.keyring import key_id_of
 from brm_app.models.encryption import EncryptionCanary, KeyRotation
+from brm_app.models.retention import PurgeGrant
 from brm_app.services import audit
 
 SYSTEM = SystemActor(label="system:keys")
 _PROGRESS = KeyRotation.__table__  # type: ignore[attr-defined]
 _CANARIES = EncryptionCanary.__table__  # type: ignore[attr-defined]
+_GRANTS = PurgeGrant.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -49,6 +51,23 @@ def _targets() -> list[tuple[str, str, tuple[str, ...]]]:
 
 def _table(name: str, pk: str, columns: tuple[str, ...]) -> sa.TableClause:
     return sa.table(name, sa.column(pk), sa.column("row_key"), *[sa.column(c) for c in columns])
+
+
+# Append-only tables whose encrypted columns the database lets change only inside a rotation's
+# own transaction, while its grant row exists (the triggers of alembic 0010c).
+RESEAL_GRANTS = {"communication_log": "communication_log.reseal"}
+
+
+def _grant(conn: sa.Connection, table: str) -> str | None:
+    """The grant that lets this transaction re-encrypt `table`'s values (None: not needed)."""
+    name = RESEAL_GRANTS.get(table)
+    if name is None:
+        return None
+    txid = None
+    if conn.dialect.name == "postgresql":
+        txid = conn.execute(sa.text("SELECT txid_current()")).scalar_one()
+    conn.execute(sa.insert(_GRANTS).values(table_name=name, max_key=None, txid=txid))
+    return name
 
 
 def _progress(kid: str, table: str) -> tuple[int, bool]:
@@ -95,6 +114,7 @@ def _rewrite_table(
                 .order_by(t.c[pk])
                 .limit(batch)
             ).all()
+            granted = _grant(conn, table) if rows else None
             for row in rows:
                 for c in columns:
                     old = getattr(row, c)
@@ -108,6 +128,8 @@ def _rewrite_table(
                         .where(t.c[pk] == getattr(row, pk), t.c[c] == old)
                         .values({c: new})
                     ).rowcount
+            if granted:
+                conn.execute(sa.delete(_GRANTS).where(_GRANTS.c.table_name == granted))
             if rows:
                 last = getattr(rows[-1], pk)
             _save_progress(conn, kid, table, last, done=len(rows) < batch)

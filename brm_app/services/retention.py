@@ -41,6 +41,7 @@ from brm_app.jobs.queue import ClaimedJob, enqueue
 from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.communication import (
     CommunicationLogEntry,
+    CommunicationLogTerm,
     Conversation,
     ConversationParticipant,
     ConversationRead,
@@ -49,6 +50,7 @@ from brm_app.models.communication import (
     MessageAttachment,
     MessageDelivery,
     MessageRead,
+    MessageSearchTerm,
 )
 from brm_app.models.follow_up import AppSetting, FollowUp, FollowUpStatus, FollowUpTrader, Reminder
 from brm_app.models.interaction import Interaction, InteractionTrader, InteractionVersion
@@ -267,6 +269,15 @@ def _purge_communications(
     ]
     conn = db.connection()
     conn.execute(sa.delete(_t(MessageRead)).where(col(MessageRead.message_id).in_(msg_ids)))
+    conn.execute(
+        sa.delete(_t(CommunicationLogTerm)).where(
+            col(CommunicationLogTerm.entry_id).in_(
+                sa.select(_t(CommunicationLogEntry).c.id).where(
+                    col(CommunicationLogEntry.conversation_id).in_(ids)
+                )
+            )
+        )
+    )
     _grant(db, "communication_log")
     conn.execute(
         sa.delete(_t(CommunicationLogEntry)).where(
@@ -292,6 +303,9 @@ def _purge_communications(
         sa.update(_t(Message))
         .where(col(Message.conversation_id).in_(ids))
         .values(correction_of_id=None)
+    )
+    conn.execute(
+        sa.delete(_t(MessageSearchTerm)).where(col(MessageSearchTerm.message_id).in_(msg_ids))
     )
     conn.execute(sa.delete(_t(Message)).where(col(Message.conversation_id).in_(ids)))
     for model in (ConversationParticipant, ConversationRead):

@@ -28,6 +28,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from brm_app.encryption.columns import new_row_key, seal_value
 from brm_app.models.communication import (
     Channel,
     Conversation,
@@ -38,6 +39,7 @@ from brm_app.models.communication import (
 )
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.trader import Trader
+from brm_app.services.conversations import index_words
 
 BATCH = 20_000
 _SETVAL = "SELECT setval(pg_get_serial_sequence('{name}', 'id'), (SELECT max(id) FROM {name}))"
@@ -201,6 +203,8 @@ def bulk_load_communications(
     conv_by_id = {c[0]: c for c in convs}
     last_at: dict[int, datetime] = {}
     ids_of: dict[int, list[int]] = {}
+    # Messages written whose words are not yet in the search index (added every BATCH).
+    words: list[tuple[int, str]] = []
 
     def message_rows() -> Iterable[tuple[Any, ...]]:
         for i, (offset, cid, k) in enumerate(timeline):
@@ -224,6 +228,9 @@ def bulk_load_communications(
                 row = (None, trader_id, trader_id, channel, Direction.INBOUND)
             if i and i % 200_000 == 0:
                 progress(f"#   {i:,} of {len(timeline):,} messages")
+            text = _text(rng)
+            row_key = new_row_key()
+            words.append((mid, text))
             yield (
                 mid,
                 cid,
@@ -233,10 +240,14 @@ def bulk_load_communications(
                 row[2],
                 row[3].value,
                 row[4].value,
-                _text(rng),
+                row_key,
+                seal_value("messages", "text", row_key, text),
                 None,
                 at,
             )
+            if len(words) >= BATCH:
+                index_words(conn, words)
+                words.clear()
 
     # Conversations first (the messages refer to them); their times are known from the plan.
     times: dict[int, tuple[float, float]] = {}
@@ -296,12 +307,14 @@ def bulk_load_communications(
             "trader_id",
             "channel",
             "direction",
+            "row_key",
             "text",
             "correction_of_id",
             "sent_at",
         ),
         message_rows(),
     )
+    index_words(conn, words)
     result.steps["messages"] = round(time.perf_counter() - t, 2)
     t = time.perf_counter()
     # The starting broker has read all but the last 0-3 messages.

@@ -12,6 +12,7 @@ from sqlmodel import select
 
 from brm_app import events
 from brm_app.db import unit_of_work
+from brm_app.encryption.columns import seal_value
 from brm_app.models.audit import AuditEvent
 from brm_app.models.communication import CommunicationLogEntry
 from brm_app.models.trader import TraderPermission
@@ -281,11 +282,18 @@ def test_log_is_vouched_by_the_audit_chain_and_a_sql_edit_is_named(world):
         assert db.exec(
             select(AuditEvent).where(AuditEvent.action == "communication.logged")
         ).first()
-    # The database itself refuses a direct edit or removal of an entry (triggers, 0008c) ...
+    # The database itself refuses a direct edit or removal of an entry (triggers, 0008c, 0010c),
+    # even one with a well-formed ciphertext of this entry ...
+    with unit_of_work() as db:
+        row_key = db.exec(
+            select(CommunicationLogEntry.row_key).where(
+                CommunicationLogEntry.message_id == msg.communication_id
+            )
+        ).one()
     doctor = (
         sa.update(CommunicationLogEntry)
         .where(CommunicationLogEntry.message_id == msg.communication_id)
-        .values(content="Doctored words")
+        .values(content=seal_value("communication_log", "content", row_key, "Doctored words"))
     )
     remove = sa.delete(CommunicationLogEntry).where(
         CommunicationLogEntry.message_id == msg.communication_id
@@ -306,10 +314,11 @@ def test_log_is_vouched_by_the_audit_chain_and_a_sql_edit_is_named(world):
     # ... and with its triggers dropped, an edit is named by the audit chain.
     with unit_of_work(write=True) as db:
         conn = db.connection()
-        if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql("DROP TRIGGER communication_log_no_update ON communication_log")
-        else:
-            conn.exec_driver_sql("DROP TRIGGER communication_log_no_update")
+        for name in ("communication_log_no_update", "communication_log_no_reseal"):
+            if conn.dialect.name == "postgresql":
+                conn.exec_driver_sql(f"DROP TRIGGER {name} ON communication_log")
+            else:
+                conn.exec_driver_sql(f"DROP TRIGGER {name}")
         db.exec(doctor)
     with unit_of_work() as db:
         assert audit.verify_chain(db).ok  # the chain itself is untouched ...
@@ -322,6 +331,42 @@ def test_log_is_vouched_by_the_audit_chain_and_a_sql_edit_is_named(world):
     run = brm("audit", "verify")
     assert run.returncode == 1
     assert f"communication log entry {report.entry_id}" in run.stderr
+
+
+def test_an_entry_logged_before_encryption_is_checked_by_its_plain_hash(world):
+    """Entries logged before 0010c carry a plain SHA-256 (the chain vouches for it): still
+    verified, by that hash; a keyed one is what new entries get."""
+    w = world
+    cid = start(w)
+    send(w["broker"], cid, "Keyed words")
+    with unit_of_work(write=True) as db:
+        first = db.exec(select(CommunicationLogEntry)).one()
+        assert len(first.content_hash) == 32  # keyed
+        old = CommunicationLogEntry(
+            **{
+                k: getattr(first, k)
+                for k in communication_log._HASHED
+                if k not in ("content", "occurred_at")
+            },
+            content="Words from before",
+            occurred_at=first.occurred_at,
+            content_hash="",
+        )
+        old.content_hash = communication_log.content_hash(old, legacy=True)
+        db.add(old)
+        db.flush()
+        audit.record(
+            db,
+            actor=None,
+            action=communication_log.ACTION,
+            entity=communication_log.ENTITY,
+            entity_id=old.id,
+            changes=communication_log._vouched(old),
+            actor_label="system:test",
+        )
+    with unit_of_work() as db:
+        assert communication_log.verify_log(db).ok
+        assert communication_log.verify_log(db).entries == 2
 
 
 def test_trader_communications_lists_every_channel_for_those_who_see_them(world):

@@ -60,6 +60,8 @@ NO_RECORD_RULE = {
     "ConversationParticipant": "rows of a conversation, reached only through it",
     "ConversationRead": "the actor's own read state in a conversation they may see",
     "MessageRead": "receipts of messages, reached only through their conversation",
+    "MessageSearchTerm": "keyed word digests of messages, read only inside the conversation search",
+    "CommunicationLogTerm": "keyed word digests of log entries, read only inside the log search",
     "MessageDelivery": "written by the server, shown with its message, never named by a client",
     "CommunicationLogEntry": "searched whole under COMMS_LOG (compliance, admins); never by id",
     "WebhookEvent": "written by verified provider webhooks, never named by a client",
