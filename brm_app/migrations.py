@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 import sqlalchemy as sa
 from alembic.config import Config
@@ -32,6 +33,7 @@ def upgrade_head(database_url: str | None = None) -> None:
     url = database_url or get_settings().database_url
     if not url.startswith("postgresql"):
         command.upgrade(alembic_config(database_url), "head")
+        encrypt_files()
         return
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -42,11 +44,23 @@ def upgrade_head(database_url: str | None = None) -> None:
             lock.commit()
             try:
                 command.upgrade(alembic_config(database_url), "head")
+                encrypt_files()
             finally:
                 lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 lock.commit()
     finally:
         engine.dispose()
+
+
+def encrypt_files() -> int:
+    """Files of the data folder still in clear (written before encryption at rest: attachments,
+    kept uploads, exports, backups there) encrypted; a no-op once done."""
+    from brm_app.encryption.files import encrypt_clear_files
+
+    done = encrypt_clear_files()
+    if done:
+        logging.getLogger(__name__).info("encrypted %d stored files that were in clear", done)
+    return done
 
 
 @functools.cache
