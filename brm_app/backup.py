@@ -203,8 +203,16 @@ def create_backup(settings: Settings, target_dir: Path) -> Path:
             "key_fingerprint": key_fingerprint(settings.secret_key),
             "files": files,
         }
-        partial = work / "backup.tar"
-        with tarfile.open(partial, "w") as tar:
+        # The tar is written straight into its encrypted file (no copy of it in clear).
+        partial = work / "backup.tar.enc"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with (
+            os.fdopen(fd, "wb") as out,
+            sealed_files.SealingWriter(
+                out, role=sealed_files.BACKUP, name=BACKUP_NAME, ring=_ring(settings)
+            ) as sealed,
+            tarfile.open(fileobj=sealed, mode="w|") as tar,  # type: ignore[call-overload]
+        ):
             data = json.dumps(manifest, indent=2, sort_keys=True).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size = len(data)
@@ -213,13 +221,7 @@ def create_backup(settings: Settings, target_dir: Path) -> Path:
             tar.add(db_file, arcname=db_file.name)
             for path, name in copied:
                 tar.add(path, arcname=name)
-        sealed = work / "backup.tar.enc"
-        fd = os.open(sealed, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with open(partial, "rb") as src, os.fdopen(fd, "wb") as dst:
-            sealed_files.seal_stream(
-                src, dst, role=sealed_files.BACKUP, name=BACKUP_NAME, ring=_ring(settings)
-            )
-        os.replace(sealed, final)
+        os.replace(partial, final)
     return final
 
 

@@ -108,23 +108,52 @@ def _unwrap(ring: KeyRing, kid: str, nonce: bytes, wrapped: bytes, aad: bytes, r
         ) from None
 
 
+class SealingWriter:
+    """A write-only file object that encrypts what is written to it into `dst` (for a tar
+    written straight into its encrypted file: no copy in clear on the way). close() ends it."""
+
+    def __init__(self, dst: BinaryIO, *, role: str, name: str, ring: KeyRing | None = None) -> None:
+        ring = ring or _ring()
+        self._dst = dst
+        self._aad = _aad(role, name)
+        dek = AESGCM.generate_key(bit_length=256)
+        dst.write(_header(ring, ring.current, dek, self._aad))
+        self._cipher = AESGCM(dek)
+        self._buf = bytearray()
+        self._index = 0
+        self.closed = False
+
+    def _emit(self, block: bytes, last: bool) -> None:
+        self._dst.write(self._cipher.encrypt(_nonce(self._index, last), block, self._aad))
+        self._index += 1
+
+    def write(self, data: bytes) -> int:
+        self._buf += data
+        while len(self._buf) > CHUNK:  # the last chunk is only known at close
+            self._emit(bytes(self._buf[:CHUNK]), False)
+            del self._buf[:CHUNK]
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._emit(bytes(self._buf), True)
+            self._buf.clear()
+            self.closed = True
+
+    def __enter__(self) -> SealingWriter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is None:
+            self.close()
+
+
 def seal_stream(
     src: BinaryIO, dst: BinaryIO, *, role: str, name: str, ring: KeyRing | None = None
 ) -> None:
-    ring = ring or _ring()
-    aad = _aad(role, name)
-    dek = AESGCM.generate_key(bit_length=256)
-    dst.write(_header(ring, ring.current, dek, aad))
-    cipher = AESGCM(dek)
-    index = 0
-    block = src.read(CHUNK)
-    while True:
-        following = src.read(CHUNK) if len(block) == CHUNK else b""
-        last = not following
-        dst.write(cipher.encrypt(_nonce(index, last), block, aad))
-        if last:
-            return
-        block, index = following, index + 1
+    with SealingWriter(dst, role=role, name=name, ring=ring) as out:
+        for block in iter(lambda: src.read(CHUNK), b""):
+            out.write(block)
 
 
 def open_stream(
@@ -282,7 +311,9 @@ def stored_files(data_dir: Path | None = None) -> Iterator[tuple[Path, Area]]:
         root = base / area.folder
         if not root.is_dir():
             continue
-        for path in sorted(root.rglob("*")):
+        # Backups: the finished files only (a backup being written has its own folder there).
+        found = root.glob("brm-backup-*.tar*") if area.role == BACKUP else root.rglob("*")
+        for path in sorted(found):
             if path.is_file() and not path.name.endswith((".tmp", ".part")):
                 yield path, area
 

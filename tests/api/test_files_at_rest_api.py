@@ -15,6 +15,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from starlette.formparsers import MultiPartParser
 
 from brm_app.backup import create_backup, decrypt_backup
 from brm_app.db import unit_of_work, utcnow
@@ -24,6 +25,7 @@ from brm_app.encryption.keyring import append_key_file, format_key, read_keys_fi
 from brm_app.jobs.kinds import handlers
 from brm_app.jobs.runner import Runner
 from brm_app.migrations import encrypt_files
+from brm_app.models.communication import ATTACHMENT_MAX_BYTES
 from brm_app.models.review import RegulatorExport
 from brm_app.services import attachments, key_rotation, regulator_export
 from brm_app.services.bulk import staging
@@ -132,6 +134,9 @@ def test_nothing_readable_on_disk_and_every_download_is_the_original(client, des
         ):
             assert files.is_sealed_file(path), path
             assert b"PK\x03\x04" not in raw and b"ustar" not in raw, path
+
+    # Multipart uploads are parsed in memory: no temporary copy in clear on the way in.
+    assert MultiPartParser.spool_max_size > ATTACHMENT_MAX_BYTES
 
     # Every way back out gives the exact bytes.
     for url, headers in (
