@@ -31,9 +31,13 @@ def upgrade_head(database_url: str | None = None) -> None:
     """Apply pending migrations. On PostgreSQL under a session advisory lock: servers started
     together take turns, and the second finds the database already at head."""
     url = database_url or get_settings().database_url
+    # The data folder's files belong to the app's own database (not to another one migrated
+    # with these settings: the tests' templates).
+    own = url == get_settings().database_url
     if not url.startswith("postgresql"):
         command.upgrade(alembic_config(database_url), "head")
-        encrypt_files()
+        if own:
+            encrypt_files()
         return
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -44,7 +48,8 @@ def upgrade_head(database_url: str | None = None) -> None:
             lock.commit()
             try:
                 command.upgrade(alembic_config(database_url), "head")
-                encrypt_files()
+                if own:
+                    encrypt_files()
             finally:
                 lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 lock.commit()
