@@ -33,6 +33,7 @@ from brm_app.services.errors import NotFound, ValidationFailed
 from brm_app.settings import get_settings
 from tests.api.test_communications_api import API, Desk
 from tests.state.conftest import session_token_for
+from tests.unit.test_cli import brm
 
 PDF_MARKER = b"MARKER-PDF-7f3a91"
 PDF = b"%PDF-1.4\n% " + PDF_MARKER + b"\n1 0 obj<<>>endobj\n%%EOF\n"
@@ -281,3 +282,12 @@ def test_files_from_before_are_encrypted_on_start_once(sqlite_url):
         legacy_zip
     )
     assert encrypt_files() == 0  # idempotent: nothing left in clear
+    # The same by hand: `brm keys encrypt-files`.
+    other = hashlib.sha256(OTHER_PDF).hexdigest()
+    clear_other = settings.data_dir / "attachments" / other[:2] / other
+    clear_other.parent.mkdir(parents=True, exist_ok=True)
+    clear_other.write_bytes(OTHER_PDF)
+    ran = brm("keys", "encrypt-files")
+    assert ran.returncode == 0 and "1 file(s) encrypted" in ran.stdout, ran.stderr
+    assert files.is_sealed_file(clear_other) and attachments.read_stored(other) == OTHER_PDF
+    assert "0 file(s) encrypted" in brm("keys", "encrypt-files").stdout
