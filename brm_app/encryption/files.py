@@ -211,8 +211,16 @@ def write_file(
         with os.fdopen(fd, "wb") as fh:
             fh.write(sealed)
         if exclusive:
-            os.link(tmp, path)  # FileExistsError when taken
-            tmp.unlink()
+            try:
+                os.link(tmp, path)  # FileExistsError when taken
+            except FileExistsError:
+                raise
+            except OSError:  # a file system without hard links: checked, then renamed
+                if path.exists():
+                    raise FileExistsError(path) from None
+                os.replace(tmp, path)
+            else:
+                tmp.unlink()
         else:
             os.replace(tmp, path)
     except BaseException:
