@@ -1,7 +1,8 @@
 """`brm backup` and `brm restore`: a consistent copy of the database and the attachments, taken
 while the app serves, with a manifest to check a restore against.
 
-One backup is one tar file:
+One backup is one tar file, encrypted (brm_app/encryption/files.py: AES-256-GCM in chunks under a
+data key wrapped by the key ring's newest key; `brm-backup-<time>.tar.enc`):
   manifest.json    when, the app version, the database backend and migration revision, the row
                    count of every table and the audit chain's head (seq and hash) as of the copy,
                    and the SHA-256 of every other file in the archive
@@ -13,7 +14,9 @@ One backup is one tar file:
 The secret key (BRM_SECRET_KEY or data/secret_key) is never written into a backup: two-factor
 secrets in it are encrypted with that key, so keep the key apart, in the secret store you use for
 the environment. The manifest holds a fingerprint of the key (a hash, not the key) so a restore
-can say when the key differs.
+can say when the key differs. Nor is the key ring (BRM_ENCRYPTION_KEYS or data/encryption_keys):
+the backup, its attachments and the database's sensitive columns are encrypted with it, so it is
+kept apart too, and a restore needs it in place first (restore refuses otherwise, saying so).
 """
 
 from __future__ import annotations
@@ -37,11 +40,14 @@ from typing import Any
 import sqlalchemy as sa
 
 from brm_app import __version__
+from brm_app.encryption import files as sealed_files
+from brm_app.encryption.keyring import KeyRing
 from brm_app.settings import Settings
 
 MANIFEST = "manifest.json"
 FORMAT = 1
 PREFIX = "brm-backup-"
+BACKUP_NAME = "brm-backup"  # the associated data's name (a backup file may be renamed)
 
 
 class BackupError(Exception):
@@ -168,7 +174,7 @@ def create_backup(settings: Settings, target_dir: Path) -> Path:
     """Write one backup file into `target_dir` and answer its path."""
     target_dir.mkdir(parents=True, exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    final = target_dir / f"{PREFIX}{stamp}.tar"
+    final = target_dir / f"{PREFIX}{stamp}.tar.enc"
     with tempfile.TemporaryDirectory(prefix="brm-backup-", dir=target_dir) as work_name:
         work = Path(work_name)
         if settings.is_sqlite:
@@ -197,8 +203,16 @@ def create_backup(settings: Settings, target_dir: Path) -> Path:
             "key_fingerprint": key_fingerprint(settings.secret_key),
             "files": files,
         }
-        partial = work / "backup.tar"
-        with tarfile.open(partial, "w") as tar:
+        # The tar is written straight into its encrypted file (no copy of it in clear).
+        partial = work / "backup.tar.enc"
+        fd = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with (
+            os.fdopen(fd, "wb") as out,
+            sealed_files.SealingWriter(
+                out, role=sealed_files.BACKUP, name=BACKUP_NAME, ring=_ring(settings)
+            ) as sealed,
+            tarfile.open(fileobj=sealed, mode="w|") as tar,  # type: ignore[call-overload]
+        ):
             data = json.dumps(manifest, indent=2, sort_keys=True).encode()
             info = tarfile.TarInfo(MANIFEST)
             info.size = len(data)
@@ -207,14 +221,59 @@ def create_backup(settings: Settings, target_dir: Path) -> Path:
             tar.add(db_file, arcname=db_file.name)
             for path, name in copied:
                 tar.add(path, arcname=name)
-        os.chmod(partial, 0o600)
         os.replace(partial, final)
     return final
 
 
+def _ring(settings: Settings, *, restoring: bool = False) -> KeyRing:
+    """The key ring of `settings`. On SQLite without BRM_ENCRYPTION_KEYS, the keys file must be
+    there already when restoring (a new one would not open the backup)."""
+    from brm_app.encryption.keyring import keys_file, load_ring
+
+    if restoring and settings.is_sqlite and not settings.encryption_keys:
+        path = keys_file(settings.data_dir)
+        if not path.exists():
+            raise BackupError(
+                "the backup is encrypted with the key ring, which is never in a backup: copy the "
+                f"keys file (encryption_keys) of the data folder it came from to {path}, or set "
+                "BRM_ENCRYPTION_KEYS, then restore again"
+            )
+    return load_ring(
+        configured=settings.encryption_keys,
+        data_dir=settings.data_dir,
+        shared_database=not settings.is_sqlite,
+        secret_key=settings.secret_key,
+    )
+
+
+def decrypt_backup(settings: Settings, archive: Path, dest: Path) -> Path:
+    """The tar inside the backup file `archive`, decrypted into `dest` (a backup written before
+    backups were encrypted is the tar itself: answered as it is)."""
+    with open(archive, "rb") as src:
+        if not sealed_files.is_sealed(src.read(len(sealed_files.MAGIC))):
+            return archive
+        src.seek(0)
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as dst:
+            try:
+                sealed_files.open_stream(
+                    src,
+                    dst,
+                    role=sealed_files.BACKUP,
+                    name=BACKUP_NAME,
+                    ring=_ring(settings, restoring=True),
+                )
+            except sealed_files.UndecryptableFile as exc:
+                raise BackupError(f"the backup does not decrypt: {exc}") from None
+    return dest
+
+
 def prune(target_dir: Path, keep: int) -> list[Path]:
     """Remove all but the newest `keep` backups of the folder; answer the removed ones."""
-    backups = sorted(target_dir.glob(f"{PREFIX}*.tar"))
+    backups = sorted(
+        [*target_dir.glob(f"{PREFIX}*.tar"), *target_dir.glob(f"{PREFIX}*.tar.enc")],
+        key=lambda p: p.name.removesuffix(".enc"),
+    )
     removed = backups[: max(0, len(backups) - keep)]
     for path in removed:
         path.unlink(missing_ok=True)
@@ -288,6 +347,17 @@ def restore_backup(
 ) -> RestoreReport:
     """Restore `archive` into the configured database and data folder. Refuses a database that
     already has tables, or an attachments folder with files, unless `force`."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="brm-restore-", dir=settings.data_dir) as wd:
+        work = Path(wd)
+        tar_path = decrypt_backup(settings, archive, work / "backup.tar")
+        report = _restore_tar(settings, tar_path, work, force=force, say=say)
+    return report
+
+
+def _restore_tar(
+    settings: Settings, archive: Path, work: Path, *, force: bool, say: Callable[[str], None]
+) -> RestoreReport:
     with tarfile.open(archive, "r") as tar:
         manifest = read_manifest(tar)
         backend = "sqlite" if settings.is_sqlite else "postgresql"
@@ -306,22 +376,21 @@ def restore_backup(
             if attachments.is_dir() and any(p.is_file() for p in attachments.rglob("*")):
                 raise BackupError(f"{attachments} has files: pass --force to replace them")
         members = _safe_members(tar, manifest)
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryDirectory(prefix="brm-restore-", dir=settings.data_dir) as wd:
-            work = Path(wd)
-            tar.extractall(work, members=members, filter="data")
-            for name, digest in manifest["files"].items():
-                if _sha256(work / name) != digest:
-                    raise BackupError(f"{name} does not match its checksum: the file is damaged")
-            say(f"checksums ok ({len(manifest['files'])} files)")
-            if backend == "sqlite":
-                _restore_sqlite(settings, work / "database.sqlite")
-            else:
-                _restore_postgres(settings, work / "database.pgdump", clean=force)
-            if (work / "attachments").is_dir():
-                if attachments.exists():
-                    shutil.rmtree(attachments)
-                shutil.move(str(work / "attachments"), attachments)
+        work = work / "files"
+        work.mkdir()
+        tar.extractall(work, members=members, filter="data")
+        for name, digest in manifest["files"].items():
+            if _sha256(work / name) != digest:
+                raise BackupError(f"{name} does not match its checksum: the file is damaged")
+        say(f"checksums ok ({len(manifest['files'])} files)")
+        if backend == "sqlite":
+            _restore_sqlite(settings, work / "database.sqlite")
+        else:
+            _restore_postgres(settings, work / "database.pgdump", clean=force)
+        if (work / "attachments").is_dir():
+            if attachments.exists():
+                shutil.rmtree(attachments)
+            shutil.move(str(work / "attachments"), attachments)
     engine = sa.create_engine(settings.database_url, poolclass=sa.pool.NullPool)
     try:
         with engine.connect() as conn:

@@ -449,6 +449,21 @@ def keys_rotate(
     )
 
 
+@keys_app.command("encrypt-files")
+def keys_encrypt_files() -> None:
+    """Encrypt the data folder's files still in clear (attachments, kept uploads, exports,
+    backups there, from before encryption at rest). Every start does it too; idempotent."""
+    from brm_app.encryption.keyring import KeyError_
+    from brm_app.migrations import encrypt_files
+
+    _settings()
+    try:
+        done = encrypt_files()
+    except KeyError_ as exc:
+        raise _fail(f"encryption keys: {exc}", 2) from None
+    typer.echo(f"{done} file(s) encrypted; none left in clear")
+
+
 @app.command("settings")
 def show_settings() -> None:
     """Print the effective settings (secrets masked)."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 
 import sqlalchemy as sa
 from alembic.config import Config
@@ -30,8 +31,13 @@ def upgrade_head(database_url: str | None = None) -> None:
     """Apply pending migrations. On PostgreSQL under a session advisory lock: servers started
     together take turns, and the second finds the database already at head."""
     url = database_url or get_settings().database_url
+    # The data folder's files belong to the app's own database (not to another one migrated
+    # with these settings: the tests' templates).
+    own = url == get_settings().database_url
     if not url.startswith("postgresql"):
         command.upgrade(alembic_config(database_url), "head")
+        if own:
+            encrypt_files()
         return
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
@@ -42,11 +48,24 @@ def upgrade_head(database_url: str | None = None) -> None:
             lock.commit()
             try:
                 command.upgrade(alembic_config(database_url), "head")
+                if own:
+                    encrypt_files()
             finally:
                 lock.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": MIGRATION_LOCK_KEY})
                 lock.commit()
     finally:
         engine.dispose()
+
+
+def encrypt_files() -> int:
+    """Files of the data folder still in clear (written before encryption at rest: attachments,
+    kept uploads, exports, backups there) encrypted; a no-op once done."""
+    from brm_app.encryption.files import encrypt_clear_files
+
+    done = encrypt_clear_files()
+    if done:
+        logging.getLogger(__name__).info("encrypted %d stored files that were in clear", done)
+    return done
 
 
 @functools.cache

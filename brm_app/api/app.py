@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.formparsers import MultiPartParser
 
 from brm_app import __version__
 from brm_app.api import errors, methods
+from brm_app.api.body_limit import PATH_LIMITS
 from brm_app.api.router import check_routes
 from brm_app.api.routes import (
     app_settings,
@@ -39,7 +41,14 @@ from brm_app.api.routes import (
 )
 
 
+def keep_uploads_in_memory() -> None:
+    """Multipart files (attachments, inbound email) are parsed in memory, never spooled to a
+    temporary file in clear: the body limits (api/body_limit.py) bound their size instead."""
+    MultiPartParser.spool_max_size = max(PATH_LIMITS.values())
+
+
 def create_api() -> FastAPI:
+    keep_uploads_in_memory()
     api = FastAPI(
         title="BrokerSync BRM API",
         version=__version__,

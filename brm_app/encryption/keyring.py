@@ -168,6 +168,16 @@ class KeyRing:
             cipher = self._ciphers.get(kid)
         return cipher
 
+    def cipher_or_none(self, kid: str) -> AESGCM | None:
+        """The AES-GCM cipher of key `kid` (the keys file is read again when it lacks it)."""
+        return self._cipher(kid)
+
+    def cipher(self, kid: str) -> AESGCM:
+        cipher = self._cipher(kid)
+        if cipher is None:
+            raise UndecryptableValue(f"key {kid!r} is not in the key ring")
+        return cipher
+
     def seal(self, table: str, column: str, row_key: str, plaintext: str) -> bytes:
         kid = self.current
         nonce = secrets.token_bytes(12)

@@ -6,8 +6,8 @@ see the conversation, serves them).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
-import os
 import re
 import zipfile
 from collections.abc import Sequence
@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission
 from brm_app.db import utcnow
+from brm_app.encryption import files as sealed_files
 from brm_app.models.communication import (
     ATTACHMENT_MAX_BYTES,
     FILENAME_MAX,
@@ -113,7 +114,19 @@ def _path_of(sha256: str) -> Path:
 
 
 def read_stored(sha256: str) -> bytes:
-    return _path_of(sha256).read_bytes()
+    """A stored file's content, decrypted; UndecryptableFile when it does not open (a file put
+    in another's place) or its content is not the SHA-256 it is stored under."""
+    path = _path_of(sha256)
+    raw = path.read_bytes()
+    if sealed_files.is_sealed(raw):
+        data = sealed_files.open_bytes(raw, role=sealed_files.ATTACHMENT, name=sha256)
+    else:
+        data = raw  # stored before encryption at rest, not yet encrypted by the start-up step
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise sealed_files.UndecryptableFile(
+            f"attachment {sha256[:12]}: its content does not match"
+        )
+    return data
 
 
 def remove_unused(engine: Any, sha256s: Sequence[str]) -> int:
@@ -141,15 +154,15 @@ def remove_unused(engine: Any, sha256s: Sequence[str]) -> int:
 
 
 def _store(data: bytes, sha256: str) -> None:
+    """Encrypted, under its plaintext's SHA-256 (the same file sent twice is stored once)."""
     path = _path_of(sha256)
     if path.exists():
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with contextlib.suppress(FileExistsError):  # stored meanwhile by another request
+        sealed_files.write_file(
+            path, data, role=sealed_files.ATTACHMENT, name=sha256, exclusive=True
+        )
 
 
 def check_file(filename: object, data: object) -> tuple[str, str]:

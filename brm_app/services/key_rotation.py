@@ -6,6 +6,9 @@ online, in batches, resumable.
   since every process encrypts with the newest key it knows and re-reads a keys file that changed).
 - Progress (the last id done per table) is recorded with each batch: after a crash the next run
   goes on from there.
+- Files (attachments, kept uploads, regulator exports, backups in the data folder) have their
+  data key rewrapped under the newest key (their header only); a file already under it is skipped,
+  so this too goes on where it stopped.
 - A last pass counts what is still under an older key (a save that began before the new key was
   known); it repeats until nothing is, then the older keys are marked retired (the start-up check
   no longer needs them) and the rotation is audited.
@@ -20,6 +23,7 @@ import sqlalchemy as sa
 
 from brm_app.auth.actor import SystemActor
 from brm_app.db import unit_of_work, utcnow
+from brm_app.encryption import files as sealed_files
 from brm_app.encryption import get_keyring
 from brm_app.encryption.check import check_keys
 from brm_app.encryption.columns import ENCRYPTED
@@ -166,7 +170,9 @@ def rotate(*, batch: int = 500, progress: Callable[[str], None] | None = None) -
             n = _rewrite_table(kid, table, pk, columns, batch, resume=resume)
             report.rewritten[table] = report.rewritten.get(table, 0) + n
             say(f"{table}: {n} values re-encrypted")
-        left = _left_under_old_keys(kid)
+        n = sealed_files.rewrap_files(say=say)
+        report.rewritten["files"] = report.rewritten.get("files", 0) + n
+        left = _left_under_old_keys(kid) + sealed_files.left_under_old_keys(kid)
         if left == 0:
             break
         say(f"{left} values written meanwhile under an older key: another pass")

@@ -18,7 +18,7 @@ import csv
 import hashlib
 import io
 import json
-import secrets
+import re
 import zipfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,6 +38,7 @@ from sqlmodel import Session, SQLModel, col, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import unit_of_work, utcnow
+from brm_app.encryption import files as sealed_files
 from brm_app.jobs import queue
 from brm_app.jobs.queue import ClaimedJob, PermanentJobError
 from brm_app.models.audit import AuditEvent
@@ -223,29 +224,46 @@ def download(db: Session, *, actor: Actor, export_id: Any) -> tuple[str, bytes]:
 # ---- encryption at rest -----------------------------------------------------------------------
 
 
-def _key() -> bytes:
+def _legacy_key() -> bytes:
     return HKDF(
         algorithm=hashes.SHA256(), length=32, salt=b"brm-export-v1", info=b"regulator export"
     ).derive(get_settings().secret_key.encode())
 
 
-def _aad(export_id: int) -> bytes:
-    return f"regulator_exports:{export_id}".encode()
+def _legacy_open(export_id: int, sealed: bytes) -> bytes:
+    """An archive stored before the key ring encrypted files ("v1": a key derived from
+    BRM_SECRET_KEY); the start-up step re-encrypts those (encryption.files)."""
+    aad = f"regulator_exports:{export_id}".encode()
+    return AESGCM(_legacy_key()).decrypt(sealed[2:14], sealed[14:], aad)
+
+
+def legacy_unseal(path: Path, data: bytes) -> bytes | None:
+    """The plaintext of a "v1" archive file, or None when it is not one (left as it is)."""
+    m = re.fullmatch(r"regulator-(\d+)\.zip\.enc", path.name)
+    if m is None or data[:2] != b"v1":
+        return None
+    try:
+        return _legacy_open(int(m.group(1)), data)
+    except InvalidTag:
+        return None
 
 
 def _seal(export_id: int, data: bytes) -> bytes:
-    nonce = secrets.token_bytes(12)
-    return b"v1" + nonce + AESGCM(_key()).encrypt(nonce, data, _aad(export_id))
+    return sealed_files.seal_bytes(
+        data, role=sealed_files.REGULATOR_EXPORT, name=_path(export_id).name
+    )
 
 
 def _unseal(export_id: int, sealed: bytes) -> bytes:
-    if sealed[:2] != b"v1":
-        raise ValidationFailed("The stored archive is in an unknown format.")
     try:
-        return AESGCM(_key()).decrypt(sealed[2:14], sealed[14:], _aad(export_id))
-    except InvalidTag:
+        if sealed[:2] == b"v1":
+            return _legacy_open(export_id, sealed)
+        return sealed_files.open_bytes(
+            sealed, role=sealed_files.REGULATOR_EXPORT, name=_path(export_id).name
+        )
+    except (InvalidTag, sealed_files.UndecryptableFile):
         raise ValidationFailed(
-            "The stored archive cannot be decrypted with this server's key."
+            "The stored archive cannot be decrypted with this server's keys."
         ) from None
 
 
@@ -660,10 +678,7 @@ def build(job: ClaimedJob) -> None:
             )
         path = _path(export_id)
         path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        tmp = path.with_suffix(".part")
-        tmp.write_bytes(_seal(export_id, data))
-        tmp.chmod(0o600)
-        tmp.replace(path)
+        sealed_files.write_file(path, data, role=sealed_files.REGULATOR_EXPORT)
     except Exception as exc:
         _set_progress(export_id, status="failed", error=f"{type(exc).__name__}: {exc}"[:500])
         raise PermanentJobError(f"regulator export {export_id} failed: {exc}") from exc

@@ -5,6 +5,7 @@ live target is refused without --force, and the key is never in the file."""
 from __future__ import annotations
 
 import json
+import shutil
 import tarfile
 import threading
 import uuid
@@ -15,6 +16,8 @@ from fastapi.testclient import TestClient
 
 from brm_app import db as db_module
 from brm_app import settings as settings_module
+from brm_app.backup import BackupError, decrypt_backup
+from brm_app.encryption.keyring import keys_file
 from brm_app.models.user import Role
 from tests.conftest import _pg_admin_url, _pg_url_for
 from tests.factories import PASSWORD, make_firm, make_user
@@ -71,10 +74,13 @@ def test_backup_under_writes_restores_identically(
         writer.join()
     assert done.returncode == 0, done.stderr
     assert during < len(written) or len(written) == 150  # the writes went on around the backup
-    [archive] = sorted(out.glob("brm-backup-*.tar"))
+    [archive] = sorted(out.glob("brm-backup-*.tar.enc"))
     raw = archive.read_bytes()
     assert settings.secret_key.encode() not in raw
-    with tarfile.open(archive) as tar:
+    # Encrypted as a whole: no file name, manifest, firm name or attachment content shows.
+    for marker in (b"an attachment", b"manifest.json", b"Before 0", b"firms", blob.name.encode()):
+        assert marker not in raw, marker
+    with tarfile.open(decrypt_backup(settings, archive, tmp_path / "plain.tar")) as tar:
         manifest = json.load(tar.extractfile("manifest.json"))
     assert manifest["files"]["attachments/ab/" + blob.name]
     firms_then = manifest["counts"]["firms"]
@@ -83,6 +89,11 @@ def test_backup_under_writes_restores_identically(
     # Into a fresh place: the same counts and chain head, the chain verifies, the app signs in.
     url, data = fresh_target
     env = {"BRM_DATABASE_URL": url, "BRM_DATA_DIR": str(data)}
+    if url.startswith("sqlite"):
+        # The keys are never in a backup: without them the restore refuses, saying what to do.
+        refused = brm("restore", str(archive), env=env)
+        assert refused.returncode == 1 and "encryption_keys" in refused.stderr, refused.stderr
+        shutil.copy(keys_file(settings.data_dir), keys_file(data))
     restored = brm("restore", str(archive), env=env)
     assert restored.returncode == 0, restored.stdout + restored.stderr
     assert "matches the manifest" in restored.stdout
@@ -120,9 +131,17 @@ def test_backup_under_writes_restores_identically(
 def test_restore_refuses_a_damaged_file_and_another_backend(database_url, tmp_path):
     out = tmp_path / "b"
     assert brm("backup", "--to", str(out)).returncode == 0
-    [archive] = out.glob("*.tar")
-    with tarfile.open(archive) as tar:
+    [archive] = out.glob("*.tar.enc")
+    settings = settings_module.get_settings()
+    with tarfile.open(decrypt_backup(settings, archive, tmp_path / "plain.tar")) as tar:
         members = [(m, tar.extractfile(m).read()) for m in tar.getmembers()]
+    # One changed byte of the encrypted file: it does not decrypt.
+    flipped = bytearray(archive.read_bytes())
+    flipped[len(flipped) // 2] ^= 1
+    (tmp_path / "flipped.tar.enc").write_bytes(bytes(flipped))
+    with pytest.raises(BackupError, match="does not decrypt"):
+        decrypt_backup(settings, tmp_path / "flipped.tar.enc", tmp_path / "out.tar")
+    # A tar in clear (a backup from before they were encrypted) is still read: its checksums.
     damaged = tmp_path / "damaged.tar"
     with tarfile.open(damaged, "w") as tar:
         for member, content in members:

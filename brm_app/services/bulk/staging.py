@@ -2,13 +2,13 @@
 
 They live under the data dir (never under Reflex's public upload dir, which is served without
 authentication), named by a random id, readable only by the user who uploaded them, and are
-removed after MAX_AGE (or when their owner discards them).
+removed after MAX_AGE (or when their owner discards them). Both the file and its description
+(owner, name, size) are encrypted at rest (brm_app/encryption/files.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 import time
@@ -18,6 +18,7 @@ from sqlmodel import Session
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
+from brm_app.encryption import files as sealed_files
 from brm_app.services.bulk.csv_format import MAX_BYTES
 from brm_app.services.errors import NotFound, PermissionDenied, ValidationFailed
 from brm_app.settings import get_settings
@@ -75,10 +76,19 @@ def save_upload(
     base = _dir() / upload_id
     meta = {"owner": owner, "filename": clean_name(filename), "size": len(data)}
     for suffix, content in ((".csv", bytes(data)), (".json", json.dumps(meta).encode())):
-        fd = os.open(base.with_suffix(suffix), os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as out:
-            out.write(content)
+        sealed_files.write_file(
+            base.with_suffix(suffix), content, role=sealed_files.IMPORT, exclusive=True
+        )
     return upload_id
+
+
+def _read(path: Path) -> bytes:
+    """An upload's file, decrypted (FileNotFoundError when gone, or when it does not open: a file
+    put in another's place)."""
+    try:
+        return sealed_files.read_file(path, role=sealed_files.IMPORT)
+    except sealed_files.UndecryptableFile:
+        raise FileNotFoundError(path) from None
 
 
 def _paths(actor: Actor | SystemActor, upload_id: object) -> tuple[Path, Path, dict]:
@@ -88,7 +98,7 @@ def _paths(actor: Actor | SystemActor, upload_id: object) -> tuple[Path, Path, d
     base = _dir() / upload_id
     meta_path, data_path = base.with_suffix(".json"), base.with_suffix(".csv")
     try:
-        meta = json.loads(meta_path.read_text())
+        meta = json.loads(_read(meta_path))
     except (FileNotFoundError, ValueError):
         raise NotFound("Upload") from None
     if not isinstance(meta, dict) or meta.get("owner") != owner:
@@ -103,7 +113,7 @@ def load_upload(
     require(actor, Permission.DATA_IMPORT)
     _, data_path, meta = _paths(actor, upload_id)
     try:
-        return data_path.read_bytes(), str(meta.get("filename", "upload.csv"))
+        return _read(data_path), str(meta.get("filename", "upload.csv"))
     except FileNotFoundError:
         raise NotFound("Upload") from None
 
