@@ -560,6 +560,8 @@ def _purge_transactions(
 
 
 def _audit_event_held(ev: AuditEvent, held: HeldSets) -> bool:
+    """Directly: the event is about a held firm, trader or broker, was made by a held broker,
+    or happened in a held date range."""
     entity_id = ev.entity_id or ""
     return (
         (ev.entity == "firm" and entity_id in {str(i) for i in held.firm_ids})
@@ -570,12 +572,83 @@ def _audit_event_held(ev: AuditEvent, held: HeldSets) -> bool:
     )
 
 
+def _ids(value: Any) -> set[int]:
+    if isinstance(value, bool):
+        return set()
+    if isinstance(value, int):
+        return {value}
+    if isinstance(value, list):
+        return {v for v in value if isinstance(v, int) and not isinstance(v, bool)}
+    return set()
+
+
+def _held_records(db: Session, entity: str, ids: set[int], held: HeldSets) -> set[int]:
+    """Of these records of `entity`, the ids a hold covers (as the purge of that kind sees it)."""
+    t = PortfolioTransaction
+    checks: dict[str, tuple[Any, Any]] = {
+        "interaction": (Interaction.id, legal_holds.interaction_held(held)),
+        "follow_up": (FollowUp.id, legal_holds.follow_up_held(held)),
+        "conversation": (Conversation.id, legal_holds.conversation_held(held)),
+        "portfolio_transaction": (
+            t.id,
+            sa.or_(
+                _tx_held(held),
+                sa.exists().where(
+                    Portfolio.id == t.portfolio_id,
+                    col(Portfolio.firm_id).in_(held.firm_ids or {0}),
+                ),
+            ),
+        ),
+        "portfolio": (Portfolio.id, col(Portfolio.firm_id).in_(held.firm_ids or {0})),
+    }
+    if entity not in checks or not ids:
+        return set()
+    id_col, cond = checks[entity]
+    return set(db.exec(select(id_col).where(col(id_col).in_(ids), cond)).all())
+
+
+def _held_events(db: Session, events: list[AuditEvent], held: HeldSets) -> set[int]:
+    """The seqs of the events a hold covers: directly (`_audit_event_held`), by what their
+    changes name (a firm, traders, an assignee, a conversation), or because the record they are
+    about is held (an interaction, follow-up, conversation or portfolio transaction of a held
+    firm, trader or broker, or of a held period)."""
+    if not held.any():
+        return set()
+    out: set[int] = set()
+    about: dict[str, dict[int, list[int]]] = {}
+    for ev in events:
+        if _audit_event_held(ev, held):
+            out.add(ev.seq)
+            continue
+        try:
+            changes = json.loads(ev.changes) if ev.changes else {}
+        except ValueError:
+            changes = {}
+        if not isinstance(changes, dict):
+            changes = {}
+        firms = _ids(changes.get("firm_id"))
+        traders = _ids(changes.get("trader_id")) | _ids(changes.get("trader_ids"))
+        brokers = _ids(changes.get("assignee_id")) | _ids(changes.get("broker_id"))
+        if firms & held.firm_ids or traders & held.trader_ids or brokers & held.broker_ids:
+            out.add(ev.seq)
+            continue
+        for conv in _ids(changes.get("conversation_id")):
+            about.setdefault("conversation", {}).setdefault(conv, []).append(ev.seq)
+        if ev.entity_id and ev.entity_id.isdigit():
+            about.setdefault(ev.entity, {}).setdefault(int(ev.entity_id), []).append(ev.seq)
+    for entity, by_id in about.items():
+        for record_id in _held_records(db, entity, set(by_id), held):
+            out.update(by_id[record_id])
+    return out
+
+
 def _purge_audit_trail(
     db: Session, cut: datetime, held: HeldSets, batch: int
 ) -> tuple[int, list[str]]:
     """The chain's oldest events, as a prefix: up to the first one that is recent or held."""
     events = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq)).limit(batch)).all()
     head = db.exec(select(sa.func.max(AuditEvent.seq))).one()
+    held_seqs = _held_events(db, list(events), held)
     gone: list[AuditEvent] = []
     for ev in events:
         if ev.seq == head:  # the head stays: the chain never starts over from nothing
@@ -583,7 +656,7 @@ def _purge_audit_trail(
         occurred = ev.occurred_at
         if occurred.tzinfo is None:
             occurred = occurred.replace(tzinfo=cut.tzinfo)
-        if occurred >= cut or _audit_event_held(ev, held):
+        if occurred >= cut or ev.seq in held_seqs:
             break
         gone.append(ev)
     if not gone:
