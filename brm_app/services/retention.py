@@ -471,9 +471,9 @@ def _purge_transactions(
     t = PortfolioTransaction
     cut_day = cut.date()
     opening_day = cut_day - timedelta(days=1)
-    old = sa.and_(t.portfolio_id == Portfolio.id, t.trade_date < cut_day)
+    old = sa.and_(col(t.portfolio_id) == col(Portfolio.id), col(t.trade_date) < cut_day)
     conds: list[Any] = [
-        sa.exists().where(old, t.kind != TxKind.OPENING.value),
+        sa.exists().where(old, col(t.kind) != TxKind.OPENING.value),
         sa.not_(sa.exists().where(old, _tx_held(held))),
     ]
     if held.firm_ids:
@@ -594,7 +594,7 @@ def _held_records(db: Session, entity: str, ids: set[int], held: HeldSets) -> se
             sa.or_(
                 _tx_held(held),
                 sa.exists().where(
-                    Portfolio.id == t.portfolio_id,
+                    col(Portfolio.id) == col(t.portfolio_id),
                     col(Portfolio.firm_id).in_(held.firm_ids or {0}),
                 ),
             ),
