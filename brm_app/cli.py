@@ -52,11 +52,18 @@ def _settings() -> Settings:
 
 
 def _schema_ready() -> None:
+    """The database is at head and the key ring opens what it holds (a command writing with
+    another ring would leave values no one key ring opens)."""
     from brm_app.db import get_engine
-    from brm_app.migrations import current_revision, head_revision
+    from brm_app.encryption.keyring import KeyError_
+    from brm_app.migrations import current_revision, head_revision, record_key_check
 
     if current_revision(get_engine()) != head_revision():
         raise _fail("the database is not migrated: run `brm db upgrade` first", 2)
+    try:
+        record_key_check(_settings().database_url)
+    except KeyError_ as exc:
+        raise _fail(f"encryption keys: {exc}", 2) from None
 
 
 @db_app.command("upgrade")
@@ -64,6 +71,7 @@ def db_upgrade() -> None:
     """Apply every pending migration (safe to run at each deploy)."""
     import sqlalchemy as sa
 
+    from brm_app.encryption.keyring import KeyError_
     from brm_app.migrations import upgrade_head
 
     settings = _settings()
@@ -73,6 +81,8 @@ def db_upgrade() -> None:
         raise _fail(
             f"cannot reach the database ({settings.describe()['database_url']}): {exc.orig}", 2
         ) from None
+    except KeyError_ as exc:
+        raise _fail(f"encryption keys: {exc}", 2) from None
     typer.echo(f"database at head ({settings.describe()['database_url']})")
 
 
@@ -476,22 +486,17 @@ def prepare(settings) -> None:
     import sqlalchemy as sa
 
     from brm_app.db import unit_of_work
+    from brm_app.encryption.keyring import KeyError_
     from brm_app.migrations import upgrade_head
     from brm_app.services import first_start
     from brm_app.services.errors import DomainError
 
     try:
-        upgrade_head(settings.database_url)
+        upgrade_head(settings.database_url)  # and the key check (encryption/check.py)
     except sa.exc.OperationalError as exc:
         raise _fail(
             f"cannot reach the database ({settings.describe()['database_url']}): {exc.orig}", 2
         ) from None
-    from brm_app.encryption.check import check_keys
-    from brm_app.encryption.keyring import KeyError_
-
-    try:
-        with unit_of_work(write=True) as db:
-            check_keys(db.connection())
     except KeyError_ as exc:
         raise _fail(f"encryption keys: {exc}", 2) from None
     try:

@@ -27,15 +27,36 @@ def alembic_config(database_url: str | None = None) -> Config:
 MIGRATION_LOCK_KEY = 0x62726D2D6D6967
 
 
-def upgrade_head(database_url: str | None = None) -> None:
-    """Apply pending migrations. On PostgreSQL under a session advisory lock: servers started
-    together take turns, and the second finds the database already at head."""
+def record_key_check(url: str) -> None:
+    """The start-up key check (encryption/check.py) on the database at `url`: its key ring must
+    open what the database holds, and the current key's canary is recorded. Raises KeyError_."""
+    from brm_app.db import make_engine
+    from brm_app.encryption.check import check_keys
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as conn:
+            check_keys(conn)
+    finally:
+        engine.dispose()
+
+
+def upgrade_head(database_url: str | None = None, *, record_keys: bool = True) -> None:
+    """Apply pending migrations, then run the key check so that every database made or migrated
+    here has the canary of the key its values are written with (a seeder writing right after
+    this, without the server's start, leaves no database a wrong key ring could open).
+    `record_keys=False` is for test templates copied under other key rings.
+
+    On PostgreSQL under a session advisory lock: servers started together take turns, and the
+    second finds the database already at head (and the canary recorded)."""
     url = database_url or get_settings().database_url
     # The data folder's files belong to the app's own database (not to another one migrated
     # with these settings: the tests' templates).
     own = url == get_settings().database_url
     if not url.startswith("postgresql"):
         command.upgrade(alembic_config(database_url), "head")
+        if record_keys:
+            record_key_check(url)
         if own:
             encrypt_files()
         return
@@ -48,6 +69,8 @@ def upgrade_head(database_url: str | None = None) -> None:
             lock.commit()
             try:
                 command.upgrade(alembic_config(database_url), "head")
+                if record_keys:
+                    record_key_check(url)
                 if own:
                     encrypt_files()
             finally:

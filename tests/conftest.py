@@ -55,7 +55,7 @@ class _Templates:
     def sqlite(self) -> Path:
         if self.sqlite_file is None:
             path = self.root / "template.db"
-            upgrade_head(f"sqlite:///{path}")
+            upgrade_head(f"sqlite:///{path}", record_keys=False)
             self.sqlite_file = path
         return self.sqlite_file
 
@@ -66,7 +66,7 @@ class _Templates:
             with admin.connect() as conn:
                 conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
             admin.dispose()
-            upgrade_head(_pg_url_for(name))
+            upgrade_head(_pg_url_for(name), record_keys=False)
             self.pg_template = name
         return self.pg_template
 

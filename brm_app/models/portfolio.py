@@ -76,6 +76,11 @@ class TxKind(StrEnum):
     TRANSFER_IN = "transfer_in"
     TRANSFER_OUT = "transfer_out"
     SPLIT = "split"
+    # Written only by the retention purge in place of the transactions it removes: the ledger's
+    # state at the end of its trade date. With an instrument: `quantity` units, `amount` their
+    # cost, `price` the realized P&L; without: `amount` the cash balance and `price` the
+    # contributions of its currency (services.ledger).
+    OPENING = "opening"
 
 
 class TxSource(StrEnum):

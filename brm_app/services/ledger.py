@@ -11,6 +11,9 @@ Average cost, signed positions:
   transfers without an instrument move cash.
 - cash is kept per currency; buys take, sells give, in the instrument's currency.
 - within a day, buys and other incoming transactions count before sells and transfers out.
+- an opening entry (written by the retention purge for the transactions it removes) adds the
+  state they left: a position's quantity, cost and realized P&L, or a currency's cash and
+  contributions, as they were (no price or average applied).
 - a reversed transaction and its reversing entry both count for nothing (the history is then
   computed as if the original had never been booked, so later average costs are right too).
 """
@@ -133,7 +136,16 @@ def compute(
     for t in effective(transactions):
         kind = TxKind(t.kind)
         qty, price, amount, fees = t.quantity or ZERO, t.price or ZERO, t.amount or ZERO, t.fees
-        if kind in (TxKind.BUY, TxKind.SELL) and t.instrument_id is not None:
+        if kind == TxKind.OPENING:
+            if t.instrument_id is not None:
+                pos = ledger.position(t.instrument_id, t.currency)
+                pos.quantity += qty
+                pos.cost += amount
+                pos.realized += price
+            else:
+                ledger._cash(t.currency, amount)
+                ledger._contrib(t.currency, price)
+        elif kind in (TxKind.BUY, TxKind.SELL) and t.instrument_id is not None:
             pos = ledger.position(t.instrument_id, t.currency)
             if kind == TxKind.BUY:
                 pos.trade(qty, price, fees, realize=True)

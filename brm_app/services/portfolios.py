@@ -623,6 +623,10 @@ def check_transaction(
     (default: instruments.resolve; a batch passes one that looks in what it loaded at once)."""
     resolve = resolve or (lambda **kw: instruments.resolve(db, **kw))
     kind = data.kind
+    if kind == TxKind.OPENING:
+        raise ValidationFailed(
+            "opening balances are written by the retention purge only", field="kind"
+        )
     if not 1990 <= data.trade_date.year <= 2999:
         raise ValidationFailed("must be between the years 1990 and 2999", field="trade_date")
     if data.fees < 0:
@@ -818,6 +822,11 @@ def reverse(
 ) -> PortfolioTransaction:
     """The reversing entry of `original` (the pair then counts for nothing). `check_holdings`
     False: the caller checks the holdings after more bookings (an OMS batch)."""
+    if original.kind == TxKind.OPENING:
+        raise ValidationFailed(
+            "is an opening balance of the retention purge: it cannot be reversed",
+            field="transaction_id",
+        )
     if original.reverses_id is not None:
         raise ValidationFailed(
             "is itself a reversal: book the transaction again instead", field="transaction_id"

@@ -1,10 +1,22 @@
 """Read traces: reading sensitive data leaves a trace compliance sees (who, what, when).
 
-Traced: revealing a trader's contact details (an explicit action: the "Reveal" button, or
-GET /api/v1/traders/{id}/contact; listing or opening a trader does not reveal them in the UI),
-downloading an attachment, a report (PDF or CSV) or an export. The read only enqueues a job
-(ids only, through `write_aside`, so a read transaction never writes); the job writes the
-trace. Compliance and admins list them, filtered, newest first.
+Traced: revealing a trader's contact details, downloading an attachment, a report (PDF or CSV) or
+an export. The read only enqueues a job (ids only, through `write_aside`, so a read transaction
+never writes); the job writes the trace. Compliance and admins list them, filtered, newest first.
+
+A trader's contact details (email, phone, mobile) in clear, path by path:
+- the app's pages mask them in every list (the trader list, a firm's traders: `masked_email`,
+  `masked_phone`); the trader page shows them only after "Reveal" (`reveal_contact`), and the
+  edit dialogs (trader page, firm page), which show them to change them, are opened through
+  `trader_for_edit`: both traced as `contact_details` of that trader;
+- the API returns them in clear (its schema is the contract scripts rely on), so every answer
+  carrying them is traced, one `contact_details` trace per trader in it (`contacts_shown`):
+  GET /traders, /traders/{id}, /traders/{id}/contact, /firms/{id}/traders[/{id}], and the
+  answers of PATCH and move (they return values the caller did not send). Not traced: the answer
+  of a create or full replace (POST, PUT), which holds what the caller just sent, and a portal
+  user reading their own record;
+- CSV exports of traders (and of firms) are traced as an `export` (services.bulk.check_export);
+  the regulator export's download likewise.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from brm_app.auth.rbac import Permission, require
 from brm_app.db import unit_of_work, utcnow, write_aside
 from brm_app.jobs.queue import ClaimedJob, enqueue
 from brm_app.models.retention import ReadTrace, ReadTracePublic
+from brm_app.models.trader import TraderPublic
 from brm_app.models.user import User
 from brm_app.services import traders
 from brm_app.services.errors import ValidationFailed
@@ -27,6 +40,9 @@ from brm_app.services.pagination import Page, PageRequest
 
 AnyActor = Actor | SystemActor
 RECORD_KIND = "read_trace.record"
+# Targets per job when one read shows many records (an API page of traders): the first is
+# `target_id`, the others `t1`, `t2`, ... (payloads carry ids only, one number a name).
+TARGETS_PER_JOB = 100
 
 # Job payloads carry ids only: what was read travels as a number.
 WHAT = {
@@ -65,20 +81,43 @@ def trace(
         enqueue(writer, RECORD_KIND, payload)
 
 
+def trace_many(db: Session, actor: AnyActor, what: str, target_ids: list[int]) -> None:
+    """One trace per target of a read that showed many records (few jobs: TARGETS_PER_JOB
+    targets each)."""
+    user_id = getattr(actor, "user_id", None)
+    if user_id is None or not target_ids:
+        return
+    at = int(utcnow().timestamp())
+    with write_aside(db) as writer:
+        for start in range(0, len(target_ids), TARGETS_PER_JOB):
+            chunk = target_ids[start : start + TARGETS_PER_JOB]
+            payload = {"user_id": user_id, "what": CODE[what], "target_id": chunk[0], "at": at}
+            payload.update({f"t{i}": target for i, target in enumerate(chunk[1:], start=1)})
+            enqueue(writer, RECORD_KIND, payload)
+
+
 def record_job(job: ClaimedJob) -> None:
     p = job.payload
+    targets = [p.get("target_id") or None]
+    n = 1
+    while f"t{n}" in p:
+        targets.append(p[f"t{n}"])
+        n += 1
     with unit_of_work(write=True) as db:
         if db.exec(select(ReadTrace.id).where(ReadTrace.job_id == job.id)).first() is not None:
             return
-        db.add(
-            ReadTrace(
-                user_id=p.get("user_id"),
-                what=WHAT.get(p.get("what", 0), "unknown"),
-                target_id=p.get("target_id") or None,
-                read_at=datetime.fromtimestamp(p.get("at", 0), tz=UTC),
-                job_id=job.id,
+        # All of a job's traces in one transaction; the first carries the job's id (unique), so
+        # a retried job finds it and writes none again.
+        for i, target in enumerate(targets):
+            db.add(
+                ReadTrace(
+                    user_id=p.get("user_id"),
+                    what=WHAT.get(p.get("what", 0), "unknown"),
+                    target_id=target,
+                    read_at=datetime.fromtimestamp(p.get("at", 0), tz=UTC),
+                    job_id=job.id if i == 0 else None,
+                )
             )
-        )
 
 
 class TraderContact(BaseModel):
@@ -96,6 +135,43 @@ def reveal_contact(db: Session, *, actor: AnyActor, trader_id: object) -> Trader
     return TraderContact(
         trader_id=trader.id, email=trader.email, phone=trader.phone, mobile=trader.mobile
     )
+
+
+def contacts_shown(db: Session, *, actor: AnyActor, shown: list[TraderPublic]) -> None:
+    """Trace the traders whose contact details an answer carries in clear (the API), one trace
+    each; a portal user's own record is not traced."""
+    user_id = getattr(actor, "user_id", None)
+    trace_many(
+        db,
+        actor,
+        "contact_details",
+        [t.trader_id for t in shown if t.portal_user_id is None or t.portal_user_id != user_id],
+    )
+
+
+def trader_for_edit(
+    db: Session, *, actor: AnyActor, trader_id: object, firm_id: object = None
+) -> TraderPublic:
+    """A trader with their contact details, for an edit dialog (opening it is an explicit
+    action that shows them): traced like a reveal."""
+    trader = traders.get_trader(db, actor=actor, trader_id=trader_id, firm_id=firm_id)
+    contacts_shown(db, actor=actor, shown=[trader])
+    return trader
+
+
+def masked_email(email: str | None) -> str:
+    """An email as lists show it: its first character and its domain (ann@x.example ->
+    a•••@x.example); the whole address only through a traced reveal."""
+    if not email:
+        return ""
+    local, _, domain = email.partition("@")
+    return f"{local[:1]}•••@{domain}" if domain else "•••"
+
+
+def masked_phone(phone: str | None) -> str:
+    """A phone number as lists show it: its last two digits (+44 20 7946 0123 -> ••• 23)."""
+    digits = [c for c in phone or "" if c.isdigit()]
+    return f"••• {''.join(digits[-2:])}" if digits else ""
 
 
 def list_traces(

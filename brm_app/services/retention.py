@@ -16,8 +16,14 @@ chain: the purge's own event carries the last removed event's seq and hash, and
 `audit.verify_chain` starts from it, so verification still passes after a purge and still names
 any other change.
 
-Portfolio transactions have a retention setting but are not purged yet: holdings and cash are
-computed from the whole ledger, and removing old entries needs an opening-balance entry first.
+Portfolio transactions: holdings and cash are computed from the whole ledger, so a portfolio's
+transactions dated before the cut go portfolio by portfolio, replaced in the same transaction by
+opening entries (kind `opening`, dated the day before the cut): one per position (quantity,
+cost, realized P&L) and one per cash currency (balance, contributions), the state the removed
+entries left. The ledger computed after equals the one before (checked before anything is
+deleted; a portfolio that would differ is left alone and logged), so holdings, cash and each
+day's value from the cut on are unchanged. A portfolio of a held firm, or with an old transaction
+a hold covers (its trader, the broker who booked it, its date), keeps all its transactions.
 """
 
 from __future__ import annotations
@@ -27,7 +33,8 @@ import json
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -54,6 +61,7 @@ from brm_app.models.communication import (
 )
 from brm_app.models.follow_up import AppSetting, FollowUp, FollowUpStatus, FollowUpTrader, Reminder
 from brm_app.models.interaction import Interaction, InteractionTrader, InteractionVersion
+from brm_app.models.portfolio import OmsExecution, Portfolio, PortfolioTransaction, TxKind
 from brm_app.models.retention import PurgeGrant, RetentionPublic
 from brm_app.services import app_settings, attachments, audit, legal_holds
 from brm_app.services.errors import ValidationFailed
@@ -421,14 +429,153 @@ def _purge_follow_ups(
     return len(ids), []
 
 
+def _tx_held(held: HeldSets) -> Any:
+    """SQL: a portfolio transaction a hold covers (its trader, the broker who booked it, a day
+    that meets a held date range)."""
+    t = PortfolioTransaction
+    conds: list[Any] = [sa.false()]
+    if held.trader_ids:
+        conds.append(col(t.trader_id).in_(held.trader_ids))
+    if held.broker_ids:
+        conds.append(col(t.created_by_id).in_(held.broker_ids))
+    for a, b in held.ranges:
+        last = (b - timedelta(microseconds=1)).date()
+        conds.append(sa.and_(col(t.trade_date) >= a.date(), col(t.trade_date) <= last))
+    return sa.or_(*conds)
+
+
+def _ledger_key(ledger: Any) -> tuple[Any, ...]:
+    """A ledger as compared before and after (to the 10 decimals the database keeps)."""
+    q = Decimal("1e-10")
+
+    def n(v: Decimal) -> Decimal:
+        return v.quantize(q)
+
+    positions = {
+        iid: (p.currency, n(p.quantity), n(p.cost), n(p.realized))
+        for iid, p in ledger.positions.items()
+        if p.quantity or p.cost or p.realized
+    }
+    cash = {c: n(v) for c, v in ledger.cash.items() if v}
+    contrib = {c: n(v) for c, v in ledger.contributions.items() if v}
+    return positions, cash, contrib
+
+
+def _openings(ledger: Any) -> list[tuple[int | None, str, Decimal | None, Decimal, Decimal]]:
+    """(instrument, currency, quantity, amount, price) of the opening entries of a ledger."""
+    out: list[tuple[int | None, str, Decimal | None, Decimal, Decimal]] = []
+    for iid, p in sorted(ledger.positions.items()):
+        if p.quantity or p.cost or p.realized:
+            out.append((iid, p.currency, p.quantity, p.cost, p.realized))
+    for currency in sorted(set(ledger.cash) | set(ledger.contributions)):
+        cash, contrib = ledger.cash.get(currency, Decimal(0)), ledger.contributions.get(currency)
+        if cash or contrib:
+            out.append((None, currency, None, cash, contrib or Decimal(0)))
+    return out
+
+
 def _purge_transactions(
     db: Session, cut: datetime, held: HeldSets, batch: int
 ) -> tuple[int, list[str]]:
-    """Not purged yet (see the module docstring)."""
-    return 0, []
+    """Transactions dated before the cut, portfolio by portfolio, each replaced by opening
+    entries first (see the module docstring). Stops once `batch` transactions went."""
+    from brm_app.services.ledger import Tx, compute
+    from brm_app.services.portfolios import _txs, refresh_snapshot
+
+    t = PortfolioTransaction
+    cut_day = cut.date()
+    opening_day = cut_day - timedelta(days=1)
+    old = sa.and_(col(t.portfolio_id) == col(Portfolio.id), col(t.trade_date) < cut_day)
+    conds: list[Any] = [
+        sa.exists().where(old, col(t.kind) != TxKind.OPENING.value),
+        sa.not_(sa.exists().where(old, _tx_held(held))),
+    ]
+    if held.firm_ids:
+        conds.append(col(Portfolio.firm_id).not_in(held.firm_ids))
+    portfolio_ids = list(
+        db.exec(select(Portfolio.id).where(*conds).order_by(col(Portfolio.id)).limit(batch)).all()
+    )
+    purged: list[int] = []
+    hashes: list[str] = []
+    for pid in portfolio_ids:
+        if len(purged) >= batch:
+            break
+        portfolio = db.get(Portfolio, pid)
+        assert portfolio is not None and pid is not None
+        every = _txs(db, pid)
+        old_ids = {x.id for x in every if x.trade_date < cut_day}
+        # An old transaction reversed by a kept one stays (the pair counts for nothing).
+        kept_originals = {
+            x.reverses_id for x in every if x.reverses_id in old_ids and x.id not in old_ids
+        }
+        gone = [x for x in every if x.id in old_ids and x.id not in kept_originals]
+        if not any(x.kind != TxKind.OPENING.value for x in gone):
+            continue
+        gone_ids = {x.id for x in gone}
+        start = compute(gone, allow_short=True)
+        entries = _openings(start)
+        opening_txs = [
+            Tx(
+                id=-(i + 1),
+                kind=TxKind.OPENING.value,
+                trade_date=opening_day,
+                currency=currency,
+                instrument_id=iid,
+                quantity=qty,
+                price=price,
+                amount=amount,
+            )
+            for i, (iid, currency, qty, amount, price) in enumerate(entries)
+        ]
+        before = compute(every, allow_short=True)
+        after = compute(
+            [*opening_txs, *(x for x in every if x.id not in gone_ids)], allow_short=True
+        )
+        if _ledger_key(before) != _ledger_key(after):
+            log.error("retention: portfolio %s kept whole (its opening balances differ)", pid)
+            continue
+        rows = _rows(db, _t(t), col(t.id).in_(gone_ids))
+        conn = db.connection()
+        for iid, currency, qty, amount, price in entries:
+            conn.execute(
+                sa.insert(_t(t)).values(
+                    portfolio_id=pid,
+                    kind=TxKind.OPENING.value,
+                    instrument_id=iid,
+                    trade_date=opening_day,
+                    settlement_date=opening_day,
+                    quantity=qty,
+                    price=price,
+                    amount=amount,
+                    currency=currency,
+                    fees=Decimal(0),
+                    source="manual",
+                    note=f"Opening balance: transactions before {cut_day.isoformat()} purged",
+                    created_at=utcnow(),
+                )
+            )
+        conn.execute(
+            sa.update(_t(OmsExecution))
+            .where(col(OmsExecution.transaction_id).in_(gone_ids))
+            .values(transaction_id=None)
+        )
+        # Reversing entries first: they name their originals.
+        conn.execute(
+            sa.delete(_t(t)).where(col(t.id).in_(gone_ids), col(t.reverses_id).is_not(None))
+        )
+        conn.execute(sa.delete(_t(t)).where(col(t.id).in_(gone_ids)))
+        refresh_snapshot(db, portfolio)
+        purged.extend(r["id"] for r in rows)
+        hashes.extend(_digest(r) for r in rows)
+    if not purged:
+        return 0, []
+    _record(db, "transactions", cut, purged, hashes)
+    return len(purged), []
 
 
 def _audit_event_held(ev: AuditEvent, held: HeldSets) -> bool:
+    """Directly: the event is about a held firm, trader or broker, was made by a held broker,
+    or happened in a held date range."""
     entity_id = ev.entity_id or ""
     return (
         (ev.entity == "firm" and entity_id in {str(i) for i in held.firm_ids})
@@ -439,12 +586,83 @@ def _audit_event_held(ev: AuditEvent, held: HeldSets) -> bool:
     )
 
 
+def _ids(value: Any) -> set[int]:
+    if isinstance(value, bool):
+        return set()
+    if isinstance(value, int):
+        return {value}
+    if isinstance(value, list):
+        return {v for v in value if isinstance(v, int) and not isinstance(v, bool)}
+    return set()
+
+
+def _held_records(db: Session, entity: str, ids: set[int], held: HeldSets) -> set[int]:
+    """Of these records of `entity`, the ids a hold covers (as the purge of that kind sees it)."""
+    t = PortfolioTransaction
+    checks: dict[str, tuple[Any, Any]] = {
+        "interaction": (Interaction.id, legal_holds.interaction_held(held)),
+        "follow_up": (FollowUp.id, legal_holds.follow_up_held(held)),
+        "conversation": (Conversation.id, legal_holds.conversation_held(held)),
+        "portfolio_transaction": (
+            t.id,
+            sa.or_(
+                _tx_held(held),
+                sa.exists().where(
+                    col(Portfolio.id) == col(t.portfolio_id),
+                    col(Portfolio.firm_id).in_(held.firm_ids or {0}),
+                ),
+            ),
+        ),
+        "portfolio": (Portfolio.id, col(Portfolio.firm_id).in_(held.firm_ids or {0})),
+    }
+    if entity not in checks or not ids:
+        return set()
+    id_col, cond = checks[entity]
+    return set(db.exec(select(id_col).where(col(id_col).in_(ids), cond)).all())
+
+
+def _held_events(db: Session, events: list[AuditEvent], held: HeldSets) -> set[int]:
+    """The seqs of the events a hold covers: directly (`_audit_event_held`), by what their
+    changes name (a firm, traders, an assignee, a conversation), or because the record they are
+    about is held (an interaction, follow-up, conversation or portfolio transaction of a held
+    firm, trader or broker, or of a held period)."""
+    if not held.any():
+        return set()
+    out: set[int] = set()
+    about: dict[str, dict[int, list[int]]] = {}
+    for ev in events:
+        if _audit_event_held(ev, held):
+            out.add(ev.seq)
+            continue
+        try:
+            changes = json.loads(ev.changes) if ev.changes else {}
+        except ValueError:
+            changes = {}
+        if not isinstance(changes, dict):
+            changes = {}
+        firms = _ids(changes.get("firm_id"))
+        traders = _ids(changes.get("trader_id")) | _ids(changes.get("trader_ids"))
+        brokers = _ids(changes.get("assignee_id")) | _ids(changes.get("broker_id"))
+        if firms & held.firm_ids or traders & held.trader_ids or brokers & held.broker_ids:
+            out.add(ev.seq)
+            continue
+        for conv in _ids(changes.get("conversation_id")):
+            about.setdefault("conversation", {}).setdefault(conv, []).append(ev.seq)
+        if ev.entity_id and ev.entity_id.isdigit():
+            about.setdefault(ev.entity, {}).setdefault(int(ev.entity_id), []).append(ev.seq)
+    for entity, by_id in about.items():
+        for record_id in _held_records(db, entity, set(by_id), held):
+            out.update(by_id[record_id])
+    return out
+
+
 def _purge_audit_trail(
     db: Session, cut: datetime, held: HeldSets, batch: int
 ) -> tuple[int, list[str]]:
     """The chain's oldest events, as a prefix: up to the first one that is recent or held."""
     events = db.exec(select(AuditEvent).order_by(col(AuditEvent.seq)).limit(batch)).all()
     head = db.exec(select(sa.func.max(AuditEvent.seq))).one()
+    held_seqs = _held_events(db, list(events), held)
     gone: list[AuditEvent] = []
     for ev in events:
         if ev.seq == head:  # the head stays: the chain never starts over from nothing
@@ -452,7 +670,7 @@ def _purge_audit_trail(
         occurred = ev.occurred_at
         if occurred.tzinfo is None:
             occurred = occurred.replace(tzinfo=cut.tzinfo)
-        if occurred >= cut or _audit_event_held(ev, held):
+        if occurred >= cut or ev.seq in held_seqs:
             break
         gone.append(ev)
     if not gone:

@@ -11,7 +11,7 @@ from brm_app.auth.actor import Actor
 from brm_app.models.fields import country_name, phone_display
 from brm_app.models.firm import BrokerRef, FirmPublic, FirmWrite
 from brm_app.models.trader import PERMISSION_LABELS, TraderPublic, TraderStatus, TraderWrite
-from brm_app.services import capabilities, firms, traders
+from brm_app.services import capabilities, firms, read_traces, traders
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.firms import FirmQuery
 from brm_app.services.pagination import PageRequest
@@ -42,8 +42,9 @@ def trader_row(t: TraderPublic) -> dict[str, Any]:
         "trader_id": t.trader_id,
         "href": f"/traders/{t.trader_id}",
         "name": t.name,
-        "email": t.email,
-        "phone": phone_display(t.phone),
+        # Masked: the whole address and number only through a traced reveal (read_traces).
+        "email": read_traces.masked_email(t.email),
+        "phone": read_traces.masked_phone(t.phone),
         "role": t.role,
         "status": t.status.value,
         "left": t.status == TraderStatus.LEFT,
@@ -467,7 +468,7 @@ class FirmState(TimelineMixin, rx.State):
     async def open_edit_trader(self, trader_id: int):
         try:
             trader = await self._call(
-                traders.get_trader,
+                read_traces.trader_for_edit,
                 trader_id=require_id(trader_id, "trader_id"),
                 firm_id=self.firm_id,
             )

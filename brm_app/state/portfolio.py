@@ -27,7 +27,8 @@ from brm_app.state.csv_import import CsvImportMixin
 from brm_app.state.firm_detail import route_id
 
 TX_PAGE = 20
-KINDS = [k.value for k in TxKind]
+# What a person may book (opening balances are the retention purge's own).
+KINDS = [k.value for k in TxKind if k != TxKind.OPENING]
 
 
 # Money, quantities and percentages as the user's locale writes them (services.number_format).

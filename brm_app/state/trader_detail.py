@@ -120,7 +120,8 @@ class TraderState(TimelineMixin, rx.State):
     @rx.event
     async def open_edit(self):
         try:
-            trader = await self._call(traders.get_trader, trader_id=self.trader_id)
+            # The dialog shows the contact details: opening it is traced like "Reveal".
+            trader = await self._call(read_traces.trader_for_edit, trader_id=self.trader_id)
         except DomainError as exc:
             return self._error_event(exc)
         self.form = trader_form_values(trader)

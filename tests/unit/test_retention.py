@@ -19,6 +19,7 @@ from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.communication import CommunicationLogEntry, Conversation, Message
 from brm_app.models.follow_up import FollowUp, FollowUpPatch, FollowUpWrite
 from brm_app.models.interaction import Interaction, InteractionVersion, InteractionWrite
+from brm_app.models.retention import LegalHold
 from brm_app.models.trader import TraderPermission
 from brm_app.models.user import Role
 from brm_app.services import (
@@ -418,3 +419,54 @@ def test_old_attachments_go_with_their_file_and_the_message_stays(book):
         assert db.exec(select(Message).where(Message.conversation_id == conv.id)).all()
     with pytest.raises(FileNotFoundError):
         attachments.read_stored(sha)
+
+
+def test_events_about_a_held_firms_records_keep_the_audit_prefix(database_url, monkeypatch):
+    """The firm's own events went in an earlier purge, before the hold; what is left about it
+    (an interaction's voiding: the event names neither the firm nor a trader) is kept once the
+    firm is held, because the record it is about is held."""
+    clock = {"now": datetime(2020, 1, 6, 12, tzinfo=UTC)}
+    monkeypatch.setattr(audit, "utcnow", lambda: clock["now"])
+    broker = make_user(Role.BROKER)
+    admin, compliance = make_user(Role.ADMIN), make_user(Role.COMPLIANCE)
+    firm = make_firm(broker, name="Later Held")
+    tess = make_trader(broker, firm.firm_id, name="Tess Later")
+    iid = _interaction(broker, tess.trader_id, "Kept by the hold")
+    clock["now"] = datetime(2021, 6, 7, 12, tzinfo=UTC)
+    call(interactions.void_interaction, actor=admin, interaction_id=iid, reason="Wrong firm")
+    clock["now"] = datetime(2022, 1, 10, 12, tzinfo=UTC)
+    call(retention.update_retention, actor=admin, years={"audit_trail": 1})
+    # No hold yet: the 2020 events go (the firm's, the trader's, the interaction's logging).
+    first = retention.run_purge(now=datetime(2022, 1, 3, tzinfo=UTC))
+    assert first.counts["audit_trail"] > 0
+
+    def voided() -> list[AuditEvent]:
+        with unit_of_work() as db:
+            return db.exec(
+                select(AuditEvent).where(AuditEvent.action == "interaction.voided")
+            ).all()
+
+    [void_event] = voided()
+    assert void_event.entity == "interaction" and "firm_id" not in void_event.changes
+    with unit_of_work() as db:
+        assert (
+            db.exec(select(sa.func.min(AuditEvent.seq))).one() == void_event.seq
+        )  # the prefix now starts at it
+    clock["now"] = datetime(2022, 2, 7, 12, tzinfo=UTC)
+    call(
+        legal_holds.place_hold,
+        actor=compliance,
+        scope="firm",
+        subject_id=firm.firm_id,
+        reason="Litigation",
+    )
+    later = retention.run_purge(now=datetime(2030, 1, 7, tzinfo=UTC))
+    assert later.counts["audit_trail"] == 0 and [e.seq for e in voided()] == [void_event.seq]
+    with unit_of_work() as db:
+        assert audit.verify_chain(db).ok
+    # Released, the same purge goes past it.
+    with unit_of_work() as db:
+        hold_id = db.exec(select(LegalHold.id)).one()
+    call(legal_holds.release_hold, actor=compliance, hold_id=hold_id, reason="Settled")
+    assert retention.run_purge(now=datetime(2030, 1, 7, tzinfo=UTC)).counts["audit_trail"] > 0
+    assert voided() == []

@@ -2,7 +2,8 @@
 you may see, their history and moves).
 
 Every rule lives in services.traders; these routes only parse, call it and shape the answer.
-A trader the caller may not see answers 404, so ids cannot be probed.
+A trader the caller may not see answers 404, so ids cannot be probed. An answer carrying
+contact details the caller did not send is traced (services.read_traces.contacts_shown).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from brm_app.models.trader import (
     TraderStatus,
     TraderWrite,
 )
-from brm_app.services import traders
+from brm_app.services import read_traces, traders
 from brm_app.services.pagination import PageRequest
 from brm_app.services.traders import TraderSaved
 
@@ -89,6 +90,7 @@ def list_firm_traders(
     page = traders.list_traders(
         db, actor=actor, query=query, page=PageRequest(offset=offset, limit=limit)
     )
+    read_traces.contacts_shown(db, actor=actor, shown=page.items)
     return PageOut[TraderPublic].of(page)
 
 
@@ -105,8 +107,10 @@ def create_trader(
 def get_firm_trader(
     firm_id: FirmId, trader_id: TraderId, db: DB, actor: CurrentActor
 ) -> TraderPublic:
-    """One trader at this firm."""
-    return traders.get_trader(db, actor=actor, trader_id=trader_id, firm_id=firm_id)
+    """One trader at this firm (reading their contact details is traced)."""
+    trader = traders.get_trader(db, actor=actor, trader_id=trader_id, firm_id=firm_id)
+    read_traces.contacts_shown(db, actor=actor, shown=[trader])
+    return trader
 
 
 @router.put("/firms/{firm_id}/traders/{trader_id}", response_model=TraderSavedOut)
@@ -124,9 +128,9 @@ def patch_trader(
     firm_id: FirmId, trader_id: TraderId, body: TraderPatch, db: DB, actor: CurrentActor
 ) -> TraderSavedOut:
     """Change only the fields sent."""
-    return TraderSavedOut.of(
-        traders.patch_trader(db, actor=actor, trader_id=trader_id, firm_id=firm_id, data=body)
-    )
+    saved = traders.patch_trader(db, actor=actor, trader_id=trader_id, firm_id=firm_id, data=body)
+    read_traces.contacts_shown(db, actor=actor, shown=[saved.trader])
+    return TraderSavedOut.of(saved)
 
 
 @router.delete("/firms/{firm_id}/traders/{trader_id}", status_code=204)
@@ -165,13 +169,16 @@ def list_traders(
     page = traders.list_traders(
         db, actor=actor, query=query, page=PageRequest(offset=offset, limit=limit)
     )
+    read_traces.contacts_shown(db, actor=actor, shown=page.items)
     return PageOut[TraderPublic].of(page)
 
 
 @router.get("/traders/{trader_id}", response_model=TraderPublic)
 def get_trader(trader_id: TraderId, db: DB, actor: CurrentActor) -> TraderPublic:
-    """One trader, wherever they work."""
-    return traders.get_trader(db, actor=actor, trader_id=trader_id)
+    """One trader, wherever they work (reading their contact details is traced)."""
+    trader = traders.get_trader(db, actor=actor, trader_id=trader_id)
+    read_traces.contacts_shown(db, actor=actor, shown=[trader])
+    return trader
 
 
 @router.get("/traders/{trader_id}/history", response_model=list[TraderMovePublic])
@@ -183,8 +190,8 @@ def trader_history(trader_id: TraderId, db: DB, actor: CurrentActor) -> list[Tra
 @router.post("/traders/{trader_id}/move", response_model=TraderSavedOut)
 def move_trader(trader_id: TraderId, body: MoveIn, db: DB, actor: CurrentActor) -> TraderSavedOut:
     """Move a trader to another firm you may use; the old firm stays in their history."""
-    return TraderSavedOut.of(
-        traders.move_trader(
-            db, actor=actor, trader_id=trader_id, to_firm_id=body.firm_id, reason=body.reason
-        )
+    saved = traders.move_trader(
+        db, actor=actor, trader_id=trader_id, to_firm_id=body.firm_id, reason=body.reason
     )
+    read_traces.contacts_shown(db, actor=actor, shown=[saved.trader])
+    return TraderSavedOut.of(saved)
