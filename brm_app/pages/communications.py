@@ -95,11 +95,13 @@ def _conversation_list() -> Any:
 
 
 def _attachment_link(a: Any) -> Any:
-    # A plain anchor: the browser downloads it (a router link would navigate inside the app).
+    # A document request: the browser downloads it (rx.el.a is a React Router link, which
+    # would route the address inside the app without reload_document).
     return rx.el.a(
         rx.hstack(rx.icon("paperclip", size=14), rx.text(a["name"], size="1"), spacing="1"),
         href=a["href"].to(str),
         download=a["name"].to(str),
+        reload_document=True,
         class_name="msg-attachment",
     )
 
