@@ -89,7 +89,15 @@ def _conversation_list() -> Any:
                 width="100%",
                 id="conv-list",
             ),
-            empty_state("messages-square", "No conversations", "Start one from a trader's page."),
+            empty_state(
+                "messages-square",
+                "No conversations",
+                rx.cond(
+                    S.broker_side,
+                    "Start one from a trader's page.",
+                    "Your brokers' messages will appear here.",
+                ),
+            ),
         ),
     )
 
@@ -308,9 +316,12 @@ def _open_conversation() -> Any:
                     ),
                     spacing="0",
                 ),
-                rx.vstack(
-                    rx.foreach(S.messages, _message),
-                    spacing="2",
+                # Newest at the bottom, and the list opens scrolled there (and stays there as
+                # messages arrive): a column-reverse scroller anchors its scroll at the end.
+                rx.box(
+                    rx.vstack(rx.foreach(S.messages, _message), spacing="2", width="100%"),
+                    display="flex",
+                    flex_direction="column-reverse",
                     width="100%",
                     max_height="60vh",
                     overflow_y="auto",
@@ -368,8 +379,12 @@ def communications_page() -> Any:
     return rx.vstack(
         page_header(
             "Communication Center",
-            "Messages with traders in the app, by email and by SMS; every one is kept in the "
-            "communication log.",
+            rx.cond(
+                S.broker_side | S.can_read_log,
+                "Messages with traders in the app, by email and by SMS; every one is kept in "
+                "the communication log.",
+                "Your conversations with your brokers.",
+            ),
             rx.cond(
                 S.can_read_log,
                 rx.link(
