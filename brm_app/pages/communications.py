@@ -23,15 +23,16 @@ def _conversation_item(c: Any) -> Any:
             rx.vstack(
                 rx.text(c["title"], weight="bold", size="2", trim="both"),
                 rx.text(c["firm"], size="1", color_scheme="gray"),
+                # No leading trim here: with overflow hidden it cut the descenders off.
                 rx.text(
                     c["last"],
                     size="1",
                     color_scheme="gray",
-                    trim="both",
                     max_width="240px",
                     white_space="nowrap",
                     overflow="hidden",
                     text_overflow="ellipsis",
+                    class_name="conv-last",
                 ),
                 spacing="0",
                 min_width="0",

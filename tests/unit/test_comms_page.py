@@ -46,3 +46,23 @@ def test_a_trader_is_not_told_to_start_a_conversation_from_a_traders_page():
     text = _texts(portal_page().render()) + _texts(communications_page().render())
     assert "Your brokers' messages will appear here." in text
     assert "Your conversations with your brokers." in text
+
+
+def _by_class(rendered: dict[str, Any], name: str) -> list[dict[str, Any]]:
+    found = [rendered] if f'className:"{name}"' in rendered.get("props", []) else []
+    children = list(rendered.get("children", []))
+    children += [
+        rendered[k] for k in ("true_value", "false_value") if isinstance(rendered.get(k), dict)
+    ]
+    for child in children:
+        found += _by_class(child, name)
+    return found
+
+
+def test_the_last_messages_preview_is_not_trimmed_where_it_hides_its_overflow():
+    """Leading trim on a one-line preview that hides its overflow cut the descenders off ("p", "g"
+    and "J" lost their tails in the list, seen at 390 px and on the desktop)."""
+    (preview,) = _by_class(communications_page().render(), "conv-last")
+    props = " ".join(preview["props"])
+    assert '["overflow"] : "hidden"' in props, props
+    assert "trim" not in props, props
