@@ -365,6 +365,11 @@ def _trader_tab() -> Any:
             wrap="wrap",
             width="100%",
         ),
+        # Why "New conversation" could not start one (the composer is not shown here).
+        rx.cond(
+            S.error != "",
+            rx.callout(S.error, color_scheme="red", role="alert", size="1", id="trader-tab-error"),
+        ),
         rx.cond(
             S.trader_rows.length() > 0,
             rx.vstack(

@@ -440,16 +440,36 @@ class CommsState(ServiceMixin, rx.State):
         """From the per-trader tab: a new in-app conversation with this trader."""
         tid = self.trader_id
 
-        def run(db: Any, *, actor: Actor) -> int:
-            conv = conversations.start_conversation(db, actor=actor, trader_ids=[tid])
-            return conv.id or 0
+        def run(db: Any, *, actor: Actor) -> tuple[int, str]:
+            from brm_app.services import traders
+
+            # In the app with portal access; else by email or SMS, as the trader can be reached
+            # (send_to_trader checks the channel again when the message goes).
+            t = traders.load(db, actor, tid)
+            if t.portal_access:
+                channel = "in_app"
+            elif t.receive_email and t.email:
+                channel = "email"
+            elif t.receive_sms and t.mobile:
+                channel = "sms"
+            else:
+                raise ValidationFailed(
+                    f"{t.name} has no portal access and takes neither email nor SMS: grant one "
+                    "on the trader's page first",
+                    field="trader_ids",
+                )
+            conv = conversations.start_conversation(
+                db, actor=actor, trader_ids=[tid], need_portal=channel == "in_app"
+            )
+            return conv.id or 0, channel
 
         try:
-            conv_id = await self._call(run, write=True)
+            conv_id, channel = await self._call(run, write=True)
         except DomainError as exc:
-            self.error = exc.message
+            self.error = composer_error(exc)
             return None
         await self._refresh_list()
+        self.channel = channel
         return await self._open(conv_id)
 
     @rx.event

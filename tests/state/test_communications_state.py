@@ -241,3 +241,40 @@ def test_a_refused_sms_says_why_in_a_sentence_without_the_field_name(database_ur
     assert "message_type" not in error
     with unit_of_work() as db:
         assert db.exec(select(Message)).all() == []
+
+
+def test_a_broker_starts_an_email_conversation_with_a_trader_without_portal_access(database_url):
+    """ "New conversation" on such a trader's tab did nothing and said nothing (acceptance walk of
+    issue 10; most demo traders have no portal access): it opens a conversation on the email
+    channel, the one the trader can be reached on, and the email goes out from it."""
+    from brm_app.models.communication import Message, MessageDelivery
+
+    manager = make_user(Role.MANAGER)
+    broker = make_user(Role.BROKER, manager_id=manager.user_id)
+    firm = make_firm(broker, name="Mail Only Capital")
+    amy = make_trader(
+        manager,
+        firm.firm_id,
+        name="Amy Mail",
+        email="amy@mail.example",
+        permissions=[TraderPermission.RECEIVE_EMAIL],
+    )
+    tab = _tab(broker.email, broker.user_id, f"/communications?trader={amy.trader_id}")
+    tab.fire(CommsState, "load")
+    tab.fire(CommsState, "start_with_trader")
+    state = tab.state(CommsState)
+    assert state.error == "" and state.open_id > 0 and state.open_title == "Amy Mail"
+    assert state.channel == "email"
+    tab.fire(CommsState, "send", {"content": "Your statement is ready."})
+    assert tab.state(CommsState).error == ""
+    with unit_of_work() as db:
+        (message,) = db.exec(select(Message)).all()
+        (delivery,) = db.exec(select(MessageDelivery)).all()
+    assert message.channel == "email" and delivery.channel == "email"
+    # A trader who can be reached on no channel: the tab says why.
+    nobody = make_trader(manager, firm.firm_id, name="No Way", permissions=[])
+    other = _tab(broker.email, broker.user_id, f"/communications?trader={nobody.trader_id}")
+    other.fire(CommsState, "load")
+    other.fire(CommsState, "start_with_trader")
+    state = other.state(CommsState)
+    assert state.open_id == 0 and "No Way" in state.error

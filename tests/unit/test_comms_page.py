@@ -66,3 +66,10 @@ def test_the_last_messages_preview_is_not_trimmed_where_it_hides_its_overflow():
     props = " ".join(preview["props"])
     assert '["overflow"] : "hidden"' in props, props
     assert "trim" not in props, props
+
+
+def test_the_trader_tab_says_why_a_conversation_could_not_start():
+    from brm_app.pages.communications import _trader_tab
+
+    node = _node(_trader_tab().render(), "trader-tab-error")
+    assert node is not None
