@@ -119,17 +119,20 @@ def _filters() -> Any:
         ),
         rx.hstack(
             rx.button(rx.icon("search", size=16), "Search", type="submit", id="log-search"),
-            # Plain anchors: the browser downloads them (a router link would navigate).
+            # Document requests: the browser downloads them (rx.el.a is a React Router link,
+            # which would route the address in the app without reload_document).
             rx.el.a(
                 rx.button("Export CSV", variant="soft", type="button", tab_index=-1),
                 href=S.csv_url,
                 download="communication-log.csv",
+                reload_document=True,
                 id="log-export-csv",
             ),
             rx.el.a(
                 rx.button("Export package", variant="soft", type="button", tab_index=-1),
                 href=S.zip_url,
                 download="communication-log.zip",
+                reload_document=True,
                 id="log-export-zip",
             ),
             margin_top="12px",

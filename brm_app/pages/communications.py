@@ -23,15 +23,16 @@ def _conversation_item(c: Any) -> Any:
             rx.vstack(
                 rx.text(c["title"], weight="bold", size="2", trim="both"),
                 rx.text(c["firm"], size="1", color_scheme="gray"),
+                # No leading trim here: with overflow hidden it cut the descenders off.
                 rx.text(
                     c["last"],
                     size="1",
                     color_scheme="gray",
-                    trim="both",
                     max_width="240px",
                     white_space="nowrap",
                     overflow="hidden",
                     text_overflow="ellipsis",
+                    class_name="conv-last",
                 ),
                 spacing="0",
                 min_width="0",
@@ -89,17 +90,27 @@ def _conversation_list() -> Any:
                 width="100%",
                 id="conv-list",
             ),
-            empty_state("messages-square", "No conversations", "Start one from a trader's page."),
+            empty_state(
+                "messages-square",
+                "No conversations",
+                rx.cond(
+                    S.broker_side,
+                    "Start one from a trader's page.",
+                    "Your brokers' messages will appear here.",
+                ),
+            ),
         ),
     )
 
 
 def _attachment_link(a: Any) -> Any:
-    # A plain anchor: the browser downloads it (a router link would navigate inside the app).
+    # A document request: the browser downloads it (rx.el.a is a React Router link, which
+    # would route the address inside the app without reload_document).
     return rx.el.a(
         rx.hstack(rx.icon("paperclip", size=14), rx.text(a["name"], size="1"), spacing="1"),
         href=a["href"].to(str),
         download=a["name"].to(str),
+        reload_document=True,
         class_name="msg-attachment",
     )
 
@@ -306,9 +317,12 @@ def _open_conversation() -> Any:
                     ),
                     spacing="0",
                 ),
-                rx.vstack(
-                    rx.foreach(S.messages, _message),
-                    spacing="2",
+                # Newest at the bottom, and the list opens scrolled there (and stays there as
+                # messages arrive): a column-reverse scroller anchors its scroll at the end.
+                rx.box(
+                    rx.vstack(rx.foreach(S.messages, _message), spacing="2", width="100%"),
+                    display="flex",
+                    flex_direction="column-reverse",
                     width="100%",
                     max_height="60vh",
                     overflow_y="auto",
@@ -351,6 +365,11 @@ def _trader_tab() -> Any:
             wrap="wrap",
             width="100%",
         ),
+        # Why "New conversation" could not start one (the composer is not shown here).
+        rx.cond(
+            S.error != "",
+            rx.callout(S.error, color_scheme="red", role="alert", size="1", id="trader-tab-error"),
+        ),
         rx.cond(
             S.trader_rows.length() > 0,
             rx.vstack(
@@ -366,8 +385,12 @@ def communications_page() -> Any:
     return rx.vstack(
         page_header(
             "Communication Center",
-            "Messages with traders in the app, by email and by SMS; every one is kept in the "
-            "communication log.",
+            rx.cond(
+                S.broker_side | S.can_read_log,
+                "Messages with traders in the app, by email and by SMS; every one is kept in "
+                "the communication log.",
+                "Your conversations with your brokers.",
+            ),
             rx.cond(
                 S.can_read_log,
                 rx.link(

@@ -220,6 +220,7 @@ def _bulk_bar() -> rx.Component:
                     rx.button(rx.icon("download", size=14), "Export", size="1", variant="soft"),
                     href=T.selection_export_url,
                     download=True,
+                    reload_document=True,
                     id="bulk-export",
                 ),
             ),
@@ -376,6 +377,7 @@ def firms_page() -> rx.Component:
                     href=S.export_url,
                     is_external=False,
                     download=True,
+                    reload_document=True,
                 ),
             ),
             rx.cond(

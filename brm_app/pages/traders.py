@@ -142,6 +142,7 @@ def traders_page() -> rx.Component:
                     rx.button(rx.icon("download", size=16), "Export CSV", variant="soft"),
                     href=S.export_url,
                     download=True,
+                    reload_document=True,
                 ),
             ),
         ),

@@ -61,11 +61,27 @@ def upload_script(conversation_id: Any) -> str:
     )
 
 
-def conversation_row(c: ConversationPublic) -> dict[str, Any]:
-    names = ", ".join(t.name for t in c.traders) or "—"
+def conversation_title(c: ConversationPublic, *, for_trader: bool) -> str:
+    """What a conversation is called: the traders in it, or for a trader (whose own name says
+    nothing) the broker who started it."""
+    if for_trader:
+        return c.started_by_name or "Your broker"
+    return ", ".join(t.name for t in c.traders) or "—"
+
+
+def composer_error(exc: DomainError) -> str:
+    """A refusal as a sentence for the composer: without the API's field name
+    ("message_type: ..."), first letter capitalised."""
+    message = exc.message
+    if isinstance(exc, ValidationFailed):
+        message = next(iter(exc.errors.values()), message)
+    return message[:1].upper() + message[1:]
+
+
+def conversation_row(c: ConversationPublic, *, for_trader: bool = False) -> dict[str, Any]:
     return {
         "id": c.conversation_id,
-        "title": names,
+        "title": conversation_title(c, for_trader=for_trader),
         "subject": c.subject,
         "firm": c.firm_name,
         "firm_id": c.firm_id,
@@ -213,7 +229,12 @@ class CommsState(ServiceMixin, rx.State):
         except DomainError as exc:
             self.error = exc.message
             return
-        self.conversations = [conversation_row(c) for c in page.items]
+        for_trader = self._trader_view()
+        self.conversations = [conversation_row(c, for_trader=for_trader) for c in page.items]
+
+    def _trader_view(self) -> bool:
+        """A portal trader: writes, but not on the broker side."""
+        return self.can_write and not self.broker_side
 
     async def _load_trader(self, trader_id: int) -> None:
         def run(db: Any, *, actor: Actor) -> tuple[str, list[CommunicationPublic]]:
@@ -270,7 +291,7 @@ class CommsState(ServiceMixin, rx.State):
             self.error = exc.message
             return False
         self.open_id = conv.conversation_id
-        self.open_title = ", ".join(t.name for t in conv.traders) or "—"
+        self.open_title = conversation_title(conv, for_trader=self._trader_view())
         self.open_firm = conv.firm_name
         self.open_undisclosed = not conv.recording_disclosed
         self.open_subject = conv.subject
@@ -384,7 +405,7 @@ class CommsState(ServiceMixin, rx.State):
         try:
             sent = await self._call(run, write=True)
         except DomainError as exc:
-            self.error = exc.message
+            self.error = composer_error(exc)
             return None
         self.error, self.pending, self.correcting = "", [], 0
         self.draft_key += 1  # a fresh (empty) composer
@@ -419,16 +440,36 @@ class CommsState(ServiceMixin, rx.State):
         """From the per-trader tab: a new in-app conversation with this trader."""
         tid = self.trader_id
 
-        def run(db: Any, *, actor: Actor) -> int:
-            conv = conversations.start_conversation(db, actor=actor, trader_ids=[tid])
-            return conv.id or 0
+        def run(db: Any, *, actor: Actor) -> tuple[int, str]:
+            from brm_app.services import traders
+
+            # In the app with portal access; else by email or SMS, as the trader can be reached
+            # (send_to_trader checks the channel again when the message goes).
+            t = traders.load(db, actor, tid)
+            if t.portal_access:
+                channel = "in_app"
+            elif t.receive_email and t.email:
+                channel = "email"
+            elif t.receive_sms and t.mobile:
+                channel = "sms"
+            else:
+                raise ValidationFailed(
+                    f"{t.name} has no portal access and takes neither email nor SMS: grant one "
+                    "on the trader's page first",
+                    field="trader_ids",
+                )
+            conv = conversations.start_conversation(
+                db, actor=actor, trader_ids=[tid], need_portal=channel == "in_app"
+            )
+            return conv.id or 0, channel
 
         try:
-            conv_id = await self._call(run, write=True)
+            conv_id, channel = await self._call(run, write=True)
         except DomainError as exc:
-            self.error = exc.message
+            self.error = composer_error(exc)
             return None
         await self._refresh_list()
+        self.channel = channel
         return await self._open(conv_id)
 
     @rx.event

@@ -197,3 +197,84 @@ def test_compliance_resolves_the_triage_list_from_the_log_page(database_url):
     broker_tab.fire(CommLogState, "dismiss_triage", {"triage_id": str(other), "reason": "no"})
     with unit_of_work() as db:
         assert db.get(InboundTriage, other).resolved_at is None
+
+
+def test_a_portal_trader_sees_the_broker_as_the_conversations_title(database_url):
+    """The trader's own name as the title of their conversation said nothing (acceptance walk of
+    issue 10): a trader sees who they talk to, the broker; the broker still sees the traders."""
+    broker, (trader_uid, trader_email), conv_id = _world()
+    trader_tab = _tab(trader_email, trader_uid, f"/communications?conversation={conv_id}")
+    trader_tab.fire(CommsState, "load")
+    state = trader_tab.state(CommsState)
+    assert state.open_title == broker.name
+    assert [c["title"] for c in state.conversations] == [broker.name]
+    broker_tab = _tab(broker.email, broker.user_id, f"/communications?conversation={conv_id}")
+    broker_tab.fire(CommsState, "load")
+    state = broker_tab.state(CommsState)
+    assert state.open_title == "Tess Tab"
+    assert [c["title"] for c in state.conversations] == ["Tess Tab"]
+
+
+def test_a_refused_sms_says_why_in_a_sentence_without_the_field_name(database_url):
+    """The composer showed "message_type: Tess's number has opted out..." (acceptance walk of
+    issue 10): the person reads the reason alone."""
+    from brm_app.models.communication import Message, SmsOptOut
+
+    manager = make_user(Role.MANAGER)
+    broker = make_user(Role.BROKER, manager_id=manager.user_id)
+    firm = make_firm(broker, name="Opt Out Capital")
+    tess = make_trader(
+        manager,
+        firm.firm_id,
+        name="Tess Stop",
+        mobile="+447911123456",
+        permissions=[TraderPermission.RECEIVE_SMS],
+    )
+    with unit_of_work(write=True) as db:
+        db.add(SmsOptOut(number="+447911123456"))
+    tab = _tab(broker.email, broker.user_id, f"/communications?trader={tess.trader_id}")
+    tab.fire(CommsState, "load")
+    tab.fire(CommsState, "set_channel", "sms")
+    tab.fire(CommsState, "send", {"content": "Are you there?"})
+    error = tab.state(CommsState).error
+    assert error.startswith("Tess Stop's number has opted out of SMS"), error
+    assert "message_type" not in error
+    with unit_of_work() as db:
+        assert db.exec(select(Message)).all() == []
+
+
+def test_a_broker_starts_an_email_conversation_with_a_trader_without_portal_access(database_url):
+    """ "New conversation" on such a trader's tab did nothing and said nothing (acceptance walk of
+    issue 10; most demo traders have no portal access): it opens a conversation on the email
+    channel, the one the trader can be reached on, and the email goes out from it."""
+    from brm_app.models.communication import Message, MessageDelivery
+
+    manager = make_user(Role.MANAGER)
+    broker = make_user(Role.BROKER, manager_id=manager.user_id)
+    firm = make_firm(broker, name="Mail Only Capital")
+    amy = make_trader(
+        manager,
+        firm.firm_id,
+        name="Amy Mail",
+        email="amy@mail.example",
+        permissions=[TraderPermission.RECEIVE_EMAIL],
+    )
+    tab = _tab(broker.email, broker.user_id, f"/communications?trader={amy.trader_id}")
+    tab.fire(CommsState, "load")
+    tab.fire(CommsState, "start_with_trader")
+    state = tab.state(CommsState)
+    assert state.error == "" and state.open_id > 0 and state.open_title == "Amy Mail"
+    assert state.channel == "email"
+    tab.fire(CommsState, "send", {"content": "Your statement is ready."})
+    assert tab.state(CommsState).error == ""
+    with unit_of_work() as db:
+        (message,) = db.exec(select(Message)).all()
+        (delivery,) = db.exec(select(MessageDelivery)).all()
+    assert message.channel == "email" and delivery.channel == "email"
+    # A trader who can be reached on no channel: the tab says why.
+    nobody = make_trader(manager, firm.firm_id, name="No Way", permissions=[])
+    other = _tab(broker.email, broker.user_id, f"/communications?trader={nobody.trader_id}")
+    other.fire(CommsState, "load")
+    other.fire(CommsState, "start_with_trader")
+    state = other.state(CommsState)
+    assert state.open_id == 0 and "No Way" in state.error
