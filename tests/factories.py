@@ -6,7 +6,7 @@ import itertools
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.db import unit_of_work
-from brm_app.models.user import Role, UserCreate
+from brm_app.models.user import Role, User, UserCreate
 from brm_app.services import users
 from brm_app.services.authentication import actor_of
 
@@ -38,7 +38,6 @@ def make_user(
             ),
             must_change_password=must_change_password,
         )
-        from brm_app.models.user import User
 
         return actor_of(db.get(User, created.user.user_id), ip="127.0.0.1")
 
@@ -61,7 +60,7 @@ def make_trader(actor, firm_id: int, name: str | None = None, email: str | None 
 
     n = next(_seq)
     with unit_of_work(write=True) as db:
-        return traders.create_trader(
+        trader = traders.create_trader(
             db,
             actor=actor,
             firm_id=firm_id,
@@ -69,3 +68,13 @@ def make_trader(actor, firm_id: int, name: str | None = None, email: str | None 
                 name=name or f"Trader {n}", email=email or f"trader{n}@client.example", **fields
             ),
         ).trader
+    if trader.portal_user_id:
+        password_chosen(trader.portal_user_id)
+    return trader
+
+
+def password_chosen(user_id: int) -> None:
+    """As if the user had chosen their own password at first sign-in (a new portal account must:
+    test_portal_access_is_granted_by_managers_and_shown_once)."""
+    with unit_of_work(write=True) as db:
+        db.get(User, user_id).must_change_password = False

@@ -342,6 +342,8 @@ def _sync_portal(db: Session, actor: AnyActor, trader: Trader, was_granted: bool
             name=trader.name,
             role=Role.TRADER.value,
             password_hash=hash_password(password),
+            # Someone else saw it: the trader chooses their own at first sign-in.
+            must_change_password=True,
             is_active=True,
             credentials_changed_at=now,
             created_at=now,

@@ -18,7 +18,7 @@ from brm_app.models.user import Role, User
 from brm_app.services import firms, traders
 from brm_app.settings import get_settings
 from tests.api.conftest import auth
-from tests.factories import make_user
+from tests.factories import make_user, password_chosen
 
 API = "/api/v1"
 ROLES = ("admin", "compliance", "manager", "broker", "trader", "stranger")
@@ -80,6 +80,7 @@ class People:
             ),
         )
         self.own_trader_id = saved.trader.trader_id
+        password_chosen(saved.trader.portal_user_id)
         user_ids = {
             "admin": admin.user_id,
             "compliance": compliance.user_id,

@@ -148,7 +148,16 @@ def test_portal_access_is_granted_by_managers_and_shown_once(client):
     assert r.status_code == 403
 
     # The portal user signs in and sees only their own firm (no notes) and their own record.
+    # The manager saw the first password: the trader must choose their own before anything else.
     ht = auth(get_token(client, "pat@portal.example", password))
+    assert client.get(f"{API}/firms/{firm.firm_id}", headers=ht).status_code == 403
+    r = client.post(
+        f"{API}/users/me/password",
+        json={"current_password": password, "new_password": "pat's own portal password"},
+        headers=ht,
+    )
+    assert r.status_code == 204, r.text
+    ht = auth(get_token(client, "pat@portal.example", "pat's own portal password"))
     own = client.get(f"{API}/firms/{firm.firm_id}", headers=ht).json()
     assert own["name"] == "Portal Firm" and own["notes"] is None
     assert client.get(f"{API}/firms/{other.firm_id}", headers=ht).status_code == 404
