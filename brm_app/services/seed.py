@@ -500,6 +500,11 @@ def _as_rows(model: type[SQLModel], rows: list[dict]) -> list[dict]:
     return [seal_row(table, r if given else {**r, "row_key": new_row_key()}) for r in out]
 
 
+def _sealed(table: sa.Table, rows: list[dict]) -> list[dict]:
+    """Rows of a table with encrypted columns: each its own row_key, its values sealed."""
+    return [seal_row(table.name, {**r, "row_key": new_row_key()}) for r in rows]
+
+
 def _next_id(conn: sa.Connection, table: sa.Table) -> int:
     return conn.execute(sa.select(sa.func.coalesce(sa.func.max(table.c.id), 0))).scalar_one() + 1
 
@@ -1210,9 +1215,9 @@ def bulk_load_activity(
             near = plan.days - ((done + n) * plan.days) // plan.interactions
             rows, versions, links = gen.interaction_rows(next_id, n, (near, max(far, near + 1)))
             t = step("generate interactions", t)
-            conn.execute(it.insert(), rows)
+            conn.execute(it.insert(), _sealed(it, rows))
             t = step("insert interactions", t)
-            conn.execute(vt.insert(), versions)
+            conn.execute(vt.insert(), _sealed(vt, versions))
             t = step("insert versions", t)
             conn.execute(lt.insert(), links)
             t = step("insert interaction traders", t)
@@ -1256,7 +1261,8 @@ def bulk_load_activity(
         t = step("generate follow-ups", t)
         for table, rows in ((ft, fu_rows), (flt, fu_links), (rt, reminders)):
             for i in range(0, len(rows), plan.batch):
-                conn.execute(table.insert(), rows[i : i + plan.batch])
+                chunk = rows[i : i + plan.batch]
+                conn.execute(table.insert(), _sealed(table, chunk) if table is ft else chunk)
         if fu_rows:
             _advance_sequence(conn, ft)
         t = step("insert follow-ups", t)
