@@ -236,8 +236,8 @@ def test_0009e_encrypts_the_rows_already_there(empty_database):
 
 
 def test_0010n_encrypts_notes_and_their_copies(empty_database):
-    """Existing interaction notes, versions, follow-up notes, notification bodies and review
-    excerpts are encrypted by the upgrade (no plaintext left in the file) and read back the same."""
+    """Existing interaction notes, versions, follow-up notes, notification bodies, review
+    excerpts and portfolio transaction notes are encrypted by the upgrade (no plaintext left in the file) and read back the same."""
     from alembic import command
     from brm_app.encryption.columns import open_value
     from brm_app.migrations import alembic_config
@@ -250,6 +250,7 @@ def test_0010n_encrypts_notes_and_their_copies(empty_database):
         "follow_ups.notes": "old follow-up note",
         "notifications.body": "old message snippet",
         "review_items.excerpt": "old excerpt guaranteed",
+        "portfolio_transactions.note": "old transaction note",
     }
     meta = sa.MetaData()
     meta.reflect(engine)
@@ -257,8 +258,8 @@ def test_0010n_encrypts_notes_and_their_copies(empty_database):
 
     def put(conn: sa.Connection, table: str, **given: object) -> None:
         t = meta.tables[table]
-        row = {c.name: _value(c, table, parents) for c in t.columns}
-        row.update(given)
+        row = {c.name: given.get(c.name) if c.name in given else _value(c, table, parents)
+               for c in t.columns}  # fmt: skip
         conn.execute(t.insert().values(**row))
         parents[table] = row
 
@@ -270,6 +271,15 @@ def test_0010n_encrypts_notes_and_their_copies(empty_database):
         put(conn, "follow_ups", notes=secrets["follow_ups.notes"], interaction_id=None)
         put(conn, "notifications", body=secrets["notifications.body"])
         put(conn, "review_items", excerpt=secrets["review_items.excerpt"])
+        put(conn, "instruments")
+        put(conn, "portfolios")
+        put(
+            conn,
+            "portfolio_transactions",
+            note=secrets["portfolio_transactions.note"],
+            reverses_id=None,
+            trader_id=None,
+        )
     upgrade_head(empty_database)
     with engine.connect() as conn:
         for place, plain in secrets.items():

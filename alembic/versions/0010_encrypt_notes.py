@@ -1,6 +1,7 @@
 """encryption at rest, part 2: every notes field and its copies: interactions' notes, each saved
 version of an interaction (its canonical JSON, notes included), follow-ups' notes, notification
-bodies (message snippets, reminder texts) and review items' excerpts (the hit in context). Each
+bodies (message snippets, reminder texts), review items' excerpts (the hit in context) and
+portfolio transactions' notes (free text about a client's transaction). Each
 table gets a row_key; its column becomes an encrypted envelope (bytes) and the existing values
 are encrypted in batches.
 
@@ -32,6 +33,7 @@ PLAN: dict[str, tuple[str, ...]] = {
     'notifications': ('body',),
     'follow_ups': ('notes',),
     'interactions': ('notes',),
+    'portfolio_transactions': ('note',),
 }
 
 

@@ -278,6 +278,7 @@ NOTE_SECRETS = {
     "edited": "Edited: client guarantees the Quasar merger financing",
     "follow_up": "Call back about the Nimbus rights issue allocation",
     "notification": "Snippet: the Orion tender closes at 4pm sharp",
+    "transaction": "Client wired this ahead of the Vega estate settlement",
 }
 
 
@@ -343,6 +344,18 @@ def _notes_book():
         )
         assert r.status_code == 201, r.text
         fid = r.json()["follow_up_id"]
+        r = api.post(
+            f"/api/v1/firms/{firm.firm_id}/portfolio/transactions",
+            json={
+                "kind": "deposit",
+                "amount": "5000",
+                "currency": "USD",
+                "trade_date": "2026-03-01",
+                "note": NOTE_SECRETS["transaction"],
+            },
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
     with unit_of_work(write=True) as db:
         notifications.notify(
             db, user_id=broker.user_id, kind="message", title="New message",
@@ -364,7 +377,7 @@ def test_notes_versions_notifications_and_excerpts_are_not_in_the_database_file(
     for secret in NOTE_SECRETS.values():
         assert secret.encode() not in raw, secret
     # No part of a note either (an excerpt, a snippet, the version's JSON).
-    for word in (b"Zephyr", b"Quasar", b"Nimbus", b"Orion"):
+    for word in (b"Zephyr", b"Quasar", b"Nimbus", b"Orion", b"Vega"):
         assert word not in raw, word
     # Every read path still shows the plaintext.
     h, hc = _bearer(broker), _bearer(compliance)
@@ -382,6 +395,10 @@ def test_notes_versions_notifications_and_excerpts_are_not_in_the_database_file(
         assert fu["notes"] == NOTE_SECRETS["follow_up"]
         bell = api.get("/api/v1/notifications", headers=h).json()["items"]
         assert [n["body"] for n in bell] == [NOTE_SECRETS["notification"]]
+        txs = api.get(f"/api/v1/firms/{got['firm_id']}/portfolio/transactions", headers=h).json()[
+            "items"
+        ]
+        assert [t["note"] for t in txs] == [NOTE_SECRETS["transaction"]]
         queue = api.get("/api/v1/reviews", headers=hc).json()["items"]
         excerpts = sorted(i["before"] + i["hit"] + i["after"] for i in queue)
         assert excerpts == sorted(

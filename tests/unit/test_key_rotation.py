@@ -132,6 +132,7 @@ def test_rotation_covers_notes_and_their_copies(sqlite_url):
         "follow_ups": "notes",
         "notifications": "body",
         "review_items": "excerpt",
+        "portfolio_transactions": "note",
     }
 
     def kids() -> dict[str, set[str]]:
