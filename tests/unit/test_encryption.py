@@ -258,6 +258,7 @@ def test_a_postgresql_dump_holds_none_of_the_encrypted_values(database_url):
     make_trader(
         broker, firm.firm_id, name="Dee Dump", email=SECRETS[0], phone=SECRETS[1], mobile=SECRETS[2]
     )
+    _notes_book()  # notes, versions, follow-up, notification, review items, transaction
     url = sa.engine.make_url(database_url)
     dump = subprocess.run(
         ["pg_dump", "--format=plain", "-h", url.host, "-p", str(url.port or 5432),
@@ -265,7 +266,7 @@ def test_a_postgresql_dump_holds_none_of_the_encrypted_values(database_url):
         capture_output=True, check=True,
     ).stdout  # fmt: skip
     assert b"Dee Dump" in dump
-    for secret in (*SECRETS, "Dump-secret note"):
+    for secret in (*SECRETS, "Dump-secret note", *NOTE_SECRETS.values()):
         assert secret.encode() not in dump, secret
         # bytea is dumped as hex: clear text stored as bytes would show up this way.
         assert secret.encode().hex().encode() not in dump.lower(), secret
