@@ -280,6 +280,7 @@ NOTE_SECRETS = {
     "follow_up": "Call back about the Nimbus rights issue allocation",
     "notification": "Snippet: the Orion tender closes at 4pm sharp",
     "transaction": "Client wired this ahead of the Vega estate settlement",
+    "reversal": "Reversed: the Altair family trust asked to unwind it",
 }
 
 
@@ -357,6 +358,13 @@ def _notes_book():
             headers=h,
         )
         assert r.status_code == 201, r.text
+        r = api.post(
+            f"/api/v1/firms/{firm.firm_id}/portfolio/transactions/{r.json()['transaction_id']}"
+            "/reverse",
+            json={"reason": NOTE_SECRETS["reversal"]},
+            headers=h,
+        )
+        assert r.status_code in (200, 201), r.text
     with unit_of_work(write=True) as db:
         notifications.notify(
             db, user_id=broker.user_id, kind="message", title="New message",
@@ -378,7 +386,7 @@ def test_notes_versions_notifications_and_excerpts_are_not_in_the_database_file(
     for secret in NOTE_SECRETS.values():
         assert secret.encode() not in raw, secret
     # No part of a note either (an excerpt, a snippet, the version's JSON).
-    for word in (b"Zephyr", b"Quasar", b"Nimbus", b"Orion", b"Vega"):
+    for word in (b"Zephyr", b"Quasar", b"Nimbus", b"Orion", b"Vega", b"Altair"):
         assert word not in raw, word
     # Every read path still shows the plaintext.
     h, hc = _bearer(broker), _bearer(compliance)
@@ -399,7 +407,7 @@ def test_notes_versions_notifications_and_excerpts_are_not_in_the_database_file(
         txs = api.get(f"/api/v1/firms/{got['firm_id']}/portfolio/transactions", headers=h).json()[
             "items"
         ]
-        assert [t["note"] for t in txs] == [NOTE_SECRETS["transaction"]]
+        assert {t["note"] for t in txs} == {NOTE_SECRETS["transaction"], NOTE_SECRETS["reversal"]}
         queue = api.get("/api/v1/reviews", headers=hc).json()["items"]
         excerpts = sorted(i["before"] + i["hit"] + i["after"] for i in queue)
         assert excerpts == sorted(
