@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic_core import PydanticUndefined
@@ -501,7 +501,7 @@ def _as_rows(model: type[SQLModel], rows: list[dict]) -> list[dict]:
     return [seal_row(table, r if given else {**r, "row_key": new_row_key()}) for r in out]
 
 
-def _sealed(table: sa.Table, rows: list[dict]) -> list[dict]:
+def _sealed(table: sa.Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Rows of a table with encrypted columns (no blind index): each its own row_key, its
     values sealed. The seeder's hot path: the ring looked up once, not per value."""
     name, ring = table.name, get_keyring()
