@@ -280,3 +280,67 @@ def test_0010c_encrypts_communications_and_indexes_their_words(empty_database):
     with pytest.raises(sa.exc.DatabaseError, match="append-only"), engine.begin() as conn:
         conn.execute(sa.text("UPDATE communication_log SET content = content"))
     engine.dispose()
+
+
+def test_0010n_encrypts_notes_and_their_copies(empty_database):
+    """Existing interaction notes, versions, follow-up notes, notification bodies, review
+    excerpts and portfolio transaction notes are encrypted by the upgrade (no plaintext left in the file) and read back the same."""
+    from alembic import command
+    from brm_app.encryption.columns import open_value
+    from brm_app.migrations import alembic_config
+
+    command.upgrade(alembic_config(empty_database), "0009e")
+    engine = make_engine(empty_database)
+    secrets = {
+        "interactions.notes": "old interaction note",
+        "interaction_versions.data": '{"notes":"old interaction note"}',
+        "follow_ups.notes": "old follow-up note",
+        "notifications.body": "old message snippet",
+        "review_items.excerpt": "old excerpt guaranteed",
+        "portfolio_transactions.note": "old transaction note",
+    }
+    meta = sa.MetaData()
+    meta.reflect(engine)
+    parents: dict[str, dict] = {}
+
+    def put(conn: sa.Connection, table: str, **given: object) -> None:
+        t = meta.tables[table]
+        row = {c.name: given.get(c.name) if c.name in given else _value(c, table, parents)
+               for c in t.columns}  # fmt: skip
+        conn.execute(t.insert().values(**row))
+        parents[table] = row
+
+    with engine.begin() as conn:
+        put(conn, "users", manager_id=None)
+        put(conn, "firms", merged_into_id=None)
+        put(conn, "interactions", notes=secrets["interactions.notes"])
+        put(conn, "interaction_versions", data=secrets["interaction_versions.data"])
+        put(conn, "follow_ups", notes=secrets["follow_ups.notes"], interaction_id=None)
+        put(conn, "notifications", body=secrets["notifications.body"])
+        put(conn, "review_items", excerpt=secrets["review_items.excerpt"])
+        put(conn, "instruments")
+        put(conn, "portfolios")
+        put(
+            conn,
+            "portfolio_transactions",
+            note=secrets["portfolio_transactions.note"],
+            reverses_id=None,
+            trader_id=None,
+        )
+    upgrade_head(empty_database)
+    with engine.connect() as conn:
+        for place, plain in secrets.items():
+            table, column = place.split(".")
+            row = conn.execute(sa.text(f"SELECT row_key, {column} AS v FROM {table}")).one()
+            assert bytes(row.v)[:2] == b"\xe5\x01", place  # an envelope, not the text
+            assert open_value(table, column, row.row_key, row.v) == plain
+    engine.dispose()
+    if empty_database.startswith("sqlite:///"):
+        path = empty_database.removeprefix("sqlite:///")
+        import pathlib
+
+        raw = b"".join(
+            p.read_bytes() for p in (pathlib.Path(path), pathlib.Path(path + "-wal")) if p.exists()
+        )
+        for plain in secrets.values():
+            assert plain.encode() not in raw

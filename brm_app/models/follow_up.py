@@ -12,6 +12,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import EncryptedText, new_row_key, register
 from brm_app.models.fields import Moment, RecordId, check_text
 
 TITLE_MAX = 200
@@ -36,7 +37,9 @@ class FollowUp(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     title: str = Field(max_length=TITLE_MAX)
-    notes: str | None = Field(default=None, sa_type=Text)
+    # Encrypted (brm_app/encryption/columns.py), bound to this row by its row_key.
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    notes: str | None = Field(default=None, sa_type=EncryptedText)
     due_at: datetime = Field(sa_type=UTCDateTime)
     assignee_id: int = Field(foreign_key="users.id")
     firm_id: int = Field(foreign_key="firms.id")
@@ -49,6 +52,9 @@ class FollowUp(SQLModel, table=True):
     completed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     # Set once the assignee's manager was told it is overdue (so they are told once).
     escalated_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+register(FollowUp, columns=("notes",))
 
 
 class FollowUpTrader(SQLModel, table=True):
@@ -98,11 +104,17 @@ class Notification(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     user_id: int = Field(foreign_key="users.id")
     kind: str = Field(max_length=30)
+    # The title is shown in the bell and stays in clear: short, and never a message's text.
     title: str = Field(max_length=300)
-    body: str | None = Field(default=None, max_length=2000)
+    # Encrypted (message snippets, reminder texts land here), bound to this row by its row_key.
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    body: str | None = Field(default=None, sa_type=EncryptedText)
     link: str | None = Field(default=None, max_length=300)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     read_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+register(Notification, columns=("body",))
 
 
 class NotificationDelivery(SQLModel, table=True):

@@ -13,9 +13,10 @@ from typing import Annotated
 import sqlalchemy as sa
 from pydantic import AfterValidator, AwareDatetime, BaseModel, ConfigDict, StringConstraints
 from pydantic import Field as PField
-from sqlmodel import Field, SQLModel, Text
+from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import EncryptedText, new_row_key, register
 from brm_app.models.fields import Moment, RecordId, check_text, optional_text
 
 SUBJECT_MAX = 200
@@ -98,7 +99,9 @@ class Interaction(SQLModel, table=True):
     time_zone: str = Field(max_length=64)
     duration_minutes: int | None = Field(default=None)
     subject: str = Field(max_length=SUBJECT_MAX)
-    notes: str | None = Field(default=None, sa_type=Text)
+    # Encrypted (brm_app/encryption/columns.py), bound to this row by its row_key.
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    notes: str | None = Field(default=None, sa_type=EncryptedText)
     outcome: str | None = Field(default=None, max_length=60)
     version: int = Field(default=1)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -121,9 +124,16 @@ class InteractionVersion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     interaction_id: int = Field(foreign_key="interactions.id")
     version: int
-    data: str = Field(sa_type=Text)
+    # The version's canonical JSON (notes included), encrypted as a whole: bound to this row by
+    # its row_key. Key rotation re-encrypts it; the plaintext never changes.
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    data: str = Field(sa_type=EncryptedText)
     saved_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     saved_by_id: int = Field(foreign_key="users.id")
+
+
+register(Interaction, columns=("notes",))
+register(InteractionVersion, columns=("data",))
 
 
 class InteractionTrader(SQLModel, table=True):

@@ -18,6 +18,7 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import EncryptedText, new_row_key, register
 from brm_app.models.fields import BodyDay, RecordId, check_name, check_text
 
 
@@ -154,12 +155,18 @@ class PortfolioTransaction(SQLModel, table=True):
     # The OMS's order and execution ids (exec_id is unique in oms_executions).
     order_id: str | None = Field(default=None, max_length=64)
     exec_id: str | None = Field(default=None, max_length=64)
-    note: str | None = Field(default=None, max_length=500)
+    # Free text about a client's transaction (and a reversal's reason): encrypted, bound to this
+    # row by its row_key (brm_app/encryption/columns.py).
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    note: str | None = Field(default=None, sa_type=EncryptedText)
     reverses_id: int | None = Field(
         default=None, foreign_key="portfolio_transactions.id", unique=True
     )
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     created_by_id: int | None = Field(default=None, foreign_key="users.id")
+
+
+register(PortfolioTransaction, columns=("note",))
 
 
 class PortfolioHolding(SQLModel, table=True):

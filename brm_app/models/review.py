@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import EncryptedText, new_row_key, register
 
 COMMENT_MAX = 2_000
 
@@ -68,13 +69,18 @@ class ReviewItem(SQLModel, table=True):
     reason: str = Field(max_length=20)
     # The lexicon term that matched (every term that did, comma-separated).
     rule: str | None = Field(default=None, max_length=500)
-    excerpt: str = Field(sa_type=Text)
+    # The hit in context (a copy of message or notes text): encrypted, bound to this row.
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    excerpt: str = Field(sa_type=EncryptedText)
     hit_start: int = 0
     hit_end: int = 0
     status: str = Field(default=ReviewStatus.OPEN, max_length=12)
     assigned_to_id: int | None = Field(default=None, foreign_key="users.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     closed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+register(ReviewItem, columns=("excerpt",))
 
 
 class ReviewEvidence(SQLModel, table=True):

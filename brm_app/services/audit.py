@@ -111,6 +111,8 @@ SENSITIVE_FIELDS: dict[str, frozenset[str]] = {
     "firm": frozenset({"street", "postal_code", "phone", "email", "website", "notes"}),
     "interaction": frozenset({"notes"}),
     "follow_up": frozenset({"notes"}),
+    # A reversal's reason is the transaction's note (encrypted there).
+    "portfolio_transaction": frozenset({"reason", "note"}),
 }
 _SEALED = AuditSealedValues.__table__  # type: ignore[attr-defined]
 

@@ -25,6 +25,7 @@ from sqlmodel import Session, func, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import utcnow
+from brm_app.encryption.columns import new_row_key, seal_row
 from brm_app.models.firm import Firm
 from brm_app.models.interaction import (
     SUBJECT_MAX,
@@ -496,12 +497,16 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
         "created_at": now,
         "updated_at": now,
         "updated_by_id": actor_id,
+        "row_key": new_row_key(),
     }
     # Plain inserts on the connection (the ORM's unit of work cost more than the statements);
     # `row` is what the answer is built from, not a session object.
     db.flush()
     conn = db.connection()
-    inserted = conn.execute(_INSERT_INTERACTION, values).inserted_primary_key
+    # Core statements seal their encrypted values themselves (the notes; the version's JSON).
+    inserted = conn.execute(
+        _INSERT_INTERACTION, seal_row("interactions", values)
+    ).inserted_primary_key
     assert inserted is not None
     # Not a session object, and no model validation: the values were checked above.
     row = cast(
@@ -509,13 +514,17 @@ def log_interaction(db: Session, *, actor: AnyActor, data: InteractionWrite) -> 
     )
     conn.execute(
         _INSERT_VERSION,
-        {
-            "interaction_id": row.id,
-            "version": 1,
-            "data": _version_json(row, checked.trader_ids),
-            "saved_at": now,
-            "saved_by_id": actor_id,
-        },
+        seal_row(
+            "interaction_versions",
+            {
+                "interaction_id": row.id,
+                "version": 1,
+                "row_key": new_row_key(),
+                "data": _version_json(row, checked.trader_ids),
+                "saved_at": now,
+                "saved_by_id": actor_id,
+            },
+        ),
     )
     conn.execute(
         _INSERT_TRADER_LINK,

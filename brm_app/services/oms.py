@@ -28,7 +28,7 @@ from brm_app import events
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission
 from brm_app.db import is_postgres, utcnow
-from brm_app.encryption.columns import blind_index
+from brm_app.encryption.columns import blind_index, new_row_key, seal_row
 from brm_app.models.firm import Firm
 from brm_app.models.portfolio import (
     ExecutionBatchResult,
@@ -349,6 +349,7 @@ def _book_fill(
             "source": TxSource.OMS.value,
             "order_id": r.order_id,
             "exec_id": r.exec_id,
+            "row_key": new_row_key(),
             "note": None,
             "reverses_id": None,
             "created_at": utcnow(),
@@ -394,7 +395,7 @@ def _store_fills(db: Session, fills: list[_Fill]) -> None:
         db.connection()
         .execute(
             sa.insert(t).returning(col(t.id), sort_by_parameter_order=True),
-            [f.values for f in unsent],
+            [seal_row("portfolio_transactions", f.values) for f in unsent],
         )
         .scalars()
         .all()

@@ -44,6 +44,7 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import unit_of_work, utcnow
+from brm_app.encryption.columns import ENCRYPTED, open_row
 from brm_app.jobs.queue import ClaimedJob, enqueue
 from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.communication import (
@@ -189,8 +190,16 @@ def run_purge(
 
 
 def _rows(db: Session, table: Any, where: Any) -> list[dict[str, Any]]:
+    """The rows as their plaintext: a purged record's digest must not depend on the key
+    that happened to encrypt it (or on its row_key, a storage detail)."""
     result = db.connection().execute(sa.select(table).where(where).order_by(table.c[_pk(table)]))
-    return [dict(r._mapping) for r in result]
+    rows = [dict(r._mapping) for r in result]
+    sealed = ENCRYPTED.get(table.name)
+    if sealed:
+        for r in rows:
+            r.update(open_row(table.name, r, sealed))
+            del r["row_key"]
+    return rows
 
 
 def _pk(table: Any) -> str:

@@ -32,7 +32,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from pydantic_core import PydanticUndefined
@@ -40,7 +40,8 @@ from sqlmodel import Session, SQLModel
 
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.passwords import generate_password, hash_password
-from brm_app.encryption.columns import ENCRYPTED, new_row_key, seal_row
+from brm_app.encryption import get_keyring
+from brm_app.encryption.columns import BLIND_INDEXES, ENCRYPTED, new_row_key, seal_row
 from brm_app.models.fields import name_key
 from brm_app.models.firm import AccountStatus, CoverageRole, Firm, FirmCoverage, Tier
 from brm_app.models.follow_up import FollowUp, FollowUpStatus, FollowUpTrader, Reminder
@@ -498,6 +499,24 @@ def _as_rows(model: type[SQLModel], rows: list[dict]) -> list[dict]:
     # Each row its own row_key (the defaults above are shared), its values encrypted.
     given = "row_key" in rows[0]
     return [seal_row(table, r if given else {**r, "row_key": new_row_key()}) for r in out]
+
+
+def _sealed(table: sa.Table, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows of a table with encrypted columns (no blind index): each its own row_key, its
+    values sealed. The seeder's hot path: the ring looked up once, not per value."""
+    name, ring = table.name, get_keyring()
+    columns = ENCRYPTED[name]
+    assert not BLIND_INDEXES.get(name), name
+    out = []
+    for r in rows:
+        row_key = new_row_key()
+        sealed = {**r, "row_key": row_key}
+        for c in columns:
+            value = r.get(c)
+            if isinstance(value, str):
+                sealed[c] = ring.seal(name, c, row_key, value)
+        out.append(sealed)
+    return out
 
 
 def _next_id(conn: sa.Connection, table: sa.Table) -> int:
@@ -1210,9 +1229,9 @@ def bulk_load_activity(
             near = plan.days - ((done + n) * plan.days) // plan.interactions
             rows, versions, links = gen.interaction_rows(next_id, n, (near, max(far, near + 1)))
             t = step("generate interactions", t)
-            conn.execute(it.insert(), rows)
+            conn.execute(it.insert(), _sealed(it, rows))
             t = step("insert interactions", t)
-            conn.execute(vt.insert(), versions)
+            conn.execute(vt.insert(), _sealed(vt, versions))
             t = step("insert versions", t)
             conn.execute(lt.insert(), links)
             t = step("insert interaction traders", t)
@@ -1256,7 +1275,8 @@ def bulk_load_activity(
         t = step("generate follow-ups", t)
         for table, rows in ((ft, fu_rows), (flt, fu_links), (rt, reminders)):
             for i in range(0, len(rows), plan.batch):
-                conn.execute(table.insert(), rows[i : i + plan.batch])
+                chunk = rows[i : i + plan.batch]
+                conn.execute(table.insert(), _sealed(table, chunk) if table is ft else chunk)
         if fu_rows:
             _advance_sequence(conn, ft)
         t = step("insert follow-ups", t)

@@ -20,6 +20,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Session, SQLModel
 
+from brm_app.encryption.columns import new_row_key
 from brm_app.models.portfolio import (
     DailyClose,
     FxRate,
@@ -202,7 +203,7 @@ def bulk_load_portfolios(
     result.portfolios = len(chosen)
     tx_cols = (
         "id", "portfolio_id", "kind", "instrument_id", "trade_date", "settlement_date",
-        "quantity", "price", "amount", "currency", "fees", "source", "created_at",
+        "quantity", "price", "amount", "currency", "fees", "source", "created_at", "row_key",
     )  # fmt: skip
     holdings: list[tuple[Any, ...]] = []
     cash_rows: list[tuple[Any, ...]] = []
@@ -252,7 +253,7 @@ def bulk_load_portfolios(
                                   (ledger.contributions.get(currency, Decimal(0)))))  # fmt: skip
             for r in rows:
                 yield (*r[:6], *(None if v is None else (v) for v in r[6:9]), r[9],
-                       (r[10]), r[11], r[12])  # fmt: skip
+                       (r[10]), r[11], r[12], new_row_key())  # fmt: skip
             if (n + 1) % 1000 == 0:
                 progress(f"{n + 1:,} of {len(chosen):,} portfolios")
 

@@ -129,11 +129,15 @@ def test_log_read_edit_and_every_version_byte_for_byte(client, book):
     assert [v["version"] for v in versions] == [1, 2]
     assert versions[0] == v1  # data, saved_by and saved_at unchanged
     with unit_of_work() as db:
-        stored = db.exec(
-            select(InteractionVersion.data)
-            .where(InteractionVersion.interaction_id == row["interaction_id"])
-            .order_by(InteractionVersion.version)
-        ).all()
+        # The stored JSON is encrypted (0010n): the rows open it, exactly as it was saved.
+        stored = [
+            v.data
+            for v in db.exec(
+                select(InteractionVersion)
+                .where(InteractionVersion.interaction_id == row["interaction_id"])
+                .order_by(InteractionVersion.version)
+            ).all()
+        ]
     assert [v["data"] for v in versions] == list(stored)
     assert versions[0]["data"].encode() == stored[0].encode()  # byte for byte
     first = json.loads(versions[0]["data"])

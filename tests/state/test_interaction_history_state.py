@@ -43,11 +43,15 @@ def test_history_names_firm_and_traders_and_keeps_the_saved_record(world):
             ),
         )
         firm_name = db.get(Firm, world.f).name
-        stored = db.exec(
-            select(InteractionVersion.data)
-            .where(InteractionVersion.interaction_id == row.interaction_id)
-            .order_by(InteractionVersion.version)
-        ).all()
+        # The stored JSON is encrypted (0010n): the rows open it, exactly as it was saved.
+        stored = [
+            v.data
+            for v in db.exec(
+                select(InteractionVersion)
+                .where(InteractionVersion.interaction_id == row.interaction_id)
+                .order_by(InteractionVersion.version)
+            ).all()
+        ]
 
     browser = Browser(
         session_token_for(world.users["broker"].email), f"/interactions/{row.interaction_id}"

@@ -4,6 +4,7 @@ raw database bytes, blind-index lookups."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import stat
 from pathlib import Path
@@ -257,6 +258,7 @@ def test_a_postgresql_dump_holds_none_of_the_encrypted_values(database_url):
     make_trader(
         broker, firm.firm_id, name="Dee Dump", email=SECRETS[0], phone=SECRETS[1], mobile=SECRETS[2]
     )
+    _notes_book()  # notes, versions, follow-up, notification, review items, transaction
     url = sa.engine.make_url(database_url)
     dump = subprocess.run(
         ["pg_dump", "--format=plain", "-h", url.host, "-p", str(url.port or 5432),
@@ -264,7 +266,189 @@ def test_a_postgresql_dump_holds_none_of_the_encrypted_values(database_url):
         capture_output=True, check=True,
     ).stdout  # fmt: skip
     assert b"Dee Dump" in dump
-    for secret in (*SECRETS, "Dump-secret note"):
+    for secret in (*SECRETS, "Dump-secret note", *NOTE_SECRETS.values()):
         assert secret.encode() not in dump, secret
         # bytea is dumped as hex: clear text stored as bytes would show up this way.
         assert secret.encode().hex().encode() not in dump.lower(), secret
+
+
+# ---- notes and every copy of them (issue 13, part 2) -----------------------------------------
+
+NOTE_SECRETS = {
+    "interaction": "Client guarantees the Zephyr block trade before Friday",
+    "edited": "Edited: client guarantees the Quasar merger financing",
+    "follow_up": "Call back about the Nimbus rights issue allocation",
+    "notification": "Snippet: the Orion tender closes at 4pm sharp",
+    "transaction": "Client wired this ahead of the Vega estate settlement",
+    "reversal": "Reversed: the Altair family trust asked to unwind it",
+}
+
+
+def _bearer(actor) -> dict[str, str]:
+    from brm_app.auth import tokens
+    from brm_app.models.user import User
+    from brm_app.settings import get_settings
+
+    with unit_of_work() as db:
+        user = db.get(User, actor.user_id)
+        token, _ = tokens.issue(
+            user.id,
+            cv=tokens.credentials_version(user.credentials_changed_at),
+            secret=get_settings().secret_key,
+            minutes=15,
+        )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _notes_book():
+    """A broker's interaction (edited once: two versions) and follow-up saved through the API, a
+    notification, and the review items selected from the interaction's versions."""
+    from datetime import timedelta
+
+    from fastapi.testclient import TestClient
+
+    from brm_app.api.app import create_api
+    from brm_app.db import utcnow
+    from brm_app.services import notifications, review
+
+    broker = make_user(Role.BROKER)
+    compliance = make_user(Role.COMPLIANCE)
+    firm = make_firm(broker, name="Notes Capital")
+    trader = make_trader(broker, firm.firm_id, name="Nora Notes")
+    h = _bearer(broker)
+    when = (utcnow() - timedelta(hours=2)).isoformat()
+    with TestClient(create_api(), raise_server_exceptions=False) as api:
+        body = {
+            "trader_ids": [trader.trader_id],
+            "interaction_type": "Call",
+            "interaction_date": when,
+            "subject": "Call about blocks",
+            "notes": NOTE_SECRETS["interaction"],
+        }
+        r = api.post("/api/v1/interactions", json=body, headers=h)
+        assert r.status_code == 201, r.text
+        iid = r.json()["interaction_id"]
+        r = api.put(
+            f"/api/v1/interactions/{iid}",
+            json={**body, "notes": NOTE_SECRETS["edited"]},
+            headers=h,
+        )
+        assert r.status_code == 200 and r.json()["version"] == 2, r.text
+        r = api.post(
+            "/api/v1/follow-ups",
+            json={
+                "title": "Call back",
+                "notes": NOTE_SECRETS["follow_up"],
+                "due_at": (utcnow() + timedelta(days=3)).isoformat(),
+                "firm_id": firm.firm_id,
+            },
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
+        fid = r.json()["follow_up_id"]
+        r = api.post(
+            f"/api/v1/firms/{firm.firm_id}/portfolio/transactions",
+            json={
+                "kind": "deposit",
+                "amount": "5000",
+                "currency": "USD",
+                "trade_date": "2026-03-01",
+                "note": NOTE_SECRETS["transaction"],
+            },
+            headers=h,
+        )
+        assert r.status_code == 201, r.text
+        r = api.post(
+            f"/api/v1/firms/{firm.firm_id}/portfolio/transactions/{r.json()['transaction_id']}"
+            "/reverse",
+            json={"reason": NOTE_SECRETS["reversal"]},
+            headers=h,
+        )
+        assert r.status_code in (200, 201), r.text
+    with unit_of_work(write=True) as db:
+        notifications.notify(
+            db, user_id=broker.user_id, kind="message", title="New message",
+            body=NOTE_SECRETS["notification"],
+        )  # fmt: skip
+        made = review.select_new(db, chance=lambda: 1.0)
+    assert made == 2  # both versions hold a lexicon term
+    return broker, compliance, iid, fid
+
+
+def test_notes_versions_notifications_and_excerpts_are_not_in_the_database_file(sqlite_url):
+    from fastapi.testclient import TestClient
+
+    from brm_app.api.app import create_api
+
+    broker, compliance, iid, fid = _notes_book()
+    raw = _raw_bytes(sqlite_url)
+    assert b"Call about blocks" in raw and b"New message" in raw  # subject, title: in clear
+    for secret in NOTE_SECRETS.values():
+        assert secret.encode() not in raw, secret
+    # No part of a note either (an excerpt, a snippet, the version's JSON).
+    for word in (b"Zephyr", b"Quasar", b"Nimbus", b"Orion", b"Vega", b"Altair"):
+        assert word not in raw, word
+    # Every read path still shows the plaintext.
+    h, hc = _bearer(broker), _bearer(compliance)
+    with TestClient(create_api(), raise_server_exceptions=False) as api:
+        got = api.get(f"/api/v1/interactions/{iid}", headers=h).json()
+        assert got["notes"] == NOTE_SECRETS["edited"]
+        listed = api.get("/api/v1/interactions", headers=h).json()["items"]
+        assert [i["notes"] for i in listed] == [NOTE_SECRETS["edited"]]
+        versions = api.get(f"/api/v1/interactions/{iid}/versions", headers=h).json()
+        assert [json.loads(v["data"])["notes"] for v in versions] == [
+            NOTE_SECRETS["interaction"],
+            NOTE_SECRETS["edited"],
+        ]
+        fu = api.get(f"/api/v1/follow-ups/{fid}", headers=h).json()
+        assert fu["notes"] == NOTE_SECRETS["follow_up"]
+        bell = api.get("/api/v1/notifications", headers=h).json()["items"]
+        assert [n["body"] for n in bell] == [NOTE_SECRETS["notification"]]
+        txs = api.get(f"/api/v1/firms/{got['firm_id']}/portfolio/transactions", headers=h).json()[
+            "items"
+        ]
+        assert {t["note"] for t in txs} == {NOTE_SECRETS["transaction"], NOTE_SECRETS["reversal"]}
+        queue = api.get("/api/v1/reviews", headers=hc).json()["items"]
+        excerpts = sorted(i["before"] + i["hit"] + i["after"] for i in queue)
+        assert excerpts == sorted(
+            f"Call about blocks\n{NOTE_SECRETS[k]}" for k in ("interaction", "edited")
+        )
+
+
+def test_a_notes_ciphertext_copied_to_another_row_does_not_open(sqlite_url):
+    from brm_app.models.follow_up import FollowUp
+    from brm_app.models.interaction import Interaction, InteractionVersion
+    from brm_app.services import interactions
+
+    broker, _, iid, _ = _notes_book()
+    v = InteractionVersion.__table__
+    with get_engine().begin() as conn:
+        first, second = conn.execute(
+            sa.select(v.c.id, v.c.row_key, v.c.data).order_by(v.c.version)
+        ).all()
+        # Version 1's sealed JSON put in place of version 2's: it does not open there.
+        conn.execute(sa.update(v).where(v.c.id == second.id).values(data=first.data))
+        # The interaction's notes moved to the follow-up's row: neither opens elsewhere.
+        notes = conn.execute(sa.select(Interaction.__table__.c.notes)).scalar_one()
+        conn.execute(sa.update(FollowUp.__table__).values(notes=notes))
+        fu_key = conn.execute(sa.select(FollowUp.__table__.c.row_key)).scalar_one()
+    with pytest.raises(UndecryptableValue):
+        open_value("interaction_versions", "data", second.row_key, first.data)
+    with pytest.raises(UndecryptableValue):
+        open_value("follow_ups", "notes", fu_key, notes)
+    with unit_of_work() as db, pytest.raises(UndecryptableValue):
+        interactions.versions(db, actor=broker, interaction_id=iid)
+
+
+def test_clear_text_cannot_be_written_to_notes_or_their_copies(sqlite_url):
+    from brm_app.models.follow_up import Notification
+    from brm_app.models.review import ReviewItem
+
+    _notes_book()
+    for table, column in (
+        (Notification.__table__, "body"),
+        (ReviewItem.__table__, "excerpt"),
+    ):
+        with get_engine().begin() as conn, pytest.raises(sa.exc.StatementError) as err:
+            conn.execute(sa.update(table).values({column: "clear text"}))
+        assert isinstance(err.value.orig, PlaintextRefused)

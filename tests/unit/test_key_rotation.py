@@ -115,3 +115,54 @@ def test_rotation_goes_on_after_a_crash(book, monkeypatch):
         assert {traders.get_trader(db, actor=broker, trader_id=t).email for t in ids} == {
             f"r{i}@rot.example" for i in range(30)
         }
+
+
+def test_rotation_covers_notes_and_their_copies(sqlite_url):
+    """Interactions' notes, their versions, follow-ups' notes, notification bodies and review
+    excerpts are re-encrypted and read back the same (the versions have no trigger in the way)."""
+    import json
+
+    from brm_app.services import follow_ups, interactions, notifications, review
+    from tests.unit.test_encryption import NOTE_SECRETS, _notes_book
+
+    broker, compliance, iid, fid = _notes_book()
+    places = {
+        "interactions": "notes",
+        "interaction_versions": "data",
+        "follow_ups": "notes",
+        "notifications": "body",
+        "review_items": "excerpt",
+        "portfolio_transactions": "note",
+    }
+
+    def kids() -> dict[str, set[str]]:
+        with get_engine().connect() as conn:
+            return {
+                table: {
+                    key_id_of(v)
+                    for (v,) in conn.execute(sa.text(f"SELECT {column} FROM {table}"))
+                    if v is not None
+                }
+                for table, column in places.items()
+            }
+
+    assert all(found == {"k1"} for found in kids().values())
+    with unit_of_work(write=True) as db:
+        check_keys(db.connection())
+    new = append_key_file(get_keyring().source_file)
+    report = key_rotation.rotate(batch=1)
+    assert all(report.rewritten[table] >= 1 for table in places)
+    assert kids() == {table: {new} for table in places}
+    with unit_of_work() as db:
+        got = interactions.get_interaction(db, actor=broker, interaction_id=iid)
+        assert got.notes == NOTE_SECRETS["edited"]
+        saved = interactions.versions(db, actor=broker, interaction_id=iid)
+        assert json.loads(saved[0].data)["notes"] == NOTE_SECRETS["interaction"]
+        assert (
+            follow_ups.get_follow_up(db, actor=broker, follow_up_id=fid).notes
+            == (NOTE_SECRETS["follow_up"])
+        )
+        bell = notifications.list_notifications(db, actor=broker).items
+        assert [n.body for n in bell] == [NOTE_SECRETS["notification"]]
+        queue = review.list_items(db, actor=compliance).items
+        assert len(queue) == 2 and all(i.hit.lower() == "guarantees" for i in queue)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import col, select
 
 from brm_app.auth.actor import Actor, SystemActor
-from brm_app.db import unit_of_work
+from brm_app.db import get_engine, unit_of_work
 from brm_app.models.audit import AuditEvent
 from brm_app.models.fields import (
     check_country,
@@ -217,6 +217,19 @@ def test_bulk_activity_is_consistent_and_the_services_read_it(database_url):
         fus = db.exec(select(FollowUp)).all()
         fu_traders = db.exec(select(FollowUpTrader)).all()
         reminders = db.exec(select(Reminder)).all()
+
+    # Notes, the versions' JSON and follow-up notes are stored encrypted, each row its own key.
+    with get_engine().connect() as conn:
+        for table, column in (
+            ("interactions", "notes"),
+            ("interaction_versions", "data"),
+            ("follow_ups", "notes"),
+        ):
+            stored = conn.execute(sa.text(f"SELECT row_key, {column} FROM {table}")).all()
+            assert len({k for k, _ in stored}) == len(stored), table
+            sealed = [bytes(v) for _, v in stored if v is not None]
+            assert sealed and all(v.startswith(b"\xe5\x01") for v in sealed), table
+    assert any(r.notes for r in rows) and any(f.notes for f in fus)
 
     # Interactions: 1-2 traders of the firm, a covering broker, an allowed type and outcome,
     # business days before the anchor; version 1 holds exactly what the service would save.
