@@ -44,7 +44,7 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, has, require
 from brm_app.db import unit_of_work, utcnow
-from brm_app.encryption.columns import ENCRYPTED, open_row
+from brm_app.encryption.columns import ENCRYPTED, new_row_key, open_row, seal_row
 from brm_app.jobs.queue import ClaimedJob, enqueue
 from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.communication import (
@@ -548,19 +548,26 @@ def _purge_transactions(
         for iid, currency, qty, amount, price in entries:
             conn.execute(
                 sa.insert(_t(t)).values(
-                    portfolio_id=pid,
-                    kind=TxKind.OPENING.value,
-                    instrument_id=iid,
-                    trade_date=opening_day,
-                    settlement_date=opening_day,
-                    quantity=qty,
-                    price=price,
-                    amount=amount,
-                    currency=currency,
-                    fees=Decimal(0),
-                    source="manual",
-                    note=f"Opening balance: transactions before {cut_day.isoformat()} purged",
-                    created_at=utcnow(),
+                    seal_row(
+                        "portfolio_transactions",
+                        {
+                            "portfolio_id": pid,
+                            "kind": TxKind.OPENING.value,
+                            "instrument_id": iid,
+                            "trade_date": opening_day,
+                            "settlement_date": opening_day,
+                            "quantity": qty,
+                            "price": price,
+                            "amount": amount,
+                            "currency": currency,
+                            "fees": Decimal(0),
+                            "source": "manual",
+                            "row_key": new_row_key(),
+                            "note": "Opening balance: transactions before "
+                            f"{cut_day.isoformat()} purged",
+                            "created_at": utcnow(),
+                        },
+                    )
                 )
             )
         conn.execute(
