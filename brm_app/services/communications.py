@@ -83,6 +83,19 @@ def is_opted_out(db: Session, number: str | None) -> bool:
     return opt_out_of(db, number) is not None
 
 
+def sms_opt_out_note(db: Session, *, actor: AnyActor, trader_id: object) -> str:
+    """For the broker side (a conversation, the trader's communications tab): "SMS: <name> opted
+    out since <date>" while the trader's mobile is opted out (STOP), else ""."""
+    trader = traders.load(db, actor, trader_id)
+    row = opt_out_of(db, trader.mobile)
+    if row is None:
+        return ""
+    return (
+        f"SMS: {trader.name} opted out since {row.opted_out_at:%Y-%m-%d} (answered STOP); "
+        "no SMS goes to them until they text START"
+    )
+
+
 def _check_reachable(db: Session, trader: Trader, channel: Channel) -> str | None:
     """The address for this channel, or ValidationFailed saying why the trader cannot get it."""
     if trader.archived_at is not None:
