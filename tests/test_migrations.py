@@ -344,3 +344,51 @@ def test_0010n_encrypts_notes_and_their_copies(empty_database):
         )
         for plain in secrets.values():
             assert plain.encode() not in raw
+
+
+def test_0010o_encrypts_the_opted_out_numbers(empty_database):
+    """Numbers opted out before 0010o (kept in clear, as the key) are encrypted by the upgrade,
+    one row each by their blind index (the same number written twice is one opt-out), their
+    time kept; the file holds none of them in clear."""
+    from alembic import command
+    from brm_app.encryption.columns import blind_index, open_value
+    from brm_app.migrations import alembic_config
+
+    command.upgrade(alembic_config(empty_database), "0010n")
+    engine = make_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text("INSERT INTO sms_opt_outs (number, opted_out_at) VALUES (:n, :t)"),
+            [
+                {"n": "+447911123456", "t": "2026-01-02 03:04:05"},
+                {"n": "+44 7911 123456", "t": "2026-01-03 03:04:05"},
+                {"n": "+14155552671", "t": "2026-02-03 04:05:06"},
+            ],
+        )
+    upgrade_head(empty_database)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sa.text("SELECT id, row_key, number, number_bidx, opted_out_at FROM sms_opt_outs")
+        ).all()
+    engine.dispose()
+    numbers = {}
+    for row in rows:
+        assert bytes(row.number)[:2] == b"\xe5\x01"  # an envelope, not the number
+        plain = open_value("sms_opt_outs", "number", row.row_key, row.number)
+        assert row.number_bidx == blind_index("sms_opt_outs", "number", plain)
+        numbers[blind_index("sms_opt_outs", "number", plain)] = str(row.opted_out_at)
+    assert set(numbers) == {
+        blind_index("sms_opt_outs", "number", "+447911123456"),
+        blind_index("sms_opt_outs", "number", "+14155552671"),
+    }
+    assert numbers[blind_index("sms_opt_outs", "number", "+14155552671")].startswith(
+        "2026-02-03 04:05:06"
+    )
+    if empty_database.startswith("sqlite:///"):
+        import pathlib
+
+        path = empty_database.removeprefix("sqlite:///")
+        raw = b"".join(
+            p.read_bytes() for p in (pathlib.Path(path), pathlib.Path(path + "-wal")) if p.exists()
+        )
+        assert b"7911123456" not in raw and b"4155552671" not in raw

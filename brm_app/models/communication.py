@@ -25,7 +25,7 @@ from pydantic import BaseModel
 from sqlmodel import Field, SQLModel, Text
 
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.encryption.columns import EncryptedText, new_row_key, register
+from brm_app.encryption.columns import EncryptedText, new_row_key, normalise_phone, register
 
 TEXT_MAX = 10_000
 SUBJECT_MAX = 200
@@ -283,13 +283,23 @@ class WebhookEvent(SQLModel, table=True):
 
 
 class SmsOptOut(SQLModel, table=True):
-    """A number that answered STOP: no SMS goes to it until it answers START."""
+    """A number that answered STOP: no SMS goes to it until it answers START. The number is
+    encrypted (0010o); it is looked up, and unique, by its blind index."""
 
     __tablename__ = "sms_opt_outs"
-    __table_args__ = {"extend_existing": True}
+    __table_args__ = (
+        sa.Index("ux_sms_opt_outs_number_bidx", "number_bidx", unique=True),
+        {"extend_existing": True},
+    )
 
-    number: str = Field(primary_key=True, max_length=20)
+    id: int | None = Field(default=None, primary_key=True)
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    number: str = Field(sa_type=EncryptedText)
+    number_bidx: str = Field(default="", max_length=32)
     opted_out_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+register(SmsOptOut, columns=("number",), indexes={"number": normalise_phone})
 
 
 class InboundTriage(SQLModel, table=True):

@@ -317,6 +317,16 @@ def _open_conversation() -> Any:
                     ),
                     spacing="0",
                 ),
+                rx.foreach(
+                    S.open_sms_notes,
+                    lambda note: rx.callout(
+                        note,
+                        icon="message-square-off",
+                        color_scheme="amber",
+                        size="1",
+                        class_name="sms-opt-out-note",
+                    ),
+                ),
                 # Newest at the bottom, and the list opens scrolled there (and stays there as
                 # messages arrive): a column-reverse scroller anchors its scroll at the end.
                 rx.box(
@@ -364,6 +374,16 @@ def _trader_tab() -> Any:
             ),
             wrap="wrap",
             width="100%",
+        ),
+        rx.cond(
+            S.trader_sms_note != "",
+            rx.callout(
+                S.trader_sms_note,
+                icon="message-square-off",
+                color_scheme="amber",
+                size="1",
+                id="trader-sms-opt-out",
+            ),
         ),
         # Why "New conversation" could not start one (the composer is not shown here).
         rx.cond(

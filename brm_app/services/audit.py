@@ -113,6 +113,8 @@ SENSITIVE_FIELDS: dict[str, frozenset[str]] = {
     "follow_up": frozenset({"notes"}),
     # A reversal's reason is the transaction's note (encrypted there).
     "portfolio_transaction": frozenset({"reason", "note"}),
+    # An opt-out (STOP) or opt-in (START): the mobile number (encrypted in sms_opt_outs).
+    "sms_opt_out": frozenset({"number"}),
 }
 _SEALED = AuditSealedValues.__table__  # type: ignore[attr-defined]
 

@@ -30,6 +30,7 @@ from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.bootstrap import providers
 from brm_app.db import is_postgres, unit_of_work, utcnow
+from brm_app.encryption.columns import blind_index
 from brm_app.jobs import queue
 from brm_app.jobs.queue import ClaimedJob, PermanentJobError
 from brm_app.models.communication import (
@@ -67,8 +68,32 @@ def _channel(value: object) -> Channel:
         raise ValidationFailed("must be in_app, email or sms", field="message_type") from None
 
 
+def opt_out_of(db: Session, number: str | None) -> SmsOptOut | None:
+    """The opt-out (STOP) of this number, if it has one: found by its blind index."""
+    if not number:
+        return None
+    return db.exec(
+        select(SmsOptOut).where(
+            col(SmsOptOut.number_bidx) == blind_index("sms_opt_outs", "number", number)
+        )
+    ).first()
+
+
 def is_opted_out(db: Session, number: str | None) -> bool:
-    return number is not None and db.get(SmsOptOut, number) is not None
+    return opt_out_of(db, number) is not None
+
+
+def sms_opt_out_note(db: Session, *, actor: AnyActor, trader_id: object) -> str:
+    """For the broker side (a conversation, the trader's communications tab): "SMS: <name> opted
+    out since <date>" while the trader's mobile is opted out (STOP), else ""."""
+    trader = traders.load(db, actor, trader_id)
+    row = opt_out_of(db, trader.mobile)
+    if row is None:
+        return ""
+    return (
+        f"SMS: {trader.name} opted out since {row.opted_out_at:%Y-%m-%d} (answered STOP); "
+        "no SMS goes to them until they text START"
+    )
 
 
 def _check_reachable(db: Session, trader: Trader, channel: Channel) -> str | None:

@@ -345,7 +345,8 @@ def _latest_sms_conversation(db: Session, trader: Trader) -> Conversation | None
 
 
 def twilio_inbound(db: Session, params: Mapping[str, str], signature: str | None) -> str:
-    """An SMS from a trader: STOP/START, a reply to their latest SMS conversation, or triage."""
+    """An SMS from a trader, a reply to their latest SMS conversation (or triage when it matches
+    nobody); STOP opts the number out, START back in, and is recorded as the reply it is."""
     verify_twilio(public_url("/api/v1/webhooks/twilio/inbound"), params, signature)
     sid = params.get("MessageSid", "")
     if not sid:
@@ -359,21 +360,6 @@ def twilio_inbound(db: Session, params: Mapping[str, str], signature: str | None
         _triage(db, Channel.SMS, params.get("From", ""), params.get("To", ""), "", body)
         return "triage"
     word = body.strip().upper()
-    if word in STOP_WORDS:
-        if db.get(SmsOptOut, number) is None:
-            db.add(SmsOptOut(number=number, opted_out_at=utcnow()))
-            audit.record(
-                db, actor=SYSTEM, action="sms.opted_out", entity="sms_opt_out", entity_id=number
-            )
-        return "opted_out"
-    if word in START_WORDS:
-        row = db.get(SmsOptOut, number)
-        if row is not None:
-            db.delete(row)
-            audit.record(
-                db, actor=SYSTEM, action="sms.opted_in", entity="sms_opt_out", entity_id=number
-            )
-        return "opted_in"
     trader = db.exec(
         select(Trader)
         .where(
@@ -382,12 +368,58 @@ def twilio_inbound(db: Session, params: Mapping[str, str], signature: str | None
         )
         .order_by(col(Trader.updated_at).desc())
     ).first()
+    outcome = "matched"
+    if word in STOP_WORDS:
+        _opt_out(db, number, trader)
+        outcome = "opted_out"
+    elif word in START_WORDS and _opt_in(db, number, trader):
+        outcome = "opted_in"
+    # The keyword is the trader's communication too: recorded like any reply (conversation,
+    # log, live), or triaged when it matches nobody (the opt-out is honoured either way).
     conv = _latest_sms_conversation(db, trader) if trader is not None else None
     if trader is None or conv is None:
         _triage(db, Channel.SMS, number, params.get("To", ""), "", body)
-        return "triage"
+        return "triage" if outcome == "matched" else outcome
     _record_reply(db, conv, trader, Channel.SMS, body, number)
-    return "matched"
+    return outcome
+
+
+def _opt_out(db: Session, number: str, trader: Trader | None) -> None:
+    """STOP: no SMS goes to `number` until START. The audit event names the opt-out row (and
+    the trader when the number is theirs); the number itself is kept only as a digest and a
+    sealed value (audit.SENSITIVE_FIELDS)."""
+    if communications.opt_out_of(db, number) is not None:
+        return
+    row = SmsOptOut(number=number, opted_out_at=utcnow())
+    db.add(row)
+    db.flush()
+    audit.record(
+        db,
+        actor=SYSTEM,
+        action="sms.opted_out",
+        entity="sms_opt_out",
+        entity_id=row.id,
+        changes={"number": number, "trader_id": None if trader is None else trader.id},
+    )
+
+
+def _opt_in(db: Session, number: str, trader: Trader | None) -> bool:
+    """START (or UNSTOP, YES): the number may receive SMS again; False when it was not opted out."""
+    row = communications.opt_out_of(db, number)
+    if row is None:
+        return False
+    row_id = row.id
+    db.delete(row)
+    db.flush()
+    audit.record(
+        db,
+        actor=SYSTEM,
+        action="sms.opted_in",
+        entity="sms_opt_out",
+        entity_id=row_id,
+        changes={"number": number, "trader_id": None if trader is None else trader.id},
+    )
+    return True
 
 
 # ---- the triage list ---------------------------------------------------------------------------

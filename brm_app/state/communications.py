@@ -155,6 +155,9 @@ class CommsState(ServiceMixin, rx.State):
     open_undisclosed: bool = False
     open_subject: str = ""
     open_traders: list[dict[str, str]] = []
+    # Broker side and compliance: "SMS: <name> opted out since <date>" for each trader here
+    # whose mobile answered STOP.
+    open_sms_notes: list[str] = []
     messages: list[dict[str, Any]] = []
     # Who the viewer is (what the page offers them)
     can_write: bool = False
@@ -172,6 +175,7 @@ class CommsState(ServiceMixin, rx.State):
     trader_id: int = 0
     trader_name: str = ""
     trader_rows: list[dict[str, Any]] = []
+    trader_sms_note: str = ""
     tab: str = "conversation"
 
     @rx.var
@@ -204,6 +208,7 @@ class CommsState(ServiceMixin, rx.State):
         trader = as_id(_int(params.get("trader")))
         conversation = as_id(_int(params.get("conversation")))
         self.trader_id, self.trader_name, self.trader_rows = 0, "", []
+        self.trader_sms_note = ""
         self.tab = "conversation"
         if trader is not None:
             await self._load_trader(trader)
@@ -216,7 +221,7 @@ class CommsState(ServiceMixin, rx.State):
 
     def _close(self) -> None:
         self.open_id, self.open_title, self.open_firm, self.open_subject = 0, "", "", ""
-        self.messages, self.open_traders = [], []
+        self.messages, self.open_traders, self.open_sms_notes = [], [], []
 
     async def _refresh_list(self) -> None:
         try:
@@ -237,19 +242,24 @@ class CommsState(ServiceMixin, rx.State):
         return self.can_write and not self.broker_side
 
     async def _load_trader(self, trader_id: int) -> None:
-        def run(db: Any, *, actor: Actor) -> tuple[str, list[CommunicationPublic]]:
+        broker_side = self.broker_side or self.can_read_log
+
+        def run(db: Any, *, actor: Actor) -> tuple[str, list[CommunicationPublic], str]:
             from brm_app.services import traders
 
             t = traders.load(db, actor, trader_id)
             page = conversations.trader_communications(db, actor=actor, trader_id=trader_id)
-            return t.name, page.items
+            note = ""
+            if broker_side:
+                note = communications.sms_opt_out_note(db, actor=actor, trader_id=trader_id)
+            return t.name, page.items, note
 
         try:
-            name, items = await self._call(run)
+            name, items, note = await self._call(run)
         except DomainError as exc:
             self.error = exc.message
             return
-        self.trader_id, self.trader_name = trader_id, name
+        self.trader_id, self.trader_name, self.trader_sms_note = trader_id, name, note
         self.trader_rows = [message_row(m, self.me) for m in items]
         self.to_trader = str(trader_id)
 
@@ -277,15 +287,26 @@ class CommsState(ServiceMixin, rx.State):
     async def _load_open(self, conversation_id: int, *, mark: bool) -> bool:
         can_write = self.can_write
 
-        def run(db: Any, *, actor: Actor) -> tuple[ConversationPublic, list[CommunicationPublic]]:
+        broker_side = self.broker_side or self.can_read_log
+
+        def run(
+            db: Any, *, actor: Actor
+        ) -> tuple[ConversationPublic, list[CommunicationPublic], list[str]]:
             conv = conversations.get_conversation(db, actor=actor, conversation_id=conversation_id)
             if mark and can_write:
                 conversations.mark_read(db, actor=actor, conversation_id=conversation_id)
             msgs = conversations.list_messages(db, actor=actor, conversation_id=conversation_id)
-            return conv, msgs
+            notes = []
+            for t in conv.traders if broker_side else []:
+                if t.trader_id:
+                    with contextlib.suppress(DomainError):  # a trader this user may not see
+                        notes.append(
+                            communications.sms_opt_out_note(db, actor=actor, trader_id=t.trader_id)
+                        )
+            return conv, msgs, [n for n in notes if n]
 
         try:
-            conv, msgs = await self._call(run, write=mark and can_write)
+            conv, msgs, notes = await self._call(run, write=mark and can_write)
         except DomainError as exc:
             self._close()
             self.error = exc.message
@@ -301,6 +322,7 @@ class CommsState(ServiceMixin, rx.State):
         if self.open_traders and self.to_trader not in {t["id"] for t in self.open_traders}:
             self.to_trader = self.open_traders[0]["id"]
         self.messages = [message_row(m, self.me) for m in msgs]
+        self.open_sms_notes = notes
         return True
 
     # A push: a conversation this user sees changed (a message, a status, a receipt). In two

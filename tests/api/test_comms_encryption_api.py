@@ -23,6 +23,7 @@ from brm_app.models.retention import PurgeGrant
 from brm_app.models.user import Role
 from brm_app.services import communication_log, communications, conversations, key_rotation
 from brm_app.services.communication_log import LogQuery
+from brm_app.services.errors import ValidationFailed
 from tests.api.test_interactions_api import bearer
 from tests.api.test_webhooks_api import desk, key, sg_headers, tw_post  # noqa: F401
 from tests.factories import make_user
@@ -210,6 +211,45 @@ def test_key_rotation_reencrypts_messages_deliveries_triage_and_the_log(traffic,
             for e in communication_log.search(db, actor=compliance, query=LogQuery()).items
         }
     assert SECRETS["email"] in contents
+
+
+def test_opted_out_numbers_are_not_in_the_database_file_and_rotation_covers_them(
+    client, traffic, database_url
+):
+    """STOP through the signed Twilio webhook, from the trader and from a stranger: the opt-outs
+    hold (the next SMS is refused), yet the database file and its WAL hold neither number (the
+    opt-out rows, their audit events, the recorded STOP messages and the triage item); a key
+    rotation re-encrypts the opt-outs, which still hold."""
+    if not database_url.startswith("sqlite"):
+        pytest.skip("reads the SQLite file and adds a key to the SQLite keys file")
+    inbound = f"{API}/webhooks/twilio/inbound"
+    for sid, number in (("SMo1", "+447911123456"), ("SMo2", "+14155552671")):
+        stop = {"MessageSid": sid, "From": number, "To": "+1500", "Body": "STOP"}
+        assert tw_post(client, inbound, stop).status_code == 200
+    broker, tess = traffic
+    with unit_of_work() as db:
+        assert communications.is_opted_out(db, "+447911123456")
+        assert communications.is_opted_out(db, "+14155552671")
+    with pytest.raises(ValidationFailed, match="opted out of SMS"), unit_of_work(write=True) as db:
+        communications.send_to_trader(
+            db, actor=broker, trader_id=tess.trader_id, message_type="sms", content="Again"
+        )
+    get_engine().dispose()
+    raw = _raw(database_url)
+    for digits in (SECRETS["trader mobile"], SECRETS["stranger number"]):
+        assert digits.encode() not in raw, digits
+        assert _tables_holding(digits.encode()) == set(), digits
+    with unit_of_work(write=True) as db:
+        check_keys(db.connection())
+    new = append_key_file(get_keyring().source_file)
+    report = key_rotation.rotate(batch=1)
+    assert report.rewritten["sms_opt_outs"] == 2
+    with get_engine().connect() as conn:
+        stored = conn.execute(sa.text("SELECT number FROM sms_opt_outs")).scalars().all()
+    assert {key_id_of(v) for v in stored} == {new}
+    with unit_of_work() as db:
+        assert communications.is_opted_out(db, "+447911123456")
+        assert communications.is_opted_out(db, "+14155552671")
 
 
 def test_searches_match_whole_words_of_encrypted_text(traffic):

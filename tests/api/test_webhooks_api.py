@@ -196,6 +196,66 @@ def test_inbound_sms_reply_stop_and_start(client, desk):
     assert _count(InboundTriage) == 1
 
 
+def test_stop_and_start_are_the_traders_messages_and_the_opt_out_keeps_no_clear_number(
+    client, desk
+):
+    """STOP and START are communications from the trader: each lands as an inbound SMS in their
+    latest SMS conversation and in the communication log; STOP refuses the next SMS with a clear
+    message, START allows it again; the opt-out row and its audit events hold the number only
+    encrypted (entity_id is the row's id, the changes a digest). From an unknown number the
+    keyword goes to triage and the opt-out is still honoured."""
+    from brm_app.models.audit import AuditEvent
+    from brm_app.services import audit, communication_log
+    from brm_app.services.communication_log import LogQuery
+
+    broker, tess = desk
+    _send(broker, tess, "sms", "SMk1")
+    path = f"{API}/webhooks/twilio/inbound"
+    stop = {"MessageSid": "SMk2", "From": "+447911123456", "To": "+15005550006", "Body": "Stop "}
+    assert tw_post(client, path, stop).status_code == 200
+    with unit_of_work() as db:
+        conv = db.exec(select(Conversation)).one()
+        last = db.exec(select(Message).order_by(Message.id.desc())).first()
+        row = db.exec(select(SmsOptOut)).one()
+        event = db.exec(select(AuditEvent).where(AuditEvent.action == "sms.opted_out")).one()
+        sealed = audit.sealed_values(db, event.seq)
+        log = communication_log.search(
+            db, actor=make_user(Role.COMPLIANCE), query=LogQuery(trader_id=tess.trader_id)
+        ).items
+    assert (last.conversation_id, last.direction, last.channel) == (conv.id, "inbound", "sms")
+    assert last.text == "Stop" and last.sender_trader_id == tess.trader_id
+    assert any(e.content == "Stop" and e.direction == "inbound" for e in log)
+    assert row.number == "+447911123456"  # opened by the app ...
+    assert event.entity == "sms_opt_out" and event.entity_id == str(row.id)  # ... not the number
+    assert "447911123456" not in event.changes and '"digest"' in event.changes
+    assert sealed == {"/number": "+447911123456"}
+    assert f'"trader_id":{tess.trader_id}' in event.changes
+    h = bearer(broker)
+    body = {"trader_id": tess.trader_id, "message_type": "sms", "content": "Hi"}
+    refused = client.post(f"{API}/communications", json=body, headers=h)
+    assert refused.status_code == 422 and "opted out of SMS (answered STOP)" in refused.text
+    # The same number written otherwise is the same opt-out.
+    with unit_of_work() as db:
+        assert communications.is_opted_out(db, "+44 7911 123456")
+    start = {"MessageSid": "SMk3", "From": "+447911123456", "To": "+15005550006", "Body": "START"}
+    assert tw_post(client, path, start).status_code == 200
+    with unit_of_work() as db:
+        last = db.exec(select(Message).order_by(Message.id.desc())).first()
+        opted_in = db.exec(select(AuditEvent).where(AuditEvent.action == "sms.opted_in")).one()
+    assert last.text == "START" and last.direction == "inbound"
+    assert opted_in.entity_id == str(row.id) and "447911123456" not in opted_in.changes
+    assert _count(SmsOptOut) == 0
+    assert client.post(f"{API}/communications", json=body, headers=h).status_code == 201
+    # From a number nobody has: triage, and still opted out.
+    stranger = {"MessageSid": "SMk4", "From": "+14155552671", "To": "+1500", "Body": "STOP"}
+    assert tw_post(client, path, stranger).status_code == 200
+    with unit_of_work() as db:
+        item = db.exec(select(InboundTriage)).one()
+        assert communications.is_opted_out(db, "+14155552671")
+    assert (item.from_address, item.text) == ("+14155552671", "STOP")
+    assert _count(Message) == 4  # two sends and Tess's two keywords, nothing for the stranger
+
+
 def test_inbound_email_matched_by_reply_to_token_else_triage(client, desk, key):
     broker, tess = desk
     _send(broker, tess, "email", "sg-1")

@@ -8,7 +8,7 @@ from __future__ import annotations
 from sqlmodel import select
 
 from brm_app import events, live
-from brm_app.db import unit_of_work
+from brm_app.db import unit_of_work, utcnow
 from brm_app.models.trader import Trader, TraderPermission
 from brm_app.models.user import Role, User
 from brm_app.services import conversations
@@ -278,3 +278,37 @@ def test_a_broker_starts_an_email_conversation_with_a_trader_without_portal_acce
     other.fire(CommsState, "start_with_trader")
     state = other.state(CommsState)
     assert state.open_id == 0 and "No Way" in state.error
+
+
+def test_the_broker_side_sees_that_a_trader_opted_out_of_sms(database_url):
+    """The broker learned of a STOP only when a send was refused: the trader's communications
+    tab and their conversation now say "SMS: <name> opted out since <date>"; a portal trader's
+    own view does not; once the number is opted back in the note is gone."""
+    from brm_app.models.communication import SmsOptOut
+
+    broker, (trader_uid, trader_email), conv_id = _world()
+    with unit_of_work(write=True) as db:
+        tess = db.exec(select(Trader).where(Trader.name == "Tess Tab")).one()
+        tess.mobile, tess.receive_sms = "+447911123456", True
+        db.add(tess)
+        db.add(SmsOptOut(number="+44 7911 123456"))
+        tess_id = tess.id
+    today = f"{utcnow():%Y-%m-%d}"
+    tab = _tab(
+        broker.email,
+        broker.user_id,
+        f"/communications?trader={tess_id}&conversation={conv_id}",
+    )
+    tab.fire(CommsState, "load")
+    state = tab.state(CommsState)
+    note = f"SMS: Tess Tab opted out since {today}"
+    assert state.trader_sms_note.startswith(note), state.trader_sms_note
+    assert [n[: len(note)] for n in state.open_sms_notes] == [note]
+    trader_tab = _tab(trader_email, trader_uid, f"/communications?conversation={conv_id}")
+    trader_tab.fire(CommsState, "load")
+    assert trader_tab.state(CommsState).open_sms_notes == []
+    with unit_of_work(write=True) as db:
+        db.delete(db.exec(select(SmsOptOut)).one())
+    tab.fire(CommsState, "load")
+    state = tab.state(CommsState)
+    assert state.trader_sms_note == "" and state.open_sms_notes == []

@@ -65,7 +65,7 @@ NO_RECORD_RULE = {
     "MessageDelivery": "written by the server, shown with its message, never named by a client",
     "CommunicationLogEntry": "searched whole under COMMS_LOG (compliance, admins); never by id",
     "WebhookEvent": "written by verified provider webhooks, never named by a client",
-    "SmsOptOut": "keyed by phone number, written by inbound STOP/START",
+    "SmsOptOut": "a number (encrypted, by its blind index), written by inbound STOP/START",
     "InboundTriage": "listed whole under COMMS_LOG (compliance, admins)",
     "NotificationPreference": "the actor's own rows (keyed by their user id)",
     "QuietHours": "the actor's own row (keyed by their user id)",
