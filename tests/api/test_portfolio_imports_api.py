@@ -18,6 +18,7 @@ from brm_app.models.trader import TraderPermission, TraderWrite
 from brm_app.services import firms, market_data, portfolios, traders
 from tests.api.matrix_support import audit_count, call, token_headers
 from tests.api.test_portfolios_api import API, Desk
+from tests.factories import password_chosen
 
 CSV = {"Content-Type": "text/csv"}
 BLOTTER = (
@@ -169,6 +170,7 @@ def test_other_firms_trader_and_service_account_are_refused_everywhere(client, d
             permissions=[TraderPermission.PORTAL_ACCESS, TraderPermission.VIEW_PORTFOLIO],
         ),
     )
+    password_chosen(saved.trader.portal_user_id)
     outsider = token_headers(saved.trader.portal_user_id)
     deposit = {"kind": "deposit", "amount": "10", "currency": "USD", "trade_date": "2026-03-02"}
     tx_id = call(portfolios.book_transaction, firm_id=fid, data=deposit).transaction_id

@@ -27,7 +27,9 @@ def _focused(page: Page, selector: str) -> bool:
 
 
 def tab_to(page: Page, selector: str, limit: int = 120) -> None:
-    """Tab until the focus is on `selector` (what a keyboard user does to reach a control)."""
+    """Tab until the focus is on `selector` (what a keyboard user does to reach a control), once
+    it can take the focus (a button is disabled while its form saves; under load that lasts)."""
+    expect(page.locator(selector).first).to_be_enabled(timeout=20_000)
     for _ in range(limit):
         if _focused(page, selector):
             return
