@@ -59,7 +59,8 @@ def test_keyboard_only_walk_through(page: Page, server: Server):
 
     # Sign in.
     page.goto(base + "/login")
-    page.wait_for_selector("#email")
+    # Enter submits once the Sign in button is enabled (after the page's on_load).
+    expect(page.locator("#sign-in")).to_be_enabled(timeout=20_000)
     _type_into(page, "#email", EMAIL)
     _type_into(page, "#password", PASSWORD)
     page.keyboard.press("Enter")

@@ -24,7 +24,7 @@ def _token(server: Server, email: str, password: str) -> dict[str, str]:
 def test_a_broker_reads_performance_and_a_manager_exports_the_team_report(
     page: Page, server: Server
 ):
-    manager_email, broker_email = "mia.manager@e2e.example", "pat.perf@e2e.example"
+    manager_email, broker_email = "mia.perf@e2e.example", "pat.perf@e2e.example"
     manager_id = create_user_via_api(server, manager_email, "manager", "Mia Manager", PASSWORD)
     create_user_via_api(server, broker_email, "broker", "Pat Perf", PASSWORD, manager_id)
     broker = _token(server, broker_email, PASSWORD)
