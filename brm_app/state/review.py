@@ -21,6 +21,7 @@ PAGE = 50
 _ACTIONS = ("approve", "escalate", "flag")
 _STATUSES = ("open", "escalated", "approved", "flagged", "all")
 _REASONS = ("", "lexicon", "attachment", "sample")
+_DID = {"approve": "Approved", "escalate": "Escalated", "flag": "Flagged"}
 
 
 def _item_row(i: review.ReviewItemPublic) -> dict[str, Any]:
@@ -40,6 +41,17 @@ def _item_row(i: review.ReviewItemPublic) -> dict[str, Any]:
         "assigned_to": i.assigned_to_name or "",
         "overdue": i.overdue,
         "decidable": i.status in ("open", "escalated"),
+        # The evidence: every decision, oldest first.
+        "evidence": [
+            {
+                "what": _DID[a.action]
+                + (f" to {a.escalated_to_name}" if a.escalated_to_name else "")
+                + f" by {a.reviewer_name}",
+                "at": a.acted_at.isoformat(),
+                "comment": a.comment or "",
+            }
+            for a in i.actions
+        ],
     }
 
 

@@ -74,6 +74,13 @@ def test_compliance_escalates_and_the_manager_decides(database_url):
     with unit_of_work() as db:
         assert db.get(ReviewItem, item_id).status == "flagged"
         assert len(db.exec(select(ReviewEvidence)).all()) == 2
+    # The queue shows the evidence with the decided item: who did what, when and why.
+    tab.fire(ReviewState, "filter", {"status": "flagged", "reason": ""})
+    (row,) = tab.state(ReviewState).items
+    assert [(e["what"], e["comment"]) for e in row["evidence"]] == [
+        (f"Escalated to {manager.name} by {compliance.name}", "Please talk to him"),
+        (f"Flagged by {manager.name}", "Spoke to him, warned."),
+    ]
 
 
 def test_the_broker_sees_nothing_and_bad_input_changes_nothing(database_url):
