@@ -63,6 +63,7 @@ def _filters() -> Any:
         ),
         on_submit=S.filter,
         reset_on_submit=False,
+        key=S.filter_form_key.to_string(),
     )
 
 
