@@ -9,7 +9,7 @@ import reflex as rx
 from brm_app.components.ui import field
 
 
-def _by_name(s: Any, prefix: str) -> rx.Component:
+def _by_name(s: Any, prefix: str) -> Any:
     return rx.vstack(
         field(
             "Name",
@@ -55,7 +55,7 @@ def _by_name(s: Any, prefix: str) -> rx.Component:
     )
 
 
-def subject_picker(s: Any, *, prefix: str, label: str, with_dates: bool = False) -> rx.Component:
+def subject_picker(s: Any, *, prefix: str, label: str, with_dates: bool = False) -> Any:
     """`prefix` names the controls (`<prefix>-scope`, `<prefix>-subject-search`); `with_dates`
     offers a date range too, which needs no name."""
     options = [
