@@ -161,8 +161,9 @@ def log_interaction_dialog() -> rx.Component:
                     name="subject",
                     default_value=f["subject"].to(str),
                     max_length=200,
-                    # Left empty, the notes' first line (or "<type> with <traders>") is used.
-                    placeholder="From the notes when left empty",
+                    # Left empty, "<type> with <traders>" is used (never the notes: they are
+                    # encrypted at rest, subjects are not).
+                    placeholder="Call with the traders when left empty; not encrypted",
                     id="interaction-subject",
                 ),
                 e.get("subject", ""),

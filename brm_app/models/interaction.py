@@ -185,8 +185,8 @@ class InteractionWrite(BaseModel):
     # Optional (the design document has none): blank or missing, the service derives one.
     subject: optional_text(SUBJECT_MAX) = PField(
         default=None,
-        description="Default: the notes' first line (up to 80 characters), "
-        'else "<type> with <trader names>"',
+        description='Default: "<type> with <trader names>" (never the notes, which are '
+        "encrypted at rest while subjects are not)",
     )
     notes: (
         Annotated[str, StringConstraints(max_length=NOTES_MAX), AfterValidator(check_text)] | None

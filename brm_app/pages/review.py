@@ -63,6 +63,7 @@ def _filters() -> Any:
         ),
         on_submit=S.filter,
         reset_on_submit=False,
+        key=S.filter_form_key.to_string(),
     )
 
 
@@ -74,6 +75,20 @@ def _excerpt(i: Any) -> Any:
         size="2",
         white_space="pre-wrap",
         style={"overflow_wrap": "anywhere"},
+    )
+
+
+def _evidence(e: Any) -> Any:
+    return rx.text(
+        rx.text.strong(e["what"]),
+        " · ",
+        datetime_text(e["at"]),
+        rx.cond(e["comment"] != "", rx.text.span(": ", e["comment"])),
+        size="1",
+        color_scheme="gray",
+        white_space="pre-wrap",
+        style={"overflow_wrap": "anywhere"},
+        class_name="brm-review-evidence",
     )
 
 
@@ -104,6 +119,7 @@ def _item(i: Any) -> Any:
                 size="2",
             ),
             _excerpt(i),
+            rx.foreach(i["evidence"].to(list[dict[str, str]]), _evidence),
             rx.cond(
                 i["assigned_to"] != "",
                 rx.text("Escalated to ", i["assigned_to"], size="1", color_scheme="gray"),

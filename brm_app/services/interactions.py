@@ -3,7 +3,8 @@
 Rules: an interaction involves one or more traders of one firm the actor may use; type and outcome
 come from the admin-managed lists, the outcome allowed for the type; the date is read in the
 given (or the user's) time zone and stored in UTC; without a subject (the design document's
-interaction has none) it is the notes' first line, else "<type> with <trader names>"; an edit
+interaction has none) it is "<type> with <trader names>" (never taken from the notes: they are
+encrypted at rest and subjects are not); an edit
 saves a new version and keeps every earlier one exactly as saved; the logging broker, managers
 and admins edit; nobody deletes — an admin voids with a reason and the voided record stays
 visible to compliance and admins.
@@ -370,15 +371,10 @@ class _Checked:
     subject: str
 
 
-SUBJECT_FROM_NOTES_MAX = 80
-
-
-def derive_subject(notes: str | None, type_name: str, trader_names: list[str]) -> str:
-    """The subject of an interaction logged without one: the first line of the notes up to 80
-    characters, else "<type> with <trader names>" ("Meeting with Ann Lee and Bo Chan")."""
-    first_line = next((line.strip() for line in (notes or "").splitlines() if line.strip()), "")
-    if first_line:
-        return first_line[:SUBJECT_FROM_NOTES_MAX].rstrip()
+def derive_subject(type_name: str, trader_names: list[str]) -> str:
+    """The subject of an interaction logged without one: "<type> with <trader names>" ("Meeting
+    with Ann Lee and Bo Chan"). Not the notes' first line: subjects are stored in clear (search
+    and the palette read them) while notes are encrypted."""
     names = (
         trader_names if len(trader_names) < 2 else [", ".join(trader_names[:-1]), trader_names[-1]]
     )
@@ -437,7 +433,7 @@ def _check(
             raise ValidationFailed("does not match interaction_end", field="duration_minutes")
         duration = minutes
     ordered = sorted((people[t] for t in trader_ids), key=lambda t: (t.name_key, t.id))
-    subject = data.subject or derive_subject(data.notes, type_name, [t.name for t in ordered])
+    subject = data.subject or derive_subject(type_name, [t.name for t in ordered])
     return _Checked(
         firm, trader_ids, ordered, type_name, outcome, occurred_at, tz_name, duration, subject
     )

@@ -530,11 +530,48 @@ def list_items(
     else:
         stmt = stmt.order_by(col(ReviewItem.created_at).desc(), col(ReviewItem.id).desc())
     rows = db.exec(stmt.offset(page.offset).limit(page.limit + 1)).all()
+    evidence = _evidence(db, [rid(i.id) for i, _ in rows[: page.limit]])
     ids = {i.broker_id for i, _ in rows} | {i.assigned_to_id for i, _ in rows}
+    ids |= {e.reviewer_id for es in evidence.values() for e in es}
+    ids |= {e.escalated_to_id for es in evidence.values() for e in es}
     names = _names(db, {x for x in ids if x})
     overdue_before = utcnow() - timedelta(days=get_rules(db).overdue_days)
-    items = [_public(i, firm, names, overdue_before) for i, firm in rows]
+    items = []
+    for i, firm in rows:
+        public = _public(i, firm, names, overdue_before)
+        public.actions = _actions(evidence.get(rid(i.id), []), names)
+        items.append(public)
     return Page.build(items, page=page, total=None)
+
+
+def _evidence(db: Session, item_ids: list[int]) -> dict[int, list[ReviewEvidence]]:
+    """Each item's decisions, oldest first (the queue shows them with the item)."""
+    out: dict[int, list[ReviewEvidence]] = {}
+    if not item_ids:
+        return out
+    for e in db.exec(
+        select(ReviewEvidence)
+        .where(col(ReviewEvidence.item_id).in_(item_ids))
+        .order_by(col(ReviewEvidence.id))
+    ).all():
+        out.setdefault(e.item_id, []).append(e)
+    return out
+
+
+def _actions(evidence: list[ReviewEvidence], names: dict[int, str]) -> list[ReviewActionPublic]:
+    return [
+        ReviewActionPublic(
+            id=rid(e.id),
+            action=e.action,
+            reviewer_id=e.reviewer_id,
+            reviewer_name=names.get(e.reviewer_id, ""),
+            comment=e.comment,
+            escalated_to_id=e.escalated_to_id,
+            escalated_to_name=names.get(e.escalated_to_id) if e.escalated_to_id else None,
+            acted_at=e.acted_at,
+        )
+        for e in evidence
+    ]
 
 
 def _load(db: Session, actor: Actor, item_id: Any, permission: Permission) -> ReviewItem:
@@ -548,29 +585,13 @@ def _load(db: Session, actor: Actor, item_id: Any, permission: Permission) -> Re
 def get_item(db: Session, *, actor: Actor, item_id: Any) -> ReviewItemPublic:
     item = _load(db, actor, item_id, P.REVIEWS_WORK)
     firm = db.get(Firm, item.firm_id)
-    evidence = db.exec(
-        select(ReviewEvidence)
-        .where(ReviewEvidence.item_id == item.id)
-        .order_by(col(ReviewEvidence.id))
-    ).all()
+    evidence = _evidence(db, [rid(item.id)]).get(rid(item.id), [])
     ids = {item.broker_id, item.assigned_to_id}
     ids |= {e.reviewer_id for e in evidence} | {e.escalated_to_id for e in evidence}
     names = _names(db, {x for x in ids if x})
     overdue_before = utcnow() - timedelta(days=get_rules(db).overdue_days)
     public = _public(item, firm.name if firm else "", names, overdue_before)
-    public.actions = [
-        ReviewActionPublic(
-            id=rid(e.id),
-            action=e.action,
-            reviewer_id=e.reviewer_id,
-            reviewer_name=names.get(e.reviewer_id, ""),
-            comment=e.comment,
-            escalated_to_id=e.escalated_to_id,
-            escalated_to_name=names.get(e.escalated_to_id) if e.escalated_to_id else None,
-            acted_at=e.acted_at,
-        )
-        for e in evidence
-    ]
+    public.actions = _actions(evidence, names)
     return public
 
 

@@ -21,6 +21,7 @@ PAGE = 50
 _ACTIONS = ("approve", "escalate", "flag")
 _STATUSES = ("open", "escalated", "approved", "flagged", "all")
 _REASONS = ("", "lexicon", "attachment", "sample")
+_DID = {"approve": "Approved", "escalate": "Escalated", "flag": "Flagged"}
 
 
 def _item_row(i: review.ReviewItemPublic) -> dict[str, Any]:
@@ -40,11 +41,23 @@ def _item_row(i: review.ReviewItemPublic) -> dict[str, Any]:
         "assigned_to": i.assigned_to_name or "",
         "overdue": i.overdue,
         "decidable": i.status in ("open", "escalated"),
+        # The evidence: every decision, oldest first.
+        "evidence": [
+            {
+                "what": _DID[a.action]
+                + (f" to {a.escalated_to_name}" if a.escalated_to_name else "")
+                + f" by {a.reviewer_name}",
+                "at": a.acted_at.isoformat(),
+                "comment": a.comment or "",
+            }
+            for a in i.actions
+        ],
     }
 
 
 class ReviewState(ServiceMixin, rx.State):
     status: str = "open"
+    filter_form_key: int = 0
     reason: str = ""
     offset: int = 0
     has_next: bool = False
@@ -76,12 +89,16 @@ class ReviewState(ServiceMixin, rx.State):
     @rx.event
     async def load(self) -> Any:
         self.offset, self.dialog_open = 0, False
-        return await self._refresh(with_rules=True)
+        return await self._refresh(with_rules=True, first=True)
 
-    async def _refresh(self, with_rules: bool = False) -> Any:
+    async def _refresh(self, with_rules: bool = False, first: bool = False) -> Any:
         status, reason, offset = self.status, self.reason, self.offset
 
         def fetch(db: Any, *, actor: Any) -> Any:
+            nonlocal status
+            if first and status == "open" and not has(actor, Permission.REVIEWS_ALL):
+                # A manager's queue is what was escalated to them: show that first.
+                status = "escalated"
             page = review.list_items(
                 db,
                 actor=actor,
@@ -100,6 +117,9 @@ class ReviewState(ServiceMixin, rx.State):
             self.items, self.error = [], exc.message
             return None if isinstance(exc, ValidationFailed) else self._error_event(exc)
         self.error = ""
+        if status != self.status:
+            self.status = status
+            self.filter_form_key += 1
         self.items = [_item_row(i) for i in page.items]
         self.has_next = page.has_next
         if report is not None:

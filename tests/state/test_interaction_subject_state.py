@@ -23,17 +23,18 @@ def test_the_dialog_logs_an_interaction_without_a_subject(world):
     browser.fire(ActivityState, "save_interaction", form)
     state = browser.state(ActivityState)
     assert state.log_errors == {} and not state.log_open
-    assert _saved() == [("Asked about repo rates", "Asked about repo rates\nCall back Friday")]
+    with unit_of_work() as db:
+        from brm_app.models.trader import Trader
+
+        trader_name = db.get(Trader, world.t1).name
+    # Never the notes' first line: the subject is stored in clear, the notes encrypted.
+    assert _saved() == [(f"Call with {trader_name}", "Asked about repo rates\nCall back Friday")]
 
     # Neither subject nor notes: "<type> with <trader>", and the follow-up it asks for says so.
     browser.fire(ActivityState, "open_log", world.f, world.t1, "none")
     form = {"day": "2026-01-16", "time": "10:00", "subject": "  ", "notes": "",
             "outcome": "Follow-up required", f"trader_{world.t1}": "on"}  # fmt: skip
     browser.fire(ActivityState, "save_interaction", form)
-    with unit_of_work() as db:
-        from brm_app.models.trader import Trader
-
-        trader_name = db.get(Trader, world.t1).name
     assert state.log_errors == {}
     assert _saved()[-1] == (f"Call with {trader_name}", None)
     assert state.fu_open and state.fu_form["title"] == f"Follow up: Call with {trader_name}"

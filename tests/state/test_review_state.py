@@ -66,7 +66,12 @@ def test_compliance_escalates_and_the_manager_decides(database_url):
     # The manager sees it among the escalated ones and flags it.
     mtab = Browser(session_token_for(manager.email), "/compliance/review")
     mtab.fire(ReviewState, "load")
-    assert mtab.state(ReviewState).items == [] and not mtab.state(ReviewState).can_report
+    # A manager's queue opens on what was escalated to them (no "Open" item is ever theirs).
+    ms = mtab.state(ReviewState)
+    assert ms.status == "escalated" and not ms.can_report
+    assert [i["id"] for i in ms.items] == [item_id]
+    mtab.fire(ReviewState, "filter", {"status": "open", "reason": ""})
+    assert mtab.state(ReviewState).items == []
     mtab.fire(ReviewState, "filter", {"status": "escalated", "reason": ""})
     assert [i["id"] for i in mtab.state(ReviewState).items] == [item_id]
     mtab.fire(ReviewState, "start_action", item_id, "flag")
@@ -74,6 +79,13 @@ def test_compliance_escalates_and_the_manager_decides(database_url):
     with unit_of_work() as db:
         assert db.get(ReviewItem, item_id).status == "flagged"
         assert len(db.exec(select(ReviewEvidence)).all()) == 2
+    # The queue shows the evidence with the decided item: who did what, when and why.
+    tab.fire(ReviewState, "filter", {"status": "flagged", "reason": ""})
+    (row,) = tab.state(ReviewState).items
+    assert [(e["what"], e["comment"]) for e in row["evidence"]] == [
+        (f"Escalated to {manager.name} by {compliance.name}", "Please talk to him"),
+        (f"Flagged by {manager.name}", "Spoke to him, warned."),
+    ]
 
 
 def test_the_broker_sees_nothing_and_bad_input_changes_nothing(database_url):

@@ -382,3 +382,30 @@ def test_reports_coverage_overdue_and_flags(desk):
     assert rep.open_too_long_count == 1
     assert rep.open_too_long[0].id == third.id and rep.open_too_long[0].overdue
     assert rep.flags_by_rule == [{"reason": "lexicon", "rule": "guarantee*", "count": 1}]
+
+
+def test_the_queue_lists_each_items_evidence(desk):
+    """A decided item in the queue shows who decided what, when and why (the walk found the
+    queue showed only a status: the evidence was in the API's item and the audit trail)."""
+    say(desk, "It's a guarantee")
+    say(desk, "No promise made")
+    call(review.select_new, chance=never)
+    first, second = items()
+    c1, mgr = desk["compliance"], desk["manager"]
+    call(
+        review.act,
+        actor=c1,
+        item_id=first.id,
+        action="escalate",
+        comment="Please look",
+        escalate_to=mgr.user_id,
+    )
+    call(review.act, actor=mgr, item_id=first.id, action="flag", comment="Spoke to him")
+    with unit_of_work() as db:
+        listed = {i.id: i for i in review.list_items(db, actor=c1, status="all").items}
+    assert [(a.action, a.reviewer_name, a.comment) for a in listed[first.id].actions] == [
+        ("escalate", c1.name, "Please look"),
+        ("flag", mgr.name, "Spoke to him"),
+    ]
+    assert listed[first.id].actions[0].escalated_to_name == mgr.name
+    assert listed[second.id].actions == []
