@@ -65,7 +65,8 @@ class ReadTrace(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     user_id: int | None = Field(default=None, foreign_key="users.id")
-    # What was read: see services.read_traces.WHAT (contact_details, attachment, report, export).
+    # What was read: see services.read_traces.WHAT (contact_details, attachment, report, export,
+    # audit_values).
     what: str = Field(max_length=30, index=True)
     target_id: int | None = Field(default=None)
     read_at: datetime = Field(sa_type=UTCDateTime)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import reflex as rx
 
 from brm_app.components.layout import app_page
@@ -64,6 +66,28 @@ def _filters() -> rx.Component:
     )
 
 
+def _sealed_values(r: Any) -> Any:
+    """Encrypted values show as digests; compliance can open them (the reading is traced)."""
+    return rx.cond(
+        S.revealed_seq == r["seq"],
+        rx.vstack(
+            rx.text("Encrypted values of this event (your reading is recorded)", size="2"),
+            rx.code_block(S.revealed_values, language="json", wrap_long_lines=True),
+            spacing="1",
+            width="100%",
+            id="audit-revealed",
+        ),
+        rx.button(
+            rx.icon("eye", size=14),
+            "Show encrypted values",
+            variant="soft",
+            size="1",
+            on_click=S.reveal_values(r["seq"]),  # type: ignore[operator]
+            title="Opens the values kept encrypted; the reading is recorded as a read trace",
+        ),
+    )
+
+
 def _row(r) -> rx.Component:
     return rx.fragment(
         rx.table.row(
@@ -96,6 +120,7 @@ def _row(r) -> rx.Component:
             rx.table.row(
                 rx.table.cell(
                     rx.code_block(r["changes"], language="json", wrap_long_lines=True),
+                    rx.cond(r["sealed"], _sealed_values(r)),
                     col_span=7,
                 )
             ),

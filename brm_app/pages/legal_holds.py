@@ -146,6 +146,7 @@ def _traces() -> Any:
                         rx.el.option("Attachments", value="attachment"),
                         rx.el.option("Reports", value="report"),
                         rx.el.option("Exports", value="export"),
+                        rx.el.option("Audit values", value="audit_values"),
                         name="what",
                         id="trace-what",
                     ),

@@ -23,7 +23,9 @@ from brm_app.db import utcnow
 from brm_app.encryption import get_keyring
 from brm_app.encryption.columns import new_row_key
 from brm_app.models.audit import AuditEvent, AuditEventPublic, AuditSealedValues
+from brm_app.services.errors import NotFound
 from brm_app.services.pagination import Page, PageRequest, escape_like
+from brm_app.services.validation import require_id
 
 GENESIS = "0" * 64
 # Any fixed number: the advisory lock that serialises chain appends on PostgreSQL.
@@ -149,12 +151,34 @@ def _sealed(seq: int, values: dict[str, str]) -> dict[str, Any]:
 
 def sealed_values(db: Session, seq: int) -> dict[str, str]:
     """The encrypted values of event `seq` (path -> plaintext), for compliance."""
-    row = db.connection().execute(sa.select(_SEALED).where(_SEALED.c.seq == seq)).first()
-    if row is None:
-        return {}
-    values: dict[str, str] = json.loads(
-        get_keyring().open("audit_sealed_values", "payload", row.row_key, row.payload)
-    )
+    return sealed_values_of(db, [seq]).get(seq, {})
+
+
+def sealed_values_of(db: Session, seqs: Sequence[int]) -> dict[int, dict[str, str]]:
+    """The encrypted values of many events (seq -> path -> plaintext), read in chunks."""
+    out: dict[int, dict[str, str]] = {}
+    ordered = sorted(set(seqs))
+    for start in range(0, len(ordered), 500):
+        chunk = ordered[start : start + 500]
+        for row in db.connection().execute(sa.select(_SEALED).where(_SEALED.c.seq.in_(chunk))):
+            out[row.seq] = json.loads(
+                get_keyring().open("audit_sealed_values", "payload", row.row_key, row.payload)
+            )
+    return out
+
+
+def reveal_values(db: Session, *, actor: Actor, seq: object) -> dict[str, str]:
+    """The encrypted values of event `seq` in clear (path -> value; empty when it has none), to
+    admins and compliance, who browse the trail; the reading is traced like a contact reveal."""
+    require(actor, Permission.AUDIT_VIEW)
+    number = require_id(seq, "seq")
+    if db.exec(select(AuditEvent.id).where(AuditEvent.seq == number)).first() is None:
+        raise NotFound("No such audit event.")
+    values = sealed_values(db, number)
+    if values:
+        from brm_app.services import read_traces  # it imports services that import this one
+
+        read_traces.trace(db, actor, "audit_values", number)
     return values
 
 

@@ -1,7 +1,7 @@
 """Read traces: reading sensitive data leaves a trace compliance sees (who, what, when).
 
 Traced: revealing a trader's contact details, downloading an attachment, a report (PDF or CSV) or
-an export. The read only enqueues a job (ids only, through `write_aside`, so a read transaction
+an export, showing an audit event's encrypted values (its target is the event's sequence number). The read only enqueues a job (ids only, through `write_aside`, so a read transaction
 never writes); the job writes the trace. Compliance and admins list them, filtered, newest first.
 
 A trader's contact details (email, phone, mobile) in clear, path by path:
@@ -50,6 +50,8 @@ WHAT = {
     2: "attachment",
     3: "report",
     4: "export",
+    # The encrypted values of an audit event, shown on the audit page (`audit.reveal_values`).
+    5: "audit_values",
 }
 CODE = {name: code for code, name in WHAT.items()}
 

@@ -560,6 +560,11 @@ def _gather_audit(db: Session, g: _Gathered) -> None:
     events.sort(key=lambda ev: ev.seq)
     g.add("audit_events", events)
     g.kinds["audit_events"].sort(key=lambda d: d["seq"])
+    # An encrypted value is in the chain as its digest: the archive carries it in clear beside
+    # the event (`sealed_values`, path -> value), so every original and change can be re-created.
+    opened = audit.sealed_values_of(db, [d["seq"] for d in g.kinds["audit_events"]])
+    for d in g.kinds["audit_events"]:
+        d["sealed_values"] = opened.get(d["seq"], {})
 
 
 def _json_default(value: Any) -> Any:
@@ -631,7 +636,9 @@ def build_archive(db: Session, e: RegulatorExport, progress: Any = None) -> tupl
             f"Generated: {utcnow().isoformat()}\n\n"
             "Each kind of record is in <kind>.jsonl (one JSON object per line) and <kind>.csv.\n"
             "interaction_versions holds every saved version of each interaction; audit_events\n"
-            "every recorded change of every record here. attachments/ holds the files sent.\n"
+            "every recorded change of every record here (a value kept encrypted in the app is a\n"
+            "keyed digest in `changes`, and in clear under its path in `sealed_values`).\n"
+            "attachments/ holds the files sent.\n"
             "manifest.json lists the SHA-256 of every other file: `brm export verify` checks it.\n"
         ).encode()
         put(zf, "README.txt", readme)

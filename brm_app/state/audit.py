@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from typing import Any
 
@@ -42,6 +43,9 @@ class AuditState(PagedListMixin, rx.State):
     chain_status: str = ""
     chain_ok: bool = True
     verifying: bool = False
+    # An event's encrypted values, shown in clear on request (traced): its seq and the values.
+    revealed_seq: int = 0
+    revealed_values: str = ""
 
     @rx.event
     async def load(self):
@@ -95,6 +99,8 @@ class AuditState(PagedListMixin, rx.State):
                 "entity_id": e.entity_id or "",
                 "ip": e.ip or "",
                 "changes": dashboard.changes_text(e),
+                # Encrypted values are in the event as {"digest": ...}; "Show values" opens them.
+                "sealed": '"digest"' in dashboard.changes_text(e),
             }
             for e in page.items
         ]
@@ -142,6 +148,24 @@ class AuditState(PagedListMixin, rx.State):
     def toggle(self, event_id: int):
         if isinstance(event_id, int) and not isinstance(event_id, bool):
             self.expanded = 0 if self.expanded == event_id else event_id
+            self.revealed_seq, self.revealed_values = 0, ""
+
+    @rx.event
+    async def reveal_values(self, seq: int) -> Any:
+        """An event's encrypted values in clear: the service checks the role and traces it."""
+
+        def fetch(db: Any, *, actor: Any) -> dict[str, str]:
+            return audit.reveal_values(db, actor=actor, seq=seq)
+
+        try:
+            values = await self._call(fetch)
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.revealed_seq = seq
+        self.revealed_values = (
+            json.dumps(values, indent=2, sort_keys=True, ensure_ascii=False) if values else ""
+        )
+        return None
 
     @rx.event
     async def verify(self):

@@ -374,6 +374,7 @@ MATRIX: dict[str, Row] = {
     "AuditState.set_entity": AUDITORS,
     "AuditState.clear_filters": AUDITORS,
     "AuditState.toggle": UI,
+    "AuditState.reveal_values": AUDITORS,
     # ---- CSV import (whoever may import) ----
     "ImportState.load": IMPORTERS,
     "ImportState.uploaded": IMPORTERS,

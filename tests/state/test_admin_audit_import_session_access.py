@@ -21,7 +21,7 @@ from sqlmodel import func, select
 
 from brm_app.auth.rbac import PERMISSIONS, Permission
 from brm_app.db import unit_of_work, utcnow
-from brm_app.models.audit import AuditEvent
+from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.auth_records import LoginThrottle
 from brm_app.models.firm import Firm
 from brm_app.models.user import Role, User
@@ -148,6 +148,17 @@ def _audit_filtered_by_actor(w: World, r: str) -> bool:
     browser.fire(AuditState, "set_actor_q", who)
     rows = browser.state(AuditState).rows
     return bool(rows) and all(who in row["who"] for row in rows)
+
+
+def _reveal_values(w: World, r: str) -> bool:
+    """The world's event holding an encrypted value (Tom's email) is opened."""
+    with unit_of_work() as db:
+        seq = db.exec(select(func.max(AuditSealedValues.seq))).one()
+    assert seq is not None
+    browser = _tab(w, r, "/audit")
+    browser.fire(AuditState, "reveal_values", seq)
+    state = browser.state(AuditState)
+    return state.revealed_seq == seq and "tom@fulcrum.example" in state.revealed_values
 
 
 def _verify(w: World, r: str) -> bool:
@@ -303,6 +314,7 @@ PROBES: dict[str, Probe] = {
     "AuditState.set_entity": _audit("set_entity", "all"),
     "AuditState.clear_filters": _audit("clear_filters"),
     "AuditState.verify": _verify,
+    "AuditState.reveal_values": _reveal_values,
     # ---- /import ----
     "ImportState.load": _import_load,
     "ImportState.uploaded": _uploaded,

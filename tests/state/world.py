@@ -12,6 +12,7 @@ from brm_app.db import unit_of_work, utcnow
 from brm_app.models.firm import Firm, FirmCoverage
 from brm_app.models.trader import Trader, TraderRole
 from brm_app.models.user import Role, User
+from brm_app.services import audit
 from tests.factories import PASSWORD
 
 ROLES = ["admin", "compliance", "manager", "broker", "broker2", "trader"]
@@ -101,5 +102,14 @@ def world(sqlite_url) -> World:
         a = _firm(db, "Archived Associates", b, archived=True)
         t1 = _trader(db, f, "Tom Trader", "tom@fulcrum.example")
         t2 = _trader(db, f, "Tess Portal", "trader@w.example", users["trader"].id)
+        # An event holding an encrypted value (its digest in the chain), for the audit page.
+        audit.record(
+            db,
+            actor=None,
+            action="trader.create",
+            entity="trader",
+            entity_id=t1,
+            changes={"email": "tom@fulcrum.example"},
+        )
         db.add(TraderRole(name="Risk", name_key="risk", built_in=False))
     return World(users, f, g, d, a, t1, t2)

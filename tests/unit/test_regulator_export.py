@@ -149,8 +149,13 @@ def test_a_firms_archive_holds_its_records_versions_files_and_audit(book, tmp_pa
     versions = _jsonl(zf, "interaction_versions.jsonl")
     assert [json.loads(v["data"])["notes"] for v in versions] == ["First notes", "Second notes"]
     assert any(n.startswith("attachments/") and n.endswith("terms.pdf") for n in names)
-    actions = {e["action"] for e in _jsonl(zf, "audit_events.jsonl")}
+    events = _jsonl(zf, "audit_events.jsonl")
+    actions = {e["action"] for e in events}
     assert {"firm.created", "interaction.logged", "interaction.edited"} <= actions
+    # A value kept encrypted is a digest in the chain and in clear beside it in the archive.
+    created = next(e for e in events if e["entity"] == "trader" and e["sealed_values"])
+    assert book["tess"].email in created["sealed_values"].values()
+    assert book["tess"].email not in json.dumps(created["changes"])
     # CSV: a formula is neutralised, numbers stay numbers.
     csv_text = zf.read("interactions.csv").decode()
     assert "'=HYPERLINK(evil) check-in" in csv_text

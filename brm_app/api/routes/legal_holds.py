@@ -108,7 +108,7 @@ def list_read_traces(
     actor: CurrentActor,
     user_id: Annotated[int | None, Query(ge=1, le=MAX_ID, description="Only this user")] = None,
     what: Annotated[
-        Literal["contact_details", "attachment", "report", "export"] | None, Query()
+        Literal["contact_details", "attachment", "report", "export", "audit_values"] | None, Query()
     ] = None,
     date_from: Annotated[Day | None, Query()] = None,
     date_to: Annotated[Day | None, Query()] = None,
