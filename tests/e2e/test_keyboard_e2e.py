@@ -169,9 +169,13 @@ def test_keyboard_only_walk_through(page: Page, server: Server):
         timeout=10_000
     )
     page.keyboard.type("keystroke")
-    expect(
-        page.get_by_role("option", name=re.compile("Log interaction with Keystroke"))
-    ).to_be_visible(timeout=10_000)
+    log_with = page.get_by_role("option", name=re.compile("Log interaction with Keystroke"))
+    try:
+        expect(log_with).to_be_visible(timeout=20_000)
+    except AssertionError as exc:  # once in a loaded full run: say what the palette showed
+        shown = options.all_inner_texts()
+        typed = page.locator("#palette-input").input_value()
+        raise AssertionError(f"palette input {typed!r} showed {shown}") from exc
     page.keyboard.press("ArrowDown")
     expect(options.nth(1)).to_have_attribute("aria-selected", "true")
     page.keyboard.press("Enter")
