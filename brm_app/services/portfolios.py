@@ -616,6 +616,21 @@ class Checked:
 Resolver = Callable[..., Instrument]
 
 
+def _history_start(db: Session, firm: Firm) -> date | None:
+    """The day of the firm's opening balances (the retention purge's), if it has any: nothing
+    can be booked on or before it, its history is gone. Looked up once per session and firm
+    (a batch checks many rows of one firm)."""
+    known: dict[int | None, date | None] = db.info.setdefault("brm_history_start", {})
+    if firm.id not in known:
+        t = PortfolioTransaction
+        known[firm.id] = db.exec(
+            select(func.max(col(t.trade_date)))
+            .join(Portfolio, col(Portfolio.id) == col(t.portfolio_id))
+            .where(Portfolio.firm_id == firm.id, t.kind == TxKind.OPENING.value)
+        ).one()
+    return known[firm.id]
+
+
 def check_transaction(
     db: Session, firm: Firm, data: TransactionWrite, *, resolve: Resolver | None = None
 ) -> Checked:
@@ -631,6 +646,13 @@ def check_transaction(
         raise ValidationFailed("must be between the years 1990 and 2999", field="trade_date")
     if data.fees < 0:
         raise ValidationFailed("must not be negative", field="fees")
+    opened = _history_start(db, firm)
+    if opened is not None and data.trade_date <= opened:
+        raise ValidationFailed(
+            f"is on or before {opened.isoformat()}: the history up to that day was replaced by "
+            "opening balances when it passed its retention period; book it after that day",
+            field="trade_date",
+        )
     names_instrument = data.instrument_id is not None or bool(data.symbol)
     instrument = None
     quantity = price = amount = None

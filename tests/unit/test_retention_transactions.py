@@ -210,3 +210,22 @@ def test_old_transactions_go_and_holdings_cash_and_values_stay(world):
     with pytest.raises(ValidationFailed, match="opening balance"):
         call(portfolios.reverse_transaction, actor=broker, firm_id=firm.firm_id,
              transaction_id=openings[0].id)  # fmt: skip
+
+
+def test_nothing_can_be_booked_into_the_purged_history(world):
+    """After a purge the history up to the openings' day is gone: a trade dated on or before it
+    is refused (by hand, by a blotter import, from an OMS); the day after is booked."""
+    broker = world["broker"]
+    firm = make_firm(broker, name="Ledger Closed")
+    _book(broker, firm.firm_id, OLD[:3])
+    retention.run_purge(now=NOW)
+    late = {"kind": "deposit", "amount": "5", "currency": "USD"}
+    for day in ("2024-06-14", "2023-01-03"):
+        with pytest.raises(ValidationFailed, match="on or before 2024-06-14") as err:
+            call(portfolios.book_transaction, actor=broker, firm_id=firm.firm_id,
+                 data={**late, "trade_date": day})  # fmt: skip
+        assert "trade_date" in err.value.errors
+    assert _book(broker, firm.firm_id, [{**late, "trade_date": "2024-06-17"}])
+    # Another firm without a purge books its old trades as before.
+    other = make_firm(broker, name="Ledger Open")
+    assert _book(broker, other.firm_id, [{**late, "trade_date": "2023-01-03"}])
