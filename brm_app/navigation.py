@@ -19,12 +19,16 @@ class Section:
     roles: tuple[Role, ...] | None = None
 
 
+# Staff: every role but a portal trader. A trader may open their own firm and its traders (the
+# services scope it), but the portal home links what they need; lists of one firm say nothing.
+STAFF = tuple(r for r in Role if r != Role.TRADER)
+
 SECTIONS: list[Section] = [
     Section("Portal home", "/portal", "house", roles=(Role.TRADER,)),
-    Section("Dashboard", "/", "layout-dashboard", roles=tuple(r for r in Role if r != Role.TRADER)),
+    Section("Dashboard", "/", "layout-dashboard", roles=STAFF),
     Section("Messages", "/communications", "messages-square", Permission.COMMS_VIEW),
-    Section("Firms", "/firms", "building-2", Permission.FIRMS_VIEW),
-    Section("Traders", "/traders", "contact", Permission.TRADERS_VIEW),
+    Section("Firms", "/firms", "building-2", Permission.FIRMS_VIEW, roles=STAFF),
+    Section("Traders", "/traders", "contact", Permission.TRADERS_VIEW, roles=STAFF),
     Section("Calendar", "/calendar", "calendar-days", Permission.FOLLOW_UPS_VIEW),
     Section("Import", "/import", "file-up", Permission.DATA_IMPORT),
     Section("Team report", "/reports/team", "chart-column", Permission.TEAM_VIEW),

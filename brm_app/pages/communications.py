@@ -466,8 +466,63 @@ def portal_page() -> Any:
             width="100%",
             align="start",
         ),
-        card(
-            rx.text("Your firm's portfolio will appear here.", size="2", color_scheme="gray"),
-        ),
+        rx.cond(S.portal.contains("firm"), _portal_portfolio()),
         width="100%",
+    )
+
+
+def _portal_portfolio() -> Any:
+    """The trader's firm's portfolio at a glance, and the way to it (read-only there)."""
+    p = S.portal
+    return card(
+        rx.vstack(
+            rx.heading(p["firm"].to(str) + " portfolio", size="4", as_="h2"),
+            rx.cond(
+                p["shared"].to(bool),
+                rx.cond(
+                    p["has_portfolio"].to(bool),
+                    rx.vstack(
+                        rx.hstack(
+                            rx.vstack(
+                                rx.text("Total value", size="1", color_scheme="gray"),
+                                rx.text(p["value"].to(str), size="5", weight="bold"),
+                                spacing="0",
+                            ),
+                            rx.vstack(
+                                rx.text("Today", size="1", color_scheme="gray"),
+                                rx.text(
+                                    p["today"].to(str),
+                                    size="3",
+                                    color_scheme=rx.cond(p["up"].to(bool), "green", "red"),
+                                ),
+                                spacing="0",
+                            ),
+                            rx.vstack(
+                                rx.text("Holdings", size="1", color_scheme="gray"),
+                                rx.text(p["holdings"].to(str), size="3"),
+                                spacing="0",
+                            ),
+                            spacing="6",
+                            wrap="wrap",
+                        ),
+                        rx.link(
+                            rx.button(rx.icon("chart-line", size=16), "Open the portfolio"),
+                            href=p["href"].to(str),
+                            id="portal-portfolio-link",
+                        ),
+                        spacing="3",
+                    ),
+                    rx.text("Your firm has no portfolio yet.", size="2", color_scheme="gray"),
+                ),
+                rx.text(
+                    "Your brokers have not shared your firm's portfolio with you. Ask them for "
+                    "access if you need it.",
+                    size="2",
+                    color_scheme="gray",
+                ),
+            ),
+            spacing="3",
+            width="100%",
+        ),
+        id="portal-portfolio",
     )

@@ -564,6 +564,46 @@ def get_portfolio(db: Session, *, actor: AnyActor, firm_id: object) -> Portfolio
     return value(db, firm, portfolio)
 
 
+@dataclass(frozen=True)
+class PortalPortfolio:
+    """What a portal trader's home says of their firm's portfolio."""
+
+    firm_id: int
+    firm_name: str
+    # The firm's brokers gave this trader `view_portfolio`.
+    shared: bool
+    # None while the firm has no portfolio (no transaction yet) or it is not shared.
+    portfolio: PortfolioPublic | None = None
+
+
+def portal_portfolio(db: Session, *, actor: AnyActor) -> PortalPortfolio | None:
+    """A portal trader's own firm's portfolio, valued, when they may see it (None for staff and
+    for a trader without portal access)."""
+    if not isinstance(actor, Actor) or actor.role != Role.TRADER:
+        return None
+    row = db.exec(
+        select(Trader.firm_id, Trader.view_portfolio, Firm.name)
+        .join(Firm, col(Firm.id) == col(Trader.firm_id))
+        .where(
+            Trader.user_id == actor.user_id,
+            col(Trader.archived_at).is_(None),
+            col(Trader.portal_access).is_(True),
+        )
+    ).first()
+    if row is None:
+        return None
+    firm_id, shared, firm_name = row
+    if not shared:
+        return PortalPortfolio(firm_id=firm_id, firm_name=firm_name, shared=False)
+    firm, portfolio = load_firm(db, actor, firm_id)
+    return PortalPortfolio(
+        firm_id=firm_id,
+        firm_name=firm_name,
+        shared=True,
+        portfolio=value(db, firm, portfolio) if portfolio is not None else None,
+    )
+
+
 def revalue(db: Session, *, actor: AnyActor, firm_id: object) -> PortfolioPublic:
     """Fetch the latest prices (and FX rates) of the portfolio's instruments from the market data
     provider now, store them, and return the portfolio valued at them."""

@@ -17,7 +17,8 @@ import reflex as rx
 from brm_app.auth.actor import Actor
 from brm_app.auth.rbac import Permission, has
 from brm_app.models.communication import CommunicationPublic, ConversationPublic
-from brm_app.services import communications, conversations
+from brm_app.services import communications, conversations, portfolios
+from brm_app.services import number_format as nf
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
 from brm_app.state.auth import _api_path
@@ -76,6 +77,21 @@ def composer_error(exc: DomainError) -> str:
     if isinstance(exc, ValidationFailed):
         message = next(iter(exc.errors.values()), message)
     return message[:1].upper() + message[1:]
+
+
+def portal_row(found: portfolios.PortalPortfolio, loc: str) -> dict[str, Any]:
+    """The portal home's portfolio card, numbers as the user's locale writes them."""
+    p = found.portfolio
+    return {
+        "firm": found.firm_name,
+        "href": f"/firms/{found.firm_id}/portfolio",
+        "shared": found.shared,
+        "has_portfolio": p is not None,
+        "value": f"{nf.number(p.total_value, loc)} {p.reporting_currency}" if p else "",
+        "today": nf.number(p.performance_metrics.today_change, loc) if p else "",
+        "up": bool(p and p.performance_metrics.today_change >= 0),
+        "holdings": nf.count(len(p.assets), loc) if p else "0",
+    }
 
 
 def conversation_row(c: ConversationPublic, *, for_trader: bool = False) -> dict[str, Any]:
@@ -177,6 +193,8 @@ class CommsState(ServiceMixin, rx.State):
     trader_rows: list[dict[str, Any]] = []
     trader_sms_note: str = ""
     tab: str = "conversation"
+    # A portal trader's home: their firm's portfolio (services.portfolios.portal_portfolio).
+    portal: dict[str, Any] = {}
 
     @rx.var
     def upload_js(self) -> str:
@@ -204,6 +222,8 @@ class CommsState(ServiceMixin, rx.State):
         except DomainError as exc:
             return self._error_event(exc)
         self.loaded = True
+        if not self.broker_side:
+            await self._load_portal()
         await self._refresh_list()
         trader = as_id(_int(params.get("trader")))
         conversation = as_id(_int(params.get("conversation")))
@@ -218,6 +238,13 @@ class CommsState(ServiceMixin, rx.State):
         if self.open_id and not any(c["id"] == self.open_id for c in self.conversations):
             self._close()
         return None
+
+    async def _load_portal(self) -> None:
+        try:
+            found = await self._call(portfolios.portal_portfolio)
+        except DomainError:
+            found = None
+        self.portal = portal_row(found, await self._number_locale()) if found else {}
 
     def _close(self) -> None:
         self.open_id, self.open_title, self.open_firm, self.open_subject = 0, "", "", ""

@@ -6,6 +6,7 @@ shows; the broker texts the trader through Twilio's SDK to a stub on 127.0.0.1, 
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -126,11 +127,23 @@ def _world(server: Server) -> tuple[str, str, int]:
                 "name": "Tess Trader",
                 "email": "tess@comms.example",
                 "mobile": "+447911123456",
-                "permissions": ["portal_access", "receive_email", "receive_sms"],
+                "permissions": ["portal_access", "view_portfolio", "receive_email", "receive_sms"],
             },
         )
         assert r.status_code == 201, r.text
         first = r.json()["portal_initial_password"]
+        # The firm's first transaction makes its portfolio (its home shows it to Tess).
+        r = api.post(
+            f"/api/v1/firms/{firm['firm_id']}/portfolio/transactions",
+            headers=broker,
+            json={
+                "kind": "deposit",
+                "trade_date": "2026-01-05",
+                "amount": "2500",
+                "currency": "USD",
+            },
+        )
+        assert r.status_code == 201, r.text
         own = _token(api, "tess@comms.example", first)
         r = api.post(
             "/api/v1/users/me/password",
@@ -167,6 +180,16 @@ def test_broker_and_trader_chat_live_with_attachment_receipt_and_sms(
     # The trader lands on their portal home.
     trader.goto(server.url + "/")
     trader.wait_for_url("**/portal", timeout=20_000)
+    # Their firm's portfolio, shared with them: its value, and the way to the read-only page.
+    card = trader.locator("#portal-portfolio")
+    expect(card).to_contain_text("Chat Capital portfolio", timeout=15_000)
+    expect(card).to_contain_text("2,500.00 USD")
+    expect(trader.locator("#portal-portfolio-link")).to_have_attribute(
+        "href", re.compile(r"/firms/\d+/portfolio$")
+    )
+    nav = trader.get_by_role("navigation", name="Sections")
+    expect(nav.get_by_role("link", name="Portal home")).to_be_visible()
+    expect(nav.get_by_role("link", name="Firms")).to_have_count(0)
 
     # The broker opens the trader's communications and starts a conversation.
     broker.goto(f"{server.url}/communications?trader={trader_id}")
