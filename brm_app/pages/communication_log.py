@@ -29,9 +29,113 @@ def _labelled(label: str, control: Any) -> Any:
     )
 
 
+def _finder(kind: str, label: str, placeholder: str) -> Any:
+    """Choose a trader, broker or firm by part of its name: matches as buttons, the choice as a
+    chip with a way to remove it (no ids to know)."""
+    chosen = S.picked[kind]
+    return rx.vstack(
+        rx.el.label(rx.text(label, as_="span", size="2", weight="medium"), html_for=f"log-{kind}"),
+        rx.cond(
+            S.picked.contains(kind),
+            rx.hstack(
+                rx.badge(chosen["label"].to(str), size="2", variant="soft"),
+                rx.icon_button(
+                    rx.icon("x", size=14),
+                    type="button",
+                    variant="ghost",
+                    size="1",
+                    aria_label="Remove " + label.lower(),
+                    on_click=S.unpick(kind),
+                ),
+                align="center",
+                id=f"log-{kind}-chosen",
+            ),
+            rx.vstack(
+                rx.input(
+                    placeholder=placeholder,
+                    on_change=S.find(kind).debounce(200),
+                    id=f"log-{kind}",
+                    max_length=100,
+                    auto_complete="off",
+                    width="100%",
+                ),
+                rx.cond(
+                    (S.finding == kind) & (S.found.length() > 0),
+                    rx.vstack(
+                        rx.foreach(
+                            S.found,
+                            lambda m: rx.button(
+                                m["label"],
+                                variant="ghost",
+                                size="1",
+                                type="button",
+                                on_click=S.pick(kind, m["id"], m["label"]),
+                            ),
+                        ),
+                        role="list",
+                        aria_label=f"Matching {label.lower()}s",
+                        spacing="1",
+                        align="start",
+                    ),
+                ),
+                spacing="1",
+                width="100%",
+            ),
+        ),
+        spacing="1",
+        width="100%",
+        align="stretch",
+    )
+
+
+def _assign_form(t: Any) -> Any:
+    """Assigning one item: the trader who sent it, found by name, then which conversation
+    (their latest one at their firm unless another is chosen)."""
+    hidden = rx.el.input(type="hidden", name="triage_id", value=t["id"].to_string())
+    return rx.form(
+        hidden,
+        rx.flex(
+            rx.box(_finder("assignee", "Trader", "Type part of the name"), min_width="220px"),
+            rx.cond(
+                S.picked.contains("assignee"),
+                field(
+                    "Conversation",
+                    rx.el.select(
+                        rx.el.option("Their latest conversation", value=""),
+                        rx.foreach(
+                            S.assignee_conversations,
+                            lambda c: rx.el.option(c["label"], value=c["id"].to_string()),
+                        ),
+                        name="conversation_id",
+                        id="triage-conversation",
+                    ),
+                ),
+            ),
+            rx.button(
+                "Assign",
+                type="submit",
+                size="1",
+                class_name="triage-assign",
+                disabled=~S.picked.contains("assignee"),
+            ),
+            rx.button(
+                "Cancel",
+                type="button",
+                size="1",
+                variant="ghost",
+                on_click=S.cancel_assigning,
+            ),
+            gap="2",
+            align="end",
+            wrap="wrap",
+        ),
+        on_submit=S.assign_triage,
+    )
+
+
 def _triage_item(t: Any) -> Any:
-    """One unmatched email or SMS: what came in, then assign it (trader id, optionally the
-    conversation id) or dismiss it with a reason."""
+    """One unmatched email or SMS: what came in, then assign it (to a trader found by name, in
+    one of their conversations) or dismiss it with a reason."""
     hidden = rx.el.input(type="hidden", name="triage_id", value=t["id"].to_string())
     return rx.box(
         rx.text(
@@ -44,24 +148,17 @@ def _triage_item(t: Any) -> Any:
         rx.text(t["text"], size="2", white_space="pre-wrap"),
         rx.cond(t["files"] != "", rx.text("Files: ", t["files"], size="1", color_scheme="gray")),
         rx.flex(
-            rx.form(
-                hidden,
-                rx.flex(
-                    _labelled(
-                        "Trader id",
-                        rx.input(name="trader_id", required=True, input_mode="numeric", size="1"),
-                    ),
-                    _labelled(
-                        "Conversation id (optional)",
-                        rx.input(name="conversation_id", input_mode="numeric", size="1"),
-                    ),
-                    rx.button("Assign", type="submit", size="1", class_name="triage-assign"),
-                    gap="2",
-                    align="end",
-                    wrap="wrap",
+            rx.cond(
+                S.assigning == t["id"],
+                _assign_form(t),
+                rx.button(
+                    rx.icon("user-check", size=14),
+                    "Assign to a trader…",
+                    type="button",
+                    size="1",
+                    on_click=S.start_assigning(t["id"]),
+                    class_name="triage-start-assign",
                 ),
-                on_submit=S.assign_triage,
-                reset_on_submit=True,
             ),
             rx.form(
                 hidden,
@@ -97,9 +194,9 @@ def _filters() -> Any:
     return rx.form(
         rx.grid(
             _input("text", "Text", "words in the message"),
-            _input("trader_id", "Trader id"),
-            _input("broker_id", "Broker id"),
-            _input("firm_id", "Firm id"),
+            _finder("trader", "Trader", "Type part of a name"),
+            _finder("broker", "Broker", "Type part of a name"),
+            _finder("firm", "Firm", "Type part of a name"),
             field(
                 "Channel",
                 rx.el.select(

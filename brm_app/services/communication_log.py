@@ -282,6 +282,15 @@ def with_words(text: str) -> Any:
     )
 
 
+def find_subjects(db: Session, *, actor: AnyActor, scope: Any, q: Any) -> list[dict[str, Any]]:
+    """Up to 10 firms, traders or brokers whose name contains `q`: the log's filters and the
+    triage's assignee are chosen by name, not typed as ids."""
+    from brm_app.services.regulator_export import matching_subjects
+
+    require(actor, Permission.COMMS_LOG)
+    return matching_subjects(db, scope=scope, q=q)
+
+
 def to_public(e: CommunicationLogEntry) -> LogEntryPublic:
     return LogEntryPublic(
         entry_id=e.id,

@@ -10,15 +10,20 @@ from urllib.parse import urlencode
 
 import reflex as rx
 
-from brm_app.services import communication_log, webhooks
+from brm_app.services import communication_log, conversations, webhooks
 from brm_app.services.communication_log import LogQuery
 from brm_app.services.errors import DomainError, ValidationFailed
 from brm_app.services.pagination import PageRequest
 from brm_app.state.auth import _api_path
-from brm_app.state.base import ServiceMixin
+from brm_app.state.base import ServiceMixin, as_id
 
 PAGE = 50
-FILTERS = ("broker_id", "trader_id", "firm_id", "channel", "date_from", "date_to", "text")
+# Typed in the form; the trader, broker and firm are chosen by name (`find`, `pick`).
+TYPED = ("channel", "date_from", "date_to", "text")
+PICKS = ("trader", "broker", "firm")
+CHANNEL_LABELS = {"in_app": "In-app", "email": "Email", "sms": "SMS"}
+# Whom an unmatched inbound item is assigned to (a trader found by name).
+ASSIGNEE = "assignee"
 
 
 def _day(value: str, field: str) -> date | None:
@@ -45,6 +50,14 @@ class CommLogState(ServiceMixin, rx.State):
     triage: list[dict[str, Any]] = []
     error: str = ""
     query_string: str = ""
+    # Chosen by name: kind ("trader", "broker", "firm", "assignee") -> {"id", "label"}.
+    picked: dict[str, dict[str, Any]] = {}
+    # The names matching what was typed in one finder (`finding` says which).
+    finding: str = ""
+    found: list[dict[str, Any]] = []
+    # The triage item being assigned, and the chosen trader's conversations to put it in.
+    assigning: int = 0
+    assignee_conversations: list[dict[str, Any]] = []
 
     @rx.var
     def csv_url(self) -> str:
@@ -56,7 +69,8 @@ class CommLogState(ServiceMixin, rx.State):
 
     @rx.event
     async def load(self) -> Any:
-        self.filters = {}
+        self.filters, self.picked, self.finding, self.found = {}, {}, "", []
+        self._stop_assigning()
         return await self._search()
 
     @rx.event
@@ -64,8 +78,54 @@ class CommLogState(ServiceMixin, rx.State):
         if not isinstance(form, dict):
             return None
         self.filters = {
-            k: str(form.get(k) or "").strip()[:200] for k in FILTERS if isinstance(form.get(k), str)
+            k: str(form.get(k) or "").strip()[:200] for k in TYPED if isinstance(form.get(k), str)
         }
+        self._picked_filters()
+        return await self._search()
+
+    def _picked_filters(self) -> None:
+        for kind in PICKS:
+            self.filters.pop(f"{kind}_id", None)
+            if kind in self.picked:
+                self.filters[f"{kind}_id"] = str(self.picked[kind]["id"])
+
+    # ---- choosing a trader, broker or firm by name -----------------------------------------
+
+    @rx.event
+    async def find(self, kind: str, q: str) -> Any:
+        if kind not in (*PICKS, ASSIGNEE) or not isinstance(q, str):
+            return None
+        scope = "trader" if kind == ASSIGNEE else kind
+        try:
+            found = await self._call(communication_log.find_subjects, scope=scope, q=q[:100])
+        except ValidationFailed:
+            found = []
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.finding, self.found = kind, found
+        return None
+
+    @rx.event
+    async def pick(self, kind: str, subject_id: int, label: str) -> Any:
+        checked = as_id(subject_id)
+        if kind not in (*PICKS, ASSIGNEE) or not checked or not isinstance(label, str):
+            return None
+        self.picked = {**self.picked, kind: {"id": checked, "label": label[:300]}}
+        self.finding, self.found = "", []
+        if kind == ASSIGNEE:
+            return await self._load_assignee_conversations(checked)
+        self._picked_filters()
+        return await self._search()
+
+    @rx.event
+    async def unpick(self, kind: str) -> Any:
+        if kind not in (*PICKS, ASSIGNEE):
+            return None
+        self.picked = {k: v for k, v in self.picked.items() if k != kind}
+        if kind == ASSIGNEE:
+            self.assignee_conversations = []
+            return None
+        self._picked_filters()
         return await self._search()
 
     async def _search(self) -> Any:
@@ -99,9 +159,9 @@ class CommLogState(ServiceMixin, rx.State):
             {
                 "id": e.entry_id,
                 "at": e.occurred_at.isoformat(),
-                "kind": e.kind,
-                "channel": e.message_type.value,
-                "direction": e.direction.value,
+                "channel": CHANNEL_LABELS.get(e.message_type.value, e.message_type.value),
+                "direction": "received" if e.direction.value == "inbound" else "sent",
+                "kind": "delivery status" if e.kind == "delivery" else e.kind,
                 "sender": e.sender,
                 "to": ", ".join(e.recipients),
                 "content": e.content[:300],
@@ -114,7 +174,7 @@ class CommLogState(ServiceMixin, rx.State):
             {
                 "id": t.triage_id,
                 "at": t.received_at.isoformat(),
-                "channel": t.channel.value,
+                "channel": CHANNEL_LABELS.get(t.channel.value, t.channel.value),
                 "from": t.from_address,
                 "subject": t.subject,
                 "text": t.text[:200],
@@ -128,18 +188,47 @@ class CommLogState(ServiceMixin, rx.State):
 
     # ---- the triage list: assign an item to a trader (and conversation), or dismiss it ----
 
+    def _stop_assigning(self) -> None:
+        self.assigning, self.assignee_conversations = 0, []
+        self.picked = {k: v for k, v in self.picked.items() if k != ASSIGNEE}
+
+    @rx.event
+    def start_assigning(self, triage_id: int) -> None:
+        checked = as_id(triage_id)
+        if checked and any(t["id"] == checked for t in self.triage):
+            self._stop_assigning()
+            self.assigning, self.finding, self.found = checked, "", []
+
+    @rx.event
+    def cancel_assigning(self) -> None:
+        self._stop_assigning()
+
+    async def _load_assignee_conversations(self, trader_id: int) -> Any:
+        try:
+            page = await self._call(
+                conversations.list_conversations, trader_id=trader_id, page=PageRequest(limit=20)
+            )
+        except DomainError as exc:
+            return self._error_event(exc)
+        self.assignee_conversations = [
+            {"id": c.conversation_id, "label": f"{c.subject or 'No subject'} ({c.firm_name})"}
+            for c in page.items
+        ]
+        return None
+
     @rx.event
     async def assign_triage(self, form: dict[str, Any]) -> Any:
         if not isinstance(form, dict):
             return None
         try:
             triage_id = _id(str(form.get("triage_id") or "").strip(), "triage_id")
-            trader_id = _id(str(form.get("trader_id") or "").strip(), "trader_id")
             conversation_id = _id(str(form.get("conversation_id") or "").strip(), "conversation_id")
             if triage_id is None:
                 raise ValidationFailed("choose an item", field="triage_id")
-            if trader_id is None:
-                raise ValidationFailed("enter the id of the trader who sent it", field="trader_id")
+            chosen = self.picked.get(ASSIGNEE)
+            if chosen is None or triage_id != self.assigning:
+                raise ValidationFailed("find the trader who sent it by name", field="trader_id")
+            trader_id = int(chosen["id"])
             await self._call(
                 webhooks.assign_triage,
                 write=True,
@@ -149,6 +238,7 @@ class CommLogState(ServiceMixin, rx.State):
             )
         except DomainError as exc:
             return self._error_event(exc)
+        self._stop_assigning()
         await self._search()
         return rx.toast.success("Assigned: it is now the trader's message in the conversation.")
 

@@ -293,9 +293,13 @@ def test_compliance_assigns_an_unmatched_sms_from_the_triage_list(
     page.goto(server.url + "/communications/log")
     item = page.locator(".triage-item").filter(has_text="new phone: buy 100 more")
     expect(item).to_be_visible(timeout=15_000)
-    item.get_by_label("Trader id").fill(str(trader_id))
-    item.get_by_label("Conversation id (optional)").fill(str(conversation_id))
-    item.get_by_role("button", name="Assign").click()
+    # The trader is found by name, then one of her conversations chosen (no ids to know).
+    item.get_by_role("button", name="Assign to a trader…").click()
+    item.get_by_label("Trader").fill("tess")
+    item.get_by_role("button", name=re.compile("Tess Trader")).click()
+    expect(item.get_by_label("Remove trader")).to_be_visible(timeout=10_000)
+    item.get_by_label("Conversation").select_option(str(conversation_id))
+    item.get_by_role("button", name="Assign", exact=True).click()
     expect(page.locator(".triage-item")).to_have_count(0, timeout=10_000)
     with server.api() as api:
         messages = api.get(

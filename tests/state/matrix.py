@@ -279,6 +279,12 @@ MATRIX: dict[str, Row] = {
     "CommLogState.search": AUDITORS,
     "CommLogState.assign_triage": AUDITORS,
     "CommLogState.dismiss_triage": AUDITORS,
+    # Choosing a trader, broker or firm by name (the filters, the triage's assignee).
+    "CommLogState.find": AUDITORS,
+    "CommLogState.pick": AUDITORS,
+    "CommLogState.unpick": AUDITORS,
+    "CommLogState.start_assigning": UI,
+    "CommLogState.cancel_assigning": UI,
     # ---- supervisory review (managers: only what was escalated to them) ----
     "ReviewState.load": TEAM,
     "ReviewState.filter": TEAM,

@@ -121,6 +121,31 @@ def test_the_log_page_is_for_compliance_and_admins(database_url):
     assert "text=nothing" in tab.state(CommLogState).csv_url
     tab.fire(CommLogState, "search", {"date_from": "not a date"})
     assert "date" in tab.state(CommLogState).error
+    # The trader, broker and firm filters are chosen by name, not typed as ids.
+    tab.fire(CommLogState, "search", {})
+    tab.fire(CommLogState, "find", "trader", "tess")
+    state = tab.state(CommLogState)
+    assert state.finding == "trader" and [m["label"] for m in state.found] == [
+        "Tess Tab (Tabs Capital)"
+    ]
+    match = state.found[0]
+    tab.fire(CommLogState, "pick", "trader", match["id"], match["label"])
+    state = tab.state(CommLogState)
+    assert state.total == 1 and state.found == []
+    assert state.picked["trader"]["label"] == "Tess Tab (Tabs Capital)"
+    assert f"trader_id={match['id']}" in state.csv_url
+    tab.fire(CommLogState, "find", "firm", "no such firm")
+    assert tab.state(CommLogState).found == []
+    tab.fire(CommLogState, "find", "planet", "tess")  # not a kind: nothing
+    tab.fire(CommLogState, "pick", "firm", -1, "bad")
+    assert "firm" not in tab.state(CommLogState).picked
+    tab.fire(CommLogState, "unpick", "trader")
+    assert (
+        tab.state(CommLogState).picked == {} and "trader_id" not in tab.state(CommLogState).csv_url
+    )
+    # Rows read as words.
+    assert tab.state(CommLogState).rows[0]["channel"] in ("In-app", "Email", "SMS")
+    assert tab.state(CommLogState).rows[0]["direction"] == "sent"
     other = Browser(session_token_for(broker.email), "/communications/log")
     other.fire(CommLogState, "load")
     assert other.state(CommLogState).rows == [] and "permission" in other.state(CommLogState).error
@@ -169,18 +194,32 @@ def test_compliance_resolves_the_triage_list_from_the_log_page(database_url):
     tab = Browser(session_token_for(compliance.email), "/communications/log")
     tab.fire(CommLogState, "load")
     assert [t["text"] for t in tab.state(CommLogState).triage] == ["WIN A PRIZE", "Call me back"]
-    # Bad input: nothing changes.
+    # Bad input: nothing changes (a trader id typed in the form counts for nothing: the trader
+    # is found by name).
     tab.fire(CommLogState, "assign_triage", {"triage_id": str(call_me), "trader_id": "abc"})
-    tab.fire(CommLogState, "assign_triage", {"triage_id": str(call_me)})
+    tab.fire(CommLogState, "assign_triage", {"triage_id": str(call_me), "trader_id": str(tess_id)})
     tab.fire(CommLogState, "dismiss_triage", {"triage_id": str(spam), "reason": "  "})
     tab.fire(CommLogState, "dismiss_triage", ["not", "a", "form"])
+    tab.fire(CommLogState, "start_assigning", 10**9)  # not an item of the list
+    assert tab.state(CommLogState).assigning == 0
     assert len(tab.state(CommLogState).triage) == 2
-    # Assigned to Tess in her conversation; dismissed with a reason: both leave the list.
+    # Assigned to Tess, found by name, in her conversation; dismissed with a reason: both leave
+    # the list.
+    tab.fire(CommLogState, "start_assigning", call_me)
+    tab.fire(CommLogState, "find", "assignee", "Tess")
+    match = tab.state(CommLogState).found[0]
+    assert match["id"] == tess_id
+    tab.fire(CommLogState, "pick", "assignee", match["id"], match["label"])
+    assert [c["id"] for c in tab.state(CommLogState).assignee_conversations] == [conv_id]
+    # Another item than the one being assigned is refused.
+    tab.fire(CommLogState, "assign_triage", {"triage_id": str(spam)})
+    assert len(tab.state(CommLogState).triage) == 2
     tab.fire(
         CommLogState,
         "assign_triage",
-        {"triage_id": str(call_me), "trader_id": str(tess_id), "conversation_id": str(conv_id)},
+        {"triage_id": str(call_me), "conversation_id": str(conv_id)},
     )
+    assert tab.state(CommLogState).assigning == 0
     tab.fire(CommLogState, "dismiss_triage", {"triage_id": str(spam), "reason": "Spam"})
     assert tab.state(CommLogState).triage == []
     with unit_of_work() as db:
