@@ -44,17 +44,20 @@ def csv_import_dialog(
             rx.dialog.description(description, size="2"),
             rx.vstack(
                 rx.text("Columns: ", rx.code(columns), size="1", color_scheme="gray"),
-                rx.el.label("CSV file", html_for=input_id, style={"fontWeight": 500}),
-                rx.el.input(
-                    type="file",
-                    id=input_id,
-                    accept=".csv,.txt,text/csv,text/plain",
-                    disabled=S.imp_busy,
-                    on_change=[
-                        S.imp_upload_started,
-                        rx.call_script(upload_script(input_id), callback=S.imp_uploaded),
-                    ],
-                    style={"maxWidth": "100%"},
+                rx.el.label(
+                    rx.icon("file-up", size=16),
+                    rx.text("Choose a CSV file", size="2"),
+                    rx.el.input(
+                        type="file",
+                        id=input_id,
+                        accept=".csv,.txt,text/csv,text/plain",
+                        disabled=S.imp_busy,
+                        on_change=[
+                            S.imp_upload_started,
+                            rx.call_script(upload_script(input_id), callback=S.imp_uploaded),
+                        ],
+                    ),
+                    class_name="file-button",
                 ),
                 rx.cond(
                     S.imp_busy,

@@ -276,15 +276,15 @@ def _composer() -> Any:
             ),
             rx.flex(
                 rx.el.label(
-                    rx.hstack(rx.icon("paperclip", size=16), rx.text("Attach a file", size="2")),
+                    rx.icon("paperclip", size=16),
+                    rx.text("Attach a file", size="2"),
                     rx.el.input(
                         type="file",
                         id=FILE_INPUT_ID,
                         accept=".pdf,.png,.jpg,.jpeg,.gif,.webp,.docx,.xlsx,.pptx,.doc,.xls,.ppt,.csv",
                         on_change=rx.call_script(S.upload_js, callback=S.uploaded),
-                        style={"maxWidth": "100%"},
                     ),
-                    cursor="pointer",
+                    class_name="file-button",
                 ),
                 rx.spacer(),
                 rx.button(rx.icon("send", size=16), "Send", type="submit", id="composer-send"),

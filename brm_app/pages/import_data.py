@@ -49,14 +49,20 @@ def _choose() -> rx.Component:
                 disabled=S.running,
                 id="import-kind",
             ),
-            rx.el.input(
-                type="file",
-                id=FILE_INPUT_ID,
-                accept=".csv,.tsv,.txt,text/csv,text/plain",
-                disabled=S.running | S.uploading,
-                on_change=[S.upload_started, rx.call_script(UPLOAD_SCRIPT, callback=S.uploaded)],
-                aria_label="CSV file to import",
-                style={"maxWidth": "100%"},
+            rx.el.label(
+                rx.icon("file-up", size=16),
+                rx.text("Choose a CSV file to import", size="2"),
+                rx.el.input(
+                    type="file",
+                    id=FILE_INPUT_ID,
+                    accept=".csv,.tsv,.txt,text/csv,text/plain",
+                    disabled=S.running | S.uploading,
+                    on_change=[
+                        S.upload_started,
+                        rx.call_script(UPLOAD_SCRIPT, callback=S.uploaded),
+                    ],
+                ),
+                class_name="file-button",
             ),
             rx.cond(S.uploading, rx.hstack(rx.spinner(size="2"), rx.text("Reading…", size="2"))),
             gap="16px",
