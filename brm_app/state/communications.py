@@ -118,7 +118,9 @@ def message_row(m: CommunicationPublic, me: int) -> dict[str, Any]:
         )
         for d in m.deliveries
     ]
-    readers = [r.name for r in m.read_by]
+    # Who else has read it: not its sender, nor the one looking (opening a conversation marks
+    # one's own messages read too, and "Read by <me>" says nothing).
+    readers = [r.name for r in m.read_by if r.user_id not in (me, m.sender_user_id)]
     return {
         "id": m.communication_id,
         "mine": m.sender_user_id == me,

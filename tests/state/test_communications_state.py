@@ -77,6 +77,8 @@ def test_a_message_reaches_the_other_tab_live_with_its_unread_count(database_url
     server.loop.run(live.deliver_messages(_Worker(server), event))
     last = broker_tab.state(CommsState).messages[-1]
     assert last["id"] == sent.communication_id and last["read_by"] == "Read by Tess Tab"
+    # Nobody is told they read something themselves: Tess's own view names no reader.
+    assert trader_tab.state(CommsState).messages[-1]["read_by"] == ""
     assert server.errors == []
 
 
