@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from brm_app.auth.actor import SystemActor
 from brm_app.auth.passwords import generate_password
+from brm_app.db import utcnow
 from brm_app.models.user import Role, User, UserCreate
 from brm_app.services import audit, users
 
@@ -39,6 +40,9 @@ class DemoResult:
     skipped: list[str] = field(default_factory=list)
     firms: int = 0
     traders: int = 0
+    # Demo traders with portal access (and their firm's portfolio): they sign in with the
+    # printed password too.
+    portal: list[str] = field(default_factory=list)
 
 
 # (name, city, country) of the demo book; phones are valid example numbers for the country.
@@ -136,19 +140,36 @@ def demo_lei(n: int) -> str:
     return f"{body}{98 - int(digits) % 97:02d}"
 
 
-def load_book(db: Session, *, broker_ids: list[int]) -> tuple[int, int]:
-    """The demo brokers' book: firms with coverage and traders, created through the services."""
+# The first trader of this many demo firms has portal access and sees the firm's portfolio.
+PORTAL_FIRMS = 3
+
+
+def load_book(
+    db: Session, *, broker_ids: list[int], portal_password: str | None = None
+) -> tuple[int, int, list[str]]:
+    """The demo brokers' book: firms with coverage and traders, created through the services.
+    Most firms have told their client that communications are recorded (the others show the
+    warning); traders who take SMS have a mobile number; the first trader of the first
+    PORTAL_FIRMS firms has portal access (password `portal_password`, kept like the demo
+    staff's). Returns (firms, traders, the portal traders' emails)."""
     import phonenumbers
 
+    from brm_app.auth.passwords import hash_password
     from brm_app.models.firm import FirmWrite
-    from brm_app.models.trader import TraderPermission, TraderWrite
+    from brm_app.models.trader import Trader, TraderPermission, TraderWrite
     from brm_app.services import firms, traders
 
     system = SystemActor(label="system:demo")
     n_traders = 0
+    portal: list[str] = []
+    today = utcnow().date()
     for i, (name, city, country) in enumerate(DEMO_FIRMS):
         example = phonenumbers.example_number_for_type(
             country, phonenumbers.PhoneNumberType.FIXED_LINE
+        )
+        mobile = phonenumbers.format_number(
+            phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE),
+            phonenumbers.PhoneNumberFormat.E164,
         )
         domain = "".join(ch for ch in name.lower().split()[0] if ch.isalpha()) + ".example"
         primary = broker_ids[i % len(broker_ids)]
@@ -181,14 +202,24 @@ def load_book(db: Session, *, broker_ids: list[int]) -> tuple[int, int]:
                 else None,
                 primary_broker_id=primary,
                 secondary_broker_ids=secondary,
+                # One firm in six has not been told yet: the composer warns there.
+                recording_disclosed_on=None if i % 6 == 5 else today - timedelta(days=40 + 9 * i),
             ),
         )
         for j in range(3 + i % 4):
             first, last = FIRST[(i * 3 + j) % len(FIRST)], LAST[(i * 5 + j * 7) % len(LAST)]
-            perms = [TraderPermission.RECEIVE_EMAIL] + (
-                [TraderPermission.RECEIVE_SMS] if j % 2 else []
+            sms = j % 2 == 1 or (i < PORTAL_FIRMS and j == 0)
+            on_portal = portal_password is not None and i < PORTAL_FIRMS and j == 0
+            perms = (
+                [TraderPermission.RECEIVE_EMAIL]
+                + ([TraderPermission.RECEIVE_SMS] if sms else [])
+                + (
+                    [TraderPermission.PORTAL_ACCESS, TraderPermission.VIEW_PORTFOLIO]
+                    if on_portal
+                    else []
+                )
             )
-            traders.create_trader(
+            created = traders.create_trader(
                 db,
                 actor=system,
                 firm_id=firm.firm_id,
@@ -199,14 +230,22 @@ def load_book(db: Session, *, broker_ids: list[int]) -> tuple[int, int]:
                         :-2
                     ]
                     + f"{10 + j:02d}",
+                    # A valid example mobile of the country, made distinct per trader.
+                    mobile=mobile[:-2] + f"{(i * 7 + j) % 100:02d}" if sms else None,
                     role=TRADER_ROLES[(i + j) % len(TRADER_ROLES)],
                     permissions=perms,
                 ),
             )
+            if on_portal and portal_password is not None:
+                user = db.get(User, db.get(Trader, created.trader.trader_id).user_id)
+                user.password_hash = hash_password(portal_password)
+                user.must_change_password = False
+                db.add(user)
+                portal.append(created.trader.email)
             n_traders += 1
     load_activity(db, broker_ids=broker_ids)
     load_portfolios(db)
-    return len(DEMO_FIRMS), n_traders
+    return len(DEMO_FIRMS), n_traders, portal
 
 
 SUBJECTS = [
@@ -319,7 +358,9 @@ def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:
         result.password = None
         return result
     broker_ids = [by_local[local] for local, _, role, _ in DEMO_STAFF if role == Role.BROKER]
-    result.firms, result.traders = load_book(db, broker_ids=broker_ids)
+    result.firms, result.traders, result.portal = load_book(
+        db, broker_ids=broker_ids, portal_password=password
+    )
     audit.record(
         db,
         actor=system,
@@ -334,6 +375,10 @@ def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:
             fh.write(f"Demo accounts (password for all: {password})\n")
             for email in result.created:
                 fh.write(f"  {email}\n")
+            if result.portal:
+                fh.write("Demo traders on the portal (same password):\n")
+                for email in result.portal:
+                    fh.write(f"  {email}\n")
     return result
 
 
