@@ -75,13 +75,13 @@ def _dead_delivery_job(server) -> tuple[int, int]:
     from brm_app.db import make_engine, unit_of_work
     from brm_app.models.follow_up import Notification, NotificationDelivery
     from brm_app.models.job import Job
-    from brm_app.models.user import User
+    from brm_app.models.user import User, email_index
 
     engine = make_engine(server.env["BRM_DATABASE_URL"])
     now = datetime.now(UTC)
     # A write transaction from its start (the server writes too: the market feed's prices).
     with unit_of_work(write=True, engine=engine) as db:
-        admin = db.exec(select(User).where(User.email == ADMIN_EMAIL)).one()
+        admin = db.exec(select(User).where(User.email_bidx == email_index(ADMIN_EMAIL))).one()
         note = Notification(user_id=admin.id, kind="reminder", title="Reminder: call Gable")
         db.add(note)
         db.flush()
