@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
@@ -67,7 +68,7 @@ def test_wrong_password_is_generic_400_invalid_grant_and_audited(client):
         f"{known.name} #{known.user_id}",
         "unknown account",
     ]
-    assert {e.changes["account"] for e in failed} == {
+    assert {json.loads(e.changes)["account"] for e in failed} == {
         throttle.account_key("B@test.example"),
         throttle.account_key("nobody@test.example"),
     }
