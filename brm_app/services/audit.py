@@ -386,7 +386,7 @@ def list_events(
 ) -> Page[AuditEventPublic]:
     """Admins and compliance browse the trail, newest first, filtered in SQL."""
     require(actor, Permission.AUDIT_VIEW)
-    conds = []
+    conds: list[Any] = []
     if actor_q and actor_q.strip():
         # Events name their actor by name and id ("Mia Manager #3"); a whole email (encrypted
         # in users: matched by its blind index) finds the events of that user.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -182,7 +182,7 @@ def _coverage_emails(db: Session, firm_ids: list[int]) -> dict[int, tuple[str, s
     ).all()
     # Emails are encrypted: opened, then sorted (as the SQL sorted them before).
     opened = sorted(
-        (open_value("users", "email", row_key, sealed) or "", firm_id, role)
+        (open_value("users", "email", row_key, cast(bytes, sealed)) or "", firm_id, role)
         for firm_id, role, sealed, row_key in rows
     )
     for email, firm_id, role in opened:

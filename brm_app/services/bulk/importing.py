@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
@@ -262,7 +262,7 @@ def _run_chunk(
         actor = _actor(db, actor_for, ctx.kind)
         # Emails are encrypted: each active broker's opened (stored lower case).
         ctx.brokers = {
-            open_value("users", "email", row_key, email) or "": user_id
+            open_value("users", "email", row_key, cast(bytes, email)) or "": user_id
             for email, row_key, user_id in db.exec(
                 select(User.email, User.row_key, User.id).where(active_broker())
             ).all()
