@@ -75,14 +75,16 @@ def _dead_delivery_job(server) -> tuple[int, int]:
     from brm_app.db import make_engine, unit_of_work
     from brm_app.models.follow_up import Notification, NotificationDelivery
     from brm_app.models.job import Job
-    from brm_app.models.user import User, email_index
+    from brm_app.models.user import User
 
     engine = make_engine(server.env["BRM_DATABASE_URL"])
     now = datetime.now(UTC)
     # A write transaction from its start (the server writes too: the market feed's prices).
     with unit_of_work(write=True, engine=engine) as db:
-        admin = db.exec(select(User).where(User.email_bidx == email_index(ADMIN_EMAIL))).one()
-        note = Notification(user_id=admin.id, kind="reminder", title="Reminder: call Gable")
+        # The first admin (ADMIN_EMAIL, made at the first start): by id, as users' emails are
+        # encrypted with the server's keys, which this process does not load.
+        admin_id = db.exec(select(User.id).where(User.role == "admin").order_by(User.id)).first()
+        note = Notification(user_id=admin_id, kind="reminder", title="Reminder: call Gable")
         db.add(note)
         db.flush()
         delivery = NotificationDelivery(
