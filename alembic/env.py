@@ -43,6 +43,10 @@ def run_migrations() -> None:
 
 
 def _run(connection: sa.Connection) -> None:
+    if connection.dialect.name == "sqlite":
+        # The encryption migrations rewrite clear values in place: with secure_delete the space
+        # the old values leave is zeroed, so no clear copy stays in the file's free pages.
+        connection.exec_driver_sql("PRAGMA secure_delete = ON")
     context.configure(
         connection=connection,
         target_metadata=target_metadata,

@@ -51,13 +51,17 @@ def _in(values: list[int]) -> str:
 def comms_broker(ctx: Any) -> tuple[int, str]:
     """(id, email) of the broker with the median number of seeded conversations."""
     if "comms_broker" not in ctx._cache:
+        from brm_app.encryption.columns import open_value
+
         counts = ctx.sql(
-            "SELECT c.started_by_id, u.email, count(*) AS n FROM conversations c "
-            "JOIN users u ON u.id = c.started_by_id GROUP BY 1, 2 ORDER BY n, 1"
+            "SELECT c.started_by_id, u.row_key, u.email, count(*) AS n FROM conversations c "
+            "JOIN users u ON u.id = c.started_by_id GROUP BY 1, 2, 3 ORDER BY n, 1"
         )
         if not counts:
             raise RuntimeError("the dataset has no conversations (seed them: --messages)")
-        broker_id, email, n = counts[len(counts) // 2]
+        broker_id, row_key, sealed, n = counts[len(counts) // 2]
+        # users.email is encrypted (0010u): opened with the bench's key ring.
+        email = open_value("users", "email", row_key, sealed) or ""
         ctx._cache["comms_broker"] = (broker_id, email, n)
     broker_id, email, _ = ctx._cache["comms_broker"]
     return broker_id, email

@@ -87,13 +87,17 @@ class ImportRun:
 
 
 def _brokers(run_db: Path) -> list[str]:
+    from brm_app.encryption.columns import open_value
+
     with sqlite3.connect(run_db) as conn:
         rows = conn.execute(
-            "SELECT email FROM users WHERE role = 'broker' AND is_active ORDER BY id LIMIT 40"
+            "SELECT row_key, email FROM users WHERE role = 'broker' AND is_active "
+            "ORDER BY id LIMIT 40"
         ).fetchall()
     if not rows:
         raise RuntimeError("the benchmark's book has no active broker")
-    return [r[0] for r in rows]
+    # users.email is encrypted (0010u): opened with the bench's key ring.
+    return [open_value("users", "email", row_key, email) or "" for row_key, email in rows]
 
 
 def _count(run_db: Path, sql: str, *params) -> int:

@@ -34,8 +34,16 @@ from pydantic import BaseModel, Field
 from sqlalchemy import event
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column
 
+from brm_app.encryption.keyring import KeyRing, blind_index_key, parse_ring
+
 DATABASE_URL = os.environ["REF_DATABASE_URL"]
 SECRET_KEY = os.environ["REF_SECRET_KEY"]
+# users.email is encrypted (0010u): opened with the app's key ring (the bench sets
+# BRM_ENCRYPTION_KEYS for every server it starts).
+_RING = KeyRing(
+    parse_ring(os.environ["BRM_ENCRYPTION_KEYS"], source="BRM_ENCRYPTION_KEYS"),
+    blind_index_key(SECRET_KEY),
+)
 
 
 class Base(DeclarativeBase):
@@ -45,7 +53,8 @@ class Base(DeclarativeBase):
 class User(Base):
     __tablename__ = "users"
     id: Mapped[int] = mapped_column(primary_key=True)
-    email: Mapped[str]
+    row_key: Mapped[str]
+    email: Mapped[bytes]
     name: Mapped[str]
     role: Mapped[str]
     is_active: Mapped[bool]
@@ -296,7 +305,7 @@ app = FastAPI(title="Reference service")
 def read_me(user: CurrentUser) -> UserOut:
     return UserOut(
         user_id=user.id,
-        email=user.email,
+        email=_RING.open("users", "email", user.row_key, user.email),
         name=user.name,
         role=user.role,
         is_active=user.is_active,
@@ -368,7 +377,7 @@ def _audit(db: Session, *, user: User, action: str, entity: str, entity_id, chan
     body = {
         "occurred_at": now.isoformat(),
         "actor_id": user.id,
-        "actor_label": user.email,
+        "actor_label": f"{user.name} #{user.id}",
         "action": action,
         "entity": entity,
         "entity_id": str(entity_id),
@@ -384,7 +393,7 @@ def _audit(db: Session, *, user: User, action: str, entity: str, entity_id, chan
             seq=seq,
             occurred_at=naive_utc(now),
             actor_id=user.id,
-            actor_label=user.email,
+            actor_label=f"{user.name} #{user.id}",
             action=action,
             entity=entity,
             entity_id=str(entity_id),

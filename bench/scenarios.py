@@ -80,13 +80,18 @@ class BenchContext:
     def typical_broker(self) -> tuple[int, str]:
         """(id, email) of the broker who logged the median number of interactions."""
         if "broker" not in self._cache:
+            from brm_app.encryption.columns import open_value
+
             counts = self.sql(
-                "SELECT i.broker_id, u.email, count(*) AS n FROM interactions i "
-                "JOIN users u ON u.id = i.broker_id GROUP BY i.broker_id, u.email ORDER BY n, 1"
+                "SELECT i.broker_id, u.row_key, u.email, count(*) AS n FROM interactions i "
+                "JOIN users u ON u.id = i.broker_id GROUP BY i.broker_id, u.row_key, u.email "
+                "ORDER BY n, 1"
             )
             if not counts:
                 raise RuntimeError("the dataset has no interactions (seed them: --interactions)")
-            broker_id, email, n = counts[len(counts) // 2]
+            broker_id, row_key, sealed, n = counts[len(counts) // 2]
+            # users.email is encrypted (0010u): opened with the bench's key ring.
+            email = open_value("users", "email", row_key, sealed) or ""
             book = self.sql("SELECT count(*) FROM firm_coverage WHERE broker_id = ?", broker_id)
             self._cache["broker"] = (broker_id, email, n, book[0][0])
         broker_id, email, _, _ = self._cache["broker"]

@@ -261,7 +261,7 @@ def _run_import(
 
     from brm_app.auth.actor import SystemActor
     from brm_app.db import unit_of_work
-    from brm_app.models.user import User
+    from brm_app.models.user import User, email_index
     from brm_app.services import bulk
     from brm_app.services.authentication import actor_of
     from brm_app.services.errors import DomainError, NotAuthenticated
@@ -277,7 +277,7 @@ def _run_import(
     def actor_for(db):
         if email is None:
             return SystemActor(label="system:cli")
-        user = db.exec(select(User).where(User.email == email)).first()
+        user = db.exec(select(User).where(User.email_bidx == email_index(email))).first()
         if user is None or not user.is_active:
             raise NotAuthenticated(f"no active user with the email {as_email}")
         return actor_of(user, ip=None)

@@ -392,3 +392,104 @@ def test_0010o_encrypts_the_opted_out_numbers(empty_database):
             p.read_bytes() for p in (pathlib.Path(path), pathlib.Path(path + "-wal")) if p.exists()
         )
         assert b"7911123456" not in raw and b"4155552671" not in raw
+
+
+def test_0010u_encrypts_users_emails_and_rekeys_the_throttle(empty_database):
+    """Users made before 0010u (a staff user, a portal trader's login with the trader's email)
+    are encrypted by the upgrade and read back the same, each with its blind index; sign-in by
+    email (any case) works after it; a lock counted under "acct:<email>" stays in force under
+    the blind index; the file holds none of the emails in clear."""
+    from sqlmodel import Session
+
+    from alembic import command
+    from brm_app.auth import throttle
+    from brm_app.auth.passwords import hash_password
+    from brm_app.encryption.columns import blind_index, open_value
+    from brm_app.migrations import alembic_config
+    from brm_app.services import authentication
+    from brm_app.settings import get_settings
+
+    command.upgrade(alembic_config(empty_database), "0010o")
+    engine = make_engine(empty_database)
+    password = "An old password 123!"
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, password_hash, is_active, "
+                "credentials_changed_at, created_at, updated_at, time_zone) VALUES "
+                "(:id, :email, :name, :role, :hash, true, '2026-01-01', '2026-01-01', "
+                "'2026-01-01', 'UTC')"
+            ),
+            [
+                {"id": 1, "email": "old.staff@brm.example", "name": "Old Staff",
+                 "role": "broker", "hash": hash_password(password)},
+                {"id": 2, "email": "old.portal@trader.example", "name": "Old Portal",
+                 "role": "trader", "hash": hash_password(password)},
+            ],
+        )  # fmt: skip
+        conn.execute(
+            sa.text(
+                "INSERT INTO login_throttle (key, failures, window_started_at, last_failure_at, "
+                "locked_until) VALUES ('acct:old.staff@brm.example', 10, '2026-01-01', "
+                "'2026-01-01', '2999-01-01')"
+            )
+        )
+    upgrade_head(empty_database)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT id, row_key, email, email_bidx FROM users")).all()
+        keys = conn.execute(sa.text("SELECT key FROM login_throttle")).scalars().all()
+    emails = {1: "old.staff@brm.example", 2: "old.portal@trader.example"}
+    for row in rows:
+        assert bytes(row.email)[:2] == b"\xe5\x01"  # an envelope, not the address
+        assert open_value("users", "email", row.row_key, row.email) == emails[row.id]
+        assert row.email_bidx == blind_index("users", "email", emails[row.id])
+    assert keys == [throttle.account_key("Old.Staff@BRM.example")]
+    settings = get_settings()
+    with Session(engine) as db:
+        # The staff user is still locked (the lock moved to the blind index) ...
+        with pytest.raises(Exception, match="locked"):
+            authentication.issue_api_token(
+                db, email="old.staff@brm.example", password=password, ip=None, settings=settings
+            )
+        # ... the portal trader signs in, by email in any case, and their token names them.
+        token = authentication.issue_api_token(
+            db, email="Old.Portal@Trader.example", password=password, ip=None, settings=settings
+        )
+        actor = authentication.actor_for_api_token(
+            db, token=token.access_token, ip=None, settings=settings
+        )
+        db.commit()
+    engine.dispose()
+    assert actor.user_id == 2 and actor.email == "old.portal@trader.example"
+    if empty_database.startswith("sqlite:///"):
+        import pathlib
+
+        path = empty_database.removeprefix("sqlite:///")
+        raw = b"".join(
+            p.read_bytes() for p in (pathlib.Path(path), pathlib.Path(path + "-wal")) if p.exists()
+        )
+        assert b"old.staff@brm" not in raw and b"old.portal@trader" not in raw
+
+
+def test_0010u_refuses_two_users_with_one_email_ignoring_case(empty_database):
+    """Two accounts whose emails differ only in case (possible before: the lookup was exact)
+    stop the upgrade with a message naming them, nothing changed."""
+    from alembic import command
+    from brm_app.migrations import alembic_config
+
+    command.upgrade(alembic_config(empty_database), "0010o")
+    engine = make_engine(empty_database)
+    with engine.begin() as conn:
+        conn.execute(
+            sa.text(
+                "INSERT INTO users (id, email, name, role, password_hash, is_active, "
+                "credentials_changed_at, created_at, updated_at, time_zone) VALUES "
+                "(:id, :email, 'Twin', 'broker', 'x', true, '2026-01-01', '2026-01-01', "
+                "'2026-01-01', 'UTC')"
+            ),
+            [{"id": 1, "email": "twin@brm.example"}, {"id": 2, "email": "Twin@brm.example"}],
+        )
+    with pytest.raises(RuntimeError, match="users 1 and 2 have the same email"):
+        upgrade_head(empty_database)
+    assert current_revision(engine) == "0010o"
+    engine.dispose()

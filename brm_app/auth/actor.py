@@ -28,7 +28,13 @@ class Actor:
 
     @property
     def label(self) -> str:
-        return self.email
+        return user_label(self.user_id, self.name)
+
+
+def user_label(user_id: int | None, name: str) -> str:
+    """How the audit trail names a user: their name and id, never their email (encrypted in
+    `users`, so never copied in clear into the trail)."""
+    return f"{name} #{user_id}"
 
 
 @dataclass(frozen=True, slots=True)

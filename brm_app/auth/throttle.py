@@ -15,11 +15,16 @@ from sqlmodel import Session, delete, select
 
 from brm_app.db import utcnow
 from brm_app.models.auth_records import LoginThrottle
+from brm_app.models.user import email_index
 from brm_app.settings import Settings
+
+ACCOUNT_PREFIX = "acct:"
 
 
 def account_key(email: str) -> str:
-    return "acct:" + email.strip().lower()[:290]
+    """The throttle key of the account signing in as `email` (known or not): the email's blind
+    index, never the address itself (users.email is encrypted, and so is every copy)."""
+    return ACCOUNT_PREFIX + email_index(email.strip().lower()[:254])
 
 
 def ip_key(ip: str | None) -> str | None:
@@ -84,8 +89,9 @@ def locked_accounts(db: Session, emails: list[str]) -> dict[str, datetime]:
     if not emails:
         return {}
     now = utcnow()
-    keys = [account_key(e) for e in emails]
+    email_of = {account_key(e): e for e in emails}
+    keys = list(email_of)
     # One account (a profile, every /users/me): an equality, not an expanding IN list.
     match = LoginThrottle.key == keys[0] if len(keys) == 1 else LoginThrottle.key.in_(keys)
     rows = db.exec(select(LoginThrottle).where(match, LoginThrottle.locked_until > now)).all()
-    return {r.key.removeprefix("acct:"): r.locked_until for r in rows}
+    return {email_of[r.key]: r.locked_until for r in rows}

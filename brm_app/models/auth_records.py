@@ -31,7 +31,8 @@ class UserSession(SQLModel, table=True):
 
 
 class LoginThrottle(SQLModel, table=True):
-    """Failed sign-in counters per account (`acct:<email>`) and per client address (`ip:<addr>`)."""
+    """Failed sign-in counters per account (`acct:<the email's blind index>`, never the email)
+    and per client address (`ip:<addr>`)."""
 
     __tablename__ = "login_throttle"
     __table_args__ = {"extend_existing": True}

@@ -12,6 +12,13 @@ from pydantic import Field as PField
 from sqlmodel import Field, SQLModel
 
 from brm_app.db import UTCDateTime, utcnow
+from brm_app.encryption.columns import (
+    EncryptedText,
+    blind_index,
+    new_row_key,
+    normalise_email,
+    register,
+)
 from brm_app.models.fields import RecordId, check_text, name_text
 
 
@@ -38,11 +45,19 @@ UserName = name_text(NAME_MAX)
 
 class User(SQLModel, table=True):
     __tablename__ = "users"
-    __table_args__ = {"extend_existing": True}
+    __table_args__ = (
+        # Emails are unique ignoring case: on the blind index (of the lower-cased address), the
+        # email itself is encrypted.
+        sa.Index("ux_users_email_bidx", "email_bidx", unique=True),
+        {"extend_existing": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
-    # Stored normalised (lower case) so uniqueness ignores case.
-    email: str = Field(max_length=EMAIL_MAX, sa_column_kwargs={"unique": True}, index=False)
+    # Encrypted (brm_app/encryption/columns.py), bound to this row by its row_key; stored
+    # normalised (lower case). Looked up by `email_bidx` (sign-in, uniqueness, the throttle).
+    row_key: str = Field(default_factory=new_row_key, max_length=32)
+    email: str = Field(sa_type=EncryptedText)
+    email_bidx: str = Field(default="", max_length=32)
     name: str = Field(max_length=NAME_MAX)
     role: str = Field(max_length=20, index=True)
     password_hash: str = Field(max_length=255)
@@ -68,6 +83,14 @@ class User(SQLModel, table=True):
     mfa_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # A mobile number (E.164) for notifications by SMS (their preferences say which).
     mobile: str | None = Field(default=None, max_length=20)
+
+
+register(User, columns=("email",), indexes={"email": normalise_email})
+
+
+def email_index(email: str) -> str:
+    """The blind index to look a user up by email (any case)."""
+    return blind_index("users", "email", email) or ""
 
 
 class UserPublic(BaseModel):

@@ -30,7 +30,7 @@ def _filters() -> rx.Component:
     return rx.flex(
         rx.input(
             rx.input.slot(rx.icon("search", size=16)),
-            placeholder="Search name or email",
+            placeholder="Search name, or an exact email",
             on_change=S.search.debounce(300),
             max_length=100,
             width=rx.breakpoints(initial="100%", sm="280px"),

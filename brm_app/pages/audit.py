@@ -23,7 +23,7 @@ def _filters() -> rx.Component:
     return rx.flex(
         rx.input(
             rx.input.slot(rx.icon("user-search", size=16)),
-            placeholder="Actor email starts with…",
+            placeholder="Actor name starts with…, or an exact email",
             on_change=S.set_actor_q.debounce(300),
             max_length=100,
             width=rx.breakpoints(initial="100%", sm="240px"),

@@ -23,6 +23,7 @@ from brm_app.db import utcnow
 from brm_app.encryption import get_keyring
 from brm_app.encryption.columns import new_row_key
 from brm_app.models.audit import AuditEvent, AuditEventPublic, AuditSealedValues
+from brm_app.models.user import User, email_index
 from brm_app.services.errors import NotFound
 from brm_app.services.pagination import Page, PageRequest, escape_like
 from brm_app.services.validation import require_id
@@ -110,6 +111,8 @@ def _who(
 # digest (covered by the chain), their value goes encrypted into audit_sealed_values.
 SENSITIVE_FIELDS: dict[str, frozenset[str]] = {
     "trader": frozenset({"email", "phone", "mobile"}),
+    # A user's (sign-in) email: encrypted in users (user created / changed).
+    "user": frozenset({"email"}),
     "firm": frozenset({"street", "postal_code", "phone", "email", "website", "notes"}),
     "interaction": frozenset({"notes"}),
     "follow_up": frozenset({"notes"}),
@@ -407,11 +410,16 @@ def list_events(
 ) -> Page[AuditEventPublic]:
     """Admins and compliance browse the trail, newest first, filtered in SQL."""
     require(actor, Permission.AUDIT_VIEW)
-    conds = []
-    if actor_q:
-        conds.append(
-            AuditEvent.actor_label.ilike(f"{escape_like(actor_q.strip().lower())}%", escape="\\")
-        )
+    conds: list[Any] = []
+    if actor_q and actor_q.strip():
+        # Events name their actor by name and id ("Mia Manager #3"); a whole email (encrypted
+        # in users: matched by its blind index) finds the events of that user.
+        q = actor_q.strip()
+        by = [AuditEvent.actor_label.ilike(f"{escape_like(q.lower())}%", escape="\\")]
+        if "@" in q:
+            user_id = select(User.id).where(User.email_bidx == email_index(q)).scalar_subquery()
+            by.append(AuditEvent.actor_id == user_id)
+        conds.append(sa.or_(*by))
     if entity:
         conds.append(AuditEvent.entity == entity)
     if entity_id:

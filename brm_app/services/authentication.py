@@ -18,10 +18,11 @@ import sqlalchemy as sa
 from sqlmodel import Session, select
 
 from brm_app.auth import credentials, sessions, throttle, tokens
-from brm_app.auth.actor import Actor
+from brm_app.auth.actor import Actor, user_label
 from brm_app.auth.passwords import PasswordPolicyError, check_policy, hash_password, verify_password
 from brm_app.db import UTCDateTime, utcnow
-from brm_app.models.user import Role, User
+from brm_app.encryption.columns import open_value
+from brm_app.models.user import Role, User, email_index
 from brm_app.services import app_settings, audit, two_factor
 from brm_app.services.errors import (
     AccountLocked,
@@ -34,6 +35,7 @@ from brm_app.services.errors import (
 from brm_app.settings import Settings, get_settings
 
 BAD_CREDENTIALS = "Email or password is incorrect."
+UNKNOWN_ACCOUNT = "unknown account"
 LOCKED = (
     "Too many failed sign-in attempts: sign-in is locked for a while. "
     "Try again later or ask an administrator to unlock the account."
@@ -90,7 +92,6 @@ def _setup_of(db: Session, user: User) -> str | None:
 def _record_failure(
     db: Session,
     *,
-    email: str,
     user: User | None,
     reason: str,
     via: str,
@@ -98,22 +99,26 @@ def _record_failure(
     keys: list[str],
     settings: Settings,
 ) -> None:
-    """Audit a failed attempt and count it against the account and the client address."""
+    """Audit a failed attempt and count it against the account and the client address. The
+    events name the user, or "unknown account", never the email typed (users' emails are
+    encrypted); `account` is the throttle's key for it (the email's blind index), the same
+    for every attempt at one email."""
+    label = user_label(user.id, user.name) if user is not None else UNKNOWN_ACCOUNT
     audit.record(
         db,
         actor=None,
-        actor_label=email,
+        actor_label=label,
         action="auth.sign_in_failed",
         entity="user",
         entity_id=user.id if user else None,
-        changes={"reason": reason, "via": via},
+        changes={"reason": reason, "via": via, "account": keys[0]},
         ip=ip,
     )
     if throttle.record_failure(db, key=keys[0], settings=settings, is_ip=False):
         audit.record(
             db,
             actor=None,
-            actor_label=email,
+            actor_label=label,
             action="auth.account_locked",
             entity="user",
             entity_id=user.id if user else None,
@@ -125,7 +130,7 @@ def _record_failure(
         audit.record(
             db,
             actor=None,
-            actor_label=email,
+            actor_label=label,
             action="auth.address_locked",
             entity="client_address",
             entity_id=ip,
@@ -164,7 +169,7 @@ def _authenticate(
         message = LOCKED if verdict.hard_lock else SLOW_DOWN.format(seconds=wait)
         raise TooManyAttempts(message, wait)
 
-    user = db.exec(select(User).where(User.email == email)).first()
+    user = db.exec(select(User).where(User.email_bidx == email_index(email))).first()
     ok = verify_password(password, user.password_hash if user else None)
     if ok and user is not None and user.is_active:
         if user.mfa_enabled:
@@ -174,7 +179,6 @@ def _authenticate(
             if not two_factor.verify(db, user=user, code=otp, settings=settings, ip=ip):
                 _record_failure(
                     db,
-                    email=email,
                     user=user,
                     reason="wrong_code",
                     via=via,
@@ -188,9 +192,7 @@ def _authenticate(
         return user
 
     reason = "unknown_email" if user is None else ("inactive" if ok else "wrong_password")
-    _record_failure(
-        db, email=email, user=user, reason=reason, via=via, ip=ip, keys=keys, settings=settings
-    )
+    _record_failure(db, user=user, reason=reason, via=via, ip=ip, keys=keys, settings=settings)
     db.commit()
     raise BadCredentials(BAD_CREDENTIALS)
 
@@ -340,14 +342,15 @@ def issue_api_token(
 # Every API call's one query: the token's user and the per-role two-factor rule, as plain text
 # SQL on the connection (no ORM compilation: this runs before every route).
 _TOKEN_USER = sa.text(
-    "SELECT u.id, u.role, u.email, u.name, u.is_active, u.credentials_changed_at, "
+    "SELECT u.id, u.role, u.row_key, u.email, u.name, u.is_active, u.credentials_changed_at, "
     "u.must_change_password, u.mfa_enabled, u.time_zone, "
     "(SELECT s.value FROM app_settings s WHERE s.key = :security_key) AS security "
     "FROM users u WHERE u.id = :uid"
 ).columns(
     sa.column("id", sa.Integer),
     sa.column("role", sa.String),
-    sa.column("email", sa.String),
+    sa.column("row_key", sa.String),
+    sa.column("email", sa.LargeBinary),
     sa.column("name", sa.String),
     sa.column("is_active", sa.Boolean),
     sa.column("credentials_changed_at", UTCDateTime),
@@ -390,7 +393,8 @@ def actor_for_token_claims(db: Session, *, claims: tokens.TokenClaims, ip: str |
     return Actor(
         user_id=row.id,
         role=Role(row.role),
-        email=row.email,
+        # Encrypted: opened for the actor (its label in the audit trail, a sender's address).
+        email=open_value("users", "email", row.row_key, row.email) or "",
         name=row.name,
         ip=ip,
         setup_required=setup,
@@ -436,7 +440,6 @@ def change_own_password(
         if not two_factor.verify(db, user=user, code=otp, settings=settings, ip=actor.ip):
             _record_failure(
                 db,
-                email=user.email,
                 user=user,
                 reason="wrong_code",
                 via="password_change",

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import SystemActor
 from brm_app.auth.passwords import generate_password
 from brm_app.db import utcnow
-from brm_app.models.user import Role, User, UserCreate
+from brm_app.models.user import Role, User, UserCreate, email_index
 from brm_app.services import audit, users
 
 DOMAIN = "brokersync.example"
@@ -334,7 +334,7 @@ def load(db: Session, *, credentials_file: Path | None = None) -> DemoResult:
     by_local: dict[str, int] = {}
     for local, name, role, manager_local in DEMO_STAFF:
         email = f"{local}@{DOMAIN}"
-        existing = db.exec(select(User).where(User.email == email)).first()
+        existing = db.exec(select(User).where(User.email_bidx == email_index(email))).first()
         if existing is not None:
             by_local[local] = existing.id
             result.skipped.append(email)

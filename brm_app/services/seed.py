@@ -41,13 +41,13 @@ from sqlmodel import Session, SQLModel
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.passwords import generate_password, hash_password
 from brm_app.encryption import get_keyring
-from brm_app.encryption.columns import BLIND_INDEXES, ENCRYPTED, new_row_key, seal_row
+from brm_app.encryption.columns import BLIND_INDEXES, ENCRYPTED, new_row_key, open_row, seal_row
 from brm_app.models.fields import name_key
 from brm_app.models.firm import AccountStatus, CoverageRole, Firm, FirmCoverage, Tier
 from brm_app.models.follow_up import FollowUp, FollowUpStatus, FollowUpTrader, Reminder
 from brm_app.models.interaction import Interaction, InteractionTrader, InteractionVersion
 from brm_app.models.trader import BUILT_IN_ROLES, Trader, TraderStatus
-from brm_app.models.user import Role, User
+from brm_app.models.user import Role, User, email_index
 from brm_app.services import audit
 from brm_app.services.brokers import active_broker
 from brm_app.services.drafts import table as drafts_table
@@ -546,7 +546,11 @@ def _broker_pool(
     missing = wanted - len(existing)
     if missing <= 0:
         return existing
-    gen.taken_broker_emails.update(conn.execute(sa.select(users.c.email)).scalars())
+    # Emails are encrypted: opened (users are few next to the book this loads).
+    gen.taken_broker_emails.update(
+        open_row("users", row, ("email",))["email"]
+        for row in conn.execute(sa.select(users.c.row_key, users.c.email))
+    )
     manager_id = conn.execute(
         sa.select(users.c.id)
         .where(users.c.role == Role.MANAGER.value, users.c.is_active.is_(True))
@@ -558,7 +562,9 @@ def _broker_pool(
     conn.execute(users.insert(), _as_rows(User, rows))
     created = list(
         conn.execute(
-            sa.select(users.c.id).where(users.c.email.in_([r["email"] for r in rows]))
+            sa.select(users.c.id).where(
+                users.c.email_bidx.in_([email_index(r["email"]) for r in rows])
+            )
         ).scalars()
     )
     result.brokers_created, result.broker_password = len(created), password

@@ -36,7 +36,7 @@ from brm_app.models.trader import (
     TraderStatus,
     TraderWrite,
 )
-from brm_app.models.user import Role, User
+from brm_app.models.user import Role, User, email_index
 from brm_app.services import access, audit, drafts, firms, legal_holds, search
 from brm_app.services.errors import Conflict, DomainError, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, capped_count
@@ -324,7 +324,7 @@ def _sync_portal(db: Session, actor: AnyActor, trader: Trader, was_granted: bool
     password = None
     user = db.get(User, trader.user_id) if trader.user_id else None
     if user is None:
-        user = db.exec(select(User).where(User.email == trader.email)).first()
+        user = db.exec(select(User).where(User.email_bidx == email_index(trader.email))).first()
         if user is not None and (
             user.role != Role.TRADER
             or db.exec(

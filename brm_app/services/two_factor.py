@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, delete, func, or_, select, update
 
 from brm_app.auth import credentials, totp
-from brm_app.auth.actor import Actor
+from brm_app.auth.actor import Actor, user_label
 from brm_app.auth.passwords import verify_password
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
@@ -189,7 +189,7 @@ def verify(db: Session, *, user: User, code: object, settings: Settings, ip: str
     audit.record(
         db,
         actor=None,
-        actor_label=user.email,
+        actor_label=user_label(user.id, user.name),
         action="auth.recovery_code_used",
         entity="user",
         entity_id=user.id,

@@ -24,8 +24,17 @@ from brm_app.auth.passwords import (
 )
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import utcnow
+from brm_app.encryption.columns import open_row
 from brm_app.models.auth_records import LoginThrottle
-from brm_app.models.user import NAME_MAX, Role, User, UserCreate, UserPublic, UserUpdate
+from brm_app.models.user import (
+    NAME_MAX,
+    Role,
+    User,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+    email_index,
+)
 from brm_app.services import audit
 from brm_app.services.errors import Conflict, NotFound, ValidationFailed
 from brm_app.services.pagination import Page, PageRequest, escape_like
@@ -70,7 +79,7 @@ def _check_manager(db: Session, manager_id: int | None) -> None:
 
 
 def _email_taken(db: Session, email: str, *, except_id: int | None = None) -> bool:
-    stmt = select(User.id).where(User.email == email)
+    stmt = select(User.id).where(User.email_bidx == email_index(email))
     if except_id is not None:
         stmt = stmt.where(User.id != except_id)
     return db.exec(stmt).first() is not None
@@ -94,10 +103,11 @@ def list_users(
     require(actor, Permission.USERS_VIEW)
     conds = []
     if q and q.strip():
+        # The email is encrypted: it matches whole (by its blind index), the name any part.
         pattern = f"%{escape_like(q.strip().lower())}%"
         conds.append(
             or_(
-                User.email.like(pattern, escape="\\"),
+                User.email_bidx == email_index(q.strip()),
                 func.lower(User.name).like(pattern, escape="\\"),
             )
         )
@@ -114,7 +124,7 @@ def list_users(
         locked_keys = select(throttle.LoginThrottle.key).where(
             throttle.LoginThrottle.locked_until > now
         )
-        conds.append(sa.literal("acct:").concat(User.email).in_(locked_keys))
+        conds.append(sa.literal(throttle.ACCOUNT_PREFIX).concat(User.email_bidx).in_(locked_keys))
     elif status:
         raise ValidationFailed("must be active, inactive or locked", field="status")
     total = db.exec(select(func.count()).select_from(User).where(*conds)).one()
@@ -149,11 +159,11 @@ def get_me(db: Session, *, actor: Actor) -> UserPublic:
     if row is None:
         raise NotFound("User")
     locked = conn.execute(
-        _LOCK, {"key": throttle.account_key(row["email"]), "now": utcnow()}
+        _LOCK, {"key": throttle.ACCOUNT_PREFIX + row["email_bidx"], "now": utcnow()}
     ).scalar()
     return UserPublic(
         user_id=row["id"],
-        email=row["email"],
+        email=open_row("users", row, ("email",))["email"],
         name=row["name"],
         role=Role(row["role"]),
         is_active=row["is_active"],

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 import jwt
 import pytest
 from sqlmodel import select
 
+from brm_app.auth import throttle
 from brm_app.db import unit_of_work
 from brm_app.models.audit import AuditEvent
 from brm_app.models.user import Role
@@ -47,7 +49,7 @@ def test_token_flow_and_me(client):
 
 
 def test_wrong_password_is_generic_400_invalid_grant_and_audited(client):
-    make_user(Role.BROKER, email="b@test.example")
+    known = make_user(Role.BROKER, email="b@test.example")
     for username in ("b@test.example", "nobody@test.example"):
         r = client.post(
             "/api/v1/auth/token", data={"username": username, "password": "wrong password!"}
@@ -59,10 +61,17 @@ def test_wrong_password_is_generic_400_invalid_grant_and_audited(client):
             "detail": "Email or password is incorrect.",
         }
     with unit_of_work() as db:
-        failed = db.exec(
-            select(AuditEvent.actor_label).where(AuditEvent.action == "auth.sign_in_failed")
-        ).all()
-    assert sorted(failed) == ["b@test.example", "nobody@test.example"]
+        failed = db.exec(select(AuditEvent).where(AuditEvent.action == "auth.sign_in_failed")).all()
+    # Named by the user (or "unknown account"), never by the email typed (encrypted at rest);
+    # each attempt's account is the email's blind index, as the throttle counts it.
+    assert sorted(e.actor_label for e in failed) == [
+        f"{known.name} #{known.user_id}",
+        "unknown account",
+    ]
+    assert {json.loads(e.changes)["account"] for e in failed} == {
+        throttle.account_key("B@test.example"),
+        throttle.account_key("nobody@test.example"),
+    }
 
 
 def test_token_endpoint_throttles_with_429(client):

@@ -117,8 +117,6 @@ def test_no_text_or_address_of_a_communication_is_in_the_database_file(traffic, 
     raw = _raw(database_url).lower()
     # ... and the file holds none of them.
     for name, secret in SECRETS.items():
-        if name == "trader email":
-            continue  # also the trader's portal login (users.email): checked per table below
         assert secret.lower().encode() not in raw, name
         # The made-up first word alone (a real word may name a column of the schema).
         assert secret.split()[0].lower().encode() not in raw, name
@@ -139,9 +137,9 @@ def _tables_holding(needle: bytes) -> set[str]:
 
 
 def test_the_address_copies_are_encrypted(traffic):
-    """The trader's email is in the database as their portal login only: its copies in the
-    deliveries, the log and its audit events are encrypted."""
-    assert _tables_holding(SECRETS["trader email"].encode()) <= {"users", "audit_events"}
+    """The trader's email and its copies (their portal login, the deliveries, the log, the
+    audit events) are all encrypted."""
+    assert _tables_holding(SECRETS["trader email"].encode()) == set()
     assert _tables_holding(SECRETS["trader mobile"].encode()) == set()
 
 

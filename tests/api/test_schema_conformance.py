@@ -24,7 +24,7 @@ from brm_app.auth import tokens
 from brm_app.db import unit_of_work
 from brm_app.models.firm import Firm
 from brm_app.models.trader import TraderPermission, TraderWrite
-from brm_app.models.user import Role, User
+from brm_app.models.user import Role, User, email_index
 from brm_app.services import demo, traders
 from brm_app.services.authentication import actor_of
 from brm_app.settings import get_settings
@@ -52,7 +52,7 @@ def _seed() -> dict[str, int]:
     with unit_of_work(write=True) as db:
         demo.load(db)
     with unit_of_work(write=True) as db:
-        ids = {r: db.exec(select(User.id).where(User.email == e)).one() for r, e in DEMO.items()}
+        ids = {r: db.exec(select(User.id).where(User.email_bidx == email_index(e))).one() for r, e in DEMO.items()}
         manager = actor_of(db.get(User, ids["manager"]), ip="127.0.0.1")
         firm_id = db.exec(select(Firm.id).order_by(Firm.id)).first()
         saved = traders.create_trader(

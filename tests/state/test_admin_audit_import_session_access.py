@@ -19,12 +19,13 @@ from datetime import timedelta
 import pytest
 from sqlmodel import func, select
 
+from brm_app.auth import throttle
 from brm_app.auth.rbac import PERMISSIONS, Permission
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.audit import AuditEvent, AuditSealedValues
 from brm_app.models.auth_records import LoginThrottle
 from brm_app.models.firm import Firm
-from brm_app.models.user import Role, User
+from brm_app.models.user import Role, User, email_index
 from brm_app.services import authentication
 from brm_app.services.authentication import actor_of
 from brm_app.services.bulk import staging
@@ -104,7 +105,11 @@ def _save(w: World, r: str) -> bool:
     browser.server_state(AdminUsersState).editing_id = 0  # the new-user dialog, for every role
     form = {"email": "probe@w.example", "name": "Probe", "role": "broker", "manager_id": "none"}
     browser.fire(AdminUsersState, "save", form)
-    return _db(lambda db: db.exec(select(User).where(User.email == "probe@w.example")).first())
+    return _db(
+        lambda db: db.exec(
+            select(User).where(User.email_bidx == email_index("probe@w.example"))
+        ).first()
+    )
 
 
 def _ask(w: World, r: str) -> bool:
@@ -125,7 +130,7 @@ def _confirm(w: World, r: str) -> bool:
 def _unlock(w: World, r: str) -> bool:
     """A locked-out user (none of the roles: they sign in for the probe) is unlocked."""
     browser = _tab(w, r, "/admin/users")
-    key = "acct:locked@w.example"
+    key = throttle.account_key("locked@w.example")
     with unit_of_work(write=True) as db:
         locked = _user(db, Role.BROKER, "locked@w.example").id
         db.add(LoginThrottle(key=key, failures=10, locked_until=utcnow() + timedelta(hours=1)))
@@ -141,13 +146,14 @@ def _audit(handler: str, *args) -> Probe:
 
 
 def _audit_filtered_by_actor(w: World, r: str) -> bool:
-    """Filtered to the user's own sign-in (the one thing every role's probe has done)."""
-    who = w.users["broker"].email if r == matrix.ANONYMOUS else w.users[r].email
+    """Filtered to the user's own sign-in (the one thing every role's probe has done), by their
+    exact email (encrypted: its blind index): the rows name them."""
+    user = w.users["broker"] if r == matrix.ANONYMOUS else w.users[r]
     browser = _tab(w, r, "/audit")
     browser.server_state(AuditState).rows = []
-    browser.fire(AuditState, "set_actor_q", who)
+    browser.fire(AuditState, "set_actor_q", user.email.upper())
     rows = browser.state(AuditState).rows
-    return bool(rows) and all(who in row["who"] for row in rows)
+    return bool(rows) and all(row["who"] == f"{user.name} #{user.id}" for row in rows)
 
 
 def _reveal_values(w: World, r: str) -> bool:

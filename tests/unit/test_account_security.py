@@ -278,7 +278,10 @@ def test_an_admin_resets_two_factor_audited_and_sessions_end(settings, clock):
         assert db.get(UserTotp, user.user_id) is None
         assert not db.exec(select(RecoveryCode).where(RecoveryCode.user_id == user.user_id)).all()
         event = db.exec(select(AuditEvent).where(AuditEvent.action == "user.mfa_reset")).one()
-    assert event.entity_id == str(user.user_id) and event.actor_label == admin.email
+    assert (
+        event.entity_id == str(user.user_id)
+        and event.actor_label == f"{admin.name} #{admin.user_id}"
+    )
     assert token(settings, user.email).access_token
     with pytest.raises(Conflict), unit_of_work(write=True) as db:
         two_factor.admin_reset(db, actor=admin, user_id=user.user_id)

@@ -25,7 +25,7 @@ from brm_app.encryption.keyring import (
     key_id_of,
     parse_ring,
 )
-from brm_app.models.trader import Trader, TraderWrite
+from brm_app.models.trader import Trader, TraderPermission, TraderWrite
 from brm_app.models.user import Role
 from brm_app.services import traders
 from brm_app.settings import SettingsError
@@ -121,6 +121,9 @@ def test_a_wrong_or_missing_key_stops_the_start(sqlite_url, monkeypatch):
 # ---- through the services --------------------------------------------------------------------
 
 SECRETS = ("ann.secret@hidden.example", "+442079460123", "+447911123456")
+# A staff user's sign-in email (users.email, encrypted like the trader's; the trader's is also
+# their portal login's).
+STAFF_EMAIL = "stan.staff@hidden-staff.example"
 
 
 def _raw_bytes(url: str) -> bytes:
@@ -131,20 +134,23 @@ def _raw_bytes(url: str) -> bytes:
 
 
 def test_trader_contact_details_are_not_in_the_database_file(sqlite_url):
-    broker = make_user(Role.BROKER)
+    manager = make_user(Role.MANAGER)
+    broker = make_user(Role.BROKER, manager_id=manager.user_id, email=STAFF_EMAIL)
     firm = make_firm(broker, name="Hidden Capital")
     saved = make_trader(
-        broker,
+        manager,
         firm.firm_id,
         name="Ann Hidden",
         email=SECRETS[0],
         phone=SECRETS[1],
         mobile=SECRETS[2],
+        permissions=[TraderPermission.PORTAL_ACCESS],
     )
     assert (saved.email, saved.phone, saved.mobile) == SECRETS
+    assert saved.portal_user_id  # a login account with the trader's email
     raw = _raw_bytes(sqlite_url)
     assert b"Ann Hidden" in raw  # names stay in clear (search)
-    for secret in SECRETS:
+    for secret in (*SECRETS, STAFF_EMAIL):
         assert secret.encode() not in raw, secret
     with unit_of_work() as db:
         loaded = traders.get_trader(db, actor=broker, trader_id=saved.trader_id)
@@ -253,11 +259,19 @@ def test_a_postgresql_dump_holds_none_of_the_encrypted_values(database_url):
 
     if database_url.startswith("sqlite") or shutil.which("pg_dump") is None:
         pytest.skip("needs PostgreSQL and pg_dump")
-    broker = make_user(Role.BROKER)
+    manager = make_user(Role.MANAGER)
+    broker = make_user(Role.BROKER, manager_id=manager.user_id, email=STAFF_EMAIL)
     firm = make_firm(broker, name="Dumped Capital", notes="Dump-secret note")
-    make_trader(
-        broker, firm.firm_id, name="Dee Dump", email=SECRETS[0], phone=SECRETS[1], mobile=SECRETS[2]
+    dee = make_trader(
+        manager,
+        firm.firm_id,
+        name="Dee Dump",
+        email=SECRETS[0],
+        phone=SECRETS[1],
+        mobile=SECRETS[2],
+        permissions=[TraderPermission.PORTAL_ACCESS],
     )
+    assert dee.portal_user_id  # a login account with the trader's email
     _notes_book()  # notes, versions, follow-up, notification, review items, transaction
     url = sa.engine.make_url(database_url)
     dump = subprocess.run(
@@ -266,7 +280,7 @@ def test_a_postgresql_dump_holds_none_of_the_encrypted_values(database_url):
         capture_output=True, check=True,
     ).stdout  # fmt: skip
     assert b"Dee Dump" in dump
-    for secret in (*SECRETS, "Dump-secret note", *NOTE_SECRETS.values()):
+    for secret in (*SECRETS, STAFF_EMAIL, "Dump-secret note", *NOTE_SECRETS.values()):
         assert secret.encode() not in dump, secret
         # bytea is dumped as hex: clear text stored as bytes would show up this way.
         assert secret.encode().hex().encode() not in dump.lower(), secret

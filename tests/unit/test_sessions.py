@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from brm_app.auth import sessions
+from brm_app.auth import sessions, throttle
 from brm_app.db import unit_of_work, utcnow
 from brm_app.models.auth_records import UserSession
 from brm_app.models.user import Role, User, UserUpdate
@@ -192,7 +192,7 @@ def test_failures_are_slowed_then_locked_and_admin_can_unlock(settings):
 
     def expire_delay():
         with unit_of_work(write=True) as db:
-            row = db.get(LoginThrottle, "acct:" + user.email)
+            row = db.get(LoginThrottle, throttle.account_key(user.email))
             row.retry_after = None
             db.add(row)
 
@@ -217,7 +217,7 @@ def test_lockout_is_audited(settings):
 
     for _ in range(settings.login_lock_after):
         with unit_of_work(write=True) as db:
-            row = db.get(LoginThrottle, "acct:" + user.email)
+            row = db.get(LoginThrottle, throttle.account_key(user.email))
             if row:
                 row.retry_after = None
                 db.add(row)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlmodel import Session, select
@@ -175,12 +175,17 @@ def _coverage_emails(db: Session, firm_ids: list[int]) -> dict[int, tuple[str, s
     """firm id -> (primary broker's email, secondary brokers' emails joined by ';')."""
     primary: dict[int, str] = {}
     secondary: dict[int, list[str]] = {}
-    for firm_id, role, email in db.exec(
-        select(FirmCoverage.firm_id, FirmCoverage.role, User.email)
+    rows = db.exec(
+        select(FirmCoverage.firm_id, FirmCoverage.role, User.email, User.row_key)
         .join(User, User.id == FirmCoverage.broker_id)
         .where(FirmCoverage.firm_id.in_(firm_ids))
-        .order_by(User.email)
-    ):
+    ).all()
+    # Emails are encrypted: opened, then sorted (as the SQL sorted them before).
+    opened = sorted(
+        (open_value("users", "email", row_key, cast(bytes, sealed)) or "", firm_id, role)
+        for firm_id, role, sealed, row_key in rows
+    )
+    for email, firm_id, role in opened:
         if role == CoverageRole.PRIMARY:
             primary[firm_id] = email
         else:

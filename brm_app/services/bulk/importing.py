@@ -25,7 +25,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ValidationError
@@ -34,10 +34,11 @@ from sqlmodel import Session, col, select
 from brm_app.auth.actor import Actor, SystemActor
 from brm_app.auth.rbac import Permission, require
 from brm_app.db import unit_of_work
+from brm_app.encryption.columns import open_value
 from brm_app.models.fields import name_key
 from brm_app.models.firm import AccountStatus, Firm, FirmWrite
 from brm_app.models.trader import TraderPermission, TraderStatus, TraderWrite
-from brm_app.models.user import Role, User
+from brm_app.models.user import Role, User, email_index
 from brm_app.services import access, audit, firms, traders
 from brm_app.services.brokers import active_broker, check_active_broker
 from brm_app.services.bulk.csv_format import (
@@ -126,7 +127,7 @@ def active_broker_id(db: Session, email: object) -> int | None:
     if not isinstance(email, str) or not email.strip():
         return None
     return db.exec(
-        select(User.id).where(User.email == email.strip().lower(), active_broker())
+        select(User.id).where(User.email_bidx == email_index(email), active_broker())
     ).first()
 
 
@@ -259,9 +260,12 @@ def _run_chunk(
     # write transaction that follows runs the services, which check again what may have changed.
     with unit_of_work() as db:
         actor = _actor(db, actor_for, ctx.kind)
+        # Emails are encrypted: each active broker's opened (stored lower case).
         ctx.brokers = {
-            email: user_id
-            for email, user_id in db.exec(select(User.email, User.id).where(active_broker())).all()
+            open_value("users", "email", row_key, cast(bytes, email)) or "": user_id
+            for email, row_key, user_id in db.exec(
+                select(User.email, User.row_key, User.id).where(active_broker())
+            ).all()
         }
         rows = [(number, cells, row_values(cells, ctx.columns)) for number, cells in chunk]
         ctx.firm_cache = _firms_named(db, actor, rows) if ctx.kind == "traders" else {}
