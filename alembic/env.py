@@ -46,7 +46,11 @@ def _run(connection: sa.Connection) -> None:
     if connection.dialect.name == "sqlite":
         # The encryption migrations rewrite clear values in place: with secure_delete the space
         # the old values leave is zeroed, so no clear copy stays in the file's free pages.
+        # (A pragma begins a transaction of its own: ended here unless the caller had one.)
+        began = not connection.in_transaction()
         connection.exec_driver_sql("PRAGMA secure_delete = ON")
+        if began:
+            connection.commit()
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
