@@ -167,10 +167,11 @@ def load_book(
         example = phonenumbers.example_number_for_type(
             country, phonenumbers.PhoneNumberType.FIXED_LINE
         )
-        mobile = phonenumbers.format_number(
-            phonenumbers.example_number_for_type(country, phonenumbers.PhoneNumberType.MOBILE),
-            phonenumbers.PhoneNumberFormat.E164,
+        example_mobile = phonenumbers.example_number_for_type(
+            country, phonenumbers.PhoneNumberType.MOBILE
         )
+        assert example_mobile is not None  # every demo country has one
+        mobile = phonenumbers.format_number(example_mobile, phonenumbers.PhoneNumberFormat.E164)
         domain = "".join(ch for ch in name.lower().split()[0] if ch.isalpha()) + ".example"
         primary = broker_ids[i % len(broker_ids)]
         secondary = (
@@ -237,7 +238,9 @@ def load_book(
                 ),
             )
             if on_portal and portal_password is not None:
-                user = db.get(User, db.get(Trader, created.trader.trader_id).user_id)
+                account = db.get(Trader, created.trader.trader_id)
+                user = db.get(User, account.user_id) if account is not None else None
+                assert user is not None  # portal access made the account
                 user.password_hash = hash_password(portal_password)
                 user.must_change_password = False
                 db.add(user)

@@ -52,7 +52,10 @@ def _seed() -> dict[str, int]:
     with unit_of_work(write=True) as db:
         demo.load(db)
     with unit_of_work(write=True) as db:
-        ids = {r: db.exec(select(User.id).where(User.email_bidx == email_index(e))).one() for r, e in DEMO.items()}
+        ids = {
+            r: db.exec(select(User.id).where(User.email_bidx == email_index(e))).one()
+            for r, e in DEMO.items()
+        }
         manager = actor_of(db.get(User, ids["manager"]), ip="127.0.0.1")
         firm_id = db.exec(select(Firm.id).order_by(Firm.id)).first()
         saved = traders.create_trader(
