@@ -242,3 +242,30 @@ def test_axe_finds_no_serious_violation_in_the_portfolio_dialogs(browser: Browse
         _check_dialog(broker, f"reverse ({mode})", reverse.click, problems)
     broker.context.close()
     assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)
+
+
+def test_the_unread_messages_count_is_part_of_the_links_name(browser: Browser, server: Server):
+    """With unread messages the top bar's Messages link shows a count: its accessible name must
+    hold what it shows (axe's label-content-name-mismatch; it was "Messages" beside a "1")."""
+    w = _world(server)
+    with server.api() as api:
+        ben = _token(api, f"ben.broker@{DEMO}", w["password"])
+        traders = api.get(f"/api/v1/firms/{w['firm']}/traders", headers=ben).json()["items"]
+        (pia,) = [t["trader_id"] for t in traders if t["name"] == "Pia Portal"]
+        r = api.post(
+            "/api/v1/conversations",
+            headers=ben,
+            json={"trader_ids": [pia], "subject": "Unread for the team", "content": "Hello"},
+        )
+        assert r.status_code == 201, r.text
+    manager = _session(browser, server.url, f"maria.manager@{DEMO}", w["password"])
+    expect(manager.locator("#messages-count")).to_be_visible(timeout=20_000)
+    count = manager.locator("#messages-count").inner_text()
+    link = manager.locator("a[href='/communications']").filter(has=manager.locator("#messages"))
+    expect(link).to_have_attribute("aria-label", re.compile(rf"\b{count}\b"))
+    problems: list[str] = []
+    for dark in (False, True):
+        _dark(manager, dark)
+        problems += describe(f"manager / ({dark=})", run_axe(manager))
+    manager.context.close()
+    assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)
