@@ -93,12 +93,32 @@ def _check_pages(page: Page, base: str, paths: list[str], who: str, problems: li
         _dark(page, False)
 
 
+# A label whose `for` finds no form control (an id used twice: the page's heading took it), and
+# ids used more than once. axe passes such a label (it matches by the id's text); the browser
+# names the field by the first element of that id, so a screen reader hears an unnamed box.
+LABELS_JS = """() => {
+    const controls = ['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON'];
+    const out = [];
+    for (const l of document.querySelectorAll('[role=dialog] label[for], [role=alertdialog] label[for]')) {
+        const t = document.getElementById(l.htmlFor);
+        if (!t || !controls.includes(t.tagName))
+            out.push('label "' + l.textContent.trim() + '" for #' + l.htmlFor + ' names ' +
+                (t ? t.tagName : 'nothing'));
+    }
+    const seen = {};
+    for (const e of document.querySelectorAll('[id]')) seen[e.id] = (seen[e.id] || 0) + 1;
+    for (const [id, n] of Object.entries(seen)) if (n > 1) out.push('id ' + id + ' used ' + n + ' times');
+    return out;
+}"""
+
+
 def _check_dialog(page: Page, where: str, open_it: Callable[[], None], problems: list[str]) -> None:
     open_it()
     dialog = page.locator("[role=dialog], [role=alertdialog]").last
     expect(dialog).to_be_visible(timeout=10_000)
     page.wait_for_timeout(400)  # the opening animation
     problems += describe(f"dialog {where}", run_axe(page, "[role=dialog], [role=alertdialog]"))
+    problems += [f"dialog {where}: {p}" for p in page.evaluate(LABELS_JS)]
     page.keyboard.press("Escape")
     expect(page.locator("[role=dialog], [role=alertdialog]")).to_have_count(0, timeout=10_000)
 
