@@ -79,7 +79,7 @@ _INSTRUMENT = """
     .map((a) => a.textContent.trim());
   const checks = {
     rows: (want) => { const got = rows(); return got.length === want.length && got.every((n, i) => n === want[i]); },
-    heading: (want) => { const h = document.querySelector('#firm-name'); return !!h && h.textContent.trim() === want; },
+    heading: (want) => { const h = document.querySelector('#firm-title'); return !!h && h.textContent.trim() === want; },
   };
   b.matches = (kind, want) => checks[kind](want);
   b.watch = (kind, want) => {
@@ -202,7 +202,7 @@ def _open_once(page: Any, name: str) -> dict[str, float]:
     try:
         _wait_done(page)
     except Exception as exc:
-        shown = page.evaluate("document.querySelector('#firm-name')?.textContent")
+        shown = page.evaluate("document.querySelector('#firm-title')?.textContent")
         raise RuntimeError(
             f"firm page of {name!r} not shown at {page.url}: heading {shown!r}"
         ) from exc

@@ -180,6 +180,10 @@ def interactions_by_month(
     fig.update_layout(legend={"font": {"size": 10}, "itemwidth": 30, "tracegroupgap": 0})
     for kind in sorted(by_type):
         fig.add_trace(go.Bar(x=months, y=[by_type[kind].get(m, 0) for m in months], name=kind))
+    # Counts are whole: a tick per interaction while the tallest month is small (plotly alone
+    # ticks 0, 0.2, 0.4 ... under a month of one call); larger counts keep plotly's steps.
+    tallest = max(sum(t.get(m, 0) for t in by_type.values()) for m in months)
+    fig.update_yaxes(tickformat=",d", dtick=1 if tallest <= 10 else None)
     return fig
 
 

@@ -47,7 +47,7 @@ def _header() -> rx.Component:
                 size="2",
                 color_scheme="gray",
             ),
-            rx.heading(S.firm["name"].to(str), size="7", id="firm-name"),
+            rx.heading(S.firm["name"].to(str), size="7", id="firm-title"),
             rx.hstack(
                 status_badge(S.firm["status"].to(str)),
                 tier_badge(S.firm["tier"].to(str)),

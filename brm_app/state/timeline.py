@@ -8,13 +8,17 @@ from typing import Any
 import reflex as rx
 
 from brm_app.services import interaction_config, relationship
+from brm_app.services import number_format as nf
 from brm_app.services.errors import DomainError, PermissionDenied
 from brm_app.state.base import ServiceMixin
 
 TIMELINE_PAGE = 25
 
 
-def timeline_rows(entries: list[relationship.TimelineEntry]) -> list[dict[str, Any]]:
+def timeline_rows(
+    entries: list[relationship.TimelineEntry], locale: str = nf.DEFAULT_LOCALE
+) -> list[dict[str, Any]]:
+    """The rows the timeline shows; a trade's numbers written in `locale`."""
     rows = []
     for e in entries:
         if e.interaction is not None:
@@ -38,7 +42,7 @@ def timeline_rows(entries: list[relationship.TimelineEntry]) -> list[dict[str, A
                 }
             )
         elif e.transaction is not None:
-            rows.append(_trade_row(e.transaction, e.at))
+            rows.append(_trade_row(e.transaction, e.at, locale))
         elif e.communication is not None:
             c = e.communication
             channel = {"in_app": "In-app message", "email": "Email", "sms": "SMS"}
@@ -96,16 +100,17 @@ _VERBS = {
 }
 
 
-def _trade_row(t: Any, at: datetime) -> dict[str, Any]:
+def _trade_row(t: Any, at: datetime, loc: str = nf.DEFAULT_LOCALE) -> dict[str, Any]:
     verb = _VERBS.get(t.kind, t.kind)
     if t.reverses_id:
         verb = f"Reversal: {verb.lower()}"
     if t.symbol and t.quantity is not None and t.price is not None:
-        title = f"{verb} {abs(t.quantity):f} {t.symbol} @ {t.price:f} {t.currency}"
+        qty, price = nf.quantity(abs(t.quantity), loc), nf.quantity(t.price, loc)
+        title = f"{verb} {qty} {t.symbol} @ {price} {t.currency}"
     elif t.symbol and t.quantity is not None:
-        title = f"{verb} {t.symbol} ({t.quantity:f})"
+        title = f"{verb} {t.symbol} ({nf.quantity(t.quantity, loc)})"
     else:
-        amount = f"{abs(t.amount):f}" if t.amount is not None else ""
+        amount = nf.number(abs(t.amount), loc) if t.amount is not None else ""
         title = f"{verb} {amount} {t.currency}" + (f" ({t.symbol})" if t.symbol else "")
     notes = " · ".join(p for p in (f"order {t.order_id}" if t.order_id else "", t.note or "") if p)
     return {
@@ -173,7 +178,7 @@ class TimelineMixin(ServiceMixin, rx.State, mixin=True):
         except DomainError as exc:
             return self._error_event(exc)
         self.tl_allowed = True
-        rows = timeline_rows(line.entries)
+        rows = timeline_rows(line.entries, await self._number_locale())
         self.timeline = [*self.timeline, *rows] if more else rows
         self.tl_more = line.has_more
         self._tl_before = line.before

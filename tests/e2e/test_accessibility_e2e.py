@@ -93,12 +93,32 @@ def _check_pages(page: Page, base: str, paths: list[str], who: str, problems: li
         _dark(page, False)
 
 
+# A label whose `for` finds no form control (an id used twice: the page's heading took it), and
+# ids used more than once. axe passes such a label (it matches by the id's text); the browser
+# names the field by the first element of that id, so a screen reader hears an unnamed box.
+LABELS_JS = """() => {
+    const controls = ['INPUT', 'SELECT', 'TEXTAREA', 'BUTTON'];
+    const out = [];
+    for (const l of document.querySelectorAll('[role=dialog] label[for], [role=alertdialog] label[for]')) {
+        const t = document.getElementById(l.htmlFor);
+        if (!t || !controls.includes(t.tagName))
+            out.push('label "' + l.textContent.trim() + '" for #' + l.htmlFor + ' names ' +
+                (t ? t.tagName : 'nothing'));
+    }
+    const seen = {};
+    for (const e of document.querySelectorAll('[id]')) seen[e.id] = (seen[e.id] || 0) + 1;
+    for (const [id, n] of Object.entries(seen)) if (n > 1) out.push('id ' + id + ' used ' + n + ' times');
+    return out;
+}"""
+
+
 def _check_dialog(page: Page, where: str, open_it: Callable[[], None], problems: list[str]) -> None:
     open_it()
     dialog = page.locator("[role=dialog], [role=alertdialog]").last
     expect(dialog).to_be_visible(timeout=10_000)
     page.wait_for_timeout(400)  # the opening animation
     problems += describe(f"dialog {where}", run_axe(page, "[role=dialog], [role=alertdialog]"))
+    problems += [f"dialog {where}: {p}" for p in page.evaluate(LABELS_JS)]
     page.keyboard.press("Escape")
     expect(page.locator("[role=dialog], [role=alertdialog]")).to_have_count(0, timeout=10_000)
 
@@ -241,4 +261,31 @@ def test_axe_finds_no_serious_violation_in_the_portfolio_dialogs(browser: Browse
         _check_dialog(broker, f"import ({mode})", lambda: broker.click("#import-blotter"), problems)
         _check_dialog(broker, f"reverse ({mode})", reverse.click, problems)
     broker.context.close()
+    assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)
+
+
+def test_the_unread_messages_count_is_part_of_the_links_name(browser: Browser, server: Server):
+    """With unread messages the top bar's Messages link shows a count: its accessible name must
+    hold what it shows (axe's label-content-name-mismatch; it was "Messages" beside a "1")."""
+    w = _world(server)
+    with server.api() as api:
+        ben = _token(api, f"ben.broker@{DEMO}", w["password"])
+        traders = api.get(f"/api/v1/firms/{w['firm']}/traders", headers=ben).json()["items"]
+        (pia,) = [t["trader_id"] for t in traders if t["name"] == "Pia Portal"]
+        r = api.post(
+            "/api/v1/conversations",
+            headers=ben,
+            json={"trader_ids": [pia], "subject": "Unread for the team", "content": "Hello"},
+        )
+        assert r.status_code == 201, r.text
+    manager = _session(browser, server.url, f"maria.manager@{DEMO}", w["password"])
+    expect(manager.locator("#messages-count")).to_be_visible(timeout=20_000)
+    count = manager.locator("#messages-count").inner_text()
+    link = manager.locator("a[href='/communications']").filter(has=manager.locator("#messages"))
+    expect(link).to_have_attribute("aria-label", re.compile(rf"\b{count}\b"))
+    problems: list[str] = []
+    for dark in (False, True):
+        _dark(manager, dark)
+        problems += describe(f"manager / ({dark=})", run_axe(manager))
+    manager.context.close()
     assert not problems, "axe found serious or critical violations:\n" + "\n".join(problems)

@@ -43,7 +43,7 @@ def test_log_call_plan_follow_up_see_it_and_get_the_reminder_live(page: Page, ba
     firm_id, trader_id = _book(server)
     sign_in(page, base, "ida.broker@e2e.example", PASSWORD)
     page.goto(f"{base}/firms/{firm_id}")
-    expect(page.locator("#firm-name")).to_have_text("Juniper Ridge Capital", timeout=15_000)
+    expect(page.locator("#firm-title")).to_have_text("Juniper Ridge Capital", timeout=15_000)
 
     # Log a call with the trader, outcome "Follow-up required".
     page.click("#log-interaction")

@@ -176,7 +176,7 @@ def test_activity_and_move_dialog_fields_are_found_by_their_labels(page: Page, b
     firm_id = _firm_with_trader(server)
     sign_in(page, base, "lars.broker@e2e.example", PASSWORD)
     page.goto(f"{base}/firms/{firm_id}")
-    expect(page.locator("#firm-name")).to_have_text("Labelled Lane Partners", timeout=15_000)
+    expect(page.locator("#firm-title")).to_have_text("Labelled Lane Partners", timeout=15_000)
 
     page.click("#log-interaction")
     dialog = page.get_by_role("dialog")

@@ -40,7 +40,7 @@ def test_broker_manages_a_firm_and_coverage_limits_who_sees_it(page: Page, base,
     page.fill("#firm-phone", "+44 113 496 0000")
     page.click("#firm-save")
     page.wait_for_url(re.compile(r"/firms/\d+/?$"), timeout=15_000)
-    expect(page.locator("#firm-name")).to_have_text("Quillfeather Capital")
+    expect(page.locator("#firm-title")).to_have_text("Quillfeather Capital")
     expect(page.locator("#firm-primary-broker")).to_have_text("Fiona Broker")
     firm_url = page.url
 

@@ -90,7 +90,7 @@ def test_keyboard_only_walk_through(page: Page, server: Server):
     tab_to(page, "#firm-save")
     page.keyboard.press("Enter")
     page.wait_for_url(re.compile(r"/firms/\d+/?$"), timeout=15_000)
-    expect(page.locator("#firm-name")).to_have_text(FIRM, timeout=15_000)
+    expect(page.locator("#firm-title")).to_have_text(FIRM, timeout=15_000)
 
     # Add a trader.
     tab_to(page, "#add-trader")

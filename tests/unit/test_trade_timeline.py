@@ -38,8 +38,8 @@ def test_fills_show_in_firm_and_trader_timelines(database_url):
                     "exec_type": "F",
                     "symbol": "MSFT",
                     "side": "1",
-                    "last_qty": "10",
-                    "last_px": "400",
+                    "last_qty": "1500",
+                    "last_px": "400.5",
                     "currency": "USD",
                     "transact_time": "2026-03-02T15:00:00Z",
                     "account": str(firm.firm_id),
@@ -53,7 +53,7 @@ def test_fills_show_in_firm_and_trader_timelines(database_url):
             firm_id=firm.firm_id,
             data={
                 "kind": "deposit",
-                "amount": "100",
+                "amount": "400000",
                 "currency": "USD",
                 "trade_date": "2026-03-01",
             },
@@ -63,7 +63,13 @@ def test_fills_show_in_firm_and_trader_timelines(database_url):
         tess_line = relationship.timeline(db, actor=broker, trader_id=tess.trader_id)
         otto_line = relationship.timeline(db, actor=broker, trader_id=other.trader_id)
     rows = timeline_rows(firm_line.entries)
-    assert [r["title"] for r in rows] == ["Bought 10 MSFT @ 400 USD", "Deposit 100 USD"]
+    assert [r["title"] for r in rows] == ["Bought 1,500 MSFT @ 400.5 USD", "Deposit 400,000.00 USD"]
+    # Numbers are written in the viewer's locale, as on the portfolio page.
+    german = timeline_rows(firm_line.entries, "de-DE")
+    assert [r["title"] for r in german] == [
+        "Bought 1.500 MSFT @ 400,5 USD",
+        "Deposit 400.000,00 USD",
+    ]
     assert rows[0]["type"] == "OMS fill" and "order ORD-9" in rows[0]["notes"]
     assert rows[0]["traders"] == "Tess"
     # A trade is shown on its trade date as it is, not as a time converted to the viewer's zone
