@@ -416,15 +416,15 @@ def test_0010u_encrypts_users_emails_and_rekeys_the_throttle(empty_database):
         conn.execute(
             sa.text(
                 "INSERT INTO users (id, email, name, role, password_hash, is_active, "
-                "credentials_changed_at, created_at, updated_at, time_zone) VALUES "
+                "credentials_changed_at, created_at, updated_at, time_zone, mobile) VALUES "
                 "(:id, :email, :name, :role, :hash, true, '2026-01-01', '2026-01-01', "
-                "'2026-01-01', 'UTC')"
+                "'2026-01-01', 'UTC', :mobile)"
             ),
             [
                 {"id": 1, "email": "old.staff@brm.example", "name": "Old Staff",
-                 "role": "broker", "hash": hash_password(password)},
+                 "role": "broker", "hash": hash_password(password), "mobile": "+447700900771"},
                 {"id": 2, "email": "old.portal@trader.example", "name": "Old Portal",
-                 "role": "trader", "hash": hash_password(password)},
+                 "role": "trader", "hash": hash_password(password), "mobile": None},
             ],
         )  # fmt: skip
         conn.execute(
@@ -436,13 +436,17 @@ def test_0010u_encrypts_users_emails_and_rekeys_the_throttle(empty_database):
         )
     upgrade_head(empty_database)
     with engine.connect() as conn:
-        rows = conn.execute(sa.text("SELECT id, row_key, email, email_bidx FROM users")).all()
+        rows = conn.execute(
+            sa.text("SELECT id, row_key, email, email_bidx, mobile FROM users")
+        ).all()
         keys = conn.execute(sa.text("SELECT key FROM login_throttle")).scalars().all()
     emails = {1: "old.staff@brm.example", 2: "old.portal@trader.example"}
     for row in rows:
         assert bytes(row.email)[:2] == b"\xe5\x01"  # an envelope, not the address
         assert open_value("users", "email", row.row_key, row.email) == emails[row.id]
         assert row.email_bidx == blind_index("users", "email", emails[row.id])
+        mobile = open_value("users", "mobile", row.row_key, row.mobile)
+        assert mobile == ("+447700900771" if row.id == 1 else None)
     assert keys == [throttle.account_key("Old.Staff@BRM.example")]
     settings = get_settings()
     with Session(engine) as db:
@@ -469,6 +473,7 @@ def test_0010u_encrypts_users_emails_and_rekeys_the_throttle(empty_database):
             p.read_bytes() for p in (pathlib.Path(path), pathlib.Path(path + "-wal")) if p.exists()
         )
         assert b"old.staff@brm" not in raw and b"old.portal@trader" not in raw
+        assert b"7700900771" not in raw
 
 
 def test_0010u_refuses_two_users_with_one_email_ignoring_case(empty_database):

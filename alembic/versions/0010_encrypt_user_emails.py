@@ -1,8 +1,9 @@
-"""encryption at rest, part 4: users' emails. `users.email` (a portal trader's login account held
-a clear copy of the trader's encrypted email) becomes an encrypted envelope bound to its row by
-a new `row_key`, with its blind index `email_bidx` (the email normaliser: uniqueness ignoring
-case, as before, on a unique index); the old unique constraint on the email goes. The rows
-already there are encrypted in batches.
+"""encryption at rest, part 4: users' emails and mobiles. `users.email` (a portal trader's login
+account held a clear copy of the trader's encrypted email) becomes an encrypted envelope bound to
+its row by a new `row_key`, with its blind index `email_bidx` (the email normaliser: uniqueness
+ignoring case, as before, on a unique index); the old unique constraint on the email goes.
+`users.mobile` (one's own number for SMS notifications; never looked up) is encrypted too. The
+rows already there are encrypted in batches.
 
 Sign-in throttle keys named the account by its email ("acct:<email>"): they become
 "acct:<the email's blind index>". The counters are short-lived, but a lock in force must stay in
@@ -50,12 +51,15 @@ def _encrypt_users(conn, ring_of) -> bool:
     from brm_app.encryption.columns import normalise_email
 
     t = sa.table('users', sa.column('id'), sa.column('row_key'), sa.column('email'),
-                 sa.column('email_bidx'))
+                 sa.column('email_bidx'), sa.column('mobile'))
     seen: dict[str, int] = {}
     last = 0
     while True:
         rows = conn.execute(
-            sa.select(t.c.id, t.c.email).where(t.c.id > last).order_by(t.c.id).limit(BATCH)
+            sa.select(t.c.id, t.c.email, t.c.mobile)
+            .where(t.c.id > last)
+            .order_by(t.c.id)
+            .limit(BATCH)
         ).all()
         if not rows:
             return last == 0
@@ -77,11 +81,13 @@ def _encrypt_users(conn, ring_of) -> bool:
                 'row_key': row_key,
                 'email': ring.seal('users', 'email', row_key, plain),
                 'email_bidx': bidx,
+                'mobile': None if row.mobile is None
+                else ring.seal('users', 'mobile', row_key, _plain(row.mobile)),
             })  # fmt: skip
         conn.execute(
             t.update().where(t.c.id == sa.bindparam('b_id')).values(
                 row_key=sa.bindparam('row_key'), email=sa.bindparam('email'),
-                email_bidx=sa.bindparam('email_bidx'),
+                email_bidx=sa.bindparam('email_bidx'), mobile=sa.bindparam('mobile'),
             ),
             updates,
         )
@@ -131,6 +137,9 @@ def upgrade() -> None:
         for name in names:
             op.drop_constraint(name, 'users', type_='unique')
         op.execute("ALTER TABLE users ALTER COLUMN email TYPE bytea USING convert_to(email, 'UTF8')")
+        op.execute(
+            "ALTER TABLE users ALTER COLUMN mobile TYPE bytea USING convert_to(mobile, 'UTF8')"
+        )
     empty = _encrypt_users(conn, ring_of)
     _rekey_throttle(conn, ring_of)
     if pg:
@@ -142,6 +151,7 @@ def upgrade() -> None:
             batch_op.alter_column('row_key', existing_type=sa.String(length=32), nullable=False)
             batch_op.alter_column('email_bidx', existing_type=sa.String(length=32), nullable=False)
             batch_op.alter_column('email', type_=sa.LargeBinary())
+            batch_op.alter_column('mobile', type_=sa.LargeBinary())
     op.create_index('ux_users_email_bidx', 'users', ['email_bidx'], unique=True)
     if used:
         # The key the emails were just encrypted with gets its check value (encryption/check.py).

@@ -82,10 +82,11 @@ class User(SQLModel, table=True):
     # Two-factor sign-in (TOTP) is on; the secret itself lives encrypted in user_totp.
     mfa_enabled: bool = Field(default=False, sa_column_kwargs={"server_default": sa.false()})
     # A mobile number (E.164) for notifications by SMS (their preferences say which).
-    mobile: str | None = Field(default=None, max_length=20)
+    # Encrypted like the email (a portal trader's may be their trader record's mobile).
+    mobile: str | None = Field(default=None, sa_type=EncryptedText)
 
 
-register(User, columns=("email",), indexes={"email": normalise_email})
+register(User, columns=("email", "mobile"), indexes={"email": normalise_email})
 
 
 def email_index(email: str) -> str:

@@ -112,7 +112,7 @@ def _who(
 SENSITIVE_FIELDS: dict[str, frozenset[str]] = {
     "trader": frozenset({"email", "phone", "mobile"}),
     # A user's (sign-in) email: encrypted in users (user created / changed).
-    "user": frozenset({"email"}),
+    "user": frozenset({"email", "mobile"}),
     "firm": frozenset({"street", "postal_code", "phone", "email", "website", "notes"}),
     "interaction": frozenset({"notes"}),
     "follow_up": frozenset({"notes"}),

@@ -23,6 +23,7 @@ from tests.api.conftest import auth, get_token
 from tests.factories import make_firm, make_user
 
 API = "/api/v1"
+PREFS = f"{API}/users/me"
 STAFF = "Stella.Staffer@Hidden-Staff.example"
 PORTAL = "pia.portal@hidden-portal.example"
 # Parts of each that must not be stored either (the domain alone would be a copy, too).
@@ -115,6 +116,10 @@ def test_users_emails_are_encrypted_and_still_work_for_sign_in_search_and_locks(
     r = client.post(f"{API}/users/{staff_id}/unlock", headers=ha)
     assert r.status_code == 200 and r.json()["locked_until"] is None
     assert client.get(f"{API}/users", headers=ha, params={"status": "locked"}).json()["total"] == 0
+    # The staff user's own mobile (for SMS notifications) is encrypted too.
+    stella = auth(get_token(client, STAFF, f"{STAFF} own password"))
+    r = client.put(f"{PREFS}/mobile", headers=stella, json={"mobile": "+447911123917"})
+    assert r.status_code == 200 and r.json()["mobile"] == "+447911123917", r.text
     # An admin changes the staff user's email: the old one is free again, the new one signs in.
     moved = "stella.moved@hidden-staff.example"
     r = client.patch(f"{API}/users/{staff_id}", headers=ha, json={"email": moved})
@@ -125,7 +130,7 @@ def test_users_emails_are_encrypted_and_still_work_for_sign_in_search_and_locks(
 
     stored = _stored(database_url).lower()
     assert b"pia portal" in stored and b"stella staffer" in stored  # names stay in clear
-    for needle in (*NEEDLES, b"stella.moved".decode()):
+    for needle in (*NEEDLES, "stella.moved", "7911123917"):
         assert needle.encode() not in stored, needle
         # bytea is dumped as hex: clear text stored as bytes would show up this way.
         assert needle.encode().hex().encode() not in stored, needle
