@@ -142,6 +142,8 @@ def demo_lei(n: int) -> str:
 
 # The first trader of this many demo firms has portal access and sees the firm's portfolio.
 PORTAL_FIRMS = 3
+# Demo firms i with i % 8 == UNDISCLOSED have not recorded the recording disclosure.
+UNDISCLOSED = 4
 
 
 def load_book(
@@ -203,8 +205,11 @@ def load_book(
                 else None,
                 primary_broker_id=primary,
                 secondary_broker_ids=secondary,
-                # One firm in six has not been told yet: the composer warns there.
-                recording_disclosed_on=None if i % 6 == 5 else today - timedelta(days=40 + 9 * i),
+                # One firm in eight has not been told yet (one of each demo broker's): the
+                # composer and the interaction dialog warn there.
+                recording_disclosed_on=None
+                if i % 8 == UNDISCLOSED
+                else today - timedelta(days=40 + 9 * i),
             ),
         )
         for j in range(3 + i % 4):

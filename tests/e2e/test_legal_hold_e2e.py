@@ -21,14 +21,28 @@ def test_hold_blocks_the_brokers_archive_until_released(page: Page, browser: Bro
     password = _demo_password(server)
     broker = browser.new_context().new_page()
     try:
+        # One of Ben's firms whose client has not been told communications are recorded (the
+        # demo book has one such firm per broker).
+        with server.api() as api:
+            r = api.post(
+                "/api/v1/auth/token",
+                data={"username": "ben.broker@brokersync.example", "password": password},
+            )
+            headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+            mine = api.get(
+                "/api/v1/firms", headers=headers, params={"limit": 100, "covered": "true"}
+            ).json()["items"]
+            firm = next(
+                one
+                for one in (
+                    api.get(f"/api/v1/firms/{f['firm_id']}", headers=headers).json() for f in mine
+                )
+                if one["recording_disclosed_on"] is None
+            )
+        firm_name, firm_url = firm["name"], f"{base}/firms/{firm['firm_id']}"
         sign_in(broker, base, "ben.broker@brokersync.example", password)
-        broker.goto(base + "/firms")
-        first = broker.locator("#firms-table a[href^='/firms/']").first
-        expect(first).to_be_visible(timeout=20_000)
-        firm_name = first.inner_text().strip()
-        first.click()
-        broker.wait_for_url(re.compile(r"/firms/\d+"))
-        firm_url = broker.url
+        broker.goto(firm_url)
+        expect(broker.locator("#firm-title")).to_have_text(firm_name, timeout=20_000)
 
         # Compliance places the hold, by name, with a reason.
         sign_in(page, base, "chris.compliance@brokersync.example", password)
