@@ -38,7 +38,17 @@ def _finder(kind: str, label: str, placeholder: str) -> Any:
         rx.cond(
             S.picked.contains(kind),
             rx.hstack(
-                rx.badge(chosen["label"].to(str), size="2", variant="soft"),
+                # A long name wraps inside its column instead of running under the next one.
+                rx.text(
+                    chosen["label"].to(str),
+                    size="2",
+                    padding="2px 8px",
+                    border_radius="var(--radius-2)",
+                    background="var(--accent-a3)",
+                    color="var(--accent-11)",
+                    min_width="0",
+                    overflow_wrap="anywhere",
+                ),
                 rx.icon_button(
                     rx.icon("x", size=14),
                     type="button",
@@ -48,6 +58,8 @@ def _finder(kind: str, label: str, placeholder: str) -> Any:
                     on_click=S.unpick(kind),
                 ),
                 align="center",
+                width="100%",
+                min_width="0",
                 id=f"log-{kind}-chosen",
             ),
             rx.vstack(
@@ -84,6 +96,7 @@ def _finder(kind: str, label: str, placeholder: str) -> Any:
         ),
         spacing="1",
         width="100%",
+        min_width="0",
         align="stretch",
     )
 

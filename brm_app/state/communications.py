@@ -88,7 +88,12 @@ def portal_row(found: portfolios.PortalPortfolio, loc: str) -> dict[str, Any]:
         "shared": found.shared,
         "has_portfolio": p is not None,
         "value": f"{nf.number(p.total_value, loc)} {p.reporting_currency}" if p else "",
-        "today": nf.number(p.performance_metrics.today_change, loc) if p else "",
+        "today": (
+            ("+" if p.performance_metrics.today_change > 0 else "")
+            + f"{nf.number(p.performance_metrics.today_change, loc)} {p.reporting_currency}"
+        )
+        if p
+        else "",
         "up": bool(p and p.performance_metrics.today_change >= 0),
         "holdings": nf.count(len(p.assets), loc) if p else "0",
     }

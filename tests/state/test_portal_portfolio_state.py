@@ -62,7 +62,7 @@ def test_the_portal_shows_the_firms_portfolio_only_when_shared(database_url):
     assert card["firm"] == "Portal Capital" and card["shared"] and card["has_portfolio"]
     # 4,000 cash + 100 at 12; today 100 x (12 - 10).
     assert card["value"].replace(",", "") == "5200.00 USD" and card["holdings"] == "1"
-    assert card["today"].replace(",", "") == "200.00" and card["up"]
+    assert card["today"].replace(",", "") == "+200.00 USD" and card["up"]
     assert card["href"] == f"/firms/{firm.firm_id}/portfolio"
 
     tab = Browser(session_token_for(_portal_user(blind.trader_id)), "/portal")
