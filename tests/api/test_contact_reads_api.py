@@ -5,29 +5,19 @@ user reading their own record leave none."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from brm_app.db import unit_of_work
-from brm_app.jobs.kinds import handlers
 from brm_app.jobs.queue import ClaimedJob
-from brm_app.jobs.runner import Runner
 from brm_app.models.firm import FirmWrite
-from brm_app.models.retention import ReadTrace
 from brm_app.models.trader import TraderWrite
 from brm_app.services import firms, read_traces, traders
 from tests.api.matrix_support import API, call
+from tests.read_trace_support import recorded_traces
 
 
 def _traces() -> list[tuple[int | None, int | None]]:
-    """(user, trader) of every contact_details trace, once the jobs ran."""
-    Runner(handlers(), periodic_seconds=0).run_round()
-    with unit_of_work() as db:
-        rows = db.exec(
-            select(ReadTrace.user_id, ReadTrace.target_id)
-            .where(ReadTrace.what == "contact_details")
-            .order_by(col(ReadTrace.id))
-        ).all()
-    return [(u, t) for u, t in rows]
+    return recorded_traces("contact_details")
 
 
 def _firm_with_traders(people, n: int) -> tuple[int, list[int]]:

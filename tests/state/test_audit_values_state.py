@@ -4,30 +4,21 @@ admins and leaves an `audit_values` read trace (its target: the event's sequence
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from brm_app.db import unit_of_work
-from brm_app.jobs.kinds import handlers
-from brm_app.jobs.runner import Runner
 from brm_app.models.audit import AuditEvent
-from brm_app.models.retention import ReadTrace
 from brm_app.models.user import Role
 from brm_app.state.audit import AuditState
 from tests.factories import make_firm, make_trader, make_user
+from tests.read_trace_support import recorded_traces
 from tests.state.conftest import Browser, session_token_for
 
 EMAIL = "olga.opened@audit.example"
 
 
 def _traces() -> list[tuple[int | None, int | None]]:
-    Runner(handlers(), periodic_seconds=0).run_round()
-    with unit_of_work() as db:
-        rows = db.exec(
-            select(ReadTrace.user_id, ReadTrace.target_id)
-            .where(ReadTrace.what == "audit_values")
-            .order_by(col(ReadTrace.id))
-        ).all()
-    return [(u, t) for u, t in rows]
+    return recorded_traces("audit_values")
 
 
 def test_encrypted_values_open_on_request_and_are_traced(database_url):

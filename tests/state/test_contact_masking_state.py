@@ -4,18 +4,13 @@ an edit dialog), and each such action leaves a `contact_details` read trace."""
 
 from __future__ import annotations
 
-from sqlmodel import col, select
-
-from brm_app.db import unit_of_work
-from brm_app.jobs.kinds import handlers
-from brm_app.jobs.runner import Runner
-from brm_app.models.retention import ReadTrace
 from brm_app.models.user import Role
 from brm_app.services import read_traces
 from brm_app.state.firm_detail import FirmState
 from brm_app.state.trader_detail import TraderState
 from brm_app.state.traders import TradersState
 from tests.factories import make_firm, make_trader, make_user
+from tests.read_trace_support import recorded_traces
 from tests.state.conftest import Browser, session_token_for
 
 EMAIL = "mona.masked@contact.example"
@@ -23,14 +18,7 @@ PHONE = "+442079460177"
 
 
 def _traces() -> list[tuple[int | None, int | None]]:
-    Runner(handlers(), periodic_seconds=0).run_round()
-    with unit_of_work() as db:
-        rows = db.exec(
-            select(ReadTrace.user_id, ReadTrace.target_id)
-            .where(ReadTrace.what == "contact_details")
-            .order_by(col(ReadTrace.id))
-        ).all()
-    return [(u, t) for u, t in rows]
+    return recorded_traces("contact_details")
 
 
 def test_masks():
