@@ -6,7 +6,7 @@ from typing import Any
 
 import reflex as rx
 
-from brm_app.components.ui import table_scroll
+from brm_app.components.ui import file_button, table_scroll
 from brm_app.state.csv_import import upload_script
 
 
@@ -44,20 +44,15 @@ def csv_import_dialog(
             rx.dialog.description(description, size="2"),
             rx.vstack(
                 rx.text("Columns: ", rx.code(columns), size="1", color_scheme="gray"),
-                rx.el.label(
-                    rx.icon("file-up", size=16),
-                    rx.text("Choose a CSV file", size="2"),
-                    rx.el.input(
-                        type="file",
-                        id=input_id,
-                        accept=".csv,.txt,text/csv,text/plain",
-                        disabled=S.imp_busy,
-                        on_change=[
-                            S.imp_upload_started,
-                            rx.call_script(upload_script(input_id), callback=S.imp_uploaded),
-                        ],
-                    ),
-                    class_name="file-button",
+                file_button(
+                    "Choose a CSV file",
+                    id=input_id,
+                    accept=".csv,.txt,text/csv,text/plain",
+                    disabled=S.imp_busy,
+                    on_change=[
+                        S.imp_upload_started,
+                        rx.call_script(upload_script(input_id), callback=S.imp_uploaded),
+                    ],
                 ),
                 rx.cond(
                     S.imp_busy,

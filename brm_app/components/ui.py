@@ -215,6 +215,17 @@ def empty_state(icon: str, title: str, text: str) -> rx.Component:
     )
 
 
+def file_button(label: str, icon: str = "file-up", **input_props: Any) -> Any:
+    """A file input shown as a soft button (assets/brm.css `.file-button`): the native control
+    stays in the page, focusable and named by `label`, but invisible."""
+    return rx.el.label(
+        rx.icon(icon, size=16),
+        rx.text(label, size="2"),
+        rx.el.input(type="file", **input_props),
+        class_name="file-button",
+    )
+
+
 def card(*children: rx.Component, **props: Any) -> rx.Component:
     return rx.card(*children, size="2", width="100%", **props)
 

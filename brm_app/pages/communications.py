@@ -9,7 +9,7 @@ from typing import Any
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, empty_state, field, page_header
+from brm_app.components.ui import card, empty_state, field, file_button, page_header
 from brm_app.state.communications import FILE_INPUT_ID, CommsState
 
 # The state's vars as the page uses them (Reflex Vars: typed for the checker as Any).
@@ -275,16 +275,12 @@ def _composer() -> Any:
                 ),
             ),
             rx.flex(
-                rx.el.label(
-                    rx.icon("paperclip", size=16),
-                    rx.text("Attach a file", size="2"),
-                    rx.el.input(
-                        type="file",
-                        id=FILE_INPUT_ID,
-                        accept=".pdf,.png,.jpg,.jpeg,.gif,.webp,.docx,.xlsx,.pptx,.doc,.xls,.ppt,.csv",
-                        on_change=rx.call_script(S.upload_js, callback=S.uploaded),
-                    ),
-                    class_name="file-button",
+                file_button(
+                    "Attach a file",
+                    "paperclip",
+                    id=FILE_INPUT_ID,
+                    accept=".pdf,.png,.jpg,.jpeg,.gif,.webp,.docx,.xlsx,.pptx,.doc,.xls,.ppt,.csv",
+                    on_change=rx.call_script(S.upload_js, callback=S.uploaded),
                 ),
                 rx.spacer(),
                 rx.button(rx.icon("send", size=16), "Send", type="submit", id="composer-send"),

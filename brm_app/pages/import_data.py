@@ -5,7 +5,7 @@ from __future__ import annotations
 import reflex as rx
 
 from brm_app.components.layout import app_page
-from brm_app.components.ui import card, page_header, stat, table_scroll
+from brm_app.components.ui import card, file_button, page_header, stat, table_scroll
 from brm_app.state.import_data import FILE_INPUT_ID, NO_BROKER, SKIP, UPLOAD_SCRIPT
 from brm_app.state.import_data import ImportState as S
 
@@ -49,20 +49,12 @@ def _choose() -> rx.Component:
                 disabled=S.running,
                 id="import-kind",
             ),
-            rx.el.label(
-                rx.icon("file-up", size=16),
-                rx.text("Choose a CSV file to import", size="2"),
-                rx.el.input(
-                    type="file",
-                    id=FILE_INPUT_ID,
-                    accept=".csv,.tsv,.txt,text/csv,text/plain",
-                    disabled=S.running | S.uploading,
-                    on_change=[
-                        S.upload_started,
-                        rx.call_script(UPLOAD_SCRIPT, callback=S.uploaded),
-                    ],
-                ),
-                class_name="file-button",
+            file_button(
+                "Choose a CSV file to import",
+                id=FILE_INPUT_ID,
+                accept=".csv,.tsv,.txt,text/csv,text/plain",
+                disabled=S.running | S.uploading,
+                on_change=[S.upload_started, rx.call_script(UPLOAD_SCRIPT, callback=S.uploaded)],
             ),
             rx.cond(S.uploading, rx.hstack(rx.spinner(size="2"), rx.text("Reading…", size="2"))),
             gap="16px",
