@@ -25,6 +25,10 @@ BIN = Path(sys.executable).parent
 BENCH_KEYS = "bench:" + "QkVOQ0gtS0VZ" * 3 + "QkVOQ0g="
 
 
+# What bench/dataset.py's seeding process runs with (`_point_app_at`), for every server.
+SEEDING_SECRET_KEY = "bench-seeding-secret-" + "x" * 32
+
+
 def use_bench_keys() -> None:
     os.environ.setdefault("BRM_ENCRYPTION_KEYS", BENCH_KEYS)
 
@@ -148,10 +152,11 @@ def start_app(
         "BRM_MARKET_DATA_PROVIDER": "off",
         "REFLEX_WEB_WORKDIR": str(web_dir),
     }
-    for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS", "BRM_SECRET_KEY"):
+    for key in ("BRM_REDIS_URL", "GRANIAN_WORKERS"):
         env.pop(key, None)
-    if database_url:  # PostgreSQL: the app refuses to start without a key from the environment
-        env["BRM_SECRET_KEY"] = "bench-app-secret-key-" + "x" * 32
+    # The seeding process's secret key: blind indexes (users' and traders' emails, mobiles) are
+    # keyed by it, so a server with another one finds nobody by email (not even the admin).
+    env["BRM_SECRET_KEY"] = SEEDING_SECRET_KEY
     env.update(extra_env or {})
     return _spawn("app", [str(BIN / "brm"), "serve"], env, data_dir / "app-server.log", port)
 
