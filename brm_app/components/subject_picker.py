@@ -9,6 +9,27 @@ import reflex as rx
 from brm_app.components.ui import field
 
 
+def name_matches(matches: Any, choose: Any, label: str, size: str = "2") -> Any:
+    """Names found as you type, one button each (`choose(id, label)` on a click), as a list
+    named `label` (the subject pickers, the communication log's filters)."""
+    return rx.vstack(
+        rx.foreach(
+            matches,
+            lambda m: rx.button(
+                m["label"],
+                variant="ghost",
+                size=size,
+                type="button",
+                on_click=choose(m["id"], m["label"]),
+            ),
+        ),
+        role="list",
+        aria_label=label,
+        spacing="1",
+        align="start",
+    )
+
+
 def _by_name(s: Any, prefix: str) -> Any:
     return rx.vstack(
         field(
@@ -24,22 +45,7 @@ def _by_name(s: Any, prefix: str) -> Any:
         ),
         rx.cond(
             s.matches.length() > 0,
-            rx.vstack(
-                rx.foreach(
-                    s.matches,
-                    lambda m: rx.button(
-                        m["label"],
-                        variant="ghost",
-                        size="2",
-                        type="button",
-                        on_click=s.choose(m["id"], m["label"]),
-                    ),
-                ),
-                role="list",
-                aria_label="Matching names",
-                spacing="1",
-                align="start",
-            ),
+            name_matches(s.matches, s.choose, "Matching names"),
         ),
         rx.cond(
             s.subject_id > 0,

@@ -7,6 +7,7 @@ from typing import Any
 import reflex as rx
 
 from brm_app.components.layout import app_page
+from brm_app.components.subject_picker import name_matches
 from brm_app.components.ui import card, empty_state, field, page_header, table_scroll
 from brm_app.state.communication_log import CommLogState
 
@@ -73,21 +74,11 @@ def _finder(kind: str, label: str, placeholder: str) -> Any:
                 ),
                 rx.cond(
                     (S.finding == kind) & (S.found.length() > 0),
-                    rx.vstack(
-                        rx.foreach(
-                            S.found,
-                            lambda m: rx.button(
-                                m["label"],
-                                variant="ghost",
-                                size="1",
-                                type="button",
-                                on_click=S.pick(kind, m["id"], m["label"]),
-                            ),
-                        ),
-                        role="list",
-                        aria_label=f"Matching {label.lower()}s",
-                        spacing="1",
-                        align="start",
+                    name_matches(
+                        S.found,
+                        lambda i, name: S.pick(kind, i, name),
+                        f"Matching {label.lower()}s",
+                        size="1",
                     ),
                 ),
                 spacing="1",
